@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
+import psycopg
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from tenantcost import __version__
 from tenantcost.costs.cli import app as costs_app
@@ -16,8 +19,36 @@ from tenantcost.model.cli import app as model_app
 from tenantcost.pricing.cli import app as pricebook_app
 from tenantcost.settings_cli import settings_command
 
+
+class TenantcostGroup(TyperGroup):
+    """Root command group: a UserError anywhere below becomes one message and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            report_user_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+            report_user_error(
+                UserError(
+                    f"the database lacks part of tenantcost's schema: {exc.diag.message_primary}",
+                    "run `tenantcost db upgrade` (see `tenantcost db current`)",
+                )
+            )
+            raise typer.Exit(UserError.exit_code) from None
+
+
+def report_user_error(exc: UserError) -> None:
+    err = Console(stderr=True)
+    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    if exc.hint:
+        err.print(f"  [bold]fix:[/] {exc.hint}", highlight=False)
+
+
 app = typer.Typer(
     name="tenantcost",
+    cls=TenantcostGroup,
     help=(
         "Per-tenant cost, revenue and margin for a multi-tenant SaaS on PostgreSQL. "
         "Internal tooling: figures are approximations for Finance and executives, never billing."
@@ -40,7 +71,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(cls=TenantcostGroup)
 def root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -53,9 +84,6 @@ def main() -> None:
     """Run the CLI; a UserError becomes one message on stderr and exit code 2."""
     try:
         app()
-    except UserError as exc:
-        err = Console(stderr=True)
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        if exc.hint:
-            err.print(f"  [bold]fix:[/] {exc.hint}", highlight=False)
+    except UserError as exc:  # raised while reading settings, before any command runs
+        report_user_error(exc)
         sys.exit(exc.exit_code)

@@ -55,7 +55,9 @@ def render_csv(rows: Sequence[Row], columns: Sequence[str] | None = None) -> str
     return buffer.getvalue()
 
 
-def render_table(rows: Sequence[Row], columns: Sequence[str] | None = None, title: str = "") -> Table:
+def render_table(
+    rows: Sequence[Row], columns: Sequence[str] | None = None, title: str = ""
+) -> Table:
     columns = list(columns or (rows[0].keys() if rows else []))
     table = Table(title=title or None, show_lines=False)
     sample = rows[0] if rows else {}

@@ -17,7 +17,9 @@ def settings_rows() -> list[dict[str, str]]:
     for name, field in Settings.model_fields.items():
         env = f"TENANTCOST_{name.upper()}"
         value = getattr(current, name)
-        shown = "********" if isinstance(value, SecretStr) else ("" if value is None else str(value))
+        shown = (
+            "********" if isinstance(value, SecretStr) else ("" if value is None else str(value))
+        )
         source = "env" if env in os.environ else "file/default"
         rows.append(
             {

@@ -1,0 +1,62 @@
+-- name: audit_insert
+INSERT INTO cost_audit (entity, entity_id, old_value, new_value, source, reason)
+VALUES (%(entity)s, %(entity_id)s, %(old)s, %(new)s, %(source)s, %(reason)s);
+
+-- name: setting_get_for_update
+SELECT key, value FROM cost_settings WHERE key = %(key)s FOR UPDATE;
+
+-- name: setting_update
+UPDATE cost_settings
+   SET value = %(value)s, updated_at = now(), updated_by = current_user
+ WHERE key = %(key)s;
+
+-- name: settings_list
+SELECT key, value, description, updated_at, updated_by FROM cost_settings ORDER BY key;
+
+-- name: reprice_ips
+-- Every billable IP without a Finance override carries the constant; one audit row each.
+WITH changed AS (
+    UPDATE smtp_ip_addresses ip
+       SET approximate_cost = %(value)s::numeric,
+           cost_source = 'setting',
+           cost_updated_at = now()
+      FROM smtp_ip_addresses old
+     WHERE ip.id = old.id
+       AND NOT ip.cost_override
+       AND ip.status IN ('active', 'warmed', 'warming')
+       AND ip.approximate_cost IS DISTINCT FROM %(value)s::numeric
+    RETURNING ip.id, old.approximate_cost AS old_value, ip.approximate_cost AS new_value
+)
+INSERT INTO cost_audit (entity, entity_id, old_value, new_value, source, reason)
+SELECT 'ip', id::text, old_value::text, new_value::text, 'setting', %(reason)s FROM changed;
+
+-- name: vps_for_update
+SELECT id, approximate_cost, cost_override, cost_source FROM vps_instances
+ WHERE id::text = %(id)s FOR UPDATE;
+
+-- name: ip_for_update
+SELECT id, approximate_cost, cost_override, cost_source FROM smtp_ip_addresses
+ WHERE id::text = %(id)s FOR UPDATE;
+
+-- name: vps_set_override
+UPDATE vps_instances
+   SET approximate_cost = %(amount)s, cost_override = true, cost_source = 'override',
+       cost_updated_at = now()
+ WHERE id::text = %(id)s;
+
+-- name: ip_set_override
+UPDATE smtp_ip_addresses
+   SET approximate_cost = %(amount)s, cost_override = true, cost_source = 'override',
+       cost_updated_at = now()
+ WHERE id::text = %(id)s;
+
+-- name: vps_clear_override
+-- The value stays until the next Hostwinds sync prices it again.
+UPDATE vps_instances SET cost_override = false, cost_source = 'manual', cost_updated_at = now()
+ WHERE id::text = %(id)s;
+
+-- name: ip_clear_override
+-- Clearing fires the IP pricing trigger, which puts the constant back on billable IPs.
+UPDATE smtp_ip_addresses SET cost_override = false, cost_source = 'manual'
+ WHERE id::text = %(id)s
+RETURNING approximate_cost;

@@ -1,0 +1,150 @@
+"""Finance's cost inputs: the audited settings and per-record overrides.
+
+Each public function is one unit of work in one transaction: it validates, changes, audits
+and commits together, or changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from tenantcost.costs.audit import record_change
+from tenantcost.db.connect import Connection
+from tenantcost.db.queries import queries
+from tenantcost.errors import UserError
+
+ResourceKind = Literal["vps", "ip"]
+
+# Largest amount each column holds: NUMERIC(8,2) for VPS, NUMERIC(6,2) for IPs.
+MAX_AMOUNT: dict[ResourceKind, Decimal] = {
+    "vps": Decimal("999999.99"),
+    "ip": Decimal("9999.99"),
+}
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    description: str
+    max_amount: Decimal
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "smtp_ip_monthly_cost": SettingSpec(
+        "Monthly USD per dedicated SMTP IP; re-prices every billable IP without an override.",
+        MAX_AMOUNT["ip"],
+    ),
+}
+
+
+def _sql(name: str) -> str:
+    return queries("tenantcost.costs")[name]
+
+
+def parse_amount(text: str, *, what: str, maximum: Decimal) -> Decimal:
+    """A non-negative USD amount with at most 2 decimals that fits its column."""
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation:
+        raise UserError(f"{what}: {text!r} is not a number", "give an amount like 4.99") from None
+    if not amount.is_finite():
+        raise UserError(f"{what}: {text!r} is not a number", "give an amount like 4.99")
+    if amount < 0:
+        raise UserError(f"{what}: {amount} is negative", "costs must be 0 or more")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise UserError(f"{what}: {amount} has more than 2 decimals", "round it to cents")
+    if amount > maximum:
+        raise UserError(f"{what}: {amount} is above the largest allowed {maximum}")
+    return amount.quantize(Decimal("0.01"))
+
+
+def require_reason(reason: str | None) -> str:
+    if not reason or not reason.strip():
+        raise UserError("a reason is required for every cost change", 'pass --reason "…"')
+    return reason.strip()
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    key: str
+    old: str
+    new: str
+    repriced: int
+
+
+def set_setting(conn: Connection, key: str, value: str, reason: str | None) -> SettingChange:
+    """Change a cost setting, re-price what depends on it, audit both; all or nothing."""
+    spec = SETTINGS.get(key)
+    if spec is None:
+        raise UserError(
+            f"unknown cost setting {key!r}", f"known settings: {', '.join(sorted(SETTINGS))}"
+        )
+    amount = parse_amount(value, what=key, maximum=spec.max_amount)
+    why = require_reason(reason)
+    with conn.transaction():
+        row = conn.execute(_sql("setting_get_for_update"), {"key": key}).fetchone()
+        if row is None:
+            raise UserError(f"cost setting {key!r} is missing", "run `tenantcost db upgrade`")
+        old = str(row["value"])
+        repriced = 0
+        if Decimal(old) != amount:
+            conn.execute(_sql("setting_update"), {"key": key, "value": str(amount)})
+            record_change(conn, "setting", key, old, amount, "finance", why)
+            repriced = conn.execute(
+                _sql("reprice_ips"), {"value": str(amount), "reason": f"{key} changed: {why}"}
+            ).rowcount
+    return SettingChange(key=key, old=old, new=str(amount), repriced=repriced)
+
+
+def list_settings(conn: Connection) -> list[dict[str, Any]]:
+    return conn.execute(_sql("settings_list")).fetchall()
+
+
+def _locked(conn: Connection, kind: ResourceKind, resource_id: str) -> dict[str, Any]:
+    row = conn.execute(_sql(f"{kind}_for_update"), {"id": resource_id}).fetchone()
+    if row is None:
+        table = "vps_instances" if kind == "vps" else "smtp_ip_addresses"
+        raise UserError(f"no {kind} with id {resource_id} in {table}", "check the id")
+    return row
+
+
+@dataclass(frozen=True)
+class OverrideChange:
+    kind: ResourceKind
+    id: str
+    old: Decimal
+    new: Decimal
+
+
+def override_cost(
+    conn: Connection, kind: ResourceKind, resource_id: str, amount_text: str, reason: str | None
+) -> OverrideChange:
+    """Finance sets a record's cost by hand; sync and constant changes then leave it alone."""
+    amount = parse_amount(amount_text, what=f"{kind} {resource_id}", maximum=MAX_AMOUNT[kind])
+    why = require_reason(reason)
+    with conn.transaction():
+        row = _locked(conn, kind, resource_id)
+        conn.execute(_sql(f"{kind}_set_override"), {"id": resource_id, "amount": amount})
+        record_change(conn, kind, resource_id, row["approximate_cost"], amount, "override", why)
+    return OverrideChange(kind, resource_id, row["approximate_cost"], amount)
+
+
+def clear_override(
+    conn: Connection, kind: ResourceKind, resource_id: str, reason: str | None
+) -> OverrideChange:
+    """Hand the record back to automatic pricing (the IP constant at once; VPS at next sync)."""
+    why = require_reason(reason)
+    with conn.transaction():
+        row = _locked(conn, kind, resource_id)
+        if not row["cost_override"]:
+            raise UserError(f"{kind} {resource_id} has no override to clear")
+        new = row["approximate_cost"]
+        if kind == "ip":
+            result = conn.execute(_sql("ip_clear_override"), {"id": resource_id}).fetchone()
+            assert result is not None
+            new = result["approximate_cost"]
+        else:
+            conn.execute(_sql("vps_clear_override"), {"id": resource_id})
+        record_change(conn, kind, resource_id, row["approximate_cost"], new, "clear-override", why)
+    return OverrideChange(kind, resource_id, row["approximate_cost"], new)

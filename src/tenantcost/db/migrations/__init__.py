@@ -1,0 +1,40 @@
+"""Alembic migrations written as plain SQL files (``sql/NNNN_name.{up,down,drop_data}.sql``).
+
+Each revision module only names its SQL file; ``run_sql`` executes it, so offline mode
+(``tenantcost db sql``) prints exactly the SQL a DBA reviews.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from alembic import context, op
+
+SQL_DIR = files("tenantcost.db.migrations") / "sql"
+VERSION_TABLE = (
+    "tenantcost_alembic_version"  # not alembic_version: the host app may use Alembic too
+)
+
+
+def read_sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def drop_data_requested() -> bool:
+    """``-x drop_data=true`` (``tenantcost db downgrade --drop-data``)."""
+    return context.get_x_argument(as_dictionary=True).get("drop_data") == "true"
+
+
+def execute_file(name: str) -> None:
+    """One file, one execute: DO blocks and functions stay whole (no statement splitting)."""
+    op.execute(read_sql(name).rstrip().rstrip(";"))
+
+
+def upgrade_from(stem: str) -> None:
+    execute_file(f"{stem}.up.sql")
+
+
+def downgrade_from(stem: str) -> None:
+    execute_file(f"{stem}.down.sql")
+    if drop_data_requested():
+        execute_file(f"{stem}.drop_data.sql")

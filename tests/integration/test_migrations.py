@@ -1,0 +1,169 @@
+"""Migrations against a real PostgreSQL: round trip, idempotency, adoption, failure, offline SQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from tenantcost.db import migrate
+from tenantcost.errors import UserError
+
+pytestmark = pytest.mark.db
+
+
+def scalar(url: str, sql: str, params: tuple[object, ...] = ()) -> object:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+
+def column_exists(url: str, table: str, column: str) -> bool:
+    return bool(
+        scalar(
+            url,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name=%s AND column_name=%s",
+            (table, column),
+        )
+    )
+
+
+def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == migrate.head_revision()
+    with psycopg.connect(empty_url) as conn:
+        conn.execute("INSERT INTO vps_instances (status) VALUES ('active')")
+        conn.execute("UPDATE vps_instances SET approximate_cost = 12.34")
+
+    migrate.downgrade(empty_url, "base")
+    assert migrate.current_revision(empty_url) is None
+    # The seed's rollback keeps the column and its data; constraint and index are gone.
+    assert scalar(empty_url, "SELECT approximate_cost FROM vps_instances") == Decimal("12.34")
+    assert scalar(empty_url, "SELECT to_regclass('idx_vps_instances_approximate_cost')") is None
+    assert not scalar(
+        empty_url,
+        "SELECT count(*) FROM pg_constraint WHERE conname = 'chk_vps_approximate_cost_positive'",
+    )
+
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == migrate.head_revision()
+    assert scalar(empty_url, "SELECT approximate_cost FROM vps_instances") == Decimal("12.34")
+
+
+def test_downgrade_with_drop_data_removes_cost_columns(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    migrate.downgrade(empty_url, "base", drop_data=True)
+    assert not column_exists(empty_url, "vps_instances", "approximate_cost")
+    assert not column_exists(empty_url, "smtp_ip_addresses", "approximate_cost")
+    # Business tables survive even --drop-data.
+    assert scalar(empty_url, "SELECT to_regclass('vps_instances')") is not None
+
+
+def test_steps_1_and_2_are_idempotent_on_existing_columns(empty_url: str) -> None:
+    """A database that already ran the seed's ALTERs by hand upgrades without error."""
+    migrate.upgrade(empty_url, "0001")
+    with psycopg.connect(empty_url) as conn:
+        conn.execute(
+            "ALTER TABLE vps_instances ADD COLUMN approximate_cost DECIMAL(8,2) DEFAULT 0.00"
+        )
+        conn.execute(
+            "ALTER TABLE vps_instances ADD CONSTRAINT chk_vps_approximate_cost_positive "
+            "CHECK (approximate_cost >= 0)"
+        )
+        conn.execute(
+            "ALTER TABLE smtp_ip_addresses ADD COLUMN approximate_cost DECIMAL(6,2) DEFAULT 0.00"
+        )
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == migrate.head_revision()
+    # Re-running the SQL of steps 1 and 2 on the finished schema is a no-op too.
+    from tenantcost.db.migrations import read_sql
+
+    with psycopg.connect(empty_url) as conn:
+        conn.execute(read_sql("0002_vps_approximate_cost.up.sql"))
+        conn.execute(read_sql("0004_smtp_ip_approximate_cost.up.sql"))
+    assert (
+        scalar(
+            empty_url,
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'chk_vps_approximate_cost_positive'",
+        )
+        == 1
+    )
+
+
+PENGUINMAILS_SCHEMA = """
+CREATE TABLE companies (id uuid PRIMARY KEY, name text NOT NULL, domain text, created_at timestamptz);
+CREATE TABLE plans (id uuid PRIMARY KEY, name text, price_monthly numeric(10,2), features jsonb);
+CREATE TABLE subscriptions (id uuid PRIMARY KEY, tenant_id uuid REFERENCES companies, plan_id uuid
+    REFERENCES plans, status text, current_period_start timestamptz, current_period_end timestamptz,
+    stripe_id text);
+CREATE TABLE payments (id uuid PRIMARY KEY, subscription_id uuid, amount numeric(12,2),
+    billing_period_start timestamptz, stripe_charge text);
+CREATE TABLE billing_analytics (id uuid PRIMARY KEY, subscription_id uuid, period_start timestamptz,
+    emails_sent bigint, bounces bigint);
+CREATE TABLE vps_instances (id uuid PRIMARY KEY, status text, hostname text, region text);
+CREATE TABLE smtp_ip_addresses (id uuid PRIMARY KEY, vps_instance_id uuid, status text, ip inet);
+INSERT INTO companies VALUES ('00000000-0000-0000-0000-00000000000a', 'Acme', 'acme.test', now());
+INSERT INTO vps_instances VALUES ('00000000-0000-0000-0000-0000000000b1', 'active', 'mx1', 'dal');
+INSERT INTO smtp_ip_addresses VALUES
+  ('00000000-0000-0000-0000-0000000000c1', '00000000-0000-0000-0000-0000000000b1', 'active', '10.0.0.1'),
+  ('00000000-0000-0000-0000-0000000000c2', '00000000-0000-0000-0000-0000000000b1', 'retired', '10.0.0.2');
+"""
+
+
+def test_adopts_existing_penguinmails_schema_without_losing_data(empty_url: str) -> None:
+    with psycopg.connect(empty_url) as conn:
+        conn.execute(PENGUINMAILS_SCHEMA)
+    migrate.upgrade(empty_url)
+
+    assert scalar(empty_url, "SELECT domain FROM companies") == "acme.test"
+    assert scalar(empty_url, "SELECT hostname FROM vps_instances") == "mx1"
+    assert (
+        str(scalar(empty_url, "SELECT ip FROM smtp_ip_addresses WHERE status = 'retired'"))
+        == "10.0.0.2"
+    )
+    assert column_exists(empty_url, "vps_instances", "tenant_id")
+    # Existing billable IPs were priced with the $4.99 constant; the retired one was not.
+    assert scalar(
+        empty_url, "SELECT approximate_cost FROM smtp_ip_addresses WHERE status='active'"
+    ) == (Decimal("4.99"))
+    assert scalar(
+        empty_url, "SELECT approximate_cost FROM smtp_ip_addresses WHERE status='retired'"
+    ) == (Decimal("0.00"))
+    # Rows written with the seed's columns alone stay valid.
+    with psycopg.connect(empty_url) as conn:
+        conn.execute("INSERT INTO vps_instances (id, status) VALUES (gen_random_uuid(), 'active')")
+
+
+def test_existing_table_missing_a_seed_column_stops_with_a_clear_message(empty_url: str) -> None:
+    with psycopg.connect(empty_url) as conn:
+        conn.execute("CREATE TABLE plans (id uuid PRIMARY KEY, name text)")  # no price_monthly
+    with pytest.raises(UserError, match=r"plans\.price_monthly"):
+        migrate.upgrade(empty_url)
+    # Nothing half-written: the failed baseline left no tables and no version behind.
+    assert migrate.current_revision(empty_url) is None
+    assert scalar(empty_url, "SELECT to_regclass('companies')") is None
+
+
+def test_failed_revision_leaves_previous_revision_intact(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "0003")
+    with psycopg.connect(empty_url) as conn:
+        # A hand-made IP costing more than NUMERIC(6,2) allows breaks step 2.
+        conn.execute("ALTER TABLE smtp_ip_addresses ADD COLUMN approximate_cost numeric")
+        conn.execute("INSERT INTO smtp_ip_addresses (status, approximate_cost) VALUES ('x', -1)")
+    with pytest.raises(UserError, match="rolled back"):
+        migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == "0003"
+    assert scalar(empty_url, "SELECT to_regclass('idx_smtp_ip_addresses_approximate_cost')") is None
+
+
+def test_offline_sql_is_reviewable_and_touches_nothing() -> None:
+    sql = migrate.offline_sql()
+    assert "ADD COLUMN IF NOT EXISTS approximate_cost DECIMAL(8,2) DEFAULT 0.00" in sql
+    assert "CREATE INDEX IF NOT EXISTS idx_smtp_ip_addresses_approximate_cost" in sql
+    assert "CREATE POLICY tenant_isolation" in sql
+    assert "%%" not in sql  # no driver escaping: the DBA runs exactly this
+    assert sql.rstrip().endswith("COMMIT;")
+    down = migrate.offline_sql("head", downgrade_to="base")
+    assert "DROP INDEX IF EXISTS idx_vps_instances_approximate_cost" in down
+    assert "DROP COLUMN IF EXISTS approximate_cost" not in down
