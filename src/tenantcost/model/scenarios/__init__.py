@@ -1,0 +1,1 @@
+"""Shipped scenario files (TOML package data); copies of the repository's scenarios/ folder."""
