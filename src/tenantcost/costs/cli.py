@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from tenantcost.costs import store
+from tenantcost.costs.sync_cli import reconcile_command, sync_vps_command
 from tenantcost.db.connect import connect
 from tenantcost.output import OutputFormat, emit
 
@@ -80,3 +81,7 @@ def _kind(kind: str) -> store.ResourceKind:
     if kind not in ("vps", "ip"):
         raise UserError(f"unknown resource kind {kind!r}", "use vps or ip")
     return "vps" if kind == "vps" else "ip"
+
+
+app.command("sync-vps")(sync_vps_command)
+app.command("reconcile")(reconcile_command)

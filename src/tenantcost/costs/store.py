@@ -26,14 +26,41 @@ MAX_AMOUNT: dict[ResourceKind, Decimal] = {
 
 @dataclass(frozen=True)
 class SettingSpec:
+    """An amount setting (``max_amount``: USD, 2 decimals) or a choice (``choices``)."""
+
     description: str
-    max_amount: Decimal
+    max_amount: Decimal | None = None
+    choices: tuple[str, ...] = ()
+    reprices_ips: bool = False
+
+    def parse(self, key: str, text: str) -> str:
+        """The value's canonical text, or UserError naming the setting and what it accepts."""
+        if self.choices:
+            choice = text.strip().lower()
+            if choice not in self.choices:
+                raise UserError(
+                    f"{key}: {text!r} is not one of {', '.join(self.choices)}",
+                    f"e.g. tenantcost costs set {key} {self.choices[0]} --reason ...",
+                )
+            return choice
+        assert self.max_amount is not None
+        return str(parse_amount(text, what=key, maximum=self.max_amount))
+
+    def same(self, old: str, new: str) -> bool:
+        return old == new if self.choices else Decimal(old) == Decimal(new)
 
 
 SETTINGS: dict[str, SettingSpec] = {
     "smtp_ip_monthly_cost": SettingSpec(
         "Monthly USD per dedicated SMTP IP; re-prices every billable IP without an override.",
         MAX_AMOUNT["ip"],
+        reprices_ips=True,
+    ),
+    "shared_cost_allocation": SettingSpec(
+        "How shared VPS/IP cost (tenant_id NULL) is charged to tenants: none (an explicit "
+        "unallocated line), even, or emails_sent (share of emails in the last 30 days; even "
+        "when nobody sent any). Run `tenantcost report refresh` afterwards.",
+        choices=("none", "even", "emails_sent"),
     ),
 }
 
@@ -80,7 +107,7 @@ def set_setting(conn: Connection, key: str, value: str, reason: str | None) -> S
         raise UserError(
             f"unknown cost setting {key!r}", f"known settings: {', '.join(sorted(SETTINGS))}"
         )
-    amount = parse_amount(value, what=key, maximum=spec.max_amount)
+    new = spec.parse(key, value)
     why = require_reason(reason)
     with conn.transaction():
         row = conn.execute(_sql("setting_get_for_update"), {"key": key}).fetchone()
@@ -88,13 +115,14 @@ def set_setting(conn: Connection, key: str, value: str, reason: str | None) -> S
             raise UserError(f"cost setting {key!r} is missing", "run `tenantcost db upgrade`")
         old = str(row["value"])
         repriced = 0
-        if Decimal(old) != amount:
-            conn.execute(_sql("setting_update"), {"key": key, "value": str(amount)})
-            record_change(conn, "setting", key, old, amount, "finance", why)
-            repriced = conn.execute(
-                _sql("reprice_ips"), {"value": str(amount), "reason": f"{key} changed: {why}"}
-            ).rowcount
-    return SettingChange(key=key, old=old, new=str(amount), repriced=repriced)
+        if not spec.same(old, new):
+            conn.execute(_sql("setting_update"), {"key": key, "value": new})
+            record_change(conn, "setting", key, old, new, "finance", why)
+            if spec.reprices_ips:
+                repriced = conn.execute(
+                    _sql("reprice_ips"), {"value": new, "reason": f"{key} changed: {why}"}
+                ).rowcount
+    return SettingChange(key=key, old=old, new=new, repriced=repriced)
 
 
 def list_settings(conn: Connection) -> list[dict[str, Any]]:

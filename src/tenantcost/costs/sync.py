@@ -5,12 +5,15 @@ Two phases, so a Hostwinds outage can never damage stored values:
 1. read the VPS rows, then ask Hostwinds for every price (no transaction held while waiting);
 2. in ONE transaction, lock the rows again (``FOR UPDATE``), re-check ``cost_override`` and the
    stored value, and write only what changed: ``approximate_cost``, ``cost_source='hostwinds'``,
-   ``cost_updated_at=now()`` plus one ``cost_audit`` row per change.
+   ``cost_updated_at=now()`` plus one ``cost_audit`` row per change. A value that Hostwinds
+   confirms unchanged but that is labelled otherwise (e.g. 'manual' after an override was
+   cleared) only gets ``cost_source='hostwinds'`` (no audit row: the value did not change).
 
 Instances whose price could not be fetched are reported as failed and keep their stored value.
-Once Hostwinds is unavailable (retries exhausted) the remaining instances are not attempted, so a
-dead API fails fast instead of once per instance. Records with ``cost_override = true`` are
-never touched (Finance set them). A dry run does phase 1 and compares, writing nothing.
+Once Hostwinds is unavailable (retries exhausted) or refuses the API key, the remaining instances
+are not attempted, so a dead API or a wrong key fails fast instead of once per instance.
+Records with ``cost_override = true`` are never touched (Finance set them). A dry run does
+phase 1 and compares, writing nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any, Literal
 from tenantcost.costs.audit import record_change
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
-from tenantcost.providers.errors import HostwindsUnavailable
+from tenantcost.providers.errors import HostwindsAuthError, HostwindsUnavailable
 from tenantcost.providers.hostwinds import HostwindsClient, Quote, price_instance
 
 SOURCE = "hostwinds"
@@ -36,7 +39,7 @@ Status = Literal["changed", "unchanged", "overridden", "failed"]
 Progress = Callable[[int, int, str], None]
 
 _COLUMNS = """id::text AS id, name, status, hostwinds_service_id, hostwinds_plan_id, billing_cycle,
-       hostwinds_config, approximate_cost, cost_override"""
+       hostwinds_config, approximate_cost, cost_override, cost_source"""
 
 SQL_ALL = f"""SELECT {_COLUMNS}
   FROM vps_instances
@@ -50,11 +53,16 @@ SQL_ONE = f"""SELECT {_COLUMNS}
 
 SQL_UNLINKED = "SELECT count(*) AS n FROM vps_instances WHERE hostwinds_service_id IS NULL"
 
-SQL_LOCK = """SELECT id::text AS id, approximate_cost, cost_override
+SQL_LOCK = """SELECT id::text AS id, approximate_cost, cost_override, cost_source
   FROM vps_instances
  WHERE id::text = ANY(%(ids)s)
  ORDER BY id
    FOR UPDATE"""
+
+#: Same value, but it was labelled manual/NULL: Hostwinds now confirms it (no audit row).
+SQL_RELABEL = """UPDATE vps_instances
+   SET cost_source = 'hostwinds', cost_updated_at = now()
+ WHERE id::text = %(id)s"""
 
 SQL_UPDATE = """UPDATE vps_instances
    SET approximate_cost = %(new)s, cost_source = 'hostwinds', cost_updated_at = now()
@@ -73,6 +81,7 @@ class InstanceResult:
     new: Decimal | None = None
     basis: str = ""
     reason: str = ""
+    relabel: bool = False  # unchanged value whose cost_source is not yet 'hostwinds'
 
     @property
     def delta(self) -> Decimal:
@@ -186,7 +195,7 @@ def fetch_quotes(
 ) -> list[InstanceResult]:
     """Phase 1: ask Hostwinds for every non-overridden row; no database access."""
     results: list[InstanceResult] = []
-    unavailable: HostwindsUnavailable | None = None
+    unavailable: HostwindsUnavailable | HostwindsAuthError | None = None
     for done, row in enumerate(rows, 1):
         base = {
             "id": row["id"],
@@ -214,17 +223,19 @@ def fetch_quotes(
                         f"monthly cost {quote.monthly} exceeds the column limit {MAX_COST}",
                         "check the plan and billing cycle, or set a cost override",
                     )
-            except HostwindsUnavailable as exc:
+            except (HostwindsUnavailable, HostwindsAuthError) as exc:
                 unavailable = exc
                 results.append(InstanceResult(**base, status="failed", reason=exc.message))
             except UserError as exc:
                 results.append(InstanceResult(**base, status="failed", reason=exc.message))
             else:
-                status: Status = (
-                    "unchanged" if quote.monthly == row["approximate_cost"] else "changed"
-                )
+                same = quote.monthly == row["approximate_cost"]
+                status: Status = "unchanged" if same else "changed"
+                relabel = same and row["cost_source"] != SOURCE
                 results.append(
-                    InstanceResult(**base, status=status, new=quote.monthly, basis=quote.basis)
+                    InstanceResult(
+                        **base, status=status, new=quote.monthly, basis=quote.basis, relabel=relabel
+                    )
                 )
         if progress is not None:
             progress(done, len(rows), str(label))
@@ -233,7 +244,7 @@ def fetch_quotes(
 
 def _write(conn: Connection, results: list[InstanceResult], reason: str) -> None:
     """Phase 2: one transaction; re-check each changed row under a lock, then write + audit."""
-    pending = {r.id: r for r in results if r.status == "changed"}
+    pending = {r.id: r for r in results if r.status == "changed" or r.relabel}
     if not pending:
         return
     with conn.transaction():
@@ -250,6 +261,9 @@ def _write(conn: Connection, results: list[InstanceResult], reason: str) -> None
             result.old = row["approximate_cost"]
             if result.new == result.old:
                 result.status = "unchanged"
+                if row["cost_source"] != SOURCE:
+                    conn.execute(SQL_RELABEL, {"id": vps_id})
+                    result.reason = "value confirmed by Hostwinds; cost_source set to hostwinds"
                 continue
             conn.execute(SQL_UPDATE, {"id": vps_id, "new": result.new})
             record_change(conn, "vps", vps_id, result.old, result.new, SOURCE, reason)

@@ -69,7 +69,7 @@ def show_report(report: SyncReport, fmt: OutputFormat, title: str) -> None:
     if fmt is OutputFormat.table:
         heading = f"{title} (dry run: nothing written)" if report.dry_run else title
         emit([summary], fmt, columns=SUMMARY_COLUMNS, title=heading)
-        details = report.instance_rows(["changed", "failed"])
+        details = report.instance_rows(["changed"]) + report.instance_rows(["failed"])
         if details:
             emit(details, fmt, columns=DETAIL_COLUMNS, title="changed and failed instances")
     else:
@@ -96,6 +96,12 @@ def sync_vps_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Fetch prices and show what would change; write nothing."
     ),
+    allow_upgrade_orders: bool = typer.Option(
+        False,
+        "--allow-upgrade-orders",
+        help="Price custom configurations through upgrade_instance, which PLACES an upgrade "
+        "order and invoice at Hostwinds. Without it those VPS are reported as failed.",
+    ),
     fmt: OutputFormat = typer.Option(
         OutputFormat.table, "--format", help="table, json or csv (json/csv: one row per VPS)."
     ),
@@ -113,7 +119,7 @@ def sync_vps_command(
     if instance is not None and all_:
         raise UserError("--instance and --all exclude each other", "pass only one of them")
     with (
-        HostwindsClient.from_settings() as client,
+        HostwindsClient.from_settings(allow_upgrade_orders=allow_upgrade_orders) as client,
         connect() as conn,
         _progress_bar("pricing VPS on Hostwinds") as progress,
     ):
@@ -125,6 +131,12 @@ def reconcile_command(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Fetch prices and show what would change; write nothing."
     ),
+    allow_upgrade_orders: bool = typer.Option(
+        False,
+        "--allow-upgrade-orders",
+        help="Price custom configurations through upgrade_instance, which PLACES an upgrade "
+        "order and invoice at Hostwinds. Without it those VPS are reported as failed.",
+    ),
     fmt: OutputFormat = typer.Option(
         OutputFormat.table, "--format", help="table, json or csv (json/csv: one row per VPS)."
     ),
@@ -135,7 +147,7 @@ def reconcile_command(
     twice and the second run changes nothing. Exit code 1 when any instance failed.
     """
     with (
-        HostwindsClient.from_settings() as client,
+        HostwindsClient.from_settings(allow_upgrade_orders=allow_upgrade_orders) as client,
         connect() as conn,
         _progress_bar("reconciling VPS costs with Hostwinds") as progress,
     ):

@@ -1,7 +1,82 @@
-"""CLI for the demo fleet and the main job."""
+"""``tenantcost demo``: load the demo fleet; ``demo run`` is the README's main job."""
 
 from __future__ import annotations
 
-import typer
+from datetime import date
 
-app = typer.Typer(help="Demo fleet and the main job.", no_args_is_help=True)
+import typer
+from rich.console import Console
+
+from tenantcost.db.connect import connect
+from tenantcost.demo.fleet import DemoSummary, load_demo
+from tenantcost.output import OutputFormat, emit
+
+app = typer.Typer(help="The demo fleet, and the main job that shows it.", no_args_is_help=True)
+console = Console(stderr=True)
+
+TENANTS = typer.Option(200, "--tenants", min=1, help="How many tenants (companies) to generate.")
+SEED = typer.Option(42, "--seed", help="Random seed: the same seed and day give the same fleet.")
+
+
+SUMMARY_FIELDS = (
+    "tenants",
+    "plans",
+    "subscriptions",
+    "vps",
+    "shared_vps",
+    "ips",
+    "payments",
+    "analytics_rows",
+)
+
+
+def summary_rows(summary: DemoSummary) -> list[dict[str, object]]:
+    return [{"what": name, "rows": getattr(summary, name)} for name in SUMMARY_FIELDS]
+
+
+@app.command("load")
+def load(
+    tenants: int = TENANTS,
+    seed: int = SEED,
+    today: str = typer.Option(
+        None, "--today", help="Pretend today is this ISO date (default: today, UTC)."
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Delete the existing business rows first (destroys that data)."
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
+) -> None:
+    """Generate a PenguinMails-like fleet and bulk-load it (one transaction).
+
+    Plans from Free to Enterprise, subscriptions, dedicated and shared VPS with Hostwinds
+    plan ids, 1-8 IPs per VPS in mixed statuses, 12 months of payments and 365 days of
+    billing analytics. Refuses to load over existing companies unless --replace.
+    """
+    day = date.fromisoformat(today) if today else None
+    with console.status("loading demo fleet…") as status, connect() as conn:
+        summary = load_demo(
+            conn,
+            tenants=tenants,
+            seed=seed,
+            today=day,
+            replace=replace,
+            progress=lambda msg: status.update(msg),
+        )
+    emit(summary_rows(summary), fmt, title="demo fleet loaded")
+
+
+@app.command("run")
+def run(
+    tenants: int = TENANTS,
+    seed: int = SEED,
+    reload: bool = typer.Option(
+        False, "--reload", help="Replace the demo fleet even if the database already has one."
+    ),
+) -> None:
+    """The main job: start the embedded database, migrate, load the demo fleet, show reports.
+
+    Safe to run again: it reuses the embedded server and the fleet already loaded.
+    """
+    from tenantcost.demo.main_job import run_main_job
+
+    run_main_job(tenants=tenants, seed=seed, reload=reload)

@@ -1,0 +1,1 @@
+"""Provider integrations: where infrastructure prices come from (Hostwinds today)."""
