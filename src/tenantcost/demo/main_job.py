@@ -35,6 +35,15 @@ def _migrate(state: JobState, say: Callable[[str], None]) -> None:
     say(f"schema at revision {migrate.current_revision(state.url)}")
 
 
+def _price_books(state: JobState, say: Callable[[str], None]) -> None:
+    from tenantcost.pricing.book import shipped_price_books
+    from tenantcost.pricing.store import import_book
+
+    with connect(state.url) as conn:
+        outcomes = [f"{b.name} {import_book(conn, b)}" for b in shipped_price_books()]
+    state.notes.append("price books: " + ", ".join(outcomes))
+
+
 def _load(
     tenants: int, seed: int, reload: bool
 ) -> Callable[[JobState, Callable[[str], None]], None]:
@@ -118,6 +127,7 @@ def run_main_job(*, tenants: int, seed: int, reload: bool) -> None:
         [
             ("starting database", _start),
             ("migrating", _migrate),
+            ("importing price books", _price_books),
             ("loading demo fleet", _load(tenants, seed, reload)),
             ("syncing VPS prices from Hostwinds", _sync_hostwinds),
         ],

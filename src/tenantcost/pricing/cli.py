@@ -78,12 +78,21 @@ def list_books(
     directory: Path | None = typer.Option(
         None, "--dir", help="Also list every *.toml price book in this folder."
     ),
+    stored: bool = typer.Option(
+        False, "--stored", help="Also list the books imported into the database."
+    ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=FORMAT_HELP),
 ) -> None:
-    """List the shipped price books (and those in --dir) with their effective dates."""
+    """List the shipped price books (and those in --dir / the database) with their dates."""
     rows = [summary_row(b, "shipped") for b in shipped_price_books()]
     if directory is not None:
         rows += [summary_row(b, str(directory)) for b in books_in_dir(directory)]
+    if stored:
+        from tenantcost.db.connect import connect
+        from tenantcost.pricing.store import stored_books
+
+        with connect() as conn:
+            rows += [summary_row(b, "database") for b in stored_books(conn)]
     emit(rows, fmt, title="Price books")
 
 
@@ -107,3 +116,27 @@ def validate(
 ) -> None:
     """Check a price book file; exit 0 with a summary, or exit 2 naming the bad key."""
     emit([summary_row(load_price_book(path), str(path))], fmt, title="Valid price book")
+
+
+@app.command("import")
+def import_(
+    book: str = typer.Argument(..., help="A book file path, or a shipped book name."),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="Overwrite a stored book of the same name (to fix a mistake; price changes "
+        "should be a new book with a later effective_from).",
+    ),
+) -> None:
+    """Validate a price book and store it in the database, versioned by its effective date.
+
+    Usage is priced with the book in force at the usage's time (latest effective_from at or
+    before it). Importing the same content twice changes nothing.
+    """
+    from tenantcost.db.connect import connect
+    from tenantcost.pricing.store import import_book
+
+    found = find_price_book(book)
+    with connect() as conn:
+        outcome = import_book(conn, found, replace=replace)
+    print(f"{found.name}: {outcome} (effective from {found.effective_from:%Y-%m-%d %H:%M} UTC)")
