@@ -17,6 +17,7 @@ from tenantcost.demo.cli import app as demo_app
 from tenantcost.errors import UserError
 from tenantcost.model.cli import app as model_app
 from tenantcost.pricing.cli import app as pricebook_app
+from tenantcost.report.cli import app as report_app
 from tenantcost.settings_cli import settings_command
 
 
@@ -61,6 +62,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(costs_app, name="costs")
 app.add_typer(pricebook_app, name="pricebook")
 app.add_typer(model_app, name="model")
+app.add_typer(report_app, name="report")
 app.add_typer(demo_app, name="demo")
 app.command("settings")(settings_command)
 

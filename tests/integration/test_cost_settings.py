@@ -105,7 +105,9 @@ def test_bad_setting_values_are_rejected_and_nothing_changes(
 ) -> None:
     with pytest.raises(UserError, match=message):
         store.set_setting(migrated_conn, "smtp_ip_monthly_cost", value, "typo")
-    row = migrated_conn.execute("SELECT value FROM cost_settings").fetchone()
+    row = migrated_conn.execute(
+        "SELECT value FROM cost_settings WHERE key = 'smtp_ip_monthly_cost'"
+    ).fetchone()
     assert row == {"value": "4.99"}
     assert migrated_conn.execute("SELECT count(*) AS n FROM cost_audit").fetchone() == {"n": 0}
 
@@ -121,7 +123,8 @@ def test_cli_set_and_negative_override(use_database: str) -> None:
     ok = runner.invoke(app, ["costs", "set", "smtp_ip_monthly_cost", "5.49", "--reason", "rise"])
     assert ok.exit_code == 0, ok.output
     shown = runner.invoke(app, ["costs", "settings", "--format", "json"])
-    assert json.loads(shown.output)[0]["value"] == "5.49"
+    values = {row["key"]: row["value"] for row in json.loads(shown.output)}
+    assert values["smtp_ip_monthly_cost"] == "5.49"
 
     with psycopg.connect(use_database) as conn:
         row = conn.execute(

@@ -121,3 +121,18 @@ def test_internal_roles_see_every_tenant(admin_url: str, two_tenants: str) -> No
     with psycopg.connect(login_role(admin_url, two_tenants, "db_administrators")) as conn:
         assert count(conn, "smtp_ip_addresses") == 2
         assert conn.execute("UPDATE companies SET name = name").rowcount == 2
+
+
+def test_an_ip_dedicated_to_b_on_as_vps_belongs_to_b(admin_url: str, two_tenants: str) -> None:
+    """An IP's own tenant_id wins over its VPS's owner (the views' ownership rule)."""
+    with psycopg.connect(two_tenants) as conn:
+        conn.execute(
+            "INSERT INTO smtp_ip_addresses (vps_instance_id, tenant_id, status) "
+            "SELECT id, %s, 'active' FROM vps_instances WHERE tenant_id = %s",
+            (TENANT_B, TENANT_A),
+        )
+    with psycopg.connect(login_role(admin_url, two_tenants, "application_service")) as conn:
+        conn.execute("SELECT set_config('app.current_tenant_id', %s, false)", (str(TENANT_A),))
+        assert count(conn, "smtp_ip_addresses") == 1  # only A's own IP
+        conn.execute("SELECT set_config('app.current_tenant_id', %s, false)", (str(TENANT_B),))
+        assert count(conn, "smtp_ip_addresses") == 2  # B's IP on its VPS + B's IP on A's VPS

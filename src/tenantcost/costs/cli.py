@@ -9,6 +9,7 @@ from tenantcost.costs import store
 from tenantcost.costs.sync_cli import reconcile_command, sync_vps_command
 from tenantcost.db.connect import connect
 from tenantcost.output import OutputFormat, emit
+from tenantcost.report import refresh_rollups
 
 app = typer.Typer(
     help="Cost inputs: the audited IP cost constant, per-record overrides, Hostwinds sync.",
@@ -23,15 +24,21 @@ KIND = typer.Argument(..., help="vps or ip.")
 @app.command("set")
 def set_(
     key: str = typer.Argument(..., help="Setting name, e.g. smtp_ip_monthly_cost."),
-    value: str = typer.Argument(..., help="New value, e.g. 5.49 (USD, at most 2 decimals)."),
+    value: str = typer.Argument(
+        ...,
+        help="New value: an amount like 5.49 (USD, at most 2 decimals), or for "
+        "shared_cost_allocation one of none, even, emails_sent.",
+    ),
     reason: str = REASON,
 ) -> None:
     """Change a cost setting; re-prices dependent records in the same transaction.
 
-    Example: tenantcost costs set smtp_ip_monthly_cost 5.49 --reason "Hostwinds raised IP price"
+    Example: tenantcost costs set smtp_ip_monthly_cost 5.49 --reason "Hostwinds raised IP price".
+    The dashboard's rollups are refreshed afterwards.
     """
     with connect() as conn:
         change = store.set_setting(conn, key, value, reason)
+        refresh_rollups(conn)
     if change.old == change.new:
         console.print(f"{key} is already {change.new}; nothing changed")
     else:
@@ -60,6 +67,7 @@ def override(
     """Set one VPS's or IP's monthly cost by hand; syncs and constant changes then skip it."""
     with connect() as conn:
         change = store.override_cost(conn, _kind(kind), resource_id, amount, reason)
+        refresh_rollups(conn)
     console.print(f"{change.kind} {change.id}: {change.old} → {change.new} (override)")
 
 
@@ -72,6 +80,7 @@ def clear_override(
     """Return a record to automatic pricing (IPs take the constant at once; VPS at next sync)."""
     with connect() as conn:
         change = store.clear_override(conn, _kind(kind), resource_id, reason)
+        refresh_rollups(conn)
     console.print(f"{change.kind} {change.id}: override cleared, cost now {change.new}")
 
 

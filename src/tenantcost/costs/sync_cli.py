@@ -19,6 +19,7 @@ from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit, render_json
 from tenantcost.providers.hostwinds import HostwindsClient
+from tenantcost.report import refresh_rollups
 
 SUMMARY_COLUMNS = [
     "changed",
@@ -124,6 +125,8 @@ def sync_vps_command(
         _progress_bar("pricing VPS on Hostwinds") as progress,
     ):
         report = sync_vps(conn, client, instance, dry_run=dry_run, progress=progress)
+        if report.changed and not dry_run:
+            refresh_rollups(conn)
     show_report(report, fmt, "Hostwinds VPS sync")
 
 
@@ -152,4 +155,6 @@ def reconcile_command(
         _progress_bar("reconciling VPS costs with Hostwinds") as progress,
     ):
         report = reconcile(conn, client, dry_run=dry_run, progress=progress)
+        if report.changed and not dry_run:
+            refresh_rollups(conn)
     show_report(report, fmt, "Hostwinds monthly reconciliation")

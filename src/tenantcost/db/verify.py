@@ -192,6 +192,14 @@ def check_ip_constant(conn: Connection) -> Iterable[CheckResult]:
     )
 
 
+@register
+def check_bi_views(conn: Connection) -> Iterable[CheckResult]:
+    """Seed 000 steps 3-4: the BI views reconcile to the cent; rollups and indexes in place."""
+    from tenantcost.report.reconcile import check_bi_views as checks
+
+    yield from checks(conn)
+
+
 def run_checks(url: str) -> list[CheckResult]:
     """Every registered check; a check that errors counts as FAIL, never a crash."""
     results: list[CheckResult] = []

@@ -68,7 +68,7 @@ BEGIN
             ('companies',         'id = tenantcost_current_tenant()'),
             ('subscriptions',     'tenant_id = tenantcost_current_tenant()'),
             ('vps_instances',     'tenant_id = tenantcost_current_tenant()'),
-            ('smtp_ip_addresses', 'tenant_id = tenantcost_current_tenant() OR vps_instance_id IN (SELECT id FROM vps_instances WHERE tenant_id = tenantcost_current_tenant())'),
+            ('smtp_ip_addresses', 'tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND vps_instance_id IN (SELECT id FROM vps_instances WHERE tenant_id = tenantcost_current_tenant()))'),
             ('payments',          'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())'),
             ('billing_analytics', 'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())')
         ) AS p (tbl, predicate)

@@ -1,0 +1,1 @@
+DELETE FROM cost_settings WHERE key = 'shared_cost_allocation';
