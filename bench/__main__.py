@@ -1,11 +1,11 @@
-"""``python -m bench bi-views --tenants 10000``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|web``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bench import bi_views
+from bench import bi_views, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,9 +14,21 @@ def main(argv: list[str] | None = None) -> int:
     bi_views.add_arguments(
         sub.add_parser("bi-views", help="BI views vs materialized rollups (seed 000 step 4).")
     )
-    args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["bi-views"]))
+    telemetry.add_arguments(
+        sub.add_parser("telemetry", help="Telemetry accuracy and overhead (issue 5).")
+    )
+    sub.add_parser("web", help="Dashboard pages and 100 users (issue 8); see bench/web.py --help.")
+    args, rest = parser.parse_known_args(
+        argv if argv is not None else (sys.argv[1:] or ["bi-views"])
+    )
+    if args.name == "web":
+        return web.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.name == "bi-views":
         return bi_views.run(args)
+    if args.name == "telemetry":
+        return telemetry.run(args)
     parser.print_help()
     return 2
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from tenantcost import __version__
+from tenantcost.attribution.cli import attribute_command, cost_drivers_command, tenant_costs_command
 from tenantcost.costs.cli import app as costs_app
 from tenantcost.db.cli import app as db_app
 from tenantcost.demo.cli import app as demo_app
@@ -19,6 +20,11 @@ from tenantcost.model.cli import app as model_app
 from tenantcost.pricing.cli import app as pricebook_app
 from tenantcost.report.cli import app as report_app
 from tenantcost.settings_cli import settings_command
+from tenantcost.telemetry.cli import collect_command, tenants_app
+from tenantcost.tiers.cli import app as tiers_app
+from tenantcost.web.report_send import send_command
+from tenantcost.web.serve import serve_command
+from tenantcost.web.users import app as users_app
 
 
 class TenantcostGroup(TyperGroup):
@@ -63,7 +69,16 @@ app.add_typer(costs_app, name="costs")
 app.add_typer(pricebook_app, name="pricebook")
 app.add_typer(model_app, name="model")
 app.add_typer(report_app, name="report")
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(tiers_app, name="tiers")
+app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
+app.command("serve")(serve_command)
+report_app.command("send")(send_command)
+app.command("collect")(collect_command)
+app.command("attribute")(attribute_command)
+report_app.command("tenant-costs")(tenant_costs_command)
+report_app.command("cost-drivers")(cost_drivers_command)
 app.command("settings")(settings_command)
 
 

@@ -7,6 +7,7 @@ them and a test checks that the README documents each one.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,47 @@ class Settings(BaseSettings):
     )
     hostwinds_retries: int = Field(
         default=4, ge=1, le=10, description="Attempts per Hostwinds API call before giving up."
+    )
+
+    # ---- telemetry and cost attribution (issue 5) --------------------------------------
+    connection_memory_mb: Decimal = Field(
+        default=Decimal(10),
+        ge=0,
+        description=(
+            "Modelled memory per PostgreSQL connection in MB (1 GB = 1000 MB): memory "
+            "GB-seconds = connection-seconds x this / 1000. A model, not a measurement."
+        ),
+    )
+    usage_provider: str = Field(
+        default="railway",
+        min_length=1,
+        description="Provider whose stored price book prices measured usage "
+        "(`tenantcost pricebook import` stores one).",
+    )
+    usage_retention_months: int = Field(
+        default=13,
+        ge=1,
+        description="Months of hourly usage kept; the collector drops older monthly partitions.",
+    )
+    storage_sample_rows: int = Field(
+        default=100_000,
+        ge=1,
+        description="Shared tables with more (estimated) rows than this are sampled with "
+        "TABLESAMPLE to estimate each tenant's row share of their size.",
+    )
+
+    webhook_url: str | None = Field(
+        default=None,
+        description="Where tier decisions and alerts are POSTed (JSON, HMAC-signed); unset: log only.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret for the webhook's HMAC-SHA256 signature."
+    )
+    webhook_retries: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="Attempts per webhook delivery before it is reported failed.",
     )
 
     @classmethod

@@ -75,9 +75,13 @@ def test_refuses_to_load_over_existing_data_and_writes_nothing(migrated_conn: Co
 
 
 def test_main_job_runs_end_to_end(use_database: str) -> None:
-    result = CliRunner().invoke(app, ["demo", "run", "--tenants", "30"], terminal_width=160)
+    result = CliRunner().invoke(
+        app, ["demo", "run", "--tenants", "30", "--no-serve"], terminal_width=160
+    )
     assert result.exit_code == 0, result.output
     assert "loaded 30 tenants" in result.output
     assert "checks pass" in result.output and "FAILED" not in result.output
-    again = CliRunner().invoke(app, ["demo", "run", "--tenants", "30"], terminal_width=160)
+    again = CliRunner().invoke(
+        app, ["demo", "run", "--tenants", "30", "--no-serve"], terminal_width=160
+    )
     assert "reused the 30 tenants" in again.output

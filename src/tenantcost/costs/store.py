@@ -32,6 +32,8 @@ class SettingSpec:
     max_amount: Decimal | None = None
     choices: tuple[str, ...] = ()
     reprices_ips: bool = False
+    min_amount: Decimal = Decimal(0)
+    integer: bool = False
 
     def parse(self, key: str, text: str) -> str:
         """The value's canonical text, or UserError naming the setting and what it accepts."""
@@ -44,7 +46,14 @@ class SettingSpec:
                 )
             return choice
         assert self.max_amount is not None
-        return str(parse_amount(text, what=key, maximum=self.max_amount))
+        amount = parse_amount(text, what=key, maximum=self.max_amount)
+        if amount < self.min_amount:
+            raise UserError(f"{key}: {amount} is below the smallest allowed {self.min_amount}")
+        if self.integer:
+            if amount != amount.to_integral_value():
+                raise UserError(f"{key}: {amount} is not a whole number", "give e.g. 6")
+            return str(amount.to_integral_value())
+        return str(amount)
 
     def same(self, old: str, new: str) -> bool:
         return old == new if self.choices else Decimal(old) == Decimal(new)
@@ -61,6 +70,30 @@ SETTINGS: dict[str, SettingSpec] = {
         "unallocated line), even, or emails_sent (share of emails in the last 30 days; even "
         "when nobody sent any). Run `tenantcost report refresh` afterwards.",
         choices=("none", "even", "emails_sent"),
+    ),
+    "annual_prepay_discount_pct": SettingSpec(
+        "Percent off the tier price for annual pre-pay subscriptions (seed 002: 15).",
+        Decimal(100),
+    ),
+    "multi_project_discount_pct": SettingSpec(
+        "Percent off for organisations with 5+ projects (seed 002: 10).", Decimal(100)
+    ),
+    "tier_step_down_hours": SettingSpec(
+        "Hours back under a ceiling before a tier signal steps down (hysteresis).",
+        Decimal(168),
+        min_amount=Decimal(1),
+        integer=True,
+    ),
+    "tenant_outlier_pct": SettingSpec(
+        "Alert when a tenant costs at least this percent of its tier's average.",
+        Decimal(100000),
+        min_amount=Decimal(100),
+    ),
+    "free_abuse_threshold": SettingSpec(
+        "FREE tenants sharing a signup email domain or IP before they are flagged.",
+        Decimal(1000),
+        min_amount=Decimal(2),
+        integer=True,
     ),
 }
 

@@ -72,11 +72,17 @@ def run(
     reload: bool = typer.Option(
         False, "--reload", help="Replace the demo fleet even if the database already has one."
     ),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="End by serving the dashboard (Ctrl-C stops it)."
+    ),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Dashboard port (0: any)."),
 ) -> None:
-    """The main job: start the embedded database, migrate, load the demo fleet, show reports.
+    """The main job: embedded database, migrations, demo fleet, Hostwinds sync, a real
+    telemetry workload, attribution, tier evaluation, reports, then the dashboard.
 
-    Safe to run again: it reuses the embedded server and the fleet already loaded.
+    Safe to run again: it reuses the embedded server and the fleet already loaded, and
+    prints a fresh password for the demo dashboard user.
     """
     from tenantcost.demo.main_job import run_main_job
 
-    run_main_job(tenants=tenants, seed=seed, reload=reload)
+    run_main_job(tenants=tenants, seed=seed, reload=reload, serve=serve, port=port)

@@ -28,14 +28,24 @@ class DemoPlan:
     share: float  # fraction of tenants on this plan
     dedicated_vps: tuple[int, int]  # inclusive range of dedicated VPS per tenant
     emails_per_day: int  # typical daily volume
+    tier: str  # the tier whose ceilings govern this plan's tenants
+    addons: tuple[tuple[str, float], ...] = ()  # (add-on, share of tenants taking it)
 
 
 PLANS = (
-    DemoPlan("Free", Decimal("0.00"), 0.30, (0, 0), 40),
-    DemoPlan("Starter", Decimal("49.00"), 0.35, (0, 1), 900),
-    DemoPlan("Growth", Decimal("149.00"), 0.20, (1, 2), 4_000),
-    DemoPlan("Scale", Decimal("399.00"), 0.10, (2, 3), 15_000),
-    DemoPlan("Enterprise", Decimal("999.00"), 0.05, (3, 6), 60_000),
+    DemoPlan("Free", Decimal("0.00"), 0.30, (0, 0), 40, "FREE"),
+    DemoPlan("Starter", Decimal("49.00"), 0.35, (0, 1), 900, "STARTER", (("extra_storage", 0.1),)),
+    DemoPlan("Growth", Decimal("149.00"), 0.20, (1, 2), 4_000, "PRO", (("burst_scaling", 0.3),)),
+    DemoPlan("Scale", Decimal("399.00"), 0.10, (2, 3), 15_000, "PRO", (("priority_support", 0.3),)),
+    DemoPlan(
+        "Enterprise",
+        Decimal("999.00"),
+        0.05,
+        (3, 6),
+        60_000,
+        "ENTERPRISE",
+        (("priority_support", 0.6),),
+    ),
 )
 
 
@@ -99,10 +109,28 @@ class DemoSummary:
 @dataclass
 class _Rows:
     plans: list[tuple[object, ...]] = field(default_factory=list)
+    plan_tiers: list[tuple[object, ...]] = field(default_factory=list)
     companies: list[tuple[object, ...]] = field(default_factory=list)
     subscriptions: list[tuple[object, ...]] = field(default_factory=list)
     vps: list[tuple[object, ...]] = field(default_factory=list)
     ips: list[tuple[object, ...]] = field(default_factory=list)
+    signups: list[tuple[object, ...]] = field(default_factory=list)
+    terms: list[tuple[object, ...]] = field(default_factory=list)
+    addons: list[tuple[object, ...]] = field(default_factory=list)
+
+
+# A few FREE signups share a free-mail domain and a signup address (TEST-NET-2, never
+# routed): the pattern seed 002 §10 asks to flag.
+ABUSE_DOMAINS = ("mailinator.test", "tempbox.test")
+ABUSE_IPS = ("198.51.100.7", "198.51.100.23")
+
+
+def _signup(rng: random.Random, tenant: uuid.UUID, plan: DemoPlan, name: str) -> tuple[object, ...]:
+    if plan.tier == "FREE" and rng.random() < 0.15:
+        return (tenant, rng.choice(ABUSE_DOMAINS), rng.choice(ABUSE_IPS))
+    slug = "".join(ch for ch in name.lower() if ch.isalnum())[:24]
+    address = f"198.51.100.{rng.randint(30, 254)}" if rng.random() < 0.5 else None
+    return (tenant, f"{slug}.test", address)
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:
@@ -153,6 +181,7 @@ def generate(tenants: int, seed: int, today: date) -> tuple[_Rows, DemoSummary]:
     rows, summary = _Rows(), DemoSummary(tenants=tenants, plans=len(PLANS))
     plan_ids = {plan.name: _uuid(rng) for plan in PLANS}
     rows.plans = [(plan_ids[p.name], p.name, p.price_monthly) for p in PLANS]
+    rows.plan_tiers = [(plan_ids[p.name], p.tier) for p in PLANS]
     tenant_ids: list[uuid.UUID] = []
     serial = 0
     for i in range(tenants):
@@ -166,9 +195,17 @@ def generate(tenants: int, seed: int, today: date) -> tuple[_Rows, DemoSummary]:
             today - timedelta(days=rng.randint(0, 29)), datetime.min.time(), UTC
         )
         status = "active" if rng.random() < 0.96 else rng.choice(("past_due", "canceled"))
+        subscription = _uuid(rng)
         rows.subscriptions.append(
-            (_uuid(rng), tenant, plan_ids[plan.name], status, start, _add_month(start))
+            (subscription, tenant, plan_ids[plan.name], status, start, _add_month(start))
         )
+        rows.signups.append(_signup(rng, tenant, plan, name))
+        if plan.price_monthly > 0:
+            rows.terms.append((subscription, rng.random() < 0.2, rng.random() < 0.05))
+        for addon, take_rate in plan.addons:
+            if rng.random() < take_rate:
+                quantity = rng.randint(5, 50) if addon == "extra_storage" else 1
+                rows.addons.append((subscription, addon, quantity))
         for _ in range(rng.randint(*plan.dedicated_vps)):
             serial += 1
             vps_id, vps = _vps_row(rng, tenant, serial)
@@ -211,6 +248,13 @@ COPIES = (
         "ips",
         "COPY smtp_ip_addresses (id, vps_instance_id, ip_address, status, tenant_id) FROM STDIN",
     ),
+    ("plan_tiers", "COPY plan_tiers (plan_id, tier) FROM STDIN"),
+    ("signups", "COPY tenant_signups (tenant_id, email_domain, signup_ip) FROM STDIN"),
+    (
+        "terms",
+        "COPY subscription_terms (subscription_id, annual_prepay, multi_project) FROM STDIN",
+    ),
+    ("addons", "COPY subscription_addons (subscription_id, addon, quantity) FROM STDIN"),
 )
 
 

@@ -94,6 +94,64 @@ def _sync_hostwinds(state: JobState, say: Callable[[str], None]) -> None:
     )
 
 
+def _refresh(state: JobState, say: Callable[[str], None]) -> None:
+    from tenantcost.report import refresh_rollups
+
+    with connect(state.url) as conn:
+        result = refresh_rollups(conn)
+    say(f"{result.state.tenants} tenants in {result.seconds:.1f} s")
+
+
+def _workload(state: JobState, say: Callable[[str], None]) -> None:
+    """Drive real queries for three tenants (a FREE one 4x a STARTER one, a PRO one idle),
+    each in its own database, and collect pg_stat_statements before and after."""
+    from tenantcost.telemetry.workload import demo_loads, run_workload
+
+    with connect(state.url) as conn:
+        picked = conn.execute(sql("workload_tenants")).fetchall()
+    tenants = [(r["tenant_id"], r["name"]) for r in picked]
+    result = run_workload(state.url, demo_loads(tenants), mode="database", progress=say)
+    plan = ", ".join(
+        f"{r['name']} ({r['tier']}) {load.units} queries"
+        for r, load in zip(picked, result.loads, strict=True)
+    )
+    state.notes.append(f"telemetry workload, one database per tenant: {plan}")
+
+
+def _attribute(state: JobState, say: Callable[[str], None]) -> None:
+    from datetime import UTC, datetime
+
+    from tenantcost.attribution.ledger import attribute_period
+    from tenantcost.telemetry.timeutil import current_month, hour_period
+
+    now = datetime.now(UTC)
+    with connect(state.url) as conn:
+        attribute_period(conn, hour_period(now))
+        say("month")
+        month = attribute_period(conn, current_month(now))
+    state.notes.append(f"attributed usage and fixed costs for {month.period.key} (both modes)")
+
+
+def _evaluate_tiers(state: JobState, say: Callable[[str], None]) -> None:
+    import logging
+    from datetime import UTC, datetime
+
+    from tenantcost.tiers.evaluate import evaluate_hour
+
+    alerts_log = logging.getLogger("tenantcost.tiers")
+    level = alerts_log.level
+    alerts_log.setLevel(logging.ERROR)  # the summary below counts them; keep the bar clean
+    try:
+        with connect(state.url) as conn:
+            report = evaluate_hour(conn, datetime.now(UTC))
+    finally:
+        alerts_log.setLevel(level)
+    state.notes.append(
+        f"tier evaluation: {report.tenants} tenants, {len(report.decisions)} new decisions, "
+        f"{len(report.alerts_opened)} alerts opened (tenantcost tiers decisions --active)"
+    )
+
+
 def sql(name: str) -> str:
     return queries("tenantcost.demo")[name]
 
@@ -121,7 +179,7 @@ def run_steps(steps: list[Step], console: Console) -> JobState:
     return state
 
 
-def run_main_job(*, tenants: int, seed: int, reload: bool) -> None:
+def run_main_job(*, tenants: int, seed: int, reload: bool, serve: bool, port: int) -> None:
     console = Console()
     state = run_steps(
         [
@@ -130,23 +188,73 @@ def run_main_job(*, tenants: int, seed: int, reload: bool) -> None:
             ("importing price books", _price_books),
             ("loading demo fleet", _load(tenants, seed, reload)),
             ("syncing VPS prices from Hostwinds", _sync_hostwinds),
+            ("refreshing rollups", _refresh),
+            ("driving a telemetry workload", _workload),
+            ("attributing usage cost", _attribute),
+            ("evaluating tiers", _evaluate_tiers),
         ],
         console,
     )
     for note in state.notes:
         console.print(f"• {note}")
     show_reports(state.url, console)
+    if serve:
+        from tenantcost.web.serve import ensure_demo_user, serve_forever
+
+        serve_forever(state.url, "127.0.0.1", port, banner=ensure_demo_user(state.url))
 
 
 def show_reports(url: str, console: Console) -> None:
-    sql = queries("tenantcost.demo")
+    """What an executive would look at first; every figure read back from the database."""
+    from collections import Counter
+
+    from tenantcost.attribution.report import cost_driver_rows, for_display, load, tenant_cost_rows
+    from tenantcost.report.reports import run_report
+    from tenantcost.telemetry.timeutil import current_month
+    from tenantcost.tiers.store import sql as tiers_sql
+
+    month = current_month()
     with connect(url) as conn:
         emit(
-            conn.execute(sql["fleet_summary"]).fetchall(), title="tenants by plan", console=console
+            conn.execute(sql("fleet_summary")).fetchall(), title="tenants by plan", console=console
+        )
+        health = Counter(r["business_health_status"] for r in run_report(conn, "health"))
+        emit(
+            [{"business_health_status": k, "tenants": v} for k, v in health.most_common()],
+            title="executive health (tenantcost report health)",
+            console=console,
         )
         emit(
-            conn.execute(sql["resource_summary"]).fetchall(),
-            title="infrastructure (monthly USD, approximate_cost)",
+            run_report(conn, "cost-by-plan"),
+            title="cost by plan (tenantcost report cost-by-plan)",
+            console=console,
+        )
+        lines, totals = load(conn, month)
+        emit(
+            for_display(cost_driver_rows(lines, totals)),
+            title=f"cost drivers {month.key} (tenantcost report cost-drivers)",
+            console=console,
+        )
+        top = for_display(tenant_cost_rows(lines, totals, 5))
+        emit(
+            top,
+            columns=["company", "compute", "storage", "overhead", "bottom_up_total", "reconciled"],
+            title=f"costliest tenants {month.key} (tenantcost report tenant-costs)",
+            console=console,
+        )
+        decisions = conn.execute(tiers_sql("decisions"), {"active": True, "limit": 10}).fetchall()
+        emit(
+            decisions,
+            columns=[
+                "company_name",
+                "tier",
+                "signal",
+                "ceiling",
+                "figure",
+                "ceiling_value",
+                "pct_of_ceiling",
+            ],
+            title="active tier signals (tenantcost tiers decisions --active)",
             console=console,
         )
     checks = run_checks(url)

@@ -1,6 +1,8 @@
 -- name: truncate_business_tables
+-- CASCADE also empties what hangs off them (plan_tiers, subscription terms and add-ons);
+-- tables keyed by tenant without a foreign key are emptied by name.
 TRUNCATE billing_analytics, payments, subscriptions, smtp_ip_addresses, vps_instances,
-         companies, plans CASCADE;
+         companies, plans, tenant_signups, tier_state, tier_decisions, tier_alerts CASCADE;
 
 -- name: insert_payments
 -- One payment per month for 12 months at the plan price (free plans pay nothing);
@@ -68,3 +70,16 @@ SELECT hostwinds_service_id, hostwinds_plan_id, billing_cycle
   FROM vps_instances
  WHERE hostwinds_service_id IS NOT NULL
  ORDER BY hostwinds_service_id;
+
+-- name: workload_tenants
+-- The demo workload's tenants: the first FREE, STARTER and PRO company by name (a FREE
+-- tenant driven 4x a STARTER one, and an idle PRO one).
+SELECT tenant_id, name, tier FROM (
+    SELECT DISTINCT ON (pt.tier) c.id AS tenant_id, c.name, pt.tier
+      FROM companies c
+      JOIN subscriptions s ON s.tenant_id = c.id AND s.status = 'active'
+      JOIN plan_tiers pt ON pt.plan_id = s.plan_id
+     WHERE pt.tier IN ('FREE', 'STARTER', 'PRO')
+     ORDER BY pt.tier, c.name
+) picked
+ORDER BY array_position(ARRAY['FREE', 'STARTER', 'PRO'], tier);

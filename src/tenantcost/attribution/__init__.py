@@ -1,0 +1,1 @@
+"""Cost attribution: usage x price book -> per-tenant ledger, bottom-up and reconciled."""

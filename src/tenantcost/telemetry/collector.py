@@ -1,0 +1,698 @@
+"""One collector pass: statistics views -> per-tenant deltas -> ``tenant_usage_hourly``.
+
+Everything a pass reads and writes happens in one transaction under an advisory lock:
+the new ``pg_stat_statements`` snapshot, the counters it is compared with next time, and
+the usage rows its deltas produced are committed together, so a pass that fails adds
+nothing and a second pass straight after adds (almost) nothing — only what really ran in
+between. Usage is booked to the UTC hour in which the pass runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from tenantcost.config import Settings, get_settings
+from tenantcost.db.connect import Connection
+from tenantcost.telemetry import host as hostmod
+from tenantcost.telemetry.deltas import (
+    Counters,
+    DeltaResult,
+    StatementKey,
+    counter_delta,
+    statement_deltas,
+)
+from tenantcost.telemetry.mapping import TenantMap, load_map, sql
+from tenantcost.telemetry.pgss_columns import kcache_query, missing_keys, pgss_query
+from tenantcost.telemetry.timeutil import add_months, hour_of, month_start
+
+# tenantcost's own tables that have a tenant_id column: never "shared tables".
+OWN_TABLES = (
+    "tenant_mapping",
+    "tenant_cost_ledger",
+    "telemetry_app_events",
+    "tenant_usage_hourly",
+)
+MICRO = Decimal("0.000001")
+GB = Decimal(10) ** 9
+
+
+def ms_to_seconds(ms: float) -> Decimal:
+    """Milliseconds (float, as PostgreSQL reports them) to seconds, to the microsecond."""
+    return max(Decimal(0), (Decimal(repr(ms)) / 1000).quantize(MICRO))
+
+
+def seconds(value: float) -> Decimal:
+    return max(Decimal(0), Decimal(repr(value)).quantize(MICRO))
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    hour: datetime
+    tenant_id: UUID | None
+    metric: str
+    source: str
+    quantity: Decimal
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for the CLI and ``telemetry_runs``."""
+
+    hour: datetime
+    started_at: datetime
+    sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    rows: list[UsageRow] = field(default_factory=list)
+    host_rows: dict[str, Decimal] = field(default_factory=dict)
+    statements_seen: int = 0
+    duration_s: float = 0.0
+
+    def per_tenant(self) -> dict[UUID | None, dict[str, tuple[Decimal, str]]]:
+        """{tenant: {metric: (quantity, source)}} keeping the best source per metric."""
+        from tenantcost.telemetry.metrics import PRIORITY
+
+        out: dict[UUID | None, dict[str, tuple[Decimal, str]]] = defaultdict(dict)
+        for row in self.rows:
+            current = out[row.tenant_id].get(row.metric)
+            rank = PRIORITY.get((row.metric, row.source), 99)
+            if row.metric == "storage_bytes" and current is not None:
+                out[row.tenant_id][row.metric] = (
+                    current[0] + row.quantity,
+                    "+".join(sorted({*current[1].split("+"), row.source})),
+                )
+            elif current is None or rank < PRIORITY.get((row.metric, current[1]), 99):
+                out[row.tenant_id][row.metric] = (row.quantity, row.source)
+        return dict(out)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "sources": self.sources,
+            "statements_seen": self.statements_seen,
+            "usage_rows": len(self.rows),
+            "host": {k: str(v) for k, v in self.host_rows.items()},
+            "duration_s": round(self.duration_s, 4),
+        }
+
+
+class Collector:
+    """Keeps what is worth keeping between passes in one process (the postmaster handle)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        settings: Settings | None = None,
+        interval_s: float = 60.0,
+        measure_host: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.conn = conn
+        self.settings = settings or get_settings()
+        self.interval_s = interval_s
+        self.measure_host = measure_host
+        self._clock = clock
+        self._postmaster: Any = None
+        self._postmaster_checked = False
+
+    # ---- the pass ----------------------------------------------------------------------
+    def collect(self) -> PassReport:
+        started = self._clock()
+        conn = self.conn
+        with conn.transaction():
+            conn.execute(sql("collector_lock"))
+            row: Any = conn.execute(sql("now")).fetchone()
+            now: datetime = row["now"].astimezone(UTC)
+            report = PassReport(hour=hour_of(now), started_at=now)
+            tenant_map = load_map(conn)
+            names = self._object_names()
+            state = {
+                (r["source"], r["key"]): (r["data"], r["observed_at"])
+                for r in conn.execute(sql("state_all")).fetchall()
+            }
+            weight = self._sample_weight(state, now)
+            self._statements(report, tenant_map, names, state)
+            self._databases(report, tenant_map, state, now)
+            self._activity(report, tenant_map, weight)
+            self._storage(report, tenant_map)
+            if self.measure_host:
+                self._host(report, state, now, weight)
+            self._put_state("activity", "last_sample", {"at": now.isoformat()}, now)
+            self._write_usage(report)
+            self._retention(report, now)
+            report.duration_s = self._clock() - started
+            conn.execute(
+                sql("run_insert"),
+                {
+                    "started_at": now,
+                    "hour": report.hour,
+                    "summary": Jsonb(report.summary()),
+                    "warnings": report.warnings,
+                },
+            )
+        return report
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _object_names(self) -> dict[tuple[str, int], str]:
+        rows = self.conn.execute(sql("object_names")).fetchall()
+        return {(r["kind"], int(r["oid"])): r["name"] for r in rows}
+
+    def _put_state(self, source: str, key: str, data: Mapping[str, Any], now: datetime) -> None:
+        self.conn.execute(
+            sql("state_upsert"),
+            {"source": source, "key": key, "data": Jsonb(dict(data)), "observed_at": now},
+        )
+
+    def _sample_weight(
+        self, state: Mapping[tuple[str, str], tuple[Any, datetime]], now: datetime
+    ) -> Decimal:
+        """Seconds a pg_stat_activity sample stands for: time since the previous sample,
+        capped at two intervals (a gap while the collector was down is not filled in with
+        what is connected now); the first sample stands for one interval."""
+        previous = state.get(("activity", "last_sample"))
+        if previous is None:
+            return Decimal(repr(self.interval_s)).quantize(MICRO)
+        elapsed = (now - previous[1]).total_seconds()
+        return seconds(min(max(elapsed, 0.0), 2 * self.interval_s))
+
+    def _extension(self, name: str) -> tuple[str, str] | None:
+        row = self.conn.execute(sql("extension"), {"name": name}).fetchone()
+        return (row["schema"], row["version"]) if row else None
+
+    def _columns(self, relation: str) -> list[str]:
+        rows = self.conn.execute(sql("view_columns"), {"relation": relation}).fetchall()
+        return [r["name"] for r in rows]
+
+    # ---- pg_stat_statements ------------------------------------------------------------
+    def _statements(
+        self,
+        report: PassReport,
+        tenant_map: TenantMap,
+        names: Mapping[tuple[str, int], str],
+        state: Mapping[tuple[str, str], tuple[Any, datetime]],
+    ) -> None:
+        ext = self._extension("pg_stat_statements")
+        if ext is None:
+            report.sources["statements"] = (
+                "unavailable: the pg_stat_statements extension is not created in this database "
+                "(CREATE EXTENSION pg_stat_statements; needs shared_preload_libraries)"
+            )
+            report.warnings.append(report.sources["statements"])
+            return
+        schema, version = ext
+        columns = self._columns(f'"{schema}".pg_stat_statements')
+        lacking = missing_keys(columns)
+        if lacking:
+            report.sources["statements"] = f"unavailable: view lacks {', '.join(lacking)}"
+            report.warnings.append(report.sources["statements"])
+            return
+        try:
+            with self.conn.transaction():
+                current = self._read_pgss(schema, columns)
+                info = self._read_info(schema)
+        except psycopg.Error as exc:
+            reason = (exc.diag.message_primary or str(exc)).strip()
+            report.sources["statements"] = f"unavailable: {reason}"
+            report.warnings.append(f"statement stats unavailable: {reason}")
+            return
+        cpu_source = self._kcache(current, report)
+        report.statements_seen = len(current)
+        pgss_state = state.get(("pg_stat_statements", "info"))
+        previous = self._read_snapshot() if pgss_state is not None else None
+        before = pgss_state[0] if pgss_state else {}
+        result = statement_deltas(
+            previous,
+            current,
+            global_reset=bool(before) and before.get("stats_reset") != info["stats_reset"],
+            dealloc_before=before.get("dealloc"),
+            dealloc_now=info["dealloc"],
+        )
+        report.warnings.extend(result.warnings())
+        report.sources["statements"] = (
+            f"pg_stat_statements {version} ({len(current)} entries); compute from {cpu_source}"
+        )
+        report.rows.extend(
+            statement_usage(result, tenant_map, names, report.hour, cpu_measured=cpu_source)
+        )
+        self._write_snapshot(current)
+        self._put_state("pg_stat_statements", "info", info, report.started_at)
+
+    def _read_pgss(self, schema: str, columns: list[str]) -> dict[StatementKey, Counters]:
+        rows = self.conn.execute(pgss_query(schema, columns)).fetchall()
+        return {
+            StatementKey(
+                int(r["dbid"]), int(r["userid"]), int(r["queryid"]), bool(r["toplevel"])
+            ): (
+                Counters(
+                    calls=int(r["calls"]),
+                    exec_ms=float(r["exec_ms"]),
+                    plan_ms=float(r["plan_ms"]),
+                    rows=int(r["rows"]),
+                    io_read_ms=float(r["io_read_ms"]),
+                    shared_blks_read=int(r["shared_blks_read"]),
+                    shared_blks_hit=int(r["shared_blks_hit"]),
+                    wal_bytes=int(r["wal_bytes"]),
+                    stats_since=r["stats_since"],
+                )
+            )
+            for r in rows
+        }
+
+    def _read_info(self, schema: str) -> dict[str, Any]:
+        if not self._columns(f'"{schema}".pg_stat_statements_info'):
+            return {"dealloc": None, "stats_reset": None}
+        row: Any = self.conn.execute(
+            f'SELECT dealloc, stats_reset FROM "{schema}".pg_stat_statements_info'
+        ).fetchone()
+        reset = row["stats_reset"]
+        return {"dealloc": int(row["dealloc"]), "stats_reset": reset.isoformat() if reset else None}
+
+    def _kcache(self, current: dict[StatementKey, Counters], report: PassReport) -> str:
+        ext = self._extension("pg_stat_kcache")
+        if ext is None:
+            return "pg_stat_statements execution time (pg_stat_kcache not installed: an estimate)"
+        schema, version = ext
+        try:
+            with self.conn.transaction():
+                probe = self.conn.execute(f'SELECT * FROM "{schema}".pg_stat_kcache() LIMIT 0')
+                cols = [d.name for d in probe.description or []]
+                rows = self.conn.execute(kcache_query(schema, cols)).fetchall()
+        except psycopg.Error as exc:
+            report.warnings.append(
+                f"pg_stat_kcache unreadable ({exc.diag.message_primary}): using execution time"
+            )
+            return "pg_stat_statements execution time (pg_stat_kcache unreadable: an estimate)"
+        for r in rows:
+            key = StatementKey(
+                int(r["dbid"]), int(r["userid"]), int(r["queryid"]), bool(r["toplevel"])
+            )
+            if key in current:
+                c = current[key]
+                current[key] = Counters(
+                    **{
+                        **_fields(c),
+                        "cpu_user_s": float(r["cpu_user_s"]),
+                        "cpu_system_s": float(r["cpu_system_s"]),
+                    }
+                )
+        return f"pg_stat_kcache {version} CPU time (measured)"
+
+    def _read_snapshot(self) -> dict[StatementKey, Counters]:
+        rows = self.conn.execute(sql("snapshot_all")).fetchall()
+        return {
+            StatementKey(
+                int(r["dbid"]), int(r["userid"]), int(r["queryid"]), bool(r["toplevel"])
+            ): Counters(
+                calls=int(r["calls"]),
+                exec_ms=float(r["exec_ms"]),
+                plan_ms=float(r["plan_ms"]),
+                rows=int(r["rows"]),
+                io_read_ms=float(r["io_read_ms"]),
+                shared_blks_read=int(r["shared_blks_read"]),
+                shared_blks_hit=int(r["shared_blks_hit"]),
+                wal_bytes=int(r["wal_bytes"]),
+                cpu_user_s=r["cpu_user_s"],
+                cpu_system_s=r["cpu_system_s"],
+                stats_since=r["stats_since"],
+            )
+            for r in rows
+        }
+
+    def _write_snapshot(self, current: Mapping[StatementKey, Counters]) -> None:
+        self.conn.execute(sql("snapshot_clear"))
+        with self.conn.cursor().copy(sql("snapshot_copy")) as copy:
+            for key, c in current.items():
+                copy.write_row(
+                    (
+                        key.dbid,
+                        key.userid,
+                        key.queryid,
+                        key.toplevel,
+                        c.calls,
+                        c.exec_ms,
+                        c.plan_ms,
+                        c.rows,
+                        c.io_read_ms,
+                        c.shared_blks_read,
+                        c.shared_blks_hit,
+                        c.wal_bytes,
+                        c.cpu_user_s,
+                        c.cpu_system_s,
+                        c.stats_since,
+                    )
+                )
+
+    # ---- pg_stat_database (per-database tenants) -----------------------------------------
+    def _databases(
+        self,
+        report: PassReport,
+        tenant_map: TenantMap,
+        state: Mapping[tuple[str, str], tuple[Any, datetime]],
+        now: datetime,
+    ) -> None:
+        if not tenant_map.databases:
+            return
+        rows = self.conn.execute(
+            sql("pg_stat_database"), {"names": list(tenant_map.databases)}
+        ).fetchall()
+        for r in rows:
+            tenant = tenant_map.databases[r["datname"]]
+            reset = r["stats_reset"].isoformat() if r["stats_reset"] else None
+            now_counters = {
+                "session_time": float(r["session_time"] or 0),
+                "active_time": float(r["active_time"] or 0),
+                "stats_reset": reset,
+            }
+            prev = state.get(("pg_stat_database", r["datname"]))
+            self._put_state("pg_stat_database", r["datname"], now_counters, now)
+            if prev is None:
+                continue  # baseline for this database
+            before = prev[0] if prev[0].get("stats_reset") == reset else {}
+            for metric, column in (
+                ("connection_seconds", "session_time"),
+                ("active_seconds", "active_time"),
+            ):
+                delta = counter_delta(before.get(column), now_counters[column])  # type: ignore[arg-type]
+                report.rows.append(
+                    UsageRow(report.hour, tenant, metric, "pg_stat_database", ms_to_seconds(delta))
+                )
+        report.sources["databases"] = f"pg_stat_database for {len(rows)} tenant databases"
+
+    # ---- pg_stat_activity ------------------------------------------------------------
+    def _activity(self, report: PassReport, tenant_map: TenantMap, weight: Decimal) -> None:
+        counts: dict[UUID | None, list[int]] = defaultdict(lambda: [0, 0])
+        for r in self.conn.execute(sql("activity")).fetchall():
+            tenant = tenant_map.resolve(r["datname"], r["usename"])
+            counts[tenant][0] += 1
+            counts[tenant][1] += r["state"] == "active"
+        footprint = self.settings.connection_memory_mb
+        for tenant, (connections, active) in counts.items():
+            report.rows.extend(
+                [
+                    UsageRow(
+                        report.hour,
+                        tenant,
+                        "connection_seconds",
+                        "pg_stat_activity",
+                        weight * connections,
+                    ),
+                    UsageRow(
+                        report.hour, tenant, "active_seconds", "pg_stat_activity", weight * active
+                    ),
+                    UsageRow(
+                        report.hour,
+                        tenant,
+                        "connections_peak",
+                        "pg_stat_activity",
+                        Decimal(connections),
+                    ),
+                    UsageRow(
+                        report.hour, tenant, "memory_mb_peak", "modelled", footprint * connections
+                    ),
+                ]
+            )
+        report.sources["activity"] = (
+            f"pg_stat_activity sample x {weight} s; memory modelled at {footprint} MB/connection"
+        )
+
+    # ---- storage -----------------------------------------------------------------------
+    def _storage(self, report: PassReport, tenant_map: TenantMap) -> None:
+        hour = report.hour
+        if tenant_map.databases:
+            for r in self.conn.execute(
+                sql("database_sizes"), {"names": list(tenant_map.databases)}
+            ).fetchall():
+                report.rows.append(
+                    UsageRow(
+                        hour,
+                        tenant_map.databases[r["datname"]],
+                        "storage_bytes",
+                        "database_size",
+                        Decimal(r["bytes"]),
+                    )
+                )
+        if tenant_map.schemas:
+            for r in self.conn.execute(
+                sql("schema_sizes"), {"names": list(tenant_map.schemas)}
+            ).fetchall():
+                report.rows.append(
+                    UsageRow(
+                        hour,
+                        tenant_map.schemas[r["schema"]],
+                        "storage_bytes",
+                        "schema_size",
+                        Decimal(r["bytes"]),
+                    )
+                )
+        if tenant_map.shared:
+            shares = self._shared_storage(tenant_map.shared, report)
+            for tenant, nbytes in shares.items():
+                report.rows.append(
+                    UsageRow(hour, tenant, "storage_bytes", "shared_row_share", nbytes)
+                )
+
+    def _shared_storage(self, tenants: frozenset[UUID], report: PassReport) -> dict[UUID, Decimal]:
+        threshold = self.settings.storage_sample_rows
+        totals: dict[UUID, Decimal] = dict.fromkeys(tenants, Decimal(0))
+        tables = self.conn.execute(sql("shared_tables"), {"exclude": list(OWN_TABLES)}).fetchall()
+        sampled = 0
+        for t in tables:
+            if not t["bytes"]:
+                continue
+            ident = f'"{t["schema"]}"."{t["name"]}"'
+            clause = ""
+            if t["est_rows"] > threshold:
+                percent = max(Decimal("0.01"), Decimal(100 * threshold) / Decimal(t["est_rows"]))
+                clause = f" TABLESAMPLE SYSTEM ({min(percent, Decimal(100)):.4f}) REPEATABLE (42)"
+                sampled += 1
+            counts = self.conn.execute(
+                f"SELECT tenant_id, count(*) AS n FROM {ident}{clause} GROUP BY tenant_id"
+            ).fetchall()
+            for tenant, nbytes in row_share_bytes(
+                {r["tenant_id"]: int(r["n"]) for r in counts}, int(t["bytes"])
+            ).items():
+                if tenant in totals:
+                    totals[tenant] += nbytes
+        report.sources["shared_storage"] = (
+            f"row share of {len(tables)} shared tables ({sampled} sampled with TABLESAMPLE "
+            f"above {threshold} rows): an estimate"
+        )
+        return totals
+
+    # ---- host --------------------------------------------------------------------------
+    def _host(
+        self,
+        report: PassReport,
+        state: Mapping[tuple[str, str], tuple[Any, datetime]],
+        now: datetime,
+        weight: Decimal,
+    ) -> None:
+        row: Any = self.conn.execute(sql("cluster_size")).fetchone()
+        report.host_rows["storage_bytes"] = Decimal(row["bytes"])
+        if not self._postmaster_checked:
+            self._postmaster = hostmod.find_postmaster(self.conn)
+            self._postmaster_checked = True
+        sample = hostmod.sample(self._postmaster) if self._postmaster is not None else None
+        if sample is None:
+            report.sources["host"] = (
+                "cluster size only: the server's processes are not visible on this machine"
+            )
+            return
+        prev = state.get(("host", "postmaster"))
+        same = (
+            prev is not None
+            and prev[0].get("pid") == sample.postmaster_pid
+            and prev[0].get("create_time") == sample.create_time
+        )
+        self._put_state(
+            "host",
+            "postmaster",
+            {
+                "pid": sample.postmaster_pid,
+                "create_time": sample.create_time,
+                "cpu_seconds": sample.cpu_seconds,
+            },
+            now,
+        )
+        if prev is not None:
+            before = prev[0]["cpu_seconds"] if same else None
+            report.host_rows["cpu_seconds"] = seconds(counter_delta(before, sample.cpu_seconds))
+        report.host_rows["memory_gb_seconds"] = (
+            Decimal(sample.memory_bytes) / GB * weight
+        ).quantize(MICRO)
+        report.host_rows["rss_bytes_peak"] = Decimal(sample.memory_bytes)
+        report.sources["host"] = f"psutil: postmaster pid {sample.postmaster_pid} and its children"
+
+    # ---- writing -----------------------------------------------------------------------
+    def _write_usage(self, report: PassReport) -> None:
+        rows = merge_rows(report.rows)
+        report.rows = rows
+        self.conn.execute(sql("ensure_partition"), {"at": report.hour})
+        if rows:
+            self.conn.execute(
+                sql("usage_upsert"),
+                {
+                    "hours": [r.hour for r in rows],
+                    "tenants": [r.tenant_id for r in rows],
+                    "metrics": [r.metric for r in rows],
+                    "sources": [r.source for r in rows],
+                    "quantities": [r.quantity for r in rows],
+                },
+            )
+        if report.host_rows:
+            label = hostmod.host_label(self.conn)
+            items = list(report.host_rows.items())
+            self.conn.execute(
+                sql("host_upsert"),
+                {
+                    "hours": [report.hour] * len(items),
+                    "hosts": [label] * len(items),
+                    "metrics": [k for k, _ in items],
+                    "quantities": [v for _, v in items],
+                },
+            )
+
+    def _retention(self, report: PassReport, now: datetime) -> None:
+        keep_from = add_months(month_start(now), -(self.settings.usage_retention_months - 1))
+        dropped = []
+        for part in self.conn.execute(sql("usage_partitions")).fetchall():
+            upper = partition_upper_bound(part["bound"])
+            if upper is not None and upper <= keep_from:
+                self.conn.execute(f'DROP TABLE "{part["name"]}"')
+                dropped.append(part["name"])
+        self.conn.execute(sql("app_events_retention"), {"before": keep_from})
+        if dropped:
+            report.warnings.append(
+                f"retention ({self.settings.usage_retention_months} months): dropped {', '.join(dropped)}"
+            )
+
+
+def _fields(c: Counters) -> dict[str, Any]:
+    return {name: getattr(c, name) for name in Counters.__slots__}
+
+
+def row_share_bytes(counts: Mapping[UUID | None, int], table_bytes: int) -> dict[UUID, Decimal]:
+    """Each tenant's share of a table's bytes by its share of (sampled) rows (pure)."""
+    total = sum(counts.values())
+    if total == 0:
+        return {}
+    size = Decimal(table_bytes)
+    return {
+        tenant: (size * n / total).quantize(Decimal(1))
+        for tenant, n in counts.items()
+        if tenant is not None
+    }
+
+
+def statement_usage(
+    result: DeltaResult,
+    tenant_map: TenantMap,
+    names: Mapping[tuple[str, int], str],
+    hour: datetime,
+    *,
+    cpu_measured: str = "",
+) -> list[UsageRow]:
+    """Per-tenant usage rows from statement deltas (pure). Only top-level statements count:
+    a nested statement's time is already inside its caller's."""
+    per: dict[UUID | None, list[Counters]] = defaultdict(list)
+    for key, delta in result.deltas.items():
+        if not key.toplevel:
+            continue
+        tenant = tenant_map.resolve(
+            names.get(("database", key.dbid)), names.get(("role", key.userid))
+        )
+        per[tenant].append(delta)
+    rows: list[UsageRow] = []
+    src = "pg_stat_statements"
+    for tenant, deltas in per.items():
+        exec_ms = sum(d.exec_ms + d.plan_ms for d in deltas)
+        rows += [
+            UsageRow(hour, tenant, "compute_seconds", src, ms_to_seconds(exec_ms)),
+            UsageRow(hour, tenant, "query_count", src, Decimal(sum(d.calls for d in deltas))),
+            UsageRow(hour, tenant, "rows", src, Decimal(sum(d.rows for d in deltas))),
+            UsageRow(
+                hour,
+                tenant,
+                "io_read_seconds",
+                src,
+                ms_to_seconds(sum(d.io_read_ms for d in deltas)),
+            ),
+            UsageRow(
+                hour,
+                tenant,
+                "shared_blks_read",
+                src,
+                Decimal(sum(d.shared_blks_read for d in deltas)),
+            ),
+            UsageRow(
+                hour,
+                tenant,
+                "shared_blks_hit",
+                src,
+                Decimal(sum(d.shared_blks_hit for d in deltas)),
+            ),
+            UsageRow(hour, tenant, "wal_bytes", src, Decimal(sum(d.wal_bytes for d in deltas))),
+        ]
+        cpu = [d for d in deltas if d.cpu_user_s is not None]
+        if cpu:
+            total = sum((d.cpu_user_s or 0.0) + (d.cpu_system_s or 0.0) for d in cpu)
+            rows.append(UsageRow(hour, tenant, "compute_seconds", "pg_stat_kcache", seconds(total)))
+    return rows
+
+
+def merge_rows(rows: Iterable[UsageRow]) -> list[UsageRow]:
+    """One row per (hour, tenant, metric, source): an upsert may touch a row only once.
+    Counters add; gauges (peak, storage) keep the largest / last value."""
+    from tenantcost.telemetry.metrics import AGGREGATE
+
+    merged: dict[tuple[datetime, UUID | None, str, str], Decimal] = {}
+    for r in rows:
+        key = (r.hour, r.tenant_id, r.metric, r.source)
+        if key not in merged:
+            merged[key] = r.quantity
+        elif AGGREGATE.get((r.metric, r.source)) == "add":
+            merged[key] += r.quantity
+        elif AGGREGATE.get((r.metric, r.source)) == "max":
+            merged[key] = max(merged[key], r.quantity)
+        else:
+            merged[key] = merged[key] + r.quantity if r.metric == "storage_bytes" else r.quantity
+    return [UsageRow(h, t, m, s, q) for (h, t, m, s), q in merged.items()]
+
+
+def partition_upper_bound(bound: str) -> datetime | None:
+    """The TO value of ``FOR VALUES FROM ('…') TO ('…')``."""
+    marker = "TO ('"
+    if marker not in bound:
+        return None
+    text = bound.split(marker, 1)[1].split("')", 1)[0]
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def collect_once(
+    conn: Connection, *, settings: Settings | None = None, interval_s: float = 60.0
+) -> PassReport:
+    """One pass with a fresh Collector (the CLI's ``collect``)."""
+    return Collector(conn, settings=settings, interval_s=interval_s).collect()
+
+
+__all__ = [
+    "Collector",
+    "PassReport",
+    "UsageRow",
+    "collect_once",
+    "merge_rows",
+    "row_share_bytes",
+    "statement_usage",
+]

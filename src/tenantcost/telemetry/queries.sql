@@ -1,0 +1,192 @@
+-- Telemetry: tenant mapping, collector reads and writes. Parameters are always bound.
+
+-- name: company_by_id
+SELECT id, name FROM companies WHERE id = %(id)s;
+
+-- name: companies_by_name
+SELECT id, name FROM companies WHERE name = %(name)s OR lower(name) = lower(%(name)s)
+ ORDER BY (name = %(name)s) DESC, id LIMIT 5;
+
+-- name: mapping_all
+SELECT m.tenant_id, c.name AS company_name, m.kind, m.object_name, m.created_at, m.created_by
+  FROM tenant_mapping m LEFT JOIN companies c ON c.id = m.tenant_id
+ ORDER BY c.name, m.kind, m.object_name;
+
+-- name: mapping_for_object
+SELECT m.tenant_id, c.name AS company_name FROM tenant_mapping m
+  LEFT JOIN companies c ON c.id = m.tenant_id
+ WHERE m.kind = %(kind)s AND m.object_name IS NOT DISTINCT FROM %(object_name)s
+   AND (m.kind <> 'shared' OR m.tenant_id = %(tenant_id)s);
+
+-- name: mapping_insert
+INSERT INTO tenant_mapping (tenant_id, kind, object_name)
+VALUES (%(tenant_id)s, %(kind)s, %(object_name)s);
+
+-- name: mapping_delete
+DELETE FROM tenant_mapping
+ WHERE tenant_id = %(tenant_id)s
+   AND (%(kind)s::text IS NULL OR kind = %(kind)s)
+   AND (%(object_name)s::text IS NULL OR object_name = %(object_name)s)
+RETURNING kind, object_name;
+
+-- name: database_exists
+SELECT 1 FROM pg_database WHERE datname = %(name)s;
+
+-- name: role_exists
+SELECT 1 FROM pg_roles WHERE rolname = %(name)s;
+
+-- name: schema_exists
+SELECT 1 FROM pg_namespace WHERE nspname = %(name)s;
+
+-- name: collector_lock
+SELECT pg_advisory_xact_lock(hashtext('tenantcost.collect'));
+
+-- name: now
+SELECT now() AS now, pg_backend_pid() AS pid, current_database() AS database;
+
+-- name: object_names
+SELECT 'database' AS kind, oid::bigint AS oid, datname AS name FROM pg_database
+UNION ALL
+SELECT 'role', oid::bigint, rolname FROM pg_roles;
+
+-- name: extension
+SELECT n.nspname AS schema, e.extversion AS version
+  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = %(name)s;
+
+-- name: view_columns
+SELECT a.attname AS name FROM pg_attribute a
+ WHERE a.attrelid = to_regclass(%(relation)s) AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum;
+
+-- name: state_all
+SELECT source, key, data, observed_at FROM telemetry_state;
+
+-- name: state_upsert
+INSERT INTO telemetry_state (source, key, data, observed_at)
+VALUES (%(source)s, %(key)s, %(data)s, %(observed_at)s)
+ON CONFLICT (source, key) DO UPDATE SET data = EXCLUDED.data, observed_at = EXCLUDED.observed_at;
+
+-- name: state_delete
+DELETE FROM telemetry_state WHERE source = %(source)s AND key = %(key)s;
+
+-- name: snapshot_all
+SELECT dbid::bigint AS dbid, userid::bigint AS userid, queryid, toplevel, calls, exec_ms, plan_ms,
+       rows, io_read_ms, shared_blks_read, shared_blks_hit, wal_bytes, cpu_user_s,
+       cpu_system_s, stats_since
+  FROM telemetry_pgss_snapshot;
+
+-- name: snapshot_clear
+DELETE FROM telemetry_pgss_snapshot;
+
+-- name: snapshot_copy
+COPY telemetry_pgss_snapshot (dbid, userid, queryid, toplevel, calls, exec_ms, plan_ms, rows,
+      io_read_ms, shared_blks_read, shared_blks_hit, wal_bytes, cpu_user_s, cpu_system_s,
+      stats_since) FROM STDIN;
+
+-- name: pg_stat_database
+SELECT datname, session_time, active_time, stats_reset
+  FROM pg_stat_database WHERE datname = ANY(%(names)s);
+
+-- name: activity
+SELECT datname, usename, state FROM pg_stat_activity
+ WHERE backend_type = 'client backend' AND pid <> pg_backend_pid();
+
+-- name: database_sizes
+SELECT datname, pg_database_size(oid) AS bytes FROM pg_database
+ WHERE datname = ANY(%(names)s) AND has_database_privilege(oid, 'CONNECT');
+
+-- name: cluster_size
+SELECT coalesce(sum(pg_database_size(oid)), 0) AS bytes FROM pg_database
+ WHERE datallowconn AND has_database_privilege(oid, 'CONNECT');
+
+-- name: schema_sizes
+SELECT n.nspname AS schema, coalesce(sum(pg_total_relation_size(c.oid)), 0) AS bytes
+  FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'm')
+ WHERE n.nspname = ANY(%(names)s)
+ GROUP BY n.nspname;
+
+-- name: shared_tables
+-- Leaf tables with a uuid tenant_id column the current role can read, except tenantcost's own.
+SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
+       pg_total_relation_size(c.oid) AS bytes, greatest(c.reltuples, 0)::bigint AS est_rows
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+ WHERE c.relkind = 'r' AND a.atttypid = 'uuid'::regtype
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
+   AND c.relname <> ALL(%(exclude)s) AND c.relname NOT LIKE 'tenant_usage_hourly%%'
+   AND has_table_privilege(c.oid, 'SELECT')
+ ORDER BY n.nspname, c.relname;
+
+-- name: ensure_partition
+SELECT tenantcost_ensure_usage_partition(%(at)s) AS partition;
+
+-- name: usage_partitions
+SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'tenant_usage_hourly'::regclass
+ ORDER BY c.relname;
+
+-- name: usage_upsert
+INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity)
+SELECT * FROM unnest(%(hours)s::timestamptz[], %(tenants)s::uuid[], %(metrics)s::text[],
+                     %(sources)s::text[], %(quantities)s::numeric[])
+ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
+   SET quantity = CASE (SELECT m.aggregate FROM telemetry_metrics m
+                         WHERE m.metric = u.metric AND m.source = u.source)
+                      WHEN 'add' THEN u.quantity + EXCLUDED.quantity
+                      WHEN 'max' THEN greatest(u.quantity, EXCLUDED.quantity)
+                      ELSE EXCLUDED.quantity END,
+       samples = u.samples + 1,
+       updated_at = now();
+
+-- name: host_upsert
+INSERT INTO host_usage_hourly AS h (hour, host, metric, quantity)
+SELECT * FROM unnest(%(hours)s::timestamptz[], %(hosts)s::text[], %(metrics)s::text[],
+                     %(quantities)s::numeric[])
+ON CONFLICT (hour, host, metric) DO UPDATE
+   SET quantity = CASE WHEN h.metric IN ('cpu_seconds', 'memory_gb_seconds')
+                       THEN h.quantity + EXCLUDED.quantity
+                       WHEN h.metric = 'rss_bytes_peak' THEN greatest(h.quantity, EXCLUDED.quantity)
+                       ELSE EXCLUDED.quantity END,
+       samples = h.samples + 1,
+       updated_at = now();
+
+-- name: app_events_ingest
+-- Idempotent: only batch rows not seen before (per source_id, event_id) reach the rollup.
+WITH incoming AS (
+    SELECT * FROM unnest(%(source_ids)s::text[], %(event_ids)s::text[], %(tenants)s::uuid[],
+                         %(hours)s::timestamptz[], %(queries)s::bigint[],
+                         %(exec_seconds)s::numeric[], %(rows)s::bigint[], %(bytes)s::bigint[])
+        AS t (source_id, event_id, tenant_id, hour, queries, exec_seconds, rows, result_bytes)
+), inserted AS (
+    INSERT INTO telemetry_app_events (source_id, event_id, tenant_id, hour, queries,
+                                      exec_seconds, rows, result_bytes)
+    SELECT * FROM incoming
+    ON CONFLICT (source_id, event_id) DO NOTHING
+    RETURNING tenant_id, hour, queries, exec_seconds, rows, result_bytes
+), metrics AS (
+    SELECT hour, tenant_id, v.metric, sum(v.quantity) AS quantity
+      FROM inserted,
+           LATERAL (VALUES ('query_count', queries::numeric), ('compute_seconds', exec_seconds),
+                           ('rows', rows::numeric), ('egress_bytes', result_bytes::numeric))
+                   AS v (metric, quantity)
+     GROUP BY hour, tenant_id, v.metric
+), upserted AS (
+    INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity)
+    SELECT hour, tenant_id, metric, 'app', quantity FROM metrics
+    ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
+       SET quantity = u.quantity + EXCLUDED.quantity, samples = u.samples + 1,
+           updated_at = now()
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM upserted) AS upserted;
+
+-- name: app_events_retention
+DELETE FROM telemetry_app_events WHERE hour < %(before)s;
+
+-- name: run_insert
+INSERT INTO telemetry_runs (started_at, finished_at, hour, summary, warnings)
+VALUES (%(started_at)s, clock_timestamp(), %(hour)s, %(summary)s, %(warnings)s)
+RETURNING id;

@@ -1,0 +1,160 @@
+"""``tenantcost tiers``: tier ceilings, hourly evaluation, decisions, alerts, abuse signals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from tenantcost.config import get_settings
+from tenantcost.db.connect import connect
+from tenantcost.errors import UserError
+from tenantcost.output import OutputFormat, emit
+from tenantcost.tiers import store
+from tenantcost.tiers.evaluate import Sender, evaluate_hour
+from tenantcost.tiers.webhook import Delivery, deliver
+
+app = typer.Typer(
+    help="Tiers: ceilings, hourly evaluation (upgrade / soft / hard throttle signals), alerts.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
+
+
+@app.command("list")
+def list_(fmt: OutputFormat = FORMAT) -> None:
+    """Every tier with its price, ceilings, margin floor and the plans it governs."""
+    with connect() as conn:
+        emit(store.list_tiers(conn), fmt, title="tiers")
+
+
+@app.command("set")
+def set_(
+    name: str = typer.Argument(..., help="Tier name, upper case (e.g. STARTER, or a new one)."),
+    price: str = typer.Option(None, "--price", help="Monthly price, USD."),
+    cost_ceiling: str = typer.Option(None, "--cost-ceiling", help="Monthly cost ceiling, USD."),
+    storage_gb: str = typer.Option(None, "--storage-gb", help="Storage ceiling, GB."),
+    requests_per_hour: int = typer.Option(None, "--requests-per-hour", help="Request ceiling."),
+    latency_ms: int = typer.Option(None, "--latency-ms", help="Latency target, ms."),
+    margin_floor: str = typer.Option(None, "--margin-floor", help="Alert below this margin %."),
+) -> None:
+    """Create a tier or change some of its fields (the others keep their values)."""
+    given = {
+        "monthly_price": price,
+        "cost_ceiling": cost_ceiling,
+        "storage_gb_ceiling": storage_gb,
+        "requests_per_hour_ceiling": requests_per_hour,
+        "latency_target_ms": latency_ms,
+        "margin_floor_pct": margin_floor,
+    }
+    with connect() as conn:
+        current: Mapping[str, Any] = store.get_tier(conn, name) or {}
+        if not current and (price is None or cost_ceiling is None):
+            raise UserError(f"tier {name} is new", "give at least --price and --cost-ceiling")
+        fields = {k: v if v is not None else current.get(k) for k, v in given.items()}
+        if fields["margin_floor_pct"] is None:
+            fields.pop("margin_floor_pct")
+        tier = store.tier_from_input(name=name, **fields)
+        store.save_tier(conn, tier)
+    console.print(f"tier {tier.name} saved")
+
+
+@app.command("link")
+def link(
+    plan: str = typer.Argument(..., help="Plan name or id."),
+    tier: str = typer.Argument(..., help="Tier name."),
+) -> None:
+    """Govern a plan's tenants by a tier's ceilings."""
+    with connect() as conn:
+        plan_name = store.link_plan(conn, plan, tier)
+    console.print(f"plan {plan_name} → tier {tier}")
+
+
+def webhook_sender() -> Sender | None:
+    settings = get_settings()
+    if not settings.webhook_url:
+        return None
+    if settings.webhook_secret is None:
+        raise UserError(
+            "TENANTCOST_WEBHOOK_URL is set without a secret", "set TENANTCOST_WEBHOOK_SECRET"
+        )
+    url, secret = settings.webhook_url, settings.webhook_secret.get_secret_value()
+
+    def send(payload: Mapping[str, Any]) -> Delivery:
+        return deliver(url, secret, payload, attempts=settings.webhook_retries)
+
+    return send
+
+
+def parse_hour(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"--hour {text!r} is not a time", "use ISO 8601, e.g. 2026-11-22T14:00Z"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command("evaluate")
+def evaluate(
+    hour: str = typer.Option(None, "--hour", help="UTC hour to evaluate (default: this hour)."),
+    fmt: OutputFormat = FORMAT,
+) -> None:
+    """Compare each tenant's hour with its tier's ceilings; record decisions and alerts.
+
+    Idempotent per hour and tenant. Decisions and new alerts go to the log and, when
+    TENANTCOST_WEBHOOK_URL is set, to the webhook (signed); a failing webhook is reported.
+    """
+    with connect() as conn:
+        report = evaluate_hour(conn, parse_hour(hour), sender=webhook_sender())
+    emit([report.summary_row()], fmt, title="tier evaluation")
+    if report.decisions and fmt is OutputFormat.table:
+        emit(report.decisions, fmt, title="new decisions")
+
+
+@app.command("decisions")
+def decisions(
+    active: bool = typer.Option(False, "--active", help="Only signals still in force."),
+    limit: int = typer.Option(200, "--limit", min=1, help="At most this many rows."),
+    fmt: OutputFormat = FORMAT,
+) -> None:
+    """Tier decisions with their evidence: ceiling, figure, percent of ceiling, since when."""
+    with connect() as conn:
+        rows = conn.execute(store.sql("decisions"), {"active": active, "limit": limit}).fetchall()
+    emit(rows, fmt, title="tier decisions" + (" (active)" if active else ""))
+
+
+@app.command("alerts")
+def alerts(
+    open_only: bool = typer.Option(False, "--open", help="Only alerts whose episode goes on."),
+    limit: int = typer.Option(200, "--limit", min=1, help="At most this many rows."),
+    fmt: OutputFormat = FORMAT,
+) -> None:
+    """Margin, outlier, jump and plan-above-price alerts: one row per episode."""
+    with connect() as conn:
+        rows = conn.execute(store.sql("alerts"), {"open_only": open_only, "limit": limit})
+        emit(rows.fetchall(), fmt, title="alerts")
+
+
+@app.command("abuse")
+def abuse(
+    threshold: int = typer.Option(
+        None, "--threshold", min=2, help="Tenants sharing a value before it is flagged."
+    ),
+    fmt: OutputFormat = FORMAT,
+) -> None:
+    """FREE tenants sharing an email domain or signup IP (seed 002 §10, risk 1)."""
+    with connect() as conn:
+        if threshold is None:
+            row = conn.execute(store.sql("setting"), {"key": "free_abuse_threshold"}).fetchone()
+            threshold = int(Decimal(row["value"])) if row else 3
+        rows = conn.execute(store.sql("free_abuse"), {"threshold": threshold}).fetchall()
+    emit(rows, fmt, title=f"FREE tenants sharing a signup signal (≥ {threshold})")

@@ -1,0 +1,300 @@
+"""Hourly tier evaluation: ceilings → state machine → decisions and alerts → webhook.
+
+One hour is one unit of work: the state, decisions and alert episodes for that hour commit
+together, and an hour already evaluated for a tenant is skipped, so re-running an hour
+changes nothing. Webhooks go out after the commit; a failing receiver is recorded on the
+decision or alert (``delivery``) and reported, never allowed to stop the evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from tenantcost.db.connect import Connection
+from tenantcost.errors import UserError
+from tenantcost.tiers import anomaly
+from tenantcost.tiers.rules import Level, Reading, TenantState, step, worst_reading
+from tenantcost.tiers.store import sql
+from tenantcost.tiers.webhook import Delivery
+
+log = logging.getLogger("tenantcost.tiers")
+
+HOURS_PER_MONTH = Decimal(730)  # 365 × 24 ÷ 12: turns an hour's cost into a monthly run-rate
+BASELINE = timedelta(days=7)
+# An average over a handful of tenants, or of fractions of a cent, says nothing.
+OUTLIER_MIN_TENANTS = 3
+OUTLIER_MIN_COST = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class TenantHour:
+    """What one tenant used in one hour, and the tier that governs it."""
+
+    tenant_id: UUID
+    tier: str
+    cost: Decimal  # USD attributed in this hour
+    storage_gb: Decimal | None
+    requests: int
+    cost_ceiling: Decimal
+    storage_gb_ceiling: Decimal | None
+    requests_per_hour_ceiling: int | None
+
+    def readings(self, hour: datetime) -> list[Reading]:
+        found = [Reading(hour, "cost", self.cost * HOURS_PER_MONTH, self.cost_ceiling)]
+        if self.storage_gb_ceiling and self.storage_gb is not None:
+            found.append(Reading(hour, "storage", self.storage_gb, self.storage_gb_ceiling))
+        if self.requests_per_hour_ceiling:
+            limit = Decimal(self.requests_per_hour_ceiling)
+            found.append(Reading(hour, "requests", Decimal(self.requests), limit))
+        return found
+
+
+@dataclass
+class EvaluationReport:
+    hour: datetime
+    tenants: int = 0
+    skipped: int = 0
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    alerts_opened: list[dict[str, Any]] = field(default_factory=list)
+    alerts_closed: int = 0
+    deliveries_failed: int = 0
+
+    def summary_row(self) -> dict[str, Any]:
+        return {
+            "hour": self.hour,
+            "tenants_evaluated": self.tenants,
+            "already_evaluated": self.skipped,
+            "decisions": len(self.decisions),
+            "alerts_opened": len(self.alerts_opened),
+            "alerts_closed": self.alerts_closed,
+            "webhook_failures": self.deliveries_failed,
+        }
+
+
+Sender = Callable[[Mapping[str, Any]], Delivery]
+
+
+def truncate_hour(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise UserError(f"hour {moment.isoformat()} has no time zone", "give it in UTC, e.g. …Z")
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _state(row: Mapping[str, Any] | None) -> TenantState:
+    if row is None:
+        return TenantState()
+    return TenantState(
+        level=Level[row["level"]],
+        hours_over=row["hours_over"],
+        hours_calling_lower=row["hours_calling_lower"],
+        since=row["since"],
+    )
+
+
+def _tenant_hours(conn: Connection, hour: datetime) -> list[TenantHour]:
+    rows = conn.execute(sql("tenant_hours"), {"hour": hour}).fetchall()
+    return [TenantHour(**row) for row in rows]
+
+
+def evaluate_hour(
+    conn: Connection,
+    hour: datetime,
+    *,
+    sender: Sender | None = None,
+    step_down_hours: int | None = None,
+) -> EvaluationReport:
+    """Evaluate every tiered tenant for ``hour`` (UTC, truncated to the hour).
+
+    ``step_down_hours`` defaults to the ``tier_step_down_hours`` cost setting.
+    """
+    hour = truncate_hour(hour)
+    report = EvaluationReport(hour=hour)
+    with conn.transaction():
+        if step_down_hours is None:
+            setting = conn.execute(sql("setting"), {"key": "tier_step_down_hours"}).fetchone()
+            step_down_hours = int(Decimal(setting["value"])) if setting else 6
+        states = {r["tenant_id"]: r for r in conn.execute(sql("tier_states")).fetchall()}
+        for tenant in _tenant_hours(conn, hour):
+            saved = states.get(tenant.tenant_id)
+            if saved is not None and saved["last_hour"] >= hour:
+                report.skipped += 1
+                continue
+            report.tenants += 1
+            _advance(conn, tenant, hour, _state(saved), saved, step_down_hours, report)
+        _evaluate_alerts(conn, hour, report)
+    if sender is not None:
+        _deliver(conn, report, sender)
+    return report
+
+
+def _advance(
+    conn: Connection,
+    tenant: TenantHour,
+    hour: datetime,
+    state: TenantState,
+    saved: Mapping[str, Any] | None,
+    step_down_hours: int,
+    report: EvaluationReport,
+) -> None:
+    reading = worst_reading(tenant.readings(hour))
+    episode = saved["episode_since"] if saved else None
+    episode = (episode or hour) if reading.ratio > 1 else None
+    state, decision = step(state, reading, step_down_hours=step_down_hours, episode_since=episode)
+    conn.execute(
+        sql("tier_state_upsert"),
+        {
+            "tenant_id": tenant.tenant_id,
+            "level": state.level.name,
+            "hours_over": state.hours_over,
+            "hours_calling_lower": state.hours_calling_lower,
+            "episode_since": episode,
+            "since": state.since,
+            "last_hour": hour,
+        },
+    )
+    if decision is None:
+        return
+    conn.execute(sql("end_active_decision"), {"tenant_id": tenant.tenant_id, "hour": hour})
+    row = {
+        "tenant_id": tenant.tenant_id,
+        "tier": tenant.tier,
+        "hour": hour,
+        "from_level": decision.from_level.name,
+        "to_level": decision.to_level.name,
+        "ceiling": reading.ceiling,
+        "figure": reading.figure,
+        "ceiling_value": reading.limit,
+        "ratio": reading.ratio,
+        "episode_since": decision.episode_since,
+    }
+    inserted = conn.execute(sql("decision_insert"), row).fetchone()
+    if inserted is not None:
+        report.decisions.append({**row, "id": inserted["id"]})
+
+
+@dataclass(frozen=True)
+class AlertCondition:
+    kind: str
+    subject: str
+    message: str
+    details: dict[str, Any]
+
+
+def alert_conditions(conn: Connection, hour: datetime) -> list[AlertCondition]:
+    """Every alert condition true at ``hour`` (pure arithmetic over gathered figures)."""
+    found: list[AlertCondition] = []
+    for row in conn.execute(sql("tier_margins"), {"hour": hour}).fetchall():
+        if anomaly.below_margin_floor(row["revenue"], row["cost"], row["margin_floor_pct"]):
+            margin = anomaly.margin_pct(row["revenue"], row["cost"])
+            found.append(
+                AlertCondition(
+                    "tier_margin",
+                    row["tier"],
+                    f"tier {row['tier']} margin {margin:.1f}% is below its "
+                    f"{row['margin_floor_pct']}% floor",
+                    {"revenue": row["revenue"], "cost": row["cost"], "margin_pct": margin},
+                )
+            )
+    found += _outliers(conn, hour)
+    found += _jumps(conn, hour)
+    for row in conn.execute(sql("plans_above_price"), {"hour": hour}).fetchall():
+        found.append(
+            AlertCondition(
+                "plan_cost_above_price",
+                row["plan_name"],
+                f"plan {row['plan_name']}: average tenant cost {row['avg_cost']:.2f} is above "
+                f"its price {row['price_monthly']}",
+                dict(row),
+            )
+        )
+    return found
+
+
+def _outliers(conn: Connection, hour: datetime) -> Iterable[AlertCondition]:
+    setting = conn.execute(sql("setting"), {"key": "tenant_outlier_pct"}).fetchone()
+    limit = Decimal(setting["value"]) if setting else Decimal(150)
+    for row in conn.execute(sql("tenant_month_costs"), {"hour": hour}).fetchall():
+        share = anomaly.share_of_average(row["cost"], row["tier_avg"])
+        if (
+            share is not None
+            and share >= limit
+            and row["tenants_in_tier"] >= OUTLIER_MIN_TENANTS
+            and row["cost"] >= OUTLIER_MIN_COST
+        ):
+            yield AlertCondition(
+                "tenant_above_tier_average",
+                str(row["tenant_id"]),
+                f"{row['company_name']} ({row['tier']}) costs {row['cost']:.2f}/month, "
+                f"{share:.0f}% of its tier average {row['tier_avg']:.2f}",
+                {"cost": row["cost"], "tier_avg": row["tier_avg"], "pct_of_avg": share},
+            )
+
+
+def _jumps(conn: Connection, hour: datetime) -> Iterable[AlertCondition]:
+    rows = conn.execute(sql("hourly_cost_history"), {"hour": hour, "since": hour - BASELINE})
+    history: dict[UUID, list[Decimal]] = {}
+    current: dict[UUID, Decimal] = {}
+    for row in rows.fetchall():
+        if row["hour"] == hour:
+            current[row["tenant_id"]] = row["cost"]
+        else:
+            history.setdefault(row["tenant_id"], []).append(row["cost"])
+    for tenant_id, cost in current.items():
+        verdict = anomaly.cost_jump(cost, history.get(tenant_id, []))
+        if verdict.is_jump:
+            yield AlertCondition(
+                "cost_jump",
+                str(tenant_id),
+                f"tenant {tenant_id}: hourly cost {cost} against a 7-day median of "
+                f"{verdict.median} (robust z {verdict.z:.1f})"
+                if verdict.z is not None
+                else f"tenant {tenant_id}: hourly cost {cost} against a flat 7-day median "
+                f"of {verdict.median}",
+                {"cost": cost, "median": verdict.median, "mad": verdict.mad, "z": verdict.z},
+            )
+
+
+def _evaluate_alerts(conn: Connection, hour: datetime, report: EvaluationReport) -> None:
+    """Open an alert when its condition starts, close it when it ends: once per episode."""
+    conditions = alert_conditions(conn, hour)
+    for c in conditions:
+        row = conn.execute(
+            sql("alert_open"),
+            {
+                "kind": c.kind,
+                "subject": c.subject,
+                "hour": hour,
+                "message": c.message,
+                "details": Jsonb({k: str(v) for k, v in c.details.items()}),
+            },
+        ).fetchone()
+        if row is not None and row["opened"]:
+            report.alerts_opened.append(
+                {"id": row["id"], "kind": c.kind, "subject": c.subject, "message": c.message}
+            )
+            log.warning("alert %s %s: %s", c.kind, c.subject, c.message)
+    keys = [f"{c.kind}\x1f{c.subject}" for c in conditions]
+    report.alerts_closed = conn.execute(sql("alerts_close"), {"hour": hour, "keys": keys}).rowcount
+
+
+def _deliver(conn: Connection, report: EvaluationReport, sender: Sender) -> None:
+    for kind, items, table in (
+        ("tier_decision", report.decisions, "tier_decisions"),
+        ("alert", report.alerts_opened, "tier_alerts"),
+    ):
+        for item in items:
+            delivery = sender({"type": kind, **{k: str(v) for k, v in item.items()}})
+            status = "delivered" if delivery.ok else f"failed: {delivery.error}"[:200]
+            if not delivery.ok:
+                report.deliveries_failed += 1
+                log.error("webhook for %s %s failed: %s", kind, item.get("id"), delivery.error)
+            conn.execute(sql(f"{table}_delivery"), {"id": item["id"], "delivery": status})
+    conn.commit()

@@ -1,0 +1,202 @@
+-- name: tiers
+SELECT t.name, t.monthly_price, t.cost_ceiling, t.storage_gb_ceiling,
+       t.requests_per_hour_ceiling, t.latency_target_ms, t.margin_floor_pct,
+       coalesce(string_agg(p.name, ', ' ORDER BY p.name), '') AS plans
+  FROM tiers t
+  LEFT JOIN plan_tiers pt ON pt.tier = t.name
+  LEFT JOIN plans p ON p.id = pt.plan_id
+ GROUP BY t.name
+ ORDER BY t.monthly_price, t.name;
+
+-- name: tier_upsert
+INSERT INTO tiers (name, monthly_price, cost_ceiling, storage_gb_ceiling,
+                   requests_per_hour_ceiling, latency_target_ms, margin_floor_pct)
+VALUES (%(name)s, %(monthly_price)s, %(cost_ceiling)s, %(storage_gb_ceiling)s,
+        %(requests_per_hour_ceiling)s, %(latency_target_ms)s, %(margin_floor_pct)s)
+ON CONFLICT (name) DO UPDATE
+   SET monthly_price = EXCLUDED.monthly_price, cost_ceiling = EXCLUDED.cost_ceiling,
+       storage_gb_ceiling = EXCLUDED.storage_gb_ceiling,
+       requests_per_hour_ceiling = EXCLUDED.requests_per_hour_ceiling,
+       latency_target_ms = EXCLUDED.latency_target_ms,
+       margin_floor_pct = EXCLUDED.margin_floor_pct,
+       updated_at = now(), updated_by = current_user;
+
+-- name: tier_get
+SELECT * FROM tiers WHERE name = %(name)s;
+
+-- name: plan_by_name
+SELECT id, name FROM plans WHERE name = %(plan)s OR id::text = %(plan)s;
+
+-- name: link_plan
+INSERT INTO plan_tiers (plan_id, tier) VALUES (%(plan_id)s, %(tier)s)
+ON CONFLICT (plan_id) DO UPDATE SET tier = EXCLUDED.tier;
+
+-- name: decisions
+SELECT d.tenant_id, c.name AS company_name, d.tier, d.to_level AS signal, d.from_level,
+       d.ceiling, d.figure, d.ceiling_value, round(d.ratio * 100, 1) AS pct_of_ceiling,
+       d.episode_since, d.hour, d.ended_at, d.delivery
+  FROM tier_decisions d
+  LEFT JOIN companies c ON c.id = d.tenant_id
+ WHERE NOT %(active)s OR (d.ended_at IS NULL AND d.to_level <> 'normal')
+ ORDER BY d.hour DESC, d.tenant_id
+ LIMIT %(limit)s;
+
+-- name: alerts
+SELECT kind, subject, message, opened_at, last_seen_at, closed_at, delivery
+  FROM tier_alerts
+ WHERE NOT %(open_only)s OR closed_at IS NULL
+ ORDER BY opened_at DESC
+ LIMIT %(limit)s;
+
+-- name: free_abuse
+-- FREE tenants sharing an email domain or a signup IP, with their combined attributed cost
+-- over the last 30 days.
+WITH free AS (
+    SELECT s.tenant_id
+      FROM subscriptions s
+      JOIN plan_tiers pt ON pt.plan_id = s.plan_id
+     WHERE s.status = 'active' AND pt.tier = 'FREE'
+), grouped AS (
+    SELECT 'email_domain' AS signal, su.email_domain AS shared_value, su.tenant_id
+      FROM tenant_signups su JOIN free USING (tenant_id)
+    UNION ALL
+    SELECT 'signup_ip', host(su.signup_ip), su.tenant_id
+      FROM tenant_signups su JOIN free USING (tenant_id)
+     WHERE su.signup_ip IS NOT NULL
+), cost AS (
+    SELECT tenant_id, sum(cost) AS cost
+      FROM tenant_hourly_cost
+     WHERE hour > now() - interval '30 days'
+     GROUP BY tenant_id
+)
+SELECT g.signal, g.shared_value, count(*) AS tenants,
+       coalesce(sum(c.cost), 0) AS combined_cost_30d,
+       array_agg(g.tenant_id ORDER BY g.tenant_id) AS tenant_ids
+  FROM grouped g
+  LEFT JOIN cost c USING (tenant_id)
+ GROUP BY g.signal, g.shared_value
+HAVING count(*) >= %(threshold)s
+ ORDER BY count(*) DESC, g.signal, g.shared_value;
+
+-- name: tier_states
+SELECT * FROM tier_state;
+
+-- name: tenant_hours
+-- Every active, tiered tenant with its use in the hour (zero when it used nothing).
+SELECT r.tenant_id, r.tier,
+       coalesce(h.cost, 0) AS cost,
+       h.storage_gb,
+       coalesce(h.requests, 0)::int AS requests,
+       t.cost_ceiling, t.storage_gb_ceiling, t.requests_per_hour_ceiling
+  FROM tenant_monthly_revenue r
+  JOIN tiers t ON t.name = r.tier
+  LEFT JOIN tenant_hourly_cost h ON h.tenant_id = r.tenant_id AND h.hour = %(hour)s
+ ORDER BY r.tenant_id;
+
+-- name: tier_state_upsert
+INSERT INTO tier_state (tenant_id, level, hours_over, hours_calling_lower, episode_since, since, last_hour)
+VALUES (%(tenant_id)s, %(level)s, %(hours_over)s, %(hours_calling_lower)s, %(episode_since)s,
+        %(since)s, %(last_hour)s)
+ON CONFLICT (tenant_id) DO UPDATE
+   SET level = EXCLUDED.level, hours_over = EXCLUDED.hours_over,
+       hours_calling_lower = EXCLUDED.hours_calling_lower,
+       episode_since = EXCLUDED.episode_since, since = EXCLUDED.since,
+       last_hour = EXCLUDED.last_hour;
+
+-- name: end_active_decision
+UPDATE tier_decisions SET ended_at = %(hour)s
+ WHERE tenant_id = %(tenant_id)s AND ended_at IS NULL;
+
+-- name: decision_insert
+INSERT INTO tier_decisions (tenant_id, tier, hour, from_level, to_level, ceiling, figure,
+                            ceiling_value, ratio, episode_since)
+VALUES (%(tenant_id)s, %(tier)s, %(hour)s, %(from_level)s, %(to_level)s, %(ceiling)s,
+        %(figure)s, %(ceiling_value)s, %(ratio)s, %(episode_since)s)
+ON CONFLICT (tenant_id, hour) DO NOTHING
+RETURNING id;
+
+-- name: setting
+SELECT value FROM cost_settings WHERE key = %(key)s;
+
+-- name: tenant_month_costs
+-- Trailing 30 days of attributed usage cost per tenant, beside its tier's average. Add-ons
+-- are left out: the tenant pays for them separately, so they say nothing about its tier.
+WITH cost AS (
+    SELECT r.tenant_id, r.tier, coalesce(sum(h.cost), 0) AS cost
+      FROM tenant_monthly_revenue r
+      LEFT JOIN tenant_hourly_cost h
+        ON h.tenant_id = r.tenant_id
+       AND h.hour > %(hour)s - interval '30 days' AND h.hour <= %(hour)s
+     GROUP BY r.tenant_id, r.tier
+)
+SELECT c.tenant_id, co.name AS company_name, c.tier, c.cost,
+       avg(c.cost) OVER (PARTITION BY c.tier) AS tier_avg,
+       count(*) OVER (PARTITION BY c.tier) AS tenants_in_tier
+  FROM cost c
+  JOIN companies co ON co.id = c.tenant_id;
+
+-- name: tier_margins
+-- Per tier: revenue at the tier's price (after discounts, with add-ons) against the trailing
+-- 30 days of attributed cost (+ add-on cost).
+WITH cost AS (
+    SELECT tenant_id, sum(cost) AS cost
+      FROM tenant_hourly_cost
+     WHERE hour > %(hour)s - interval '30 days' AND hour <= %(hour)s
+     GROUP BY tenant_id
+)
+SELECT r.tier, t.margin_floor_pct, sum(r.revenue) AS revenue,
+       sum(coalesce(c.cost, 0) + r.addon_cost) AS cost
+  FROM tenant_monthly_revenue r
+  JOIN tiers t ON t.name = r.tier
+  LEFT JOIN cost c ON c.tenant_id = r.tenant_id
+ GROUP BY r.tier, t.margin_floor_pct;
+
+-- name: plans_above_price
+-- Paid plans whose tenants cost more on average than the plan's price (FREE plans are
+-- loss leaders by design and are covered by the margin and outlier alerts instead).
+WITH cost AS (
+    SELECT tenant_id, sum(cost) AS cost
+      FROM tenant_hourly_cost
+     WHERE hour > %(hour)s - interval '30 days' AND hour <= %(hour)s
+     GROUP BY tenant_id
+)
+SELECT r.plan_name, min(r.plan_price) AS price_monthly, count(*) AS tenants,
+       avg(coalesce(c.cost, 0) + r.addon_cost) AS avg_cost
+  FROM tenant_monthly_revenue r
+  LEFT JOIN cost c ON c.tenant_id = r.tenant_id
+ WHERE r.plan_price > 0
+ GROUP BY r.plan_name
+HAVING avg(coalesce(c.cost, 0) + r.addon_cost) > min(r.plan_price);
+
+-- name: hourly_cost_history
+SELECT tenant_id, hour, cost FROM tenant_hourly_cost
+ WHERE hour > %(since)s AND hour <= %(hour)s;
+
+-- name: alert_open
+-- Opens an alert unless one is open for (kind, subject); either way records it was seen.
+WITH opened AS (
+    INSERT INTO tier_alerts (kind, subject, opened_at, last_seen_at, message, details)
+    VALUES (%(kind)s, %(subject)s, %(hour)s, %(hour)s, %(message)s, %(details)s)
+    ON CONFLICT (kind, subject) WHERE closed_at IS NULL DO NOTHING
+    RETURNING id
+), seen AS (
+    UPDATE tier_alerts SET last_seen_at = %(hour)s
+     WHERE kind = %(kind)s AND subject = %(subject)s AND closed_at IS NULL
+       AND NOT EXISTS (SELECT 1 FROM opened)
+    RETURNING id
+)
+SELECT id, true AS opened FROM opened
+UNION ALL
+SELECT id, false FROM seen;
+
+-- name: alerts_close
+UPDATE tier_alerts SET closed_at = %(hour)s
+ WHERE closed_at IS NULL
+   AND opened_at <= %(hour)s
+   AND kind || chr(31) || subject <> ALL (%(keys)s::text[]);
+
+-- name: tier_decisions_delivery
+UPDATE tier_decisions SET delivery = %(delivery)s WHERE id = %(id)s;
+
+-- name: tier_alerts_delivery
+UPDATE tier_alerts SET delivery = %(delivery)s WHERE id = %(id)s;

@@ -1,0 +1,98 @@
+"""``/metrics`` in the Prometheus text exposition format (version 0.0.4), written by hand."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: Decimal | float | int | None) -> str:
+    if value is None:
+        return "NaN"
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    return str(value)
+
+
+def family(
+    name: str,
+    help_text: str,
+    kind: str,
+    samples: Iterable[tuple[Mapping[str, str], Decimal | float | int | None]],
+) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+        lines.append(
+            f"{name}{{{label_text}}} {_number(value)}" if label_text else f"{name} {_number(value)}"
+        )
+    return lines
+
+
+def render(
+    plans: Iterable[Mapping[str, Any]],
+    jobs: Mapping[str, Mapping[str, Any]],
+    *,
+    collector_configured: bool,
+    rollup_age_seconds: float | None,
+    now: float,
+) -> str:
+    """Per-plan cost/revenue/margin/tenants, rollup age, and each job's runs, errors, lag."""
+    plans = list(plans)
+    lines: list[str] = []
+    per_plan = (
+        ("tenantcost_plan_tenants", "Tenants with an active subscription, per plan.", "tenants"),
+        ("tenantcost_plan_monthly_revenue_usd", "Monthly subscription revenue, USD.", "revenue"),
+        ("tenantcost_plan_monthly_cost_usd", "Monthly cost (own + allocated shared), USD.", "cost"),
+        (
+            "tenantcost_plan_gross_margin_percent",
+            "(revenue - cost) / revenue x 100; NaN without revenue.",
+            "margin_pct",
+        ),
+    )
+    for name, text, key in per_plan:
+        lines += family(
+            name, text, "gauge", (({"plan": str(p["plan_name"])}, p[key]) for p in plans)
+        )
+    lines += family(
+        "tenantcost_rollup_age_seconds",
+        "Seconds since the BI rollups were refreshed.",
+        "gauge",
+        [({}, rollup_age_seconds)],
+    )
+    lines += family(
+        "tenantcost_collector_configured",
+        "1 when a telemetry collector runs in this process's schedule, else 0.",
+        "gauge",
+        [({}, 1 if collector_configured else 0)],
+    )
+    lines += family(
+        "tenantcost_job_runs_total",
+        "Runs of each scheduled job.",
+        "counter",
+        (({"job": j}, s["runs"]) for j, s in jobs.items()),
+    )
+    lines += family(
+        "tenantcost_job_errors_total",
+        "Failed runs of each scheduled job.",
+        "counter",
+        (({"job": j}, s["errors"]) for j, s in jobs.items()),
+    )
+    lines += family(
+        "tenantcost_job_lag_seconds",
+        "Seconds since each job last succeeded (NaN: never).",
+        "gauge",
+        (
+            ({"job": j}, None if s["last_success"] is None else round(now - s["last_success"], 3))
+            for j, s in jobs.items()
+        ),
+    )
+    return "\n".join(lines) + "\n"

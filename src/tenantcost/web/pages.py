@@ -1,0 +1,369 @@
+"""Server-rendered pages (Jinja2): login, overview, health, allocation, tenant, settings, what-if.
+
+Every page but /login needs a session; tables take ``sort``, ``order``, ``plan``, ``health``,
+``page``, ``per_page`` and ``format=csv`` (``table=NAME`` picks which table of the page).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from tenantcost.db.connect import Connection
+from tenantcost.errors import UserError
+from tenantcost.web import data, whatif
+from tenantcost.web.app import STATIC, context, current_user, db, dba, page, reader
+from tenantcost.web.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    User,
+    check_csrf,
+    end_session,
+    login,
+    start_session,
+)
+from tenantcost.web.render import jsonable
+from tenantcost.web.security import new_csrf_token, same
+from tenantcost.web.views import csv_response, page_tables, wants_csv
+
+router = APIRouter(include_in_schema=False)
+
+STATIC_FILES = {
+    "app.js": "text/javascript",
+    "vendor/chart.umd.min.js": "text/javascript",
+    "vendor/chart.js-LICENSE.md": "text/plain",
+}
+
+
+def chart_json(payload: Any) -> str:
+    """Data for app.js in a ``<script type="application/json">`` block (CSP-safe, escaped)."""
+    return json.dumps(jsonable(payload)).replace("<", "\\u003c")
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a login to another host."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.netloc and not parts.scheme else "/"
+
+
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+# ----------------------------------------------------------------------------- login
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> Response:
+    token = new_csrf_token()
+    response = page(request, "login.html", {"login_csrf": token, "next": safe_next(next)})
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), max_age=3600
+    )
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    name: str = Form(...),
+    password: str = Form(...),
+    login_csrf: str = Form(""),
+    next: str = Form("/"),
+    conn: Connection = Depends(db),
+) -> Response:
+    if not same(request.cookies.get(LOGIN_COOKIE), login_csrf):
+        values = {"login_csrf": "", "next": safe_next(next), "error": "the form expired; try again"}
+        return login_form_again(request, values, 403)
+    found = login(conn, name, password)
+    if found is None:
+        values = {"next": safe_next(next), "error": "wrong name or password", "name": name}
+        return login_form_again(request, values, 401)
+    cookie = start_session(conn, context(request).signer, found[0])
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="strict",
+        secure=secure(request),
+        max_age=SESSION_SECONDS,
+    )
+    response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+def login_form_again(request: Request, values: dict[str, Any], status: int) -> Response:
+    token = new_csrf_token()
+    response = page(request, "login.html", {**values, "login_csrf": token}, status)
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), max_age=3600
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    csrf_token: str = Form(""),
+    user: User = Depends(current_user),
+    conn: Connection = Depends(db),
+) -> Response:
+    check_csrf(user, csrf_token)
+    end_session(conn, user)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# ----------------------------------------------------------------------------- static
+
+
+@router.get("/static/{name:path}")
+def static(name: str, user: User = Depends(reader)) -> Response:
+    if name not in STATIC_FILES:
+        return Response("not found", status_code=404, media_type="text/plain")
+    return FileResponse(
+        STATIC / name,
+        media_type=STATIC_FILES[name],
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(
+    request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
+) -> Response:
+    overview = data.overview(conn)
+    chart = {
+        "type": "doughnut",
+        "labels": [d["driver"] for d in overview["cost_drivers"]],
+        "values": [d["amount"] for d in overview["cost_drivers"]],
+        "label": "monthly cost (USD)",
+    }
+    plans_chart = {
+        "type": "bar",
+        "labels": [p["plan_name"] for p in overview["plans"]],
+        "datasets": [
+            {"label": "revenue", "values": [p["revenue"] for p in overview["plans"]]},
+            {"label": "cost", "values": [p["cost"] for p in overview["plans"]]},
+        ],
+    }
+    return page(
+        request,
+        "overview.html",
+        {
+            "o": overview,
+            "drivers_chart": chart_json(chart),
+            "plans_chart": chart_json(plans_chart),
+            "title": "Overview",
+        },
+    )
+
+
+@router.get("/health", response_class=HTMLResponse)
+def health_page(
+    request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
+) -> Response:
+    names = ["health", "optimization"]
+    if wants_csv(request):
+        return csv_response(conn, request, names)
+    counts = data.health_counts(conn)
+    chart = {
+        "type": "bar",
+        "labels": [c["business_health_status"] for c in counts],
+        "datasets": [{"label": "tenants", "values": [c["tenants"] for c in counts]}],
+    }
+    return page(
+        request,
+        "health.html",
+        {
+            "title": "Executive health",
+            "counts": counts,
+            "tables": page_tables(conn, request, names),
+            "plans": data.plan_names(conn),
+            "health_values": data.HEALTH_ORDER,
+            "freshness": data.freshness(conn).as_dict(),
+            "counts_chart": chart_json(chart),
+        },
+    )
+
+
+@router.get("/allocation", response_class=HTMLResponse)
+def allocation_page(
+    request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
+) -> Response:
+    names = ["cost_by_plan", "cost_per_email"]
+    if wants_csv(request):
+        return csv_response(conn, request, names)
+    tables = page_tables(conn, request, names)
+    by_plan = tables["cost_by_plan"].page.rows
+    chart = {
+        "type": "bar",
+        "labels": [r["plan_name"] for r in by_plan],
+        "datasets": [
+            {
+                "label": "avg infrastructure",
+                "values": [r["avg_infrastructure_cost"] for r in by_plan],
+            },
+            {
+                "label": "avg email service",
+                "values": [r["avg_email_service_cost"] for r in by_plan],
+            },
+        ],
+        "stacked": True,
+    }
+    return page(
+        request,
+        "allocation.html",
+        {
+            "title": "Cost allocation",
+            "tables": tables,
+            "plans": data.plan_names(conn),
+            "health_values": data.HEALTH_ORDER,
+            "freshness": data.freshness(conn).as_dict(),
+            "shared": conn.execute(data.sql("shared_lines")).fetchall(),
+            "plan_chart": chart_json(chart),
+        },
+    )
+
+
+@router.get("/tenants/{tenant_id}", response_class=HTMLResponse)
+def tenant_page(
+    request: Request,
+    tenant_id: UUID,
+    user: User = Depends(reader),
+    conn: Connection = Depends(db),
+) -> Response:
+    detail = data.tenant_detail(conn, tenant_id)
+    if detail is None:
+        values = {"title": "No such tenant", "message": f"no company has id {tenant_id}"}
+        return page(request, "error.html", values, 404)
+    monthly = detail["monthly"]
+    chart: dict[str, Any] = {
+        "type": "line",
+        "labels": [m["month"].strftime("%Y-%m") for m in monthly],
+        "datasets": [
+            {"label": "payments received (USD)", "values": [m["payments"] for m in monthly]}
+        ],
+    }
+    if detail["usage"]["available"]:
+        months = sorted({r["month"] for r in detail["usage"]["rows"]})
+        drivers = sorted({r["driver"] for r in detail["usage"]["rows"]})
+        amounts = {(r["month"], r["driver"]): r["amount"] for r in detail["usage"]["rows"]}
+        chart = {
+            "type": "bar",
+            "stacked": True,
+            "labels": [m.strftime("%Y-%m") for m in months],
+            "datasets": [
+                {"label": d, "values": [amounts.get((m, d), 0) for m in months]} for d in drivers
+            ],
+        }
+    emails_chart = {
+        "type": "bar",
+        "labels": [m["month"].strftime("%Y-%m") for m in monthly],
+        "datasets": [{"label": "emails sent", "values": [m["emails_sent"] for m in monthly]}],
+    }
+    return page(
+        request,
+        "tenant.html",
+        {
+            "title": detail["company_name"],
+            "t": detail,
+            "cost_chart": chart_json(chart),
+            "emails_chart": chart_json(emails_chart),
+        },
+    )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(
+    request: Request, user: User = Depends(dba), conn: Connection = Depends(db)
+) -> Response:
+    return page(
+        request,
+        "settings.html",
+        {
+            "title": "Settings",
+            "s": data.settings_page(conn),
+            "saved": request.query_params.get("saved"),
+        },
+    )
+
+
+@router.post("/settings", response_class=HTMLResponse)
+def settings_submit(
+    request: Request,
+    key: str = Form(...),
+    value: str = Form(...),
+    reason: str = Form(""),
+    csrf_token: str = Form(""),
+    user: User = Depends(dba),
+    conn: Connection = Depends(db),
+) -> Response:
+    from tenantcost.web.api import change_setting
+
+    check_csrf(user, csrf_token)
+    try:
+        change = change_setting(conn, user, key, value, reason)
+    except UserError as exc:
+        values = {"title": "Settings", "s": data.settings_page(conn), "error": exc}
+        return page(request, "settings.html", values, 400)
+    return RedirectResponse(f"/settings?saved={change['key']}", status_code=303)
+
+
+@router.get("/whatif", response_class=HTMLResponse)
+def whatif_page(request: Request, user: User = Depends(reader)) -> Response:
+    params = dict(request.query_params)
+    try:
+        result = whatif.run(params)
+        error = None
+    except UserError as exc:
+        result, error = whatif.run({"scenario": params.get("scenario", "seed-002")}), exc
+    tiers_chart = {
+        "type": "bar",
+        "labels": [line["tier"] for line in result["mix"]["lines"]],
+        "datasets": [
+            {"label": "revenue", "values": [line["revenue"] for line in result["mix"]["lines"]]},
+            {
+                "label": "usage cost",
+                "values": [line["usage_cost"] for line in result["mix"]["lines"]],
+            },
+        ],
+    }
+    sweep_chart = {
+        "type": "line",
+        "labels": [f"{p['vcpu_price_change_pct']}%" for p in result["vcpu_sensitivity"]],
+        "datasets": [
+            {"label": "margin %", "values": [p["margin_pct"] for p in result["vcpu_sensitivity"]]}
+        ],
+    }
+    return page(
+        request,
+        "whatif.html",
+        {
+            "title": "What-if",
+            "r": result,
+            "error": error,
+            "tiers_chart": chart_json(tiers_chart),
+            "sweep_chart": chart_json(sweep_chart),
+        },
+        400 if error else 200,
+    )
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def docs_page(request: Request, user: User = Depends(reader)) -> Response:
+    spec = request.app.openapi()
+    return page(request, "docs.html", {"title": "API", "spec": spec})

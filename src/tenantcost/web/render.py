@@ -1,0 +1,65 @@
+"""Presentation helpers shared by pages, API and reports: JSON-safe values, CSV, formats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+from tenantcost.output import render_csv
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals (money) and UUIDs as strings, times as ISO 8601; containers recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    return render_csv(rows, columns)
+
+
+def fmt_money(value: Any, places: int = 2) -> str:
+    """$1,234.56 (half up); negative as −$12.00; blank for None."""
+    if value is None or value == "":
+        return ""
+    amount = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    sign = "−" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.{places}f}"
+
+
+def fmt_pct(value: Any) -> str:
+    if value is None or value == "":
+        return "n/a"
+    return f"{Decimal(value):,.1f}%"
+
+
+def fmt_cell(column: str, value: Any) -> str:
+    """A table cell as text, money columns as dollars."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        words = set(column.split("_"))
+        if {"per", "email"} <= words:
+            return fmt_money(value, 4)
+        if words & {"ratio", "score", "pct", "count"}:
+            return str(value)
+        if words & {"cost", "costs", "revenue", "profit", "opportunity", "amount", "price"}:
+            return fmt_money(value)
+        return str(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)

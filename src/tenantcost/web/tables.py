@@ -1,0 +1,333 @@
+"""Sortable, filterable, paged tables over the BI rollups, and their CSV.
+
+A ``TableSpec`` names a base query (``SELECT … FROM …``) and the columns it returns. The
+request's ``sort``, ``order``, ``plan``, ``health``, ``page`` and ``per_page`` are checked
+against the spec (unknown columns are refused, never interpolated) and applied in SQL, so a
+page of a 10,000-tenant table costs one indexed query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from psycopg import sql as pgsql
+
+from tenantcost.db.connect import Connection
+from tenantcost.errors import UserError
+
+MAX_PER_PAGE = 500
+DEFAULT_PER_PAGE = 50
+
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    base: str  # a query whose result has every column in ``columns``
+    columns: tuple[str, ...]
+    default_sort: str
+    default_order: Order = "desc"
+    #: decimals per Decimal column for presentation (money 2, cost per email 4, ratios 2)
+    places: Mapping[str, int] = field(default_factory=dict)
+    link_column: str | None = "company_name"  # links to the tenant page (by tenant_id)
+    hidden: tuple[str, ...] = ("tenant_id",)  # in JSON/CSV, not shown as an HTML column
+    filters: tuple[str, ...] = ("plan", "health")
+    description: str = ""
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c not in self.hidden)
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    sort: str
+    order: Order
+    plan: str | None
+    health: str | None
+    page: int
+    per_page: int
+
+
+@dataclass(frozen=True)
+class TablePage:
+    spec: TableSpec
+    query: TableQuery
+    rows: list[dict[str, Any]]
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+
+def parse_query(spec: TableSpec, params: Mapping[str, str | None]) -> TableQuery:
+    """The request's table parameters, validated against the spec (UserError when not)."""
+    sort = params.get("sort") or spec.default_sort
+    if sort not in spec.columns:
+        raise UserError(f"cannot sort {spec.name} by {sort!r}", f"use one of: {spec.columns}")
+    order = (params.get("order") or spec.default_order).lower()
+    if order not in ("asc", "desc"):
+        raise UserError(f"order must be asc or desc, not {order!r}")
+    page = _positive_int(params.get("page"), 1, "page")
+    per_page = _positive_int(params.get("per_page"), DEFAULT_PER_PAGE, "per_page")
+    if per_page > MAX_PER_PAGE:
+        raise UserError(f"per_page {per_page} is above {MAX_PER_PAGE}", "use format=csv for all")
+    return TableQuery(
+        sort=sort,
+        order="asc" if order == "asc" else "desc",
+        plan=(params.get("plan") or None) if "plan" in spec.filters else None,
+        health=(params.get("health") or None) if "health" in spec.filters else None,
+        page=page,
+        per_page=per_page,
+    )
+
+
+def _positive_int(text: str | None, default: int, what: str) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"{what} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise UserError(f"{what} must be 1 or more, not {value}")
+    return value
+
+
+def statement(spec: TableSpec, query: TableQuery, *, paged: bool) -> pgsql.Composed:
+    where = []
+    if "plan" in spec.filters:
+        where.append(pgsql.SQL("(%(plan)s::text IS NULL OR t.plan_name = %(plan)s)"))
+    if "health" in spec.filters:
+        where.append(
+            pgsql.SQL("(%(health)s::text IS NULL OR t.business_health_status = %(health)s)")
+        )
+    tiebreak = [c for c in ("company_name", "tenant_id", "plan_name") if c in spec.columns]
+    order = pgsql.SQL(", ").join(
+        [
+            pgsql.SQL("t.{} {} NULLS LAST").format(
+                pgsql.Identifier(query.sort), pgsql.SQL(query.order.upper())
+            ),
+            *(pgsql.SQL("t.{}").format(pgsql.Identifier(c)) for c in tiebreak),
+        ]
+    )
+    return pgsql.SQL(
+        "SELECT t.*, count(*) OVER () AS _total FROM ({base}) t WHERE {where} ORDER BY {order}{limit}"
+    ).format(
+        base=pgsql.SQL(spec.base),  # the spec's SQL is a constant of this module
+        where=pgsql.SQL(" AND ").join(where) if where else pgsql.SQL("true"),
+        order=order,
+        limit=pgsql.SQL(" LIMIT %(limit)s OFFSET %(offset)s") if paged else pgsql.SQL(""),
+    )
+
+
+def fetch(conn: Connection, spec: TableSpec, query: TableQuery, *, paged: bool = True) -> TablePage:
+    params = {
+        "plan": query.plan,
+        "health": query.health,
+        "limit": query.per_page,
+        "offset": (query.page - 1) * query.per_page,
+    }
+    rows = conn.execute(statement(spec, query, paged=paged), params).fetchall()
+    total = int(rows[0]["_total"]) if rows else _count(conn, spec, query, params, paged)
+    return TablePage(spec, query, [present_row(spec, r) for r in rows], total)
+
+
+def _count(
+    conn: Connection, spec: TableSpec, query: TableQuery, params: dict[str, Any], paged: bool
+) -> int:
+    """A page past the end has no rows to carry the total: count separately."""
+    if not paged or query.page == 1:
+        return 0
+    first = TableQuery(query.sort, query.order, query.plan, query.health, 1, 1)
+    row = conn.execute(statement(spec, first, paged=True), {**params, "offset": 0}).fetchone()
+    return int(row["_total"]) if row else 0
+
+
+def quantize(value: Any, places: int) -> Any:
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return value
+
+
+def present_row(spec: TableSpec, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec's columns, in order, money at fixed decimals (half up)."""
+    return {
+        c: quantize(row[c], spec.places[c]) if c in spec.places else row[c] for c in spec.columns
+    }
+
+
+def page_links(page: TablePage, params: Mapping[str, str]) -> dict[str, str | None]:
+    """Query strings for first/previous/next/last pages, keeping the other parameters."""
+
+    def at(n: int) -> str:
+        return query_string({**params, "page": str(n)})
+
+    current, last = page.query.page, page.pages
+    return {
+        "first": at(1) if current > 1 else None,
+        "prev": at(current - 1) if current > 1 else None,
+        "next": at(current + 1) if current < last else None,
+        "last": at(last) if current < last else None,
+    }
+
+
+def query_string(params: Mapping[str, str | None]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def sort_link(
+    spec: TableSpec, query: TableQuery, column: str, params: Mapping[str, str]
+) -> tuple[str, str]:
+    """The query string that sorts by ``column`` (toggling order if already sorted), and an arrow."""
+    if query.sort == column:
+        order = "asc" if query.order == "desc" else "desc"
+        arrow = " ▼" if query.order == "desc" else " ▲"
+    else:
+        order, arrow = spec.default_order, ""
+    return query_string({**params, "sort": column, "order": order, "page": None}), arrow
+
+
+MONEY = 2
+
+HEALTH_TABLE = TableSpec(
+    name="health",
+    title="Daily executive health check",
+    description="Every tenant's health, efficiency score, margin and profit (seed 000 view 1).",
+    base="SELECT tenant_id, company_name, plan_name, business_health_status, "
+    "cost_efficiency_score, gross_margin_ratio, monthly_subscription_revenue, "
+    "total_operational_cost, monthly_profit FROM executive_business_rollup",
+    columns=(
+        "tenant_id",
+        "company_name",
+        "plan_name",
+        "business_health_status",
+        "cost_efficiency_score",
+        "gross_margin_ratio",
+        "monthly_subscription_revenue",
+        "total_operational_cost",
+        "monthly_profit",
+    ),
+    default_sort="cost_efficiency_score",
+    places={
+        "gross_margin_ratio": 2,
+        "monthly_subscription_revenue": MONEY,
+        "total_operational_cost": MONEY,
+        "monthly_profit": MONEY,
+    },
+)
+
+OPTIMIZATION_TABLE = TableSpec(
+    name="optimization",
+    title="Cost optimization opportunities",
+    description="Tenants not Excellent; category by efficiency score (< 50 High, < 75 "
+    "Moderate, else Well Optimized); opportunity = revenue × 2 − cost.",
+    base="SELECT tenant_id, company_name, plan_name, business_health_status, "
+    "cost_efficiency_score, "
+    "CASE WHEN cost_efficiency_score < 50 THEN 'High Optimization Potential' "
+    "WHEN cost_efficiency_score < 75 THEN 'Moderate Optimization Potential' "
+    "ELSE 'Well Optimized' END AS optimization_category, "
+    "monthly_subscription_revenue * 2 - total_operational_cost AS optimization_opportunity "
+    "FROM executive_business_rollup WHERE business_health_status <> 'Excellent'",
+    columns=(
+        "tenant_id",
+        "company_name",
+        "plan_name",
+        "business_health_status",
+        "cost_efficiency_score",
+        "optimization_category",
+        "optimization_opportunity",
+    ),
+    default_sort="optimization_opportunity",
+    places={"optimization_opportunity": MONEY},
+)
+
+COST_BY_PLAN_TABLE = TableSpec(
+    name="cost_by_plan",
+    title="Monthly cost analysis by plan",
+    description="Tenants and average cost, profit (payments − cost) and efficiency "
+    "(payments ÷ cost) per plan (seed 000 view 2).",
+    base="SELECT plan_name, count(*) AS tenant_count, "
+    "avg(total_infrastructure_cost) AS avg_infrastructure_cost, "
+    "avg(total_email_service_cost) AS avg_email_service_cost, "
+    "avg(total_monthly_cost) AS avg_total_cost, avg(monthly_profit) AS avg_monthly_profit, "
+    "avg(business_efficiency_ratio) AS avg_efficiency_ratio "
+    "FROM business_cost_allocation_rollup GROUP BY plan_name",
+    columns=(
+        "plan_name",
+        "tenant_count",
+        "avg_infrastructure_cost",
+        "avg_email_service_cost",
+        "avg_total_cost",
+        "avg_monthly_profit",
+        "avg_efficiency_ratio",
+    ),
+    default_sort="avg_efficiency_ratio",
+    places={
+        "avg_infrastructure_cost": MONEY,
+        "avg_email_service_cost": MONEY,
+        "avg_total_cost": MONEY,
+        "avg_monthly_profit": MONEY,
+        "avg_efficiency_ratio": 2,
+    },
+    link_column=None,
+    hidden=(),
+    filters=("plan",),
+)
+
+COST_PER_EMAIL_TABLE = TableSpec(
+    name="cost_per_email",
+    title="Cost per email",
+    description="Cost ÷ emails sent in the last 30 days, tenants that sent email; categories "
+    "< $0.01 Highly Efficient, < $0.02 Efficient, < $0.05 Moderate, else Needs Optimization.",
+    base="SELECT a.tenant_id, a.company_name, a.plan_name, e.business_health_status, "
+    "a.emails_sent, a.cost_per_email_delivered, a.total_monthly_cost, a.monthly_profit, "
+    "a.business_efficiency_ratio, "
+    "CASE WHEN a.cost_per_email_delivered < 0.01 THEN 'Highly Efficient' "
+    "WHEN a.cost_per_email_delivered < 0.02 THEN 'Efficient' "
+    "WHEN a.cost_per_email_delivered < 0.05 THEN 'Moderate' "
+    "ELSE 'Needs Optimization' END AS efficiency_category "
+    "FROM business_cost_allocation_rollup a "
+    "JOIN executive_business_rollup e ON e.tenant_id = a.tenant_id "
+    "WHERE a.cost_per_email_delivered > 0",
+    columns=(
+        "tenant_id",
+        "company_name",
+        "plan_name",
+        "business_health_status",
+        "emails_sent",
+        "cost_per_email_delivered",
+        "total_monthly_cost",
+        "monthly_profit",
+        "business_efficiency_ratio",
+        "efficiency_category",
+    ),
+    default_sort="cost_per_email_delivered",
+    default_order="asc",
+    places={
+        "cost_per_email_delivered": 4,
+        "total_monthly_cost": MONEY,
+        "monthly_profit": MONEY,
+        "business_efficiency_ratio": 2,
+    },
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (HEALTH_TABLE, OPTIMIZATION_TABLE, COST_BY_PLAN_TABLE, COST_PER_EMAIL_TABLE)
+}
+
+
+def column_label(column: str) -> str:
+    return column.replace("_", " ")
+
+
+def csv_columns(spec: TableSpec) -> Sequence[str]:
+    return spec.columns

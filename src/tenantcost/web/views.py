@@ -1,0 +1,122 @@
+"""Tables as pages show them: the active table follows the request's parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from tenantcost.db.connect import Connection
+from tenantcost.errors import UserError
+from tenantcost.web.render import csv_text
+from tenantcost.web.tables import (
+    TABLES,
+    TablePage,
+    TableSpec,
+    fetch,
+    page_links,
+    parse_query,
+    query_string,
+    sort_link,
+)
+
+TABLE_PARAMS = ("sort", "order", "plan", "health", "page", "per_page")
+
+
+@dataclass(frozen=True)
+class TableView:
+    page: TablePage
+    active: bool
+    headers: list[dict[str, str]]  # column, label, href, arrow
+    links: dict[str, str | None]
+    csv_href: str
+    params: dict[str, str]
+
+    @property
+    def spec(self) -> TableSpec:
+        return self.page.spec
+
+
+def request_params(request: Request) -> dict[str, str]:
+    return {k: v for k, v in request.query_params.items() if k in (*TABLE_PARAMS, "table")}
+
+
+def table_view(
+    conn: Connection, path: str, spec: TableSpec, request_args: Mapping[str, str], active: bool
+) -> TableView:
+    """One table of a page: its rows and its links (sort, page, CSV), keeping the filters."""
+    filters = {k: request_args[k] for k in ("plan", "health") if request_args.get(k)}
+    own = dict(request_args) if active else filters
+    own = {k: v for k, v in own.items() if k in TABLE_PARAMS}
+    query = parse_query(spec, own)
+    result = fetch(conn, spec, query)
+    base = {**own, "table": spec.name}
+    headers = []
+    for column in spec.shown:
+        href, arrow = sort_link(spec, query, column, base)
+        headers.append(
+            {"column": column, "label": column.replace("_", " "), "href": href, "arrow": arrow}
+        )
+    links = {k: (f"{path}?{v}" if v else None) for k, v in page_links(result, base).items()}
+    csv_params = {k: v for k, v in base.items() if k not in ("page", "per_page")}
+    return TableView(
+        page=result,
+        active=active,
+        headers=[{**h, "href": f"{path}?{h['href']}"} for h in headers],
+        links=links,
+        csv_href=f"{path}?{query_string({**csv_params, 'format': 'csv'})}",
+        params=base,
+    )
+
+
+def page_tables(conn: Connection, request: Request, names: list[str]) -> dict[str, TableView]:
+    args = request_params(request)
+    active = args.get("table") or names[0]
+    if active not in names:
+        raise UserError(f"this page has no table {active!r}", f"use one of: {', '.join(names)}")
+    return {
+        name: table_view(conn, request.url.path, TABLES[name], args, name == active)
+        for name in names
+    }
+
+
+def csv_response(conn: Connection, request: Request, names: list[str]) -> Response:
+    """The active table, every row (filtered and sorted, not paged), as a CSV download."""
+    args = request_params(request)
+    name = args.get("table") or names[0]
+    if name not in names:
+        raise UserError(f"this page has no table {name!r}", f"use one of: {', '.join(names)}")
+    spec = TABLES[name]
+    result = fetch(conn, spec, parse_query(spec, args), paged=False)
+    return Response(
+        csv_text(result.rows, spec.columns),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def wants_csv(request: Request) -> bool:
+    fmt = request.query_params.get("format", "html")
+    if fmt not in ("html", "csv", "json"):
+        raise UserError(f"format must be html, csv or json, not {fmt!r}")
+    return fmt == "csv"
+
+
+def table_json(page: TablePage) -> dict[str, Any]:
+    return {
+        "table": page.spec.name,
+        "title": page.spec.title,
+        "columns": list(page.spec.columns),
+        "sort": page.query.sort,
+        "order": page.query.order,
+        "plan": page.query.plan,
+        "health": page.query.health,
+        "page": page.query.page,
+        "per_page": page.query.per_page,
+        "pages": page.pages,
+        "total": page.total,
+        "rows": page.rows,
+    }

@@ -1,0 +1,156 @@
+"""The dashboard in a real browser: log in, read the overview, sort, download CSV, change the
+IP constant as dba, be refused settings as analyst; screenshots of every page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tenantcost.db.connect import connect
+from tenantcost.demo.fleet import load_demo
+from tenantcost.report import refresh_rollups
+from tenantcost.web.serve import running_server
+from tenantcost.web.users import add_user
+from tests.conftest import TEMPLATE, create_database
+from tests.e2e.webfleet import ACME, PASSWORDS, Fleet, load_small_fleet
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def fleet(admin_url: str, template_url: str) -> Fleet:
+    return load_small_fleet(create_database(admin_url, TEMPLATE))
+
+
+@pytest.fixture(scope="module")
+def base(fleet: Fleet) -> Iterator[str]:
+    with running_server(fleet.url) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page: Any, base: str, name: str, password: str | None = None) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password or PASSWORDS[name])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_login_shows_the_same_overview_numbers_as_the_api(
+    page: Any, base: str, fleet: Fleet
+) -> None:
+    page.goto(f"{base}/health")
+    assert page.url.startswith(f"{base}/login")  # not logged in: sent to the login form
+    log_in(page, base, "exec")
+    api = httpx.get(
+        f"{base}/api/v1/overview", headers={"Authorization": f"Bearer {fleet.tokens['exec']}"}
+    ).json()
+    assert page.text_content("[data-test=total-revenue]") == f"${api['totals']['revenue']}"
+    assert page.text_content("[data-test=total-cost]") == f"${api['totals']['cost']}"
+    assert page.text_content("[data-test=gross-margin]") == f"{api['totals']['gross_margin_pct']}%"
+    assert page.text_content("[data-test=total-revenue]") == "$200.00"  # webfleet's arithmetic
+    assert "tenantcost collect" in (page.text_content("[data-test=usage-note]") or "")
+    # Chart.js (shipped in the package) drew the charts: no network needed.
+    assert page.evaluate("typeof Chart") == "function"
+    assert page.evaluate("!!document.getElementById('chart-drivers').chart")
+
+
+def test_sort_a_table_and_download_its_csv(page: Any, base: str) -> None:
+    log_in(page, base, "ana")
+    page.goto(f"{base}/health")
+    names = "#table-health tbody tr td:first-child"
+    assert page.locator(names).all_text_contents() == ["Bolt", "Acme", "Cirrus"]
+    page.click("#table-health th a[data-sort=monthly_profit]")  # first click: descending
+    page.wait_for_url("**sort=monthly_profit**")
+    assert page.locator(names).all_text_contents() == ["Bolt", "Acme", "Cirrus"]
+    page.click("#table-health th a[data-sort=monthly_profit]")  # second click: ascending
+    page.wait_for_url("**order=asc**")
+    assert page.locator(names).all_text_contents() == ["Cirrus", "Acme", "Bolt"]
+    with page.expect_download() as info:
+        page.click("[data-test=csv-health]")
+    download = info.value
+    assert download.suggested_filename == "health.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    assert [r["company_name"] for r in rows] == ["Cirrus", "Acme", "Bolt"]  # the page's order
+    assert rows[1]["monthly_profit"] == "65.01"
+
+
+def test_analyst_is_refused_the_settings_page(page: Any, base: str) -> None:
+    log_in(page, base, "ana")
+    assert page.locator("nav a[href='/settings']").count() == 0
+    response = page.goto(f"{base}/settings")
+    assert response.status == 403
+    assert "may not" in (page.text_content("[role=alert]") or "")
+
+
+def test_dba_changes_the_ip_constant_and_sees_the_audit_row(
+    page: Any, admin_url: str, template_url: str
+) -> None:
+    fleet = load_small_fleet(create_database(admin_url, TEMPLATE))
+    with running_server(fleet.url) as base:
+        log_in(page, base, "dee")
+        page.click("nav a[href='/settings']")
+        form = page.locator("#form-smtp_ip_monthly_cost")
+        form.locator("input[name=value]").fill("5.49")
+        form.locator("input[name=reason]").fill("Hostwinds raised the IP price")
+        form.locator("button[type=submit]").click()
+        page.wait_for_selector("[data-test=saved]")
+        assert page.text_content("[data-test=value-smtp_ip_monthly_cost]") == "5.49"
+        first = page.locator("#table-setting-audit tbody tr").first.locator("td")
+        cells = first.all_text_contents()
+        assert cells[2:5] == ["smtp_ip_monthly_cost", "4.99", "5.49"]
+        assert cells[6] == "Hostwinds raised the IP price [dashboard user dee]"
+        page.goto(f"{base}/tenants/{ACME}")
+        # 30.00 VPS + the re-priced IP 5.49 = 35.49, and the IP's own audit row.
+        assert page.text_content("[data-test=tenant-cost]") == "$35.49"
+        assert "5.49" in page.locator("#table-audit tbody tr").first.text_content()
+
+
+@pytest.fixture(scope="module")
+def demo_base(admin_url: str, template_url: str) -> Iterator[str]:
+    url = create_database(admin_url, TEMPLATE)
+    with connect(url) as conn:
+        load_demo(conn, tenants=150, seed=7, replace=True)
+        refresh_rollups(conn)
+        add_user(conn, "demo", "dba", password="demo-password-1", token=False)
+    with running_server(url) as base:
+        yield base
+
+
+def test_screenshots_of_every_page(page: Any, demo_base: str, tmp_path: Path) -> None:
+    """Set TENANTCOST_SCREENSHOTS=docs/screenshots to refresh the README's pictures."""
+    folder = Path(os.environ.get("TENANTCOST_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    log_in(page, demo_base, "demo", "demo-password-1")
+    page.goto(f"{demo_base}/health")
+    first_tenant = page.locator("#table-health tbody tr td a").first.get_attribute("href")
+    pages = {
+        "overview": "/",
+        "health": "/health",
+        "allocation": "/allocation",
+        "tenant": first_tenant,
+        "settings": "/settings",
+        "whatif": "/whatif?vcpu_multiplier=1.5",
+        "api": "/docs",
+    }
+    for name, path in pages.items():
+        response = page.goto(f"{demo_base}{path}")
+        assert response.status == 200, path
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(folder / f"{name}.png"))
+        assert (folder / f"{name}.png").stat().st_size > 10_000

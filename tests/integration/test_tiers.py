@@ -1,0 +1,336 @@
+"""Tier evaluation on a real database: hour-by-hour costs set by hand in the ledger."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from tenantcost.cli import app
+from tenantcost.errors import UserError
+from tenantcost.tiers.evaluate import HOURS_PER_MONTH, evaluate_hour
+from tenantcost.tiers.store import tier_from_input
+from tenantcost.tiers.webhook import Delivery
+
+pytestmark = pytest.mark.db
+Conn = psycopg.Connection[dict[str, Any]]
+H0 = datetime(2026, 11, 20, 0, tzinfo=UTC)
+STARTER_CEILING = D("1.00")  # USD per month (seed 002 §6.4)
+
+
+def hour(n: int) -> datetime:
+    return H0 + timedelta(hours=n)
+
+
+def add_tenant(conn: Conn, plan: str, name: str) -> uuid.UUID:
+    tenant = uuid.uuid4()
+    conn.execute("INSERT INTO companies (id, name) VALUES (%s, %s)", (tenant, name))
+    conn.execute(
+        "INSERT INTO subscriptions (tenant_id, plan_id, status, current_period_start, "
+        "current_period_end) SELECT %s, id, 'active', %s, %s FROM plans WHERE name = %s",
+        (tenant, H0, H0 + timedelta(days=30), plan),
+    )
+    return tenant
+
+
+def set_hour_cost(conn: Conn, tenant: uuid.UUID, n: int, monthly_run_rate: str) -> None:
+    """Book the hour's cost so that × 730 hours it runs at ``monthly_run_rate`` a month."""
+    amount = D(monthly_run_rate) / HOURS_PER_MONTH
+    conn.execute(
+        "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, tenant_id, "
+        "driver, quantity, unit, unit_price, amount, price_book, basis) VALUES "
+        "(%s, %s, %s, 'bottom_up', 'tenant', %s, 'compute', 1, 'second', %s, %s, 'test', 'test')",
+        (hour(n).strftime("%Y-%m-%dT%H"), hour(n), hour(n + 1), tenant, amount, amount),
+    )
+
+
+@pytest.fixture
+def fleet(migrated_conn: Conn) -> dict[str, uuid.UUID]:
+    conn = migrated_conn
+    conn.execute(
+        "INSERT INTO plans (name, price_monthly) VALUES ('Starter', 5), ('Free', 0), ('Pro', 25)"
+    )
+    conn.execute(
+        "INSERT INTO plan_tiers SELECT id, upper(name) FROM plans WHERE name IN ('Starter', 'Free', 'Pro')"
+    )
+    tenants = {name: add_tenant(conn, "Starter", name) for name in ("acme", "calm")}
+    conn.commit()
+    return tenants
+
+
+def signals(conn: Conn, tenant: uuid.UUID) -> list[tuple[int, str]]:
+    rows = conn.execute(
+        "SELECT hour, to_level FROM tier_decisions WHERE tenant_id = %s ORDER BY hour", (tenant,)
+    ).fetchall()
+    return [(int((r["hour"] - H0) / timedelta(hours=1)), r["to_level"]) for r in rows]
+
+
+def run_hours(conn: Conn, tenant: uuid.UUID, rates: list[str], **kwargs: Any) -> None:
+    for n, rate in enumerate(rates):
+        set_hour_cost(conn, tenant, n, rate)
+        conn.commit()
+        evaluate_hour(conn, hour(n), **kwargs)
+
+
+def test_third_hour_over_the_ceiling_suggests_an_upgrade(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    acme = fleet["acme"]
+    run_hours(migrated_conn, acme, ["1.10", "1.20"])
+    assert signals(migrated_conn, acme) == []
+    set_hour_cost(migrated_conn, acme, 2, "1.30")
+    report = evaluate_hour(migrated_conn, hour(2))
+    assert signals(migrated_conn, acme) == [(2, "suggest_upgrade")]
+    evidence = report.decisions[0]
+    assert evidence["ceiling"] == "cost" and evidence["ceiling_value"] == STARTER_CEILING
+    # the run-rate is the hour's cost × 730; the ledger keeps 12 decimals of the hour's cost
+    assert evidence["figure"] == (D("1.30") / 730).quantize(D("1e-12")) * 730
+    assert evidence["episode_since"] == hour(0)
+    # the calm tenant used nothing: no signal
+    assert signals(migrated_conn, fleet["calm"]) == []
+
+
+def test_soft_and_hard_throttle_at_once(migrated_conn: Conn, fleet: dict[str, uuid.UUID]) -> None:
+    run_hours(migrated_conn, fleet["acme"], ["1.51", "2.01"])
+    assert signals(migrated_conn, fleet["acme"]) == [(0, "soft_throttle"), (1, "hard_throttle")]
+    active = migrated_conn.execute(
+        "SELECT to_level FROM tier_decisions WHERE ended_at IS NULL AND tenant_id = %s",
+        (fleet["acme"],),
+    ).fetchall()
+    assert active == [{"to_level": "hard_throttle"}]  # the soft signal ended when hard began
+
+
+def test_recovery_waits_for_the_hysteresis_hours(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    run_hours(migrated_conn, fleet["acme"], ["2.50", "0.10", "0.10", "0.10"], step_down_hours=3)
+    assert signals(migrated_conn, fleet["acme"]) == [(0, "hard_throttle"), (3, "normal")]
+
+
+def test_re_evaluating_an_hour_changes_nothing(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    run_hours(migrated_conn, fleet["acme"], ["1.60"])
+    again = evaluate_hour(migrated_conn, hour(0))
+    assert again.skipped == 2 and again.tenants == 0 and again.decisions == []
+    assert signals(migrated_conn, fleet["acme"]) == [(0, "soft_throttle")]
+
+
+def test_margin_alert_once_per_episode_and_closed_when_it_ends(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    conn = migrated_conn
+    # STARTER revenue: 2 tenants × $5 = $10. Cost over the last 30 days: acme 730 hours
+    # would be needed for a month; book $4.00 in one hour → margin (10 − 4) ÷ 10 = 60 % < 70 %.
+    conn.execute(
+        "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, tenant_id, "
+        "driver, quantity, unit, unit_price, amount, price_book, basis) VALUES "
+        "('x', %s, %s, 'bottom_up', 'tenant', %s, 'compute', 1, 's', 4, 4, 't', 't')",
+        (hour(0), hour(1), fleet["acme"]),
+    )
+    conn.commit()
+    first = evaluate_hour(conn, hour(0))
+    second = evaluate_hour(conn, hour(1))
+    margin_alerts = conn.execute(
+        "SELECT subject, opened_at, closed_at FROM tier_alerts WHERE kind = 'tier_margin'"
+    ).fetchall()
+    assert [a["kind"] for a in first.alerts_opened if a["kind"] == "tier_margin"] == ["tier_margin"]
+    assert [a for a in second.alerts_opened if a["kind"] == "tier_margin"] == []  # same episode
+    assert margin_alerts == [{"subject": "STARTER", "opened_at": hour(0), "closed_at": None}]
+    # Raising the tier's price to $50 ends the episode: (100 − 4) ÷ 100 = 96 %.
+    conn.execute("UPDATE tiers SET monthly_price = 50 WHERE name = 'STARTER'")
+    conn.commit()
+    third = evaluate_hour(conn, hour(2))
+    assert third.alerts_closed >= 1
+    closed = conn.execute("SELECT closed_at FROM tier_alerts WHERE kind = 'tier_margin'").fetchone()
+    assert closed == {"closed_at": hour(2)}
+
+
+def test_lowering_a_tier_price_below_the_floor_fires_the_margin_alert(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    conn = migrated_conn
+    set_hour_cost(conn, fleet["acme"], 0, "730")  # $1.00 in the hour
+    conn.commit()
+    assert [
+        a for a in evaluate_hour(conn, hour(0)).alerts_opened if a["kind"] == "tier_margin"
+    ] == []
+    # revenue 2 × $5 = $10, cost $1 → 90 %. At $1.50: 2 × 1.5 = 3, (3 − 1) ÷ 3 = 66.7 % < 70 %.
+    conn.execute("UPDATE tiers SET monthly_price = 1.50 WHERE name = 'STARTER'")
+    conn.commit()
+    opened = [a for a in evaluate_hour(conn, hour(1)).alerts_opened if a["kind"] == "tier_margin"]
+    assert len(opened) == 1 and "66.7%" in opened[0]["message"]
+
+
+def test_add_ons_and_discounts_enter_revenue(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    conn = migrated_conn
+    sub = conn.execute(
+        "SELECT id FROM subscriptions WHERE tenant_id = %s", (fleet["acme"],)
+    ).fetchone()
+    assert sub is not None
+    conn.execute("INSERT INTO subscription_terms VALUES (%s, true, true)", (sub["id"],))
+    conn.execute(
+        "INSERT INTO subscription_addons VALUES (%s, 'priority_support', 1), (%s, 'extra_storage', 10)",
+        (sub["id"], sub["id"]),
+    )
+    row = conn.execute(
+        "SELECT subscription_revenue, addon_revenue, addon_cost, revenue "
+        "FROM tenant_monthly_revenue WHERE tenant_id = %s",
+        (fleet["acme"],),
+    ).fetchone()
+    # $5 × (1 − 0.15) × (1 − 0.10) = 3.825 → 3.83; add-ons 20 + 10 × 0.50 = 25;
+    # their cost 1 + 10 × 0.25 = 3.50
+    assert row == {
+        "subscription_revenue": D("3.83"),
+        "addon_revenue": D("25.00"),
+        "addon_cost": D("3.5000"),
+        "revenue": D("28.83"),
+    }
+
+
+def test_free_tier_abuse_groups_with_combined_cost(migrated_conn: Conn) -> None:
+    conn = migrated_conn
+    conn.execute("INSERT INTO plans (name, price_monthly) VALUES ('Free', 0)")
+    conn.execute("INSERT INTO plan_tiers SELECT id, 'FREE' FROM plans WHERE name = 'Free'")
+    twins = [add_tenant(conn, "Free", f"twin{i}") for i in range(3)]
+    loner = add_tenant(conn, "Free", "loner")
+    for t in twins:
+        conn.execute("INSERT INTO tenant_signups VALUES (%s, 'tempbox.test', '198.51.100.7')", (t,))
+    conn.execute("INSERT INTO tenant_signups VALUES (%s, 'loner.test', NULL)", (loner,))
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    for t, cost in zip(twins, ("0.10", "0.20", "0.05"), strict=True):
+        conn.execute(
+            "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, "
+            "tenant_id, driver, quantity, unit, unit_price, amount, price_book, basis) VALUES "
+            "('x', %s, %s, 'bottom_up', 'tenant', %s, 'compute', 1, 's', 1, %s, 't', 't')",
+            (now, now + timedelta(hours=1), t, D(cost)),
+        )
+    conn.commit()
+    from tenantcost.tiers.store import sql
+
+    rows = conn.execute(sql("free_abuse"), {"threshold": 3}).fetchall()
+    assert [(r["signal"], r["shared_value"], r["tenants"]) for r in rows] == [
+        ("email_domain", "tempbox.test", 3),
+        ("signup_ip", "198.51.100.7", 3),
+    ]
+    assert rows[0]["combined_cost_30d"] == D("0.35")  # 0.10 + 0.20 + 0.05
+
+
+class Recorder:
+    def __init__(self, ok: bool) -> None:
+        self.ok = ok
+        self.sent: list[Mapping[str, Any]] = []
+
+    def __call__(self, payload: Mapping[str, Any]) -> Delivery:
+        self.sent.append(payload)
+        return Delivery(self.ok, 1, 204 if self.ok else None, "" if self.ok else "ConnectError")
+
+
+def test_webhook_down_never_stops_evaluation(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    down = Recorder(ok=False)
+    set_hour_cost(migrated_conn, fleet["acme"], 0, "3.00")
+    migrated_conn.commit()
+    report = evaluate_hour(migrated_conn, hour(0), sender=down)
+    assert signals(migrated_conn, fleet["acme"]) == [(0, "hard_throttle")]
+    assert report.deliveries_failed == len(down.sent) >= 1
+    delivery = migrated_conn.execute("SELECT delivery FROM tier_decisions").fetchone()
+    assert delivery is not None and delivery["delivery"].startswith("failed")
+
+
+def test_signed_webhook_reaches_a_local_receiver(
+    use_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end through the CLI: tiers evaluate → signed POST → receiver verifies."""
+    import threading
+
+    from tenantcost.config import get_settings
+    from tests.integration.test_tier_webhook import SECRET, Receiver
+
+    receiver = Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("TENANTCOST_WEBHOOK_URL", receiver.url)
+        monkeypatch.setenv("TENANTCOST_WEBHOOK_SECRET", SECRET)
+        get_settings.cache_clear()
+        with psycopg.connect(use_database, row_factory=psycopg.rows.dict_row) as conn:
+            conn.execute("INSERT INTO plans (name, price_monthly) VALUES ('Starter', 5)")
+            conn.execute("INSERT INTO plan_tiers SELECT id, 'STARTER' FROM plans")
+            acme = add_tenant(conn, "Starter", "acme")
+            set_hour_cost(conn, acme, 0, "1.60")
+        result = CliRunner().invoke(
+            app, ["tiers", "evaluate", "--hour", hour(0).isoformat(), "--format", "json"]
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)[0]["decisions"] == 1
+        payloads = [json.loads(body) for _headers, body in receiver.received]
+        assert [p["to_level"] for p in payloads if p["type"] == "tier_decision"] == [
+            "soft_throttle"
+        ]
+        decisions = CliRunner().invoke(app, ["tiers", "decisions", "--active", "--format", "csv"])
+        assert "soft_throttle" in decisions.output and "delivered" in decisions.output
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        get_settings.cache_clear()
+
+
+def test_tier_validation_names_the_field() -> None:
+    with pytest.raises(UserError, match="cost_ceiling"):
+        tier_from_input(name="GOLD", monthly_price="10", cost_ceiling="-1")
+    with pytest.raises(UserError, match="name"):
+        tier_from_input(name="gold", monthly_price="10", cost_ceiling="1")
+
+
+def test_tiers_cli_set_list_link(use_database: str) -> None:
+    runner = CliRunner()
+    with psycopg.connect(use_database) as conn:
+        conn.execute("INSERT INTO plans (name, price_monthly) VALUES ('Gold', 50)")
+    assert (
+        runner.invoke(
+            app, ["tiers", "set", "GOLD", "--price", "50", "--cost-ceiling", "10"]
+        ).exit_code
+        == 0
+    )
+    assert runner.invoke(app, ["tiers", "set", "GOLD", "--storage-gb", "20"]).exit_code == 0
+    assert runner.invoke(app, ["tiers", "link", "Gold", "GOLD"]).exit_code == 0
+    listed = {
+        r["name"]: r
+        for r in json.loads(runner.invoke(app, ["tiers", "list", "--format", "json"]).output)
+    }
+    assert listed["GOLD"]["cost_ceiling"] == "10.0000"  # kept when only storage changed
+    assert listed["GOLD"]["storage_gb_ceiling"] == "20.000"
+    assert listed["GOLD"]["plans"] == "Gold"
+    assert listed["STARTER"]["cost_ceiling"] == "1.0000"
+    bad = runner.invoke(app, ["tiers", "set", "NEW", "--price", "5"])
+    assert bad.exit_code == 2 and "--cost-ceiling" in bad.output
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("TENANTCOST_WEBHOOK_URL", raising=False)
+    yield
+
+
+def test_step_down_hours_come_from_the_audited_setting(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    from tenantcost.costs.store import set_setting
+
+    set_setting(migrated_conn, "tier_step_down_hours", "2", "faster recovery")
+    run_hours(migrated_conn, fleet["acme"], ["2.50", "0.10", "0.10"])
+    assert signals(migrated_conn, fleet["acme"]) == [(0, "hard_throttle"), (2, "normal")]
+    with pytest.raises(UserError, match="whole number"):
+        set_setting(migrated_conn, "tier_step_down_hours", "2.5", "typo")
+    with pytest.raises(UserError, match="smallest allowed"):
+        set_setting(migrated_conn, "free_abuse_threshold", "1", "typo")
