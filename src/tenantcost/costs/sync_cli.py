@@ -42,6 +42,20 @@ DETAIL_COLUMNS = [
 ]
 
 
+DRY_RUN = typer.Option(
+    False, "--dry-run", help="Fetch prices and show what would change; write nothing."
+)
+ALLOW_UPGRADE_ORDERS = typer.Option(
+    False,
+    "--allow-upgrade-orders",
+    help="Price custom configurations through upgrade_instance, which PLACES an upgrade "
+    "order and invoice at Hostwinds. Without it those VPS are reported as failed.",
+)
+FORMAT = typer.Option(
+    OutputFormat.table, "--format", help="table, json or csv (json/csv: one row per VPS)."
+)
+
+
 @contextmanager
 def _progress_bar(title: str) -> Iterator[Callable[[int, int, str], None]]:
     """A rich progress bar on stderr while prices are fetched (hidden when not a terminal)."""
@@ -94,18 +108,9 @@ def sync_vps_command(
     all_: bool = typer.Option(
         False, "--all", help="Price every VPS that has a hostwinds_service_id."
     ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Fetch prices and show what would change; write nothing."
-    ),
-    allow_upgrade_orders: bool = typer.Option(
-        False,
-        "--allow-upgrade-orders",
-        help="Price custom configurations through upgrade_instance, which PLACES an upgrade "
-        "order and invoice at Hostwinds. Without it those VPS are reported as failed.",
-    ),
-    fmt: OutputFormat = typer.Option(
-        OutputFormat.table, "--format", help="table, json or csv (json/csv: one row per VPS)."
-    ),
+    dry_run: bool = DRY_RUN,
+    allow_upgrade_orders: bool = ALLOW_UPGRADE_ORDERS,
+    fmt: OutputFormat = FORMAT,
 ) -> None:
     """Price VPS instances from the Hostwinds API and store their monthly cost.
 
@@ -131,18 +136,9 @@ def sync_vps_command(
 
 
 def reconcile_command(
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Fetch prices and show what would change; write nothing."
-    ),
-    allow_upgrade_orders: bool = typer.Option(
-        False,
-        "--allow-upgrade-orders",
-        help="Price custom configurations through upgrade_instance, which PLACES an upgrade "
-        "order and invoice at Hostwinds. Without it those VPS are reported as failed.",
-    ),
-    fmt: OutputFormat = typer.Option(
-        OutputFormat.table, "--format", help="table, json or csv (json/csv: one row per VPS)."
-    ),
+    dry_run: bool = DRY_RUN,
+    allow_upgrade_orders: bool = ALLOW_UPGRADE_ORDERS,
+    fmt: OutputFormat = FORMAT,
 ) -> None:
     """Monthly reconciliation: re-price every linked VPS against current Hostwinds prices.
 

@@ -427,31 +427,15 @@ class Collector:
     # ---- storage -----------------------------------------------------------------------
     def _storage(self, report: PassReport, tenant_map: TenantMap) -> None:
         hour = report.hour
-        if tenant_map.databases:
-            for r in self.conn.execute(
-                sql("database_sizes"), {"names": list(tenant_map.databases)}
-            ).fetchall():
+        for query, owners, key, source in (
+            ("database_sizes", tenant_map.databases, "datname", "database_size"),
+            ("schema_sizes", tenant_map.schemas, "schema", "schema_size"),
+        ):
+            if not owners:
+                continue
+            for r in self.conn.execute(sql(query), {"names": list(owners)}).fetchall():
                 report.rows.append(
-                    UsageRow(
-                        hour,
-                        tenant_map.databases[r["datname"]],
-                        "storage_bytes",
-                        "database_size",
-                        Decimal(r["bytes"]),
-                    )
-                )
-        if tenant_map.schemas:
-            for r in self.conn.execute(
-                sql("schema_sizes"), {"names": list(tenant_map.schemas)}
-            ).fetchall():
-                report.rows.append(
-                    UsageRow(
-                        hour,
-                        tenant_map.schemas[r["schema"]],
-                        "storage_bytes",
-                        "schema_size",
-                        Decimal(r["bytes"]),
-                    )
+                    UsageRow(hour, owners[r[key]], "storage_bytes", source, Decimal(r["bytes"]))
                 )
         if tenant_map.shared:
             shares = self._shared_storage(tenant_map.shared, report)
