@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     telemetry.add_arguments(
         sub.add_parser("telemetry", help="Telemetry accuracy and overhead (issue 5).")
     )
-    sub.add_parser("web", help="Dashboard pages and 100 users (issue 8); see bench/web.py --help.")
+    sub.add_parser(
+        "web", add_help=False, help="Dashboard pages and 100 concurrent users (issue 8)."
+    )
     args, rest = parser.parse_known_args(
         argv if argv is not None else (sys.argv[1:] or ["bi-views"])
     )
