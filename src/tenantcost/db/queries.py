@@ -13,9 +13,15 @@ _HEADER = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
 def parse_queries(text: str) -> dict[str, str]:
-    """Split a file into {name: sql}; the header's following comment lines stay with the SQL."""
+    """Split a file into {name: sql}; the header's following comment lines stay with the SQL.
+
+    The closing semicolon is dropped, so a named query can also be used as a subquery.
+    """
     parts = _HEADER.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    return {
+        name: body.strip().rstrip(";").rstrip()
+        for name, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
 
 
 @cache

@@ -12,7 +12,7 @@ SELECT tenant_id, company_name, plan_name, business_health_status, cost_efficien
 
 -- name: optimization
 -- The seed's "Cost Optimization Opportunities" (Excellent tenants are left out).
-SELECT tenant_id, company_name, business_health_status, cost_efficiency_score,
+SELECT tenant_id, company_name, plan_name, business_health_status, cost_efficiency_score,
        CASE WHEN cost_efficiency_score < 50 THEN 'High Optimization Potential'
             WHEN cost_efficiency_score < 75 THEN 'Moderate Optimization Potential'
             ELSE 'Well Optimized'
@@ -36,17 +36,20 @@ SELECT plan_name,
  ORDER BY avg_efficiency_ratio DESC, plan_name;
 
 -- name: cost_per_email
--- The seed's "Cost Per Email Analysis" (tenants that sent no email are left out).
-SELECT tenant_id, company_name, plan_name, cost_per_email_delivered, total_monthly_cost,
-       monthly_profit, business_efficiency_ratio,
-       CASE WHEN cost_per_email_delivered < 0.01 THEN 'Highly Efficient'
-            WHEN cost_per_email_delivered < 0.02 THEN 'Efficient'
-            WHEN cost_per_email_delivered < 0.05 THEN 'Moderate'
+-- The seed's "Cost Per Email Analysis" (tenants that sent no email are left out); health and
+-- emails ride along for the dashboard's filters.
+SELECT a.tenant_id, a.company_name, a.plan_name, s.business_health_status, a.emails_sent,
+       a.cost_per_email_delivered, a.total_monthly_cost, a.monthly_profit,
+       a.business_efficiency_ratio,
+       CASE WHEN a.cost_per_email_delivered < 0.01 THEN 'Highly Efficient'
+            WHEN a.cost_per_email_delivered < 0.02 THEN 'Efficient'
+            WHEN a.cost_per_email_delivered < 0.05 THEN 'Moderate'
             ELSE 'Needs Optimization'
        END AS efficiency_category
-  FROM {allocation}
- WHERE cost_per_email_delivered > 0
- ORDER BY cost_per_email_delivered ASC, company_name, tenant_id;
+  FROM {allocation} a
+  JOIN {summary} s ON s.tenant_id = a.tenant_id
+ WHERE a.cost_per_email_delivered > 0
+ ORDER BY a.cost_per_email_delivered ASC, a.company_name, a.tenant_id;
 
 -- name: shared
 -- Cost charged to no tenant: the unallocated shared line first, then companies without an

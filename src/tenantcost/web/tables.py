@@ -17,6 +17,14 @@ from psycopg import sql as pgsql
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.report.reports import REPORTS
+from tenantcost.report.reports import statement as report_statement
+
+
+def report_sql(name: str) -> pgsql.Composable:
+    """The CLI report's query (over the rollups), so the seed's definitions live once."""
+    return report_statement(REPORTS[name], live=False)
+
 
 MAX_PER_PAGE = 500
 DEFAULT_PER_PAGE = 50
@@ -28,7 +36,7 @@ Order = Literal["asc", "desc"]
 class TableSpec:
     name: str
     title: str
-    base: str  # a query whose result has every column in ``columns``
+    base: pgsql.Composable  # a query whose result has every column in ``columns``
     columns: tuple[str, ...]
     default_sort: str
     default_order: Order = "desc"
@@ -120,7 +128,7 @@ def statement(spec: TableSpec, query: TableQuery, *, paged: bool) -> pgsql.Compo
     return pgsql.SQL(
         "SELECT t.*, count(*) OVER () AS _total FROM ({base}) t WHERE {where} ORDER BY {order}{limit}"
     ).format(
-        base=pgsql.SQL(spec.base),  # the spec's SQL is a constant of this module
+        base=spec.base,
         where=pgsql.SQL(" AND ").join(where) if where else pgsql.SQL("true"),
         order=order,
         limit=pgsql.SQL(" LIMIT %(limit)s OFFSET %(offset)s") if paged else pgsql.SQL(""),
@@ -202,9 +210,7 @@ HEALTH_TABLE = TableSpec(
     name="health",
     title="Daily executive health check",
     description="Every tenant's health, efficiency score, margin and profit (seed 000 view 1).",
-    base="SELECT tenant_id, company_name, plan_name, business_health_status, "
-    "cost_efficiency_score, gross_margin_ratio, monthly_subscription_revenue, "
-    "total_operational_cost, monthly_profit FROM executive_business_rollup",
+    base=report_sql("health"),
     columns=(
         "tenant_id",
         "company_name",
@@ -230,13 +236,7 @@ OPTIMIZATION_TABLE = TableSpec(
     title="Cost optimization opportunities",
     description="Tenants not Excellent; category by efficiency score (< 50 High, < 75 "
     "Moderate, else Well Optimized); opportunity = revenue × 2 − cost.",
-    base="SELECT tenant_id, company_name, plan_name, business_health_status, "
-    "cost_efficiency_score, "
-    "CASE WHEN cost_efficiency_score < 50 THEN 'High Optimization Potential' "
-    "WHEN cost_efficiency_score < 75 THEN 'Moderate Optimization Potential' "
-    "ELSE 'Well Optimized' END AS optimization_category, "
-    "monthly_subscription_revenue * 2 - total_operational_cost AS optimization_opportunity "
-    "FROM executive_business_rollup WHERE business_health_status <> 'Excellent'",
+    base=report_sql("optimization"),
     columns=(
         "tenant_id",
         "company_name",
@@ -255,12 +255,7 @@ COST_BY_PLAN_TABLE = TableSpec(
     title="Monthly cost analysis by plan",
     description="Tenants and average cost, profit (payments − cost) and efficiency "
     "(payments ÷ cost) per plan (seed 000 view 2).",
-    base="SELECT plan_name, count(*) AS tenant_count, "
-    "avg(total_infrastructure_cost) AS avg_infrastructure_cost, "
-    "avg(total_email_service_cost) AS avg_email_service_cost, "
-    "avg(total_monthly_cost) AS avg_total_cost, avg(monthly_profit) AS avg_monthly_profit, "
-    "avg(business_efficiency_ratio) AS avg_efficiency_ratio "
-    "FROM business_cost_allocation_rollup GROUP BY plan_name",
+    base=report_sql("cost-by-plan"),
     columns=(
         "plan_name",
         "tenant_count",
@@ -288,16 +283,7 @@ COST_PER_EMAIL_TABLE = TableSpec(
     title="Cost per email",
     description="Cost ÷ emails sent in the last 30 days, tenants that sent email; categories "
     "< $0.01 Highly Efficient, < $0.02 Efficient, < $0.05 Moderate, else Needs Optimization.",
-    base="SELECT a.tenant_id, a.company_name, a.plan_name, e.business_health_status, "
-    "a.emails_sent, a.cost_per_email_delivered, a.total_monthly_cost, a.monthly_profit, "
-    "a.business_efficiency_ratio, "
-    "CASE WHEN a.cost_per_email_delivered < 0.01 THEN 'Highly Efficient' "
-    "WHEN a.cost_per_email_delivered < 0.02 THEN 'Efficient' "
-    "WHEN a.cost_per_email_delivered < 0.05 THEN 'Moderate' "
-    "ELSE 'Needs Optimization' END AS efficiency_category "
-    "FROM business_cost_allocation_rollup a "
-    "JOIN executive_business_rollup e ON e.tenant_id = a.tenant_id "
-    "WHERE a.cost_per_email_delivered > 0",
+    base=report_sql("cost-per-email"),
     columns=(
         "tenant_id",
         "company_name",
