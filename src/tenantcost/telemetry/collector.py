@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -248,24 +248,7 @@ class Collector:
 
     def _read_pgss(self, schema: str, columns: list[str]) -> dict[StatementKey, Counters]:
         rows = self.conn.execute(pgss_query(schema, columns)).fetchall()
-        return {
-            StatementKey(
-                int(r["dbid"]), int(r["userid"]), int(r["queryid"]), bool(r["toplevel"])
-            ): (
-                Counters(
-                    calls=int(r["calls"]),
-                    exec_ms=float(r["exec_ms"]),
-                    plan_ms=float(r["plan_ms"]),
-                    rows=int(r["rows"]),
-                    io_read_ms=float(r["io_read_ms"]),
-                    shared_blks_read=int(r["shared_blks_read"]),
-                    shared_blks_hit=int(r["shared_blks_hit"]),
-                    wal_bytes=int(r["wal_bytes"]),
-                    stats_since=r["stats_since"],
-                )
-            )
-            for r in rows
-        }
+        return {StatementKey.from_row(r): Counters.from_row(r) for r in rows}
 
     def _read_info(self, schema: str) -> dict[str, Any]:
         if not self._columns(f'"{schema}".pg_stat_statements_info'):
@@ -292,40 +275,17 @@ class Collector:
             )
             return "pg_stat_statements execution time (pg_stat_kcache unreadable: an estimate)"
         for r in rows:
-            key = StatementKey(
-                int(r["dbid"]), int(r["userid"]), int(r["queryid"]), bool(r["toplevel"])
-            )
+            key = StatementKey.from_row(r)
             if key in current:
                 c = current[key]
-                current[key] = Counters(
-                    **{
-                        **_fields(c),
-                        "cpu_user_s": float(r["cpu_user_s"]),
-                        "cpu_system_s": float(r["cpu_system_s"]),
-                    }
+                current[key] = replace(
+                    c, cpu_user_s=float(r["cpu_user_s"]), cpu_system_s=float(r["cpu_system_s"])
                 )
         return f"pg_stat_kcache {version} CPU time (measured)"
 
     def _read_snapshot(self) -> dict[StatementKey, Counters]:
         rows = self.conn.execute(sql("snapshot_all")).fetchall()
-        return {
-            StatementKey(
-                int(r["dbid"]), int(r["userid"]), int(r["queryid"]), bool(r["toplevel"])
-            ): Counters(
-                calls=int(r["calls"]),
-                exec_ms=float(r["exec_ms"]),
-                plan_ms=float(r["plan_ms"]),
-                rows=int(r["rows"]),
-                io_read_ms=float(r["io_read_ms"]),
-                shared_blks_read=int(r["shared_blks_read"]),
-                shared_blks_hit=int(r["shared_blks_hit"]),
-                wal_bytes=int(r["wal_bytes"]),
-                cpu_user_s=r["cpu_user_s"],
-                cpu_system_s=r["cpu_system_s"],
-                stats_since=r["stats_since"],
-            )
-            for r in rows
-        }
+        return {StatementKey.from_row(r): Counters.from_row(r) for r in rows}
 
     def _write_snapshot(self, current: Mapping[StatementKey, Counters]) -> None:
         self.conn.execute(sql("snapshot_clear"))
@@ -558,10 +518,6 @@ class Collector:
             report.warnings.append(
                 f"retention ({self.settings.usage_retention_months} months): dropped {', '.join(dropped)}"
             )
-
-
-def _fields(c: Counters) -> dict[str, Any]:
-    return {name: getattr(c, name) for name in Counters.__slots__}
 
 
 def row_share_bytes(counts: Mapping[UUID | None, int], table_bytes: int) -> dict[UUID, Decimal]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class StatementKey(NamedTuple):
@@ -29,6 +29,10 @@ class StatementKey(NamedTuple):
     userid: int
     queryid: int
     toplevel: bool
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> StatementKey:
+        return cls(int(row["dbid"]), int(row["userid"]), int(row["queryid"]), bool(row["toplevel"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,24 @@ class Counters:
     cpu_user_s: float | None = None
     cpu_system_s: float | None = None
     stats_since: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Counters:
+        """From a pg_stat_statements read or a stored snapshot (CPU columns optional)."""
+        cpu_user, cpu_system = row.get("cpu_user_s"), row.get("cpu_system_s")
+        return cls(
+            calls=int(row["calls"]),
+            exec_ms=float(row["exec_ms"]),
+            plan_ms=float(row["plan_ms"]),
+            rows=int(row["rows"]),
+            io_read_ms=float(row["io_read_ms"]),
+            shared_blks_read=int(row["shared_blks_read"]),
+            shared_blks_hit=int(row["shared_blks_hit"]),
+            wal_bytes=int(row["wal_bytes"]),
+            cpu_user_s=None if cpu_user is None else float(cpu_user),
+            cpu_system_s=None if cpu_system is None else float(cpu_system),
+            stats_since=row["stats_since"],
+        )
 
     def numbers(self) -> tuple[float, ...]:
         return (
