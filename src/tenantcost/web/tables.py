@@ -204,106 +204,66 @@ def sort_link(
     return query_string({**params, "sort": column, "order": order, "page": None}), arrow
 
 
-MONEY = 2
+def report_table(
+    report: str,
+    *,
+    name: str,
+    description: str,
+    insert: Sequence[tuple[str, str]] = (),
+    **kwargs: Any,
+) -> TableSpec:
+    """A dashboard table over a CLI report: same query, title, columns and decimals, plus
+    the columns the dashboard filters on (``insert``: (column, after which column))."""
+    spec = REPORTS[report]
+    columns = list(spec.columns)
+    for column, after in insert:
+        columns.insert(columns.index(after) + 1, column)
+    return TableSpec(
+        name=name,
+        title=spec.title,
+        description=description,
+        base=report_sql(report),
+        columns=tuple(columns),
+        places=dict(spec.places),
+        **kwargs,
+    )
 
-HEALTH_TABLE = TableSpec(
+
+HEALTH_TABLE = report_table(
+    "health",
     name="health",
-    title="Daily executive health check",
     description="Every tenant's health, efficiency score, margin and profit (seed 000 view 1).",
-    base=report_sql("health"),
-    columns=(
-        "tenant_id",
-        "company_name",
-        "plan_name",
-        "business_health_status",
-        "cost_efficiency_score",
-        "gross_margin_ratio",
-        "monthly_subscription_revenue",
-        "total_operational_cost",
-        "monthly_profit",
-    ),
     default_sort="cost_efficiency_score",
-    places={
-        "gross_margin_ratio": 2,
-        "monthly_subscription_revenue": MONEY,
-        "total_operational_cost": MONEY,
-        "monthly_profit": MONEY,
-    },
 )
 
-OPTIMIZATION_TABLE = TableSpec(
+OPTIMIZATION_TABLE = report_table(
+    "optimization",
     name="optimization",
-    title="Cost optimization opportunities",
     description="Tenants not Excellent; category by efficiency score (< 50 High, < 75 "
     "Moderate, else Well Optimized); opportunity = revenue × 2 − cost.",
-    base=report_sql("optimization"),
-    columns=(
-        "tenant_id",
-        "company_name",
-        "plan_name",
-        "business_health_status",
-        "cost_efficiency_score",
-        "optimization_category",
-        "optimization_opportunity",
-    ),
+    insert=[("plan_name", "company_name")],
     default_sort="optimization_opportunity",
-    places={"optimization_opportunity": MONEY},
 )
 
-COST_BY_PLAN_TABLE = TableSpec(
+COST_BY_PLAN_TABLE = report_table(
+    "cost-by-plan",
     name="cost_by_plan",
-    title="Monthly cost analysis by plan",
     description="Tenants and average cost, profit (payments − cost) and efficiency "
     "(payments ÷ cost) per plan (seed 000 view 2).",
-    base=report_sql("cost-by-plan"),
-    columns=(
-        "plan_name",
-        "tenant_count",
-        "avg_infrastructure_cost",
-        "avg_email_service_cost",
-        "avg_total_cost",
-        "avg_monthly_profit",
-        "avg_efficiency_ratio",
-    ),
     default_sort="avg_efficiency_ratio",
-    places={
-        "avg_infrastructure_cost": MONEY,
-        "avg_email_service_cost": MONEY,
-        "avg_total_cost": MONEY,
-        "avg_monthly_profit": MONEY,
-        "avg_efficiency_ratio": 2,
-    },
     link_column=None,
     hidden=(),
     filters=("plan",),
 )
 
-COST_PER_EMAIL_TABLE = TableSpec(
+COST_PER_EMAIL_TABLE = report_table(
+    "cost-per-email",
     name="cost_per_email",
-    title="Cost per email",
     description="Cost ÷ emails sent in the last 30 days, tenants that sent email; categories "
     "< $0.01 Highly Efficient, < $0.02 Efficient, < $0.05 Moderate, else Needs Optimization.",
-    base=report_sql("cost-per-email"),
-    columns=(
-        "tenant_id",
-        "company_name",
-        "plan_name",
-        "business_health_status",
-        "emails_sent",
-        "cost_per_email_delivered",
-        "total_monthly_cost",
-        "monthly_profit",
-        "business_efficiency_ratio",
-        "efficiency_category",
-    ),
+    insert=[("business_health_status", "plan_name"), ("emails_sent", "business_health_status")],
     default_sort="cost_per_email_delivered",
     default_order="asc",
-    places={
-        "cost_per_email_delivered": 4,
-        "total_monthly_cost": MONEY,
-        "monthly_profit": MONEY,
-        "business_efficiency_ratio": 2,
-    },
 )
 
 TABLES: dict[str, TableSpec] = {
