@@ -189,52 +189,83 @@ class AlertCondition:
 
 
 def alert_conditions(conn: Connection, hour: datetime) -> list[AlertCondition]:
-    """Every alert condition true at ``hour`` (pure arithmetic over gathered figures)."""
-    found: list[AlertCondition] = []
-    for row in conn.execute(sql("tier_margins"), {"hour": hour}).fetchall():
-        if anomaly.below_margin_floor(row["revenue"], row["cost"], row["margin_floor_pct"]):
-            margin = anomaly.margin_pct(row["revenue"], row["cost"])
-            found.append(
-                AlertCondition(
-                    "tier_margin",
-                    row["tier"],
-                    f"tier {row['tier']} margin {margin:.1f}% is below its "
-                    f"{row['margin_floor_pct']}% floor",
-                    {"revenue": row["revenue"], "cost": row["cost"], "margin_pct": margin},
-                )
-            )
-    found += _outliers(conn, hour)
-    found += _jumps(conn, hour)
-    for row in conn.execute(sql("plans_above_price"), {"hour": hour}).fetchall():
-        found.append(
-            AlertCondition(
-                "plan_cost_above_price",
-                row["plan_name"],
-                f"plan {row['plan_name']}: average tenant cost {row['avg_cost']:.2f} is above "
-                f"its price {row['price_monthly']}",
-                dict(row),
-            )
-        )
-    return found
-
-
-def _outliers(conn: Connection, hour: datetime) -> Iterable[AlertCondition]:
+    """Every alert condition true at ``hour``: figures gathered once, judged by pure code."""
+    rows = conn.execute(sql("tenant_30d_costs"), {"hour": hour}).fetchall()
     setting = conn.execute(sql("setting"), {"key": "tenant_outlier_pct"}).fetchone()
-    limit = Decimal(setting["value"]) if setting else Decimal(150)
-    for row in conn.execute(sql("tenant_month_costs"), {"hour": hour}).fetchall():
-        share = anomaly.share_of_average(row["cost"], row["tier_avg"])
-        if (
-            share is not None
-            and share >= limit
-            and row["tenants_in_tier"] >= OUTLIER_MIN_TENANTS
-            and row["cost"] >= OUTLIER_MIN_COST
-        ):
+    outlier_pct = Decimal(setting["value"]) if setting else Decimal(150)
+    return [
+        *tier_margin_alerts(rows),
+        *outlier_alerts(rows, outlier_pct),
+        *_jumps(conn, hour),
+        *plan_price_alerts(rows),
+    ]
+
+
+def _group(rows: Iterable[Mapping[str, Any]], key: str) -> dict[Any, list[Mapping[str, Any]]]:
+    groups: dict[Any, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row[key], []).append(row)
+    return groups
+
+
+def tier_margin_alerts(rows: Iterable[Mapping[str, Any]]) -> Iterable[AlertCondition]:
+    """Tiers whose revenue against usage + add-on cost is below their margin floor."""
+    for tier, members in _group(rows, "tier").items():
+        revenue = sum((r["revenue"] for r in members), Decimal(0))
+        cost = sum((r["usage_cost"] + r["addon_cost"] for r in members), Decimal(0))
+        floor = members[0]["margin_floor_pct"]
+        if anomaly.below_margin_floor(revenue, cost, floor):
+            margin = anomaly.margin_pct(revenue, cost)
             yield AlertCondition(
-                "tenant_above_tier_average",
-                str(row["tenant_id"]),
-                f"{row['company_name']} ({row['tier']}) costs {row['cost']:.2f}/month, "
-                f"{share:.0f}% of its tier average {row['tier_avg']:.2f}",
-                {"cost": row["cost"], "tier_avg": row["tier_avg"], "pct_of_avg": share},
+                "tier_margin",
+                tier,
+                f"tier {tier} margin {margin:.1f}% is below its {floor}% floor",
+                {"revenue": revenue, "cost": cost, "margin_pct": margin},
+            )
+
+
+def outlier_alerts(
+    rows: Iterable[Mapping[str, Any]], limit_pct: Decimal
+) -> Iterable[AlertCondition]:
+    """Tenants whose usage cost is at least ``limit_pct`` percent of their tier's average
+    (add-ons are left out: the tenant pays for them separately)."""
+    for tier, members in _group(rows, "tier").items():
+        if len(members) < OUTLIER_MIN_TENANTS:
+            continue
+        average = sum((r["usage_cost"] for r in members), Decimal(0)) / len(members)
+        for row in members:
+            cost = row["usage_cost"]
+            share = anomaly.share_of_average(cost, average)
+            if share is not None and share >= limit_pct and cost >= OUTLIER_MIN_COST:
+                yield AlertCondition(
+                    "tenant_above_tier_average",
+                    str(row["tenant_id"]),
+                    f"{row['company_name']} ({tier}) costs {cost:.2f}/month, "
+                    f"{share:.0f}% of its tier average {average:.2f}",
+                    {"cost": cost, "tier_avg": average, "pct_of_avg": share},
+                )
+
+
+def plan_price_alerts(rows: Iterable[Mapping[str, Any]]) -> Iterable[AlertCondition]:
+    """Paid plans whose tenants cost more on average than the plan's price (FREE plans are
+    loss leaders by design and are covered by the margin and outlier alerts instead)."""
+    paid = [r for r in rows if r["plan_price"] > 0]
+    for plan, members in _group(paid, "plan_name").items():
+        average = sum((r["usage_cost"] + r["addon_cost"] for r in members), Decimal(0)) / len(
+            members
+        )
+        price = members[0]["plan_price"]
+        if average > price:
+            yield AlertCondition(
+                "plan_cost_above_price",
+                plan,
+                f"plan {plan}: average tenant cost {average:.2f} is above its price {price}",
+                {
+                    "plan_name": plan,
+                    "price_monthly": price,
+                    "tenants": len(members),
+                    "avg_cost": average,
+                },
             )
 
 

@@ -118,55 +118,23 @@ RETURNING id;
 -- name: setting
 SELECT value FROM cost_settings WHERE key = %(key)s;
 
--- name: tenant_month_costs
--- Trailing 30 days of attributed usage cost per tenant, beside its tier's average. Add-ons
--- are left out: the tenant pays for them separately, so they say nothing about its tier.
-WITH cost AS (
-    SELECT r.tenant_id, r.tier, coalesce(sum(h.cost), 0) AS cost
-      FROM tenant_monthly_revenue r
-      LEFT JOIN tenant_hourly_cost h
-        ON h.tenant_id = r.tenant_id
-       AND h.hour > %(hour)s - interval '30 days' AND h.hour <= %(hour)s
-     GROUP BY r.tenant_id, r.tier
-)
-SELECT c.tenant_id, co.name AS company_name, c.tier, c.cost,
-       avg(c.cost) OVER (PARTITION BY c.tier) AS tier_avg,
-       count(*) OVER (PARTITION BY c.tier) AS tenants_in_tier
-  FROM cost c
-  JOIN companies co ON co.id = c.tenant_id;
-
--- name: tier_margins
--- Per tier: revenue at the tier's price (after discounts, with add-ons) against the trailing
--- 30 days of attributed cost (+ add-on cost).
-WITH cost AS (
+-- name: tenant_30d_costs
+-- Per active, tiered subscription: revenue at the tier's price, add-on cost, and the last
+-- 30 days of attributed usage cost. Tier margins, tier outliers and plans above price are
+-- all worked out from these rows in Python (tiers.evaluate), so the ledger is read once.
+WITH usage AS (
     SELECT tenant_id, sum(cost) AS cost
       FROM tenant_hourly_cost
      WHERE hour > %(hour)s - interval '30 days' AND hour <= %(hour)s
      GROUP BY tenant_id
 )
-SELECT r.tier, t.margin_floor_pct, sum(r.revenue) AS revenue,
-       sum(coalesce(c.cost, 0) + r.addon_cost) AS cost
+SELECT r.tenant_id, co.name AS company_name, r.tier, t.margin_floor_pct, r.plan_name,
+       r.plan_price, r.revenue, r.addon_cost, coalesce(u.cost, 0) AS usage_cost
   FROM tenant_monthly_revenue r
   JOIN tiers t ON t.name = r.tier
-  LEFT JOIN cost c ON c.tenant_id = r.tenant_id
- GROUP BY r.tier, t.margin_floor_pct;
-
--- name: plans_above_price
--- Paid plans whose tenants cost more on average than the plan's price (FREE plans are
--- loss leaders by design and are covered by the margin and outlier alerts instead).
-WITH cost AS (
-    SELECT tenant_id, sum(cost) AS cost
-      FROM tenant_hourly_cost
-     WHERE hour > %(hour)s - interval '30 days' AND hour <= %(hour)s
-     GROUP BY tenant_id
-)
-SELECT r.plan_name, min(r.plan_price) AS price_monthly, count(*) AS tenants,
-       avg(coalesce(c.cost, 0) + r.addon_cost) AS avg_cost
-  FROM tenant_monthly_revenue r
-  LEFT JOIN cost c ON c.tenant_id = r.tenant_id
- WHERE r.plan_price > 0
- GROUP BY r.plan_name
-HAVING avg(coalesce(c.cost, 0) + r.addon_cost) > min(r.plan_price);
+  JOIN companies co ON co.id = r.tenant_id
+  LEFT JOIN usage u ON u.tenant_id = r.tenant_id
+ ORDER BY r.tier, r.tenant_id;
 
 -- name: hourly_cost_history
 SELECT tenant_id, hour, cost FROM tenant_hourly_cost
