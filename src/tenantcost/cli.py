@@ -11,7 +11,12 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from tenantcost import __version__
-from tenantcost.attribution.cli import attribute_command, cost_drivers_command, tenant_costs_command
+from tenantcost.attribution.cli import (
+    attribute_command,
+    cost_drivers_command,
+    quality_command,
+    tenant_costs_command,
+)
 from tenantcost.costs.cli import app as costs_app
 from tenantcost.db.cli import app as db_app
 from tenantcost.demo.cli import app as demo_app
@@ -79,6 +84,7 @@ app.command("collect")(collect_command)
 app.command("attribute")(attribute_command)
 report_app.command("tenant-costs")(tenant_costs_command)
 report_app.command("cost-drivers")(cost_drivers_command)
+report_app.command("quality")(quality_command)
 app.command("settings")(settings_command)
 
 

@@ -112,6 +112,21 @@ class Settings(BaseSettings):
         "TABLESAMPLE to estimate each tenant's row share of their size.",
     )
 
+    hourly_cost_retention_days: int = Field(
+        default=14,
+        ge=8,
+        le=400,
+        description="Days of per-tenant hourly usage cost kept (tier ceilings and cost-jump "
+        "alerts read the last 7 days); older hours live on in the daily and monthly ledger.",
+    )
+    period_close_hours: int = Field(
+        default=72,
+        ge=0,
+        le=24 * 62,
+        description="Hours after a month ends before its figures are closed (final); importing "
+        "the month's invoice closes it at once. Re-attributing a closed month needs --reopen.",
+    )
+
     webhook_url: str | None = Field(
         default=None,
         description="Where tier decisions and alerts are POSTed (JSON, HMAC-signed); unset: log only.",

@@ -1,4 +1,4 @@
-"""Ledger arithmetic by hand: bottom-up, proration, price-book boundaries, reconciliation."""
+"""Cost model arithmetic by hand: accrual, reconciliation, overhead spreading, host totals."""
 
 from __future__ import annotations
 
@@ -14,96 +14,32 @@ from hypothesis import strategies as st
 
 from tenantcost.attribution.arith import (
     CENT,
-    HourUsage,
     LedgerLine,
-    UnitPrices,
-    bottom_up,
-    fixed_lines,
+    accrual_fraction,
     reconcile,
     split_total,
 )
-from tenantcost.attribution.ledger import host_totals, reconciled_mode
-from tenantcost.telemetry.timeutil import hours_in_month, month_period, parse_hour
+from tenantcost.attribution.ledger import host_totals, overhead_lines, reconciled_usage
+from tenantcost.pricing.book import find_price_book
+from tenantcost.telemetry.timeutil import hours_in_month, month_period
 
 A = UUID("00000000-0000-0000-0000-00000000000a")
 B = UUID("00000000-0000-0000-0000-00000000000b")
 H1 = datetime(2025, 11, 10, 9, tzinfo=UTC)
-H2 = datetime(2025, 11, 20, 9, tzinfo=UTC)
-# Railway's published rates: $0.000463/vCPU-minute, $0.000231/GB-minute, $0.15/GB-month, $0.05/GB
-RAILWAY = UnitPrices(
-    "railway-2025-11",
-    Decimal("0.000463") / 60,
-    Decimal("0.000231") / 60,
-    Decimal("0.15"),
-    Decimal("0.05"),
-)
-LATER = UnitPrices(
-    "later", Decimal("0.00001"), Decimal("0.000005"), Decimal("0.20"), Decimal("0.10")
-)
+RAILWAY = find_price_book("railway-2025-11")
 
 
-def test_bottom_up_by_hand() -> None:
-    usage = [
-        HourUsage(
-            A,
-            H1,
-            compute_seconds=Decimal(600),  # 10 vCPU-minutes
-            connection_seconds=Decimal(3600),  # one connection for the hour
-            storage_bytes=Decimal(2 * 10**9),  # 2 GB held for the hour
-            egress_bytes=Decimal(3 * 10**9),  # 3 GB sent
-        )
-    ]
-    lines = {
-        line.driver: line
-        for line in bottom_up(
-            usage,
-            {H1: RAILWAY},
-            memory_mb_per_connection=Decimal(10),
-            hours_in_month={H1: 720},
-        )
-    }
-    # compute: 600 s x 0.000463/60 = 10 x 0.000463 = 0.00463
-    assert lines["compute"].amount == Decimal("0.004630000000")
-    # memory: 3600 s x 10 MB / 1000 = 36 GB-s; 36 x 0.000231/60 = 0.0001386
-    assert lines["memory"].quantity == Decimal(36)
-    assert lines["memory"].amount == Decimal("0.000138600000")
-    # storage: 2 GB for 1 of 720 hours = 2/720 GB-month; x 0.15 = 0.000416666666666… -> 12 dp
-    assert lines["storage"].amount == Decimal("0.000416666667")
-    # network: 3 GB x 0.05 = 0.15
-    assert lines["network"].amount == Decimal("0.150000000000")
-    assert lines["compute"].unit == "vCPU-second" and lines["storage"].unit == "GB-month"
-    assert all(isinstance(line.amount, Decimal) for line in lines.values())
-
-
-def test_new_price_book_inside_the_month_prices_each_side_with_its_book() -> None:
-    usage = [
-        HourUsage(A, H1, compute_seconds=Decimal(100)),  # before the new book
-        HourUsage(A, H2, compute_seconds=Decimal(100)),  # after it
-    ]
-    lines = bottom_up(
-        usage,
-        {H1: RAILWAY, H2: LATER},
-        memory_mb_per_connection=Decimal(10),
-        hours_in_month={H1: 720, H2: 720},
-    )
-    by_book = {line.price_book: line.amount for line in lines}
-    # 100 x 0.000463/60 = 0.000771666…67 ; 100 x 0.00001 = 0.001
-    assert by_book == {
-        "railway-2025-11": Decimal("0.000771666667"),
-        "later": Decimal("0.001000000000"),
-    }
-
-
-def test_fixed_costs_are_prorated() -> None:
-    hour = parse_hour("2025-11-21T10")
-    lines = fixed_lines({A: (Decimal("72.00"), Decimal("4.99"))}, hour.month_fraction(), "bca")
-    # November has 30 x 24 = 720 hours: 72.00 / 720 = 0.1; 4.99 / 720 = 0.006930555…
-    assert hour.month_fraction() == Decimal(1) / Decimal(720)
-    assert [line.amount for line in lines] == [Decimal("0.100000000000"), Decimal("0.006930555556")]
-    month = fixed_lines(
-        {A: (Decimal("72.00"), Decimal(0))}, month_period("2025-11").month_fraction(), "bca"
-    )
-    assert [(line.driver, line.amount) for line in month] == [("vps", Decimal("72.000000000000"))]
+def test_accrual_fraction_by_hand() -> None:
+    nov = month_period("2025-11")  # 30 days = 720 hours
+    assert accrual_fraction(nov.start, nov.end, datetime(2025, 11, 16, tzinfo=UTC)) == Decimal(
+        15
+    ) / Decimal(30)
+    assert accrual_fraction(nov.start, nov.end, datetime(2025, 12, 5, tzinfo=UTC)) == 1
+    assert accrual_fraction(nov.start, nov.end, datetime(2025, 10, 5, tzinfo=UTC)) == 0
+    # 9 hours into November: 9 / 720
+    assert accrual_fraction(nov.start, nov.end, datetime(2025, 11, 1, 9, tzinfo=UTC)) == Decimal(
+        9
+    ) / Decimal(720)
 
 
 def test_hours_in_month() -> None:
@@ -124,11 +60,10 @@ def test_split_total_largest_remainder() -> None:
 
 
 def test_reconcile_idle_is_the_rest() -> None:
-    # host bill 5.00, tenants used 1.234 and 0.5 at list prices
+    # host bill 5.00, tenants used 1.234 and 0.5 at list prices: they keep them, idle the rest
     result = reconcile(Decimal("5.00"), {"a": Decimal("1.234"), "b": Decimal("0.5")})
-    # attributed 1.734 -> 1.73 in cents, split 1.234 : 0.5 -> 1.23 / 0.50 ; idle 5.00 - 1.73
-    assert result.amounts == {"a": Decimal("1.23"), "b": Decimal("0.50")}
-    assert result.idle == Decimal("3.27")
+    assert result.amounts == {"a": Decimal("1.234"), "b": Decimal("0.5")}
+    assert result.idle == Decimal("3.266")
     assert not result.exceeded and result.scale == 1
 
 
@@ -166,32 +101,65 @@ def test_reconciled_tenants_plus_idle_equal_the_total_to_the_cent(
         assert result.idle == 0
 
 
-def _line(tenant: UUID, driver: str, amount: str) -> LedgerLine:
-    return LedgerLine(tenant, driver, Decimal(1), "x", Decimal(amount), Decimal(amount), "book")
+def _line(tenant: UUID | None, driver: str, amount: str, line: str = "tenant") -> LedgerLine:
+    return LedgerLine(line, tenant, driver, "src", "measured", Decimal(1), "x", Decimal(amount))
 
 
-def test_reconciled_mode_with_invoice_has_one_idle_line() -> None:
+def test_invoice_basis_has_one_idle_line() -> None:
     usage = [_line(A, "compute", "0.80"), _line(B, "compute", "0.20"), _line(A, "storage", "1.00")]
-    fixed = [_line(A, "vps", "72.00")]
-    mode = reconciled_mode(usage, fixed, invoice=Decimal("5.00"), measured=None)
-    assert mode is not None
-    idle = [line for line in mode.lines if line.line == "idle"]
-    # attributed usage 2.00 of the 5.00 invoice -> idle 3.00; VPS passes through
-    assert [(line.driver, line.amount) for line in idle] == [("invoice", Decimal("3.00"))]
-    assert mode.host_total == Decimal("5.00") and mode.idle == Decimal("3.00")
-    assert mode.total == Decimal("77.00")  # 5.00 host + 72.00 VPS
-    assert sum(line.amount for line in mode.lines) == mode.total
+    lines, basis, host, scale, _ = reconciled_usage(usage, invoice=Decimal("5.00"), measured=None)
+    idle = [(x.driver, x.amount) for x in lines if x.line == "idle"]
+    # attributed usage 2.00 of the 5.00 invoice -> one idle line of 3.00
+    assert basis == "invoice" and host == Decimal("5.00") and scale == 1
+    assert idle == [("usage", Decimal("3.00"))]
+    assert sum(x.amount for x in lines) == Decimal("5.00")
 
 
-def test_reconciled_mode_with_measured_host_per_driver() -> None:
-    usage = [_line(A, "compute", "0.006"), _line(B, "network", "0.01")]
+def test_measured_host_basis_per_driver() -> None:
+    usage = [
+        _line(A, "compute", "0.006"),
+        _line(None, "compute", "0.001", "background"),
+        _line(B, "network", "0.01"),
+    ]
     measured = {"compute": Decimal("0.010"), "memory": Decimal("0.002"), "storage": Decimal(0)}
-    mode = reconciled_mode(usage, [], invoice=None, measured=measured)
-    assert mode is not None
-    idle = {line.driver: line.amount for line in mode.lines if line.line == "idle"}
-    # compute idle 0.010 - 0.006; memory nobody used: all idle; network = attributed, no idle
-    assert idle == {"compute": Decimal("0.004"), "memory": Decimal("0.002")}
-    assert mode.total == Decimal("0.022")
+    lines, basis, host, _, _ = reconciled_usage(usage, invoice=None, measured=measured)
+    idle = {x.driver: x.amount for x in lines if x.line == "idle"}
+    # compute idle 0.010 - 0.006 - 0.001 background; memory nobody used: all idle; network has
+    # no host figure: its total is what was attributed, no idle
+    assert basis == "host_measured"
+    assert idle == {"compute": Decimal("0.003"), "memory": Decimal("0.002")}
+    assert host == Decimal("0.022")
+    assert sum(x.amount for x in lines) == Decimal("0.022")
+
+
+def test_no_host_total_keeps_list_prices() -> None:
+    usage = [_line(A, "compute", "0.5")]
+    lines, basis, host, _, _ = reconciled_usage(usage, invoice=None, measured=None)
+    assert basis == "list_prices" and host is None and lines == usage
+
+
+def test_overhead_spread_even_and_by_usage() -> None:
+    lines = [
+        _line(A, "compute", "3.00"),
+        _line(B, "compute", "1.00"),
+        _line(None, "usage", "2.00", "idle"),
+        _line(None, "platform_overhead", "1.00", "control_plane"),
+    ]
+    # pool 3.00 (idle 2.00 + control plane 1.00): even -> 1.50 each; usage 3:1 -> 2.25 / 0.75
+    even = {
+        x.tenant_id: x.amount
+        for x in overhead_lines(lines, [A, B], "even")
+        if x.driver == "platform_overhead"
+    }
+    assert even == {A: Decimal("1.50"), B: Decimal("1.50")}
+    by_usage = overhead_lines(lines, [A, B], "usage")
+    assert {x.tenant_id: x.amount for x in by_usage if x.driver == "platform_overhead"} == {
+        A: Decimal("2.25"),
+        B: Decimal("0.75"),
+    }
+    assert not any(x.line in ("idle", "control_plane") for x in by_usage)
+    assert sum(x.amount for x in by_usage) == sum(x.amount for x in lines)
+    assert overhead_lines(lines, [A, B], "none") == lines
 
 
 def test_host_totals_by_hand() -> None:
@@ -202,19 +170,25 @@ def test_host_totals_by_hand() -> None:
             "storage_bytes": Decimal(10**9),
         }
     }
-    totals = host_totals(host, {H1: RAILWAY})
+    totals = host_totals(host, [RAILWAY], "railway")
     # 60 s x 0.000463/60 = 0.000463 ; 60 GB-s x 0.000231/60 = 0.000231 ; 1 GB / 720 h x 0.15
     assert totals["compute"] == Decimal("0.000463")
     assert totals["memory"] == Decimal("0.000231")
-    assert totals["storage"].quantize(Decimal("1e-12")) == Decimal("0.000208333333")
+    assert totals["storage"] == Decimal("0.000208333333")
 
 
 def test_no_float_money_in_the_ledger_schema() -> None:
     """Money and quantities in the ledger tables are NUMERIC, never float types."""
-    sql = (files("tenantcost.db.migrations") / "sql" / "0007_telemetry.up.sql").read_text()
+    root = files("tenantcost.db.migrations") / "sql"
+    sql = (root / "0007_telemetry.up.sql").read_text() + (
+        root / "0010_cost_model.up.sql"
+    ).read_text()
     for table in (
         "tenant_cost_ledger",
-        "tenant_cost_totals",
+        "tenant_cost_periods",
+        "tenant_cost_daily",
+        "tenant_cost_hourly",
+        "tenant_period_figures",
         "host_invoices",
         "tenant_usage_hourly",
     ):

@@ -1,35 +1,27 @@
-"""Cost attribution arithmetic: plain values in, plain values out, all Decimal.
+"""Cost model arithmetic: plain values in, plain values out, all Decimal.
 
-Definitions (per tenant, per UTC hour, then summed over the period):
+Pricing itself (usage x the book in force at each hour) is SQL: ``tenantcost_priced_usage``
+in migration 0010, the one definition every table is filled from. What is left here is what
+happens to a period's lines once they are priced:
 
-- **compute** = compute-seconds x the book's price per vCPU-second. Compute-seconds are
-  CPU seconds from pg_stat_kcache when installed (measured), else execution time from
-  pg_stat_statements or the application (an estimate: one busy vCPU while a query runs).
-- **memory** = connection-seconds x the per-connection footprint (MB / 1000 = GB) x the
-  price per GB-second. Modelled: PostgreSQL does not report per-connection memory.
-- **storage** = bytes / 1e9 (GB) x 1/(hours in that month) per hour sampled, i.e. GB-months,
-  x the price per GB-month.
-- **network** = egress bytes / 1e9 x the price per GB (application-tagged queries only).
-- **vps**, **dedicated_ips** = the tenant's monthly infrastructure / email service cost
-  from ``business_cost_allocation`` x the share of the month the period covers.
+- **accrual**: a provisional month counts fixed monthly costs and revenue x the share of the
+  month covered so far (``accrual_fraction``), so revenue and cost stay comparable any day;
+- **reconciliation** to a host total (an imported invoice, or measured host usage x price):
+  tenants keep their list-price amounts while they fit, the rest is an explicit **idle** line;
+  when attributed usage exceeds the total every line is scaled down by total / attributed
+  (largest remainder to the quantum) and idle is 0 — idle is never negative;
+- **overhead spreading** (``split_total``): control plane, idle, unattributed and background
+  lines shared over tenants when the operator chooses to.
 
-Each hour is priced with the book in force at the hour's start, so a new book that takes
-effect mid-month prices the hours after it. Amounts keep 12 decimal places (ROUND_HALF_UP):
-per-tenant usage costs are often fractions of a cent.
-
-**Reconciled** mode splits a host total: each tenant keeps its bottom-up amount (rounded to
-the total's quantum) while the attributed sum fits the total, and the rest is an explicit
-**idle** line; when attributed usage exceeds the total, every tenant is scaled down by
-total / attributed (largest remainder to the quantum) and idle is 0 — idle is never
-negative. Either way tenants + idle = total exactly.
+Amounts keep 12 decimal places (ROUND_HALF_UP): per-tenant usage costs are often fractions of
+a cent. Rounding to cents happens once, at the edge (``tenantcost.output``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Generic, TypeVar
 from uuid import UUID
@@ -37,29 +29,35 @@ from uuid import UUID
 AMOUNT_QUANTUM = Decimal("0.000000000001")  # 12 decimal places, as the ledger stores
 CENT = Decimal("0.01")
 GB = Decimal(10) ** 9
-MB_PER_GB = Decimal(1000)
 
 USAGE_DRIVERS = ("compute", "memory", "storage", "network")
-FIXED_DRIVERS = ("vps", "dedicated_ips")
-DRIVER_UNITS = {
-    "compute": "vCPU-second",
-    "memory": "GB-second",
-    "storage": "GB-month",
-    "network": "GB",
-    "vps": "month",
-    "dedicated_ips": "month",
-}
-# Groups in the cost-drivers report (seed 002 section 11's dashboard).
-DRIVER_GROUP = {
-    "compute": "compute",
-    "memory": "memory",
-    "storage": "storage",
-    "network": "network",
-    "vps": "overhead",
-    "dedicated_ips": "overhead",
-}
+#: Every driver of a tenant's cost, in the order reports show them.
+TENANT_DRIVERS = (
+    "vps",
+    "dedicated_ips",
+    "shared_vps",
+    "shared_ips",
+    "compute",
+    "memory",
+    "storage",
+    "network",
+    "addons",
+    "platform_overhead",
+)
+#: Lines charged to no tenant (``tenant`` and ``no_active_subscription`` carry a company).
+NON_TENANT_LINES = (
+    "unattributed",
+    "background",
+    "idle",
+    "control_plane",
+    "shared_unallocated",
+    "no_active_subscription",
+)
+#: Lines platform overhead is made of when the operator spreads it.
+OVERHEAD_LINES = ("unattributed", "background", "idle", "control_plane")
 
 K = TypeVar("K", bound=Hashable)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def money(value: Decimal, quantum: Decimal = AMOUNT_QUANTUM) -> Decimal:
@@ -67,119 +65,31 @@ def money(value: Decimal, quantum: Decimal = AMOUNT_QUANTUM) -> Decimal:
 
 
 @dataclass(frozen=True)
-class HourUsage:
-    """One tenant's usage in one UTC hour, in the units the drivers need."""
-
-    tenant_id: UUID
-    hour: datetime
-    compute_seconds: Decimal = Decimal(0)
-    connection_seconds: Decimal = Decimal(0)
-    storage_bytes: Decimal = Decimal(0)
-    egress_bytes: Decimal = Decimal(0)
-
-
-@dataclass(frozen=True)
-class UnitPrices:
-    """A book's rates, per driver unit."""
-
-    book: str
-    vcpu_per_second: Decimal
-    ram_gb_per_second: Decimal
-    storage_gb_month: Decimal
-    egress_gb: Decimal
-
-    def for_driver(self, driver: str) -> Decimal:
-        return {
-            "compute": self.vcpu_per_second,
-            "memory": self.ram_gb_per_second,
-            "storage": self.storage_gb_month,
-            "network": self.egress_gb,
-        }[driver]
-
-
-def driver_quantities(
-    usage: HourUsage, *, memory_mb_per_connection: Decimal, hours_in_month: int
-) -> dict[str, Decimal]:
-    """The hour's quantity per usage driver, in DRIVER_UNITS."""
-    return {
-        "compute": usage.compute_seconds,
-        "memory": usage.connection_seconds * memory_mb_per_connection / MB_PER_GB,
-        "storage": usage.storage_bytes / GB / Decimal(hours_in_month),
-        "network": usage.egress_bytes / GB,
-    }
-
-
-@dataclass(frozen=True)
 class LedgerLine:
-    tenant_id: UUID | None  # None: the idle line
+    """One line of a period: who carries it, for what, measured how, and how much."""
+
+    line: str  # tenant | no_active_subscription | unattributed | background | idle | ...
+    tenant_id: UUID | None
     driver: str
+    source: str
+    fidelity: str  # measured | estimated | modelled | allocated | approximate | remainder
     quantity: Decimal
     unit: str
-    unit_price: Decimal
     amount: Decimal
-    price_book: str
-    line: str = "tenant"
+    unit_price: Decimal | None = None
+    price_book: str | None = None
 
 
-def bottom_up(
-    usage: Iterable[HourUsage],
-    prices_at: Mapping[datetime, UnitPrices],
-    *,
-    memory_mb_per_connection: Decimal,
-    hours_in_month: Mapping[datetime, int],
-) -> list[LedgerLine]:
-    """usage x unit price, one line per (tenant, driver, price book), quantities summed
-    over the hours each book was in force, the amount rounded once."""
-    totals: dict[tuple[UUID, str, str], Decimal] = defaultdict(Decimal)
-    prices_by_book: dict[str, UnitPrices] = {}
-    for u in usage:
-        prices = prices_at[u.hour]
-        prices_by_book[prices.book] = prices
-        quantities = driver_quantities(
-            u,
-            memory_mb_per_connection=memory_mb_per_connection,
-            hours_in_month=hours_in_month[u.hour],
-        )
-        for driver, quantity in quantities.items():
-            if quantity:
-                totals[(u.tenant_id, driver, prices.book)] += quantity
-    lines = []
-    for (tenant, driver, book), quantity in sorted(totals.items(), key=lambda kv: str(kv[0])):
-        unit_price = prices_by_book[book].for_driver(driver)
-        lines.append(
-            LedgerLine(
-                tenant,
-                driver,
-                quantity,
-                DRIVER_UNITS[driver],
-                unit_price,
-                money(quantity * unit_price),
-                book,
-            )
-        )
-    return lines
+def accrual_fraction(start: datetime, end: datetime, covered_until: datetime) -> Decimal:
+    """The share of [start, end) that lies before ``covered_until`` (0..1, exact to the µs)."""
+    if end <= start:
+        raise ValueError("a period must end after it starts")
+    covered = min(max(covered_until, start), end)
+    return Decimal((covered - start) // _MICROSECOND) / Decimal((end - start) // _MICROSECOND)
 
 
-def fixed_lines(
-    monthly: Mapping[UUID, tuple[Decimal, Decimal]], month_fraction: Decimal, source: str
-) -> list[LedgerLine]:
-    """VPS and dedicated-IP monthly costs prorated to the period (quantity = months)."""
-    lines = []
-    for tenant, (vps, ips) in sorted(monthly.items(), key=lambda kv: str(kv[0])):
-        for driver, monthly_cost in (("vps", vps), ("dedicated_ips", ips)):
-            if monthly_cost:
-                lines.append(
-                    LedgerLine(
-                        tenant,
-                        driver,
-                        month_fraction,
-                        "month",
-                        monthly_cost,
-                        money(month_fraction * monthly_cost),
-                        source,
-                    )
-                )
-    return lines
+def accrue(monthly: Decimal, fraction: Decimal) -> Decimal:
+    return money(monthly * fraction)
 
 
 def split_total(total: Decimal, weights: Mapping[K, Decimal], quantum: Decimal) -> dict[K, Decimal]:
@@ -216,28 +126,63 @@ class Reconciliation(Generic[K]):
 
 
 def reconcile(
-    total: Decimal, attributed: Mapping[K, Decimal], quantum: Decimal = CENT
+    total: Decimal, attributed: Mapping[K, Decimal], quantum: Decimal = AMOUNT_QUANTUM
 ) -> Reconciliation[K]:
-    """Split a host ``total`` among tenants' attributed amounts, idle explicit (see module)."""
+    """Split a host ``total`` among the attributed amounts, idle explicit (see module)."""
     if total < 0:
         raise ValueError("a host total cannot be negative")
     total = money(total, quantum)
     raw_sum = sum(attributed.values(), Decimal(0))
-    allocated = min(money(raw_sum, quantum), total)
     exceeded = raw_sum > total
-    if raw_sum == 0:
-        amounts: dict[K, Decimal] = dict.fromkeys(attributed, Decimal(0))
+    if not exceeded:
+        amounts = {k: money(v, quantum) for k, v in attributed.items()}
+        allocated = sum(amounts.values(), Decimal(0))
     else:
-        amounts = split_total(allocated, attributed, quantum)
-    result: Reconciliation[K] = Reconciliation(
+        amounts = split_total(total, attributed, quantum)
+        allocated = total
+    return Reconciliation(
         amounts=amounts,
         total=total,
         attributed=raw_sum,
-        idle=total - allocated,
+        idle=max(Decimal(0), total - allocated),
         scale=(total / raw_sum) if exceeded else Decimal(1),
         exceeded=exceeded,
     )
-    return result
+
+
+def reconcile_lines(
+    lines: list[LedgerLine], total: Decimal, bucket: str
+) -> tuple[list[LedgerLine], Reconciliation[int]]:
+    """``reconcile`` over ledger lines: the lines (scaled when they exceed ``total``) plus an
+    idle line for ``bucket`` when something is left."""
+    result = reconcile(total, {i: line.amount for i, line in enumerate(lines)})
+    out = [replace(line, amount=result.amounts[i]) for i, line in enumerate(lines)]
+    if result.idle:
+        out.append(
+            LedgerLine(
+                "idle",
+                None,
+                bucket,
+                "host_total",
+                "remainder",
+                Decimal(1),
+                "remainder",
+                result.idle,
+            )
+        )
+    return out, result
+
+
+def spread(pool: Decimal, weights: Mapping[UUID, Decimal], rule: str) -> dict[UUID, Decimal]:
+    """Platform overhead over tenants: ``even`` (equal), ``usage`` (by usage cost; even when
+    nobody used anything). Exact to the ledger's quantum."""
+    if not weights:
+        return {}
+    if rule == "usage" and sum(weights.values(), Decimal(0)) > 0:
+        chosen = dict(weights)
+    else:
+        chosen = dict.fromkeys(weights, Decimal(1))
+    return split_total(money(pool), chosen, AMOUNT_QUANTUM)
 
 
 def shares(amounts: Mapping[K, Decimal]) -> dict[K, Decimal]:

@@ -1,4 +1,5 @@
-"""``tenantcost attribute`` and the reports ``tenant-costs`` / ``cost-drivers``."""
+"""``tenantcost attribute`` and the reports ``tenant-costs`` / ``cost-drivers`` /
+``attribution-quality``."""
 
 from __future__ import annotations
 
@@ -8,27 +9,20 @@ import typer
 from rich.console import Console
 
 from tenantcost.attribution.ledger import attribute_period
-from tenantcost.attribution.report import cost_driver_rows, for_display, load, tenant_cost_rows
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit
+from tenantcost.report.costs import driver_rows, period_quality, tenant_cost_rows
+from tenantcost.report.reports import MONEY_MACHINE, MONEY_PEOPLE, PCT, quantize
+from tenantcost.report.rollup import latest_period
 from tenantcost.telemetry.timeutil import Period, current_month, month_period, parse_hour
 
 err = Console(stderr=True)
 
-MONTH = typer.Option(None, "--month", help="UTC month YYYY-MM (default: the current month).")
-HOUR = typer.Option(
-    None, "--hour", help="One UTC hour YYYY-MM-DDTHH instead of a month (the collector's pricing)."
+MONTH = typer.Option(
+    None, "--month", help="UTC month YYYY-MM (default: the latest attributed month)."
 )
 FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
-
-
-def _period(month: str | None, hour: str | None) -> Period:
-    if month and hour:
-        raise UserError("give --month or --hour, not both", "e.g. --month 2025-11")
-    if hour:
-        return parse_hour(hour)
-    return month_period(month) if month else current_month()
 
 
 def _decimal(text: str | None, option: str) -> Decimal | None:
@@ -44,107 +38,136 @@ def _decimal(text: str | None, option: str) -> Decimal | None:
 
 
 def attribute_command(
-    month: str | None = MONTH,
-    hour: str | None = HOUR,
+    month: str | None = typer.Option(
+        None, "--month", help="UTC month YYYY-MM (default: the current month)."
+    ),
+    hour: str | None = typer.Option(
+        None,
+        "--hour",
+        help="Price one UTC hour YYYY-MM-DDTHH (the collector's pricing), then its month.",
+    ),
     invoice_total: str | None = typer.Option(
         None,
         "--invoice-total",
-        help="The hosting invoice's total for the month (stored); reconciled mode splits it. "
-        "Without it, measured host usage x price is split when available.",
+        help="The hosting invoice's total for the month (stored): usage is reconciled to it "
+        "and the month is closed once it has ended.",
+    ),
+    reopen: str | None = typer.Option(
+        None, "--reopen", help="Re-attribute a closed month; the reason is recorded."
     ),
     fmt: OutputFormat = FORMAT,
 ) -> None:
-    """Price a period's usage into the cost ledger: bottom-up (usage x unit price) and
-    reconciled (a host total split by usage, idle explicit). Re-running replaces the period."""
-    period = _period(month, hour)
+    """Price a month's usage and write its ledger and figures: every tenant's VPS, IPs, shared
+    shares, usage, add-ons and overhead, plus the lines no tenant carries. Re-running replaces
+    the month; a closed month needs --reopen."""
+    if month and hour:
+        raise UserError("give --month or --hour, not both", "e.g. --month 2025-11")
+    period: Period = parse_hour(hour) if hour else month_period(month) if month else current_month()
     with connect() as conn:
         result = attribute_period(
-            conn, period, invoice_total=_decimal(invoice_total, "--invoice-total")
+            conn, period, invoice_total=_decimal(invoice_total, "--invoice-total"), reopen=reopen
         )
-    rows = [
-        {
-            "mode": m.mode,
-            "basis": m.basis,
-            "lines": len(m.lines),
-            "host_total": m.host_total,
-            "attributed": m.attributed,
-            "idle": m.idle,
-            "total": m.total,
-            "scale": m.scale,
-        }
-        for m in result.modes
-    ]
+    row = result.summary_row()
+    places = MONEY_PEOPLE if fmt is OutputFormat.table else MONEY_MACHINE
+    money = ("total", "tenant_usage", "unattributed", "background", "idle")
     emit(
-        for_display(rows) if fmt is OutputFormat.table else rows,
+        [{k: quantize(v, places) if k in money else v for k, v in row.items()}],
         fmt,
-        title=f"Cost ledger {period.key}",
+        title=f"Cost ledger {result.period.key}",
     )
     if fmt is OutputFormat.table:
-        for note in [*result.notes, *(n for m in result.modes for n in m.notes)]:
-            err.print(f"• {note}", highlight=False)
+        for note in result.notes:
+            err.print(f"• {note}", highlight=False, markup=False)
+
+
+def resolve_month(conn_month: str | None, month: str | None) -> str:
+    if month:
+        return month_period(month).key
+    if conn_month is None:
+        raise UserError(
+            "no month has been attributed yet",
+            "run `tenantcost attribute` (or `tenantcost collect`) first",
+        )
+    return conn_month
 
 
 def tenant_costs_command(
     month: str | None = MONTH,
-    hour: str | None = HOUR,
     top: int = typer.Option(0, "--top", min=0, help="Only the N costliest tenants (0: all)."),
     fmt: OutputFormat = FORMAT,
 ) -> None:
-    """Per-tenant cost by driver (compute, memory, storage, network, overhead = VPS + IPs),
-    bottom-up and reconciled, with shares, idle and the total. Table amounts are shown to
-    6 decimals; JSON/CSV carry the ledger's 12."""
-    period = _period(month, hour)
+    """Per-tenant cost by driver (compute, memory, storage, network, VPS and IPs, add-ons,
+    overhead), its share of the month's total, revenue, profit and margin; then the lines no
+    tenant carries (unattributed, background, idle, control plane, unallocated shared cost)."""
     with connect() as conn:
-        lines, totals = load(conn, period)
-    rows = tenant_cost_rows(lines, totals, top)
-    columns = [
-        "company",
-        "compute",
-        "memory",
-        "storage",
-        "network",
-        "overhead",
-        "bottom_up_total",
-        "bottom_up_share_pct",
-        "reconciled",
-        "reconciled_share_pct",
+        period = resolve_month(latest_period(conn), month)
+        rows = tenant_cost_rows(conn, period, top)
+        info = period_quality(conn, period)
+    people = fmt is OutputFormat.table
+    money = MONEY_PEOPLE if people else MONEY_MACHINE
+    shown = [
+        {
+            k: quantize(v, PCT if k.endswith("_pct") else money)
+            for k, v in row.items()
+            if not (people and k == "tenant_id")
+        }
+        for row in rows
     ]
-    if fmt is not OutputFormat.table:
-        columns.insert(0, "tenant_id")
-    emit(
-        for_display(rows) if fmt is OutputFormat.table else rows,
-        fmt,
-        columns=columns,
-        title=f"Tenant costs {period.key} (internal approximation, not billing)",
-    )
-    if fmt is OutputFormat.table:
-        _notes(totals)
+    emit(shown, fmt, title=f"Tenant costs {period} (internal approximation, not billing)")
+    if people:
+        _quality_note(info)
 
 
-def cost_drivers_command(
-    month: str | None = MONTH, hour: str | None = HOUR, fmt: OutputFormat = FORMAT
-) -> None:
-    """Cost drivers as in seed 002's dashboard: compute, memory, storage, network, overhead
-    (VPS + dedicated IPs) and, reconciled, idle — each with its share of the total."""
-    period = _period(month, hour)
+def cost_drivers_command(month: str | None = MONTH, fmt: OutputFormat = FORMAT) -> None:
+    """Cost drivers of a month as in seed 002's dashboard: each driver's amount and share of
+    the month's total, tenants' drivers first, then what no tenant carries."""
     with connect() as conn:
-        lines, totals = load(conn, period)
-    rows = cost_driver_rows(lines, totals)
-    emit(
-        for_display(rows) if fmt is OutputFormat.table else rows,
-        fmt,
-        title=f"Cost drivers {period.key}",
-    )
-    if fmt is OutputFormat.table:
-        _notes(totals)
+        period = resolve_month(latest_period(conn), month)
+        rows = driver_rows(conn, period)
+        info = period_quality(conn, period)
+    people = fmt is OutputFormat.table
+    money = MONEY_PEOPLE if people else MONEY_MACHINE
+    shown = [
+        {
+            k: quantize(v, PCT if k == "share_pct" else money)
+            for k, v in row.items()
+            if not (people and k in ("line", "key"))
+        }
+        for row in rows
+    ]
+    emit(shown, fmt, title=f"Cost drivers {period}")
+    if people:
+        _quality_note(info)
 
 
-def _notes(totals: list[dict[str, object]]) -> None:
-    for t in totals:
-        host = f", host total {t['host_total']:f}" if t["host_total"] is not None else ""
-        err.print(
-            f"• {t['mode']} ({t['basis']}): total {t['total']:f}{host}, idle {t['idle']:f}",
-            highlight=False,
-        )
-        for note in t["notes"] or []:  # type: ignore[attr-defined]
-            err.print(f"  {note}", highlight=False)
+def quality_command(month: str | None = MONTH, fmt: OutputFormat = FORMAT) -> None:
+    """Attribution quality of a month: its basis (list prices, measured host, invoice), the
+    share of usage carried by tenants, unattributed, background and idle, and the list-price
+    usage's error against the imported invoice."""
+    with connect() as conn:
+        period = resolve_month(latest_period(conn), month)
+        info = period_quality(conn, period)
+    people = fmt is OutputFormat.table
+    money = MONEY_PEOPLE if people else MONEY_MACHINE
+    row = {
+        k: quantize(v, PCT if k.endswith("_pct") else money)
+        for k, v in info.items()
+        if k != "notes"
+    }
+    emit([row], fmt, title=f"Attribution quality {period}")
+    if people:
+        for note in info["notes"]:
+            err.print(f"• {note}", highlight=False, markup=False)
+
+
+def _quality_note(info: dict[str, object]) -> None:
+    status = info["status"]
+    covered = info["covered_until"]
+    text = f"• {info['period']} is {status}"
+    if status == "provisional":
+        text += f" (accrued to {covered:%Y-%m-%d %H:%M} UTC)"
+    text += f"; usage basis: {info['basis']}"
+    tenant_share = info["tenant_share_pct"]
+    if tenant_share is not None:
+        text += f"; tenants carry {tenant_share:.1f}% of usage"
+    err.print(text, highlight=False, markup=False)

@@ -1,31 +1,32 @@
-"""Price a period's usage into ``tenant_cost_ledger``: SQL gathers, ``arith`` computes.
+"""The cost model's unit of work: price usage, write a period's ledger, recompute its figures.
 
-Re-running a period replaces that period's rows (both modes and the totals) in one
-transaction, so the ledger never shows half a month.
+SQL prices and gathers (``queries.sql``, ``tenantcost_priced_usage``); ``arith`` decides what
+happens to the lines. One call of ``attribute_period`` is one transaction: the period's
+ledger, its row in ``tenant_cost_periods`` and its ``tenant_period_figures`` change together
+or not at all, so no surface ever shows half a month.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from tenantcost.attribution.arith import (
-    AMOUNT_QUANTUM,
     CENT,
     GB,
+    OVERHEAD_LINES,
     USAGE_DRIVERS,
-    HourUsage,
     LedgerLine,
-    UnitPrices,
-    bottom_up,
-    fixed_lines,
+    accrual_fraction,
+    accrue,
     money,
-    reconcile,
+    reconcile_lines,
+    spread,
 )
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import Connection
@@ -33,200 +34,305 @@ from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
 from tenantcost.pricing.book import PriceBook, book_in_force
 from tenantcost.pricing.store import stored_books
-from tenantcost.telemetry.timeutil import Period, hours_in_month
+from tenantcost.telemetry.timeutil import (
+    HOUR,
+    Period,
+    current_month,
+    hour_of,
+    hours_in_month,
+    month_period,
+)
 
-FIXED_SOURCE = "business_cost_allocation"
+DAY = timedelta(days=1)
+FIXED_DRIVERS = ("vps", "shared_vps", "dedicated_ips", "shared_ips")
+FIXED_FIDELITY = {
+    "vps": "approximate",
+    "dedicated_ips": "approximate",
+    "shared_vps": "allocated",
+    "shared_ips": "allocated",
+}
 
 
 def sql(name: str) -> str:
     return queries("tenantcost.attribution")[name]
 
 
-def unit_prices(book: PriceBook) -> UnitPrices:
-    r = book.rates
-    return UnitPrices(
-        book.name, r.vcpu_per_second, r.ram_gb_per_second, r.storage_gb_month, r.egress_gb
-    )
-
-
-def prices_by_hour(
-    books: Sequence[PriceBook], hours: Sequence[datetime], provider: str
-) -> dict[datetime, UnitPrices]:
-    """The book in force at each hour's start (pure)."""
-    if not books:
-        raise UserError(
-            f"no price book for provider {provider!r} is stored",
-            "import one: `tenantcost pricebook import railway-2025-11` "
-            "(or set TENANTCOST_USAGE_PROVIDER)",
-        )
-    cache: dict[str, UnitPrices] = {}
-    out = {}
-    for hour in hours:
-        book = book_in_force(list(books), hour, provider)
-        out[hour] = cache.setdefault(book.name, unit_prices(book))
-    return out
-
-
 @dataclass
-class ModeResult:
-    mode: str
+class Attribution:
+    """What one attribution of a period did (for the CLI and tests)."""
+
+    period: Period
+    covered_until: datetime
+    status: str
     basis: str
+    currency: str
     lines: list[LedgerLine]
     total: Decimal
-    attributed: Decimal
+    list_usage: Decimal
+    tenant_usage: Decimal
+    unattributed: Decimal
+    background: Decimal
     idle: Decimal
     scale: Decimal = Decimal(1)
     host_total: Decimal | None = None
+    invoice_total: Decimal | None = None
     notes: list[str] = field(default_factory=list)
 
-
-@dataclass
-class Attribution:
-    period: Period
-    currency: str
-    modes: list[ModeResult]
-    notes: list[str] = field(default_factory=list)
-
-    def mode(self, name: str) -> ModeResult | None:
-        return next((m for m in self.modes if m.mode == name), None)
-
-
-def host_totals(
-    host: Mapping[datetime, Mapping[str, Decimal]], prices: Mapping[datetime, UnitPrices]
-) -> dict[str, Decimal]:
-    """Measured host usage x price per driver (pure): CPU seconds, memory GB-seconds and
-    cluster storage (GB-months, hour by hour)."""
-    totals = {"compute": Decimal(0), "memory": Decimal(0), "storage": Decimal(0)}
-    for hour, metrics in host.items():
-        p = prices[hour]
-        totals["compute"] += metrics.get("cpu_seconds", Decimal(0)) * p.vcpu_per_second
-        totals["memory"] += metrics.get("memory_gb_seconds", Decimal(0)) * p.ram_gb_per_second
-        storage_gb_month = (
-            metrics.get("storage_bytes", Decimal(0)) / GB / Decimal(hours_in_month(hour))
-        )
-        totals["storage"] += storage_gb_month * p.storage_gb_month
-    return totals
-
-
-def reconciled_mode(
-    usage_lines: Sequence[LedgerLine],
-    fixed: Sequence[LedgerLine],
-    *,
-    invoice: Decimal | None,
-    measured: Mapping[str, Decimal] | None,
-) -> ModeResult | None:
-    """Split the host total among tenants with explicit idle lines (pure). With an invoice:
-    one bucket for all usage drivers, in cents. With measured host usage: one bucket per
-    driver (network has no host measurement: its total is what was attributed)."""
-    if invoice is None and measured is None:
-        return None
-    if invoice is not None:
-        buckets = {"invoice": (invoice, list(USAGE_DRIVERS))}
-        quantum, basis = CENT, "invoice"
-    else:
-        assert measured is not None
-        attributed_network = sum(
-            (line.amount for line in usage_lines if line.driver == "network"), Decimal(0)
-        )
-        buckets = {
-            "compute": (measured["compute"], ["compute"]),
-            "memory": (measured["memory"], ["memory"]),
-            "storage": (measured["storage"], ["storage"]),
-            "network": (attributed_network, ["network"]),
+    def summary_row(self) -> dict[str, Any]:
+        return {
+            "period": self.period.key,
+            "status": self.status,
+            "covered_until": self.covered_until,
+            "basis": self.basis,
+            "lines": len(self.lines),
+            "total": self.total,
+            "tenant_usage": self.tenant_usage,
+            "unattributed": self.unattributed,
+            "background": self.background,
+            "idle": self.idle,
+            "scale": self.scale,
         }
-        quantum, basis = AMOUNT_QUANTUM, "host_measured"
-    lines: list[LedgerLine] = []
-    notes: list[str] = []
-    host_total = attributed = idle = Decimal(0)
-    scale = Decimal(1)
-    for bucket, (total, drivers) in buckets.items():
-        members = {i: line for i, line in enumerate(usage_lines) if line.driver in drivers}
-        result = reconcile(total, {i: line.amount for i, line in members.items()}, quantum)
-        for i, line in members.items():
-            lines.append(
-                LedgerLine(
-                    line.tenant_id,
-                    line.driver,
-                    line.quantity,
-                    line.unit,
-                    line.unit_price,
-                    result.amounts[i],
-                    line.price_book,
-                )
-            )
-        if result.idle:
-            lines.append(
-                LedgerLine(
-                    None, bucket, Decimal(1), "remainder", result.idle, result.idle, basis, "idle"
-                )
-            )
-        if result.exceeded:
+
+
+# ----------------------------------------------------------------------------- pricing
+
+
+def _pricing_params(settings: Settings) -> dict[str, Any]:
+    return {"provider": settings.usage_provider, "memory_mb": settings.connection_memory_mb}
+
+
+def price_hour(conn: Connection, hour: datetime, settings: Settings | None = None) -> None:
+    """Re-price one hour into ``tenant_cost_hourly`` (replaces it: re-running changes nothing)."""
+    settings = settings or get_settings()
+    params = {"hour": hour_of(hour), **_pricing_params(settings)}
+    conn.execute(sql("hourly_delete"), params)
+    conn.execute(sql("hourly_insert"), params)
+    before = hour_of(hour) - timedelta(days=settings.hourly_cost_retention_days)
+    conn.execute(sql("hourly_retention"), {"before": before})
+
+
+def price_days(
+    conn: Connection, days: Iterable[date], settings: Settings | None = None
+) -> list[str]:
+    """Re-price whole UTC days into ``tenant_cost_daily``; notes for hours left unpriced."""
+    settings = settings or get_settings()
+    params = _pricing_params(settings)
+    notes = []
+    for day in days:
+        conn.execute(sql("daily_delete"), {"day": day})
+        conn.execute(sql("daily_insert"), {"day": day, **params})
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        row: Any = conn.execute(
+            sql("unpriced_hours"), {"start": start, "end": start + DAY, **params}
+        ).fetchone()
+        if row["hours"]:
             notes.append(
-                f"{bucket}: attributed usage {money(result.attributed)} exceeds the host total "
-                f"{result.total}; tenants scaled down by {result.scale:.6f}, idle 0"
+                f"{day}: {row['hours']} hour(s) of usage not priced: no {settings.usage_provider!r} "
+                "price book in force then (import one: `tenantcost pricebook import "
+                "railway-2025-11`, or set TENANTCOST_USAGE_PROVIDER)"
             )
-            scale = min(scale, result.scale)
-        host_total += result.total
-        attributed += sum(result.amounts.values(), Decimal(0))
-        idle += result.idle
-    fixed_total = sum((line.amount for line in fixed), Decimal(0))
-    if fixed:
-        notes.append(
-            "VPS and dedicated-IP costs pass through unchanged (not part of the host bill)"
-        )
-    return ModeResult(
-        mode="reconciled",
-        basis=basis,
-        lines=[*lines, *fixed],
-        total=host_total + fixed_total,
-        attributed=attributed + fixed_total,
-        idle=idle,
-        scale=scale,
-        host_total=host_total,
-        notes=notes,
-    )
+    return notes
 
 
-def gather_usage(conn: Connection, period: Period) -> list[HourUsage]:
+def usage_days(conn: Connection, start: datetime, end: datetime) -> list[date]:
+    rows = conn.execute(sql("usage_days"), {"start": start, "end": end}).fetchall()
+    return [r["day"] for r in rows]
+
+
+# ----------------------------------------------------------------------------- gathering
+
+
+def usage_lines(conn: Connection, period: Period, covered_until: datetime) -> list[LedgerLine]:
+    last = (covered_until - timedelta(microseconds=1)).date()
     rows = conn.execute(
-        sql("usage_by_tenant_hour"), {"start": period.start, "end": period.end}
+        sql("period_usage"), {"first_day": period.start.date(), "last_day": last}
     ).fetchall()
     return [
-        HourUsage(
+        LedgerLine(
+            r["line"],
             r["tenant_id"],
-            r["hour"],
-            r["compute_seconds"],
-            r["connection_seconds"],
-            r["storage_bytes"],
-            r["egress_bytes"],
+            r["driver"],
+            r["source"],
+            r["kind"],
+            r["quantity"],
+            r["unit"],
+            money(r["amount"]),
+            r["unit_price"],
+            r["price_book"],
         )
         for r in rows
     ]
 
 
-def gather_host(conn: Connection, period: Period) -> dict[datetime, dict[str, Decimal]]:
+def fixed_lines(
+    conn: Connection, fraction: Decimal, as_of: datetime
+) -> tuple[list[LedgerLine], str]:
+    """VPS and dedicated IPs (own, allocated shared, charged to nobody) x the covered share."""
+    out: list[LedgerLine] = []
+    rule = "none"
+    for r in conn.execute(sql("fixed_lines"), {"as_of": as_of}).fetchall():
+        rule = r["rule"]
+        for driver in FIXED_DRIVERS:
+            monthly = r[driver]
+            if not monthly:
+                continue
+            source = "approximate_cost" if driver in ("vps", "dedicated_ips") else f"rule:{rule}"
+            out.append(
+                LedgerLine(
+                    r["line"],
+                    r["tenant_id"] if r["line"] != "shared_unallocated" else None,
+                    driver,
+                    source,
+                    FIXED_FIDELITY[driver] if r["line"] == "tenant" else "approximate",
+                    fraction,
+                    "month",
+                    accrue(monthly, fraction),
+                    monthly,
+                )
+            )
+    return out, rule
+
+
+def addon_lines(conn: Connection, fraction: Decimal) -> list[LedgerLine]:
+    return [
+        LedgerLine(
+            "tenant",
+            r["tenant_id"],
+            "addons",
+            "addons",
+            "modelled",
+            fraction,
+            "month",
+            accrue(r["monthly_cost"], fraction),
+            r["monthly_cost"],
+        )
+        for r in conn.execute(sql("addon_costs")).fetchall()
+    ]
+
+
+def setting(conn: Connection, key: str, default: str) -> str:
+    row = conn.execute(sql("setting"), {"key": key}).fetchone()
+    return str(row["value"]) if row else default
+
+
+def host_totals(
+    host: Mapping[datetime, Mapping[str, Decimal]], books: Sequence[PriceBook], provider: str
+) -> dict[str, Decimal]:
+    """Measured host usage x the book in force each hour (pure): CPU seconds, memory
+    GB-seconds and cluster storage (GB-months, hour by hour)."""
+    totals = {"compute": Decimal(0), "memory": Decimal(0), "storage": Decimal(0)}
+    for hour, metrics in host.items():
+        rates = book_in_force(list(books), hour, provider).rates
+        totals["compute"] += metrics.get("cpu_seconds", Decimal(0)) * rates.vcpu_per_second
+        totals["memory"] += metrics.get("memory_gb_seconds", Decimal(0)) * rates.ram_gb_per_second
+        gb_month = metrics.get("storage_bytes", Decimal(0)) / GB / Decimal(hours_in_month(hour))
+        totals["storage"] += gb_month * rates.storage_gb_month
+    return {k: money(v) for k, v in totals.items()}
+
+
+def gather_host(
+    conn: Connection, start: datetime, end: datetime
+) -> dict[datetime, dict[str, Decimal]]:
     out: dict[datetime, dict[str, Decimal]] = defaultdict(dict)
-    for r in conn.execute(sql("host_by_hour"), {"start": period.start, "end": period.end}):
+    for r in conn.execute(sql("host_by_hour"), {"start": start, "end": end}):
         out[r["hour"]][r["metric"]] = r["quantity"]
     return dict(out)
 
 
-def gather_fixed(conn: Connection) -> dict[UUID, tuple[Decimal, Decimal]] | None:
-    row: Any = conn.execute(sql("has_cost_allocation")).fetchone()
-    if not row["present"]:
-        return None
-    return {
-        r["tenant_id"]: (r["vps"], r["ips"])
-        for r in conn.execute(sql("cost_allocation")).fetchall()
-    }
+# ----------------------------------------------------------------------------- the period
 
 
-def sources_note(conn: Connection, period: Period) -> list[str]:
-    rows = conn.execute(sql("sources_used"), {"start": period.start, "end": period.end})
-    return [
-        f"{r['metric']} from {r['source']} ({r['kind']}, {r['tenant_hours']} tenant-hours)"
-        for r in rows
+def reconciled_usage(
+    usage: list[LedgerLine],
+    *,
+    invoice: Decimal | None,
+    measured: Mapping[str, Decimal] | None,
+) -> tuple[list[LedgerLine], str, Decimal | None, Decimal, list[str]]:
+    """Usage lines against the period's host total (pure): (lines incl. idle, basis, host
+    total, smallest scale, notes). Invoice: one bucket for all usage. Measured host: one bucket
+    per driver (network has no host measurement: its total is what was attributed)."""
+    if invoice is None and measured is None:
+        return usage, "list_prices", None, Decimal(1), []
+    if invoice is not None:
+        buckets: dict[str, tuple[Decimal, tuple[str, ...]]] = {"usage": (invoice, USAGE_DRIVERS)}
+        basis = "invoice"
+    else:
+        assert measured is not None
+        buckets = {d: (measured[d], (d,)) for d in ("compute", "memory", "storage")}
+        basis = "host_measured"
+    out = [line for line in usage if line.driver not in _bucketed(buckets)]
+    notes: list[str] = []
+    host_total = sum((t for t, _ in buckets.values()), Decimal(0))
+    scale = Decimal(1)
+    for bucket, (total, drivers) in buckets.items():
+        members = [line for line in usage if line.driver in drivers]
+        lines, result = reconcile_lines(members, total, bucket)
+        out.extend(lines)
+        if result.exceeded:
+            scale = min(scale, result.scale)
+            notes.append(
+                f"{bucket}: attributed usage {result.attributed:f} exceeds the host total "
+                f"{result.total:f}; every line scaled by {result.scale:.6f}, idle 0"
+            )
+    if basis == "host_measured":
+        host_total += sum((line.amount for line in usage if line.driver == "network"), Decimal(0))
+    return out, basis, host_total, scale, notes
+
+
+def _bucketed(buckets: Mapping[str, tuple[Decimal, tuple[str, ...]]]) -> set[str]:
+    return {d for _, drivers in buckets.values() for d in drivers}
+
+
+def overhead_lines(lines: list[LedgerLine], tenants: Sequence[UUID], rule: str) -> list[LedgerLine]:
+    """With ``overhead_allocation`` even/usage, replace the overhead lines (control plane,
+    idle, unattributed, background) by each tenant's share of their sum (pure)."""
+    if rule == "none" or not tenants:
+        return lines
+    pool = sum((line.amount for line in lines if line.line in OVERHEAD_LINES), Decimal(0))
+    if not pool:
+        return lines
+    usage: dict[UUID, Decimal] = dict.fromkeys(tenants, Decimal(0))
+    for line in lines:
+        if line.line == "tenant" and line.driver in USAGE_DRIVERS and line.tenant_id in usage:
+            usage[line.tenant_id] += line.amount
+    shares = spread(pool, usage, rule)
+    kept = [line for line in lines if line.line not in OVERHEAD_LINES]
+    return kept + [
+        LedgerLine(
+            "tenant",
+            tenant,
+            "platform_overhead",
+            f"overhead:{rule}",
+            "allocated",
+            Decimal(1),
+            "share",
+            amount,
+        )
+        for tenant, amount in shares.items()
+        if amount
     ]
+
+
+def control_plane_line(monthly: Decimal, fraction: Decimal) -> list[LedgerLine]:
+    if not monthly:
+        return []
+    return [
+        LedgerLine(
+            "control_plane",
+            None,
+            "platform_overhead",
+            "cost_setting",
+            "approximate",
+            fraction,
+            "month",
+            accrue(monthly, fraction),
+            monthly,
+        )
+    ]
+
+
+def _sum(lines: Iterable[LedgerLine], *kinds: str) -> Decimal:
+    return sum((line.amount for line in lines if line.line in kinds), Decimal(0))
 
 
 def attribute_period(
@@ -235,122 +341,239 @@ def attribute_period(
     *,
     settings: Settings | None = None,
     invoice_total: Decimal | None = None,
-    include_fixed: bool | None = None,
+    as_of: datetime | None = None,
+    reprice: bool = True,
+    reopen: str | None = None,
 ) -> Attribution:
-    """Compute and store the ledger for ``period`` (both modes); one transaction."""
+    """Attribute ``period`` and recompute its figures, in one transaction.
+
+    A month: its usage days are re-priced (unless ``reprice`` is False: the hourly cycle has
+    just priced today), its ledger and figures replaced. An hour (the collector's pass): the
+    hour and its day are priced, then the hour's month is attributed. A closed month is
+    refused unless ``reopen`` gives the reason (recorded in cost_audit).
+    """
     settings = settings or get_settings()
-    include_fixed = period.kind == "month" if include_fixed is None else include_fixed
-    provider = settings.usage_provider
+    now = (as_of or datetime.now(UTC)).astimezone(UTC)
+    if period.kind == "hour":
+        return _attribute_hour(conn, period, settings, now)
+    if now <= period.start:
+        raise UserError(
+            f"period {period.key} has not started yet", "attribute the current or a past month"
+        )
+    covered_until = min(now, period.end)
     with conn.transaction():
+        conn.execute(sql("period_lock"), {"period": period.key})
+        previous = conn.execute(sql("period_get"), {"period": period.key}).fetchone()
+        if previous is not None and previous["status"] == "closed":
+            if reopen is None:
+                raise UserError(
+                    f"period {period.key} is closed ({previous['close_reason']})",
+                    're-attributing a closed period needs `--reopen "why"` (recorded)',
+                )
+            conn.execute(sql("period_reopen_audit"), {"period": period.key, "reason": reopen})
+        notes: list[str] = []
         if invoice_total is not None:
-            if period.kind != "month":
-                raise UserError("an invoice total is for a month", "use --month YYYY-MM")
             if invoice_total < 0:
                 raise UserError("--invoice-total cannot be negative", "give the invoice's total")
             conn.execute(
                 sql("invoice_upsert"),
                 {"period": period.key, "amount": money(invoice_total, CENT), "currency": "USD"},
             )
-        books = stored_books(conn, provider)
-        usage = gather_usage(conn, period)
-        host = gather_host(conn, period)
-        hours = sorted({u.hour for u in usage} | set(host))
-        prices = prices_by_hour(books, hours, provider) if hours else {}
-        currency = books[0].currency if books else "USD"
-        usage_lines = bottom_up(
-            usage,
-            prices,
-            memory_mb_per_connection=settings.connection_memory_mb,
-            hours_in_month={h: hours_in_month(h) for h in hours},
-        )
-        fixed: list[LedgerLine] = []
-        notes = sources_note(conn, period)
-        notes.append(
-            f"memory modelled at {settings.connection_memory_mb} MB per connection "
-            "(TENANTCOST_CONNECTION_MEMORY_MB)"
-        )
-        if include_fixed:
-            monthly = gather_fixed(conn)
-            if monthly is None:
-                notes.append("business_cost_allocation view not found: no VPS/IP costs")
-            else:
-                fixed = fixed_lines(monthly, period.month_fraction(), FIXED_SOURCE)
-        bottom_total = sum((line.amount for line in [*usage_lines, *fixed]), Decimal(0))
-        modes = [
-            ModeResult(
-                "bottom_up",
-                "list_prices",
-                [*usage_lines, *fixed],
-                bottom_total,
-                bottom_total,
-                Decimal(0),
-            )
-        ]
-        invoice = invoice_total
-        if invoice is None and period.kind == "month":
-            row = conn.execute(sql("invoice"), {"period": period.key}).fetchone()
-            invoice = row["amount"] if row else None
-        measured = host_totals(host, prices) if host and invoice is None else None
-        if measured is not None and not any("cpu_seconds" in metrics for metrics in host.values()):
-            measured = None
-            notes.append("host CPU was not measured in this period (remote server?)")
-        rec = reconciled_mode(usage_lines, fixed, invoice=invoice, measured=measured)
-        if rec is None:
+        if reprice:
+            notes += price_days(conn, usage_days(conn, period.start, covered_until), settings)
+        result = _attribute(conn, period, covered_until, settings, notes)
+        _store(conn, result, now, settings)
+    return result
+
+
+def _attribute_hour(
+    conn: Connection, hour: Period, settings: Settings, now: datetime
+) -> Attribution:
+    """The collector's pricing: the hour and its day, then the hour's month."""
+    with conn.transaction():
+        price_hour(conn, hour.start, settings)
+        notes = price_days(conn, [hour.start.date()], settings)
+    month = month_period(f"{hour.start:%Y-%m}")
+    result = attribute_period(
+        conn, month, settings=settings, as_of=max(now, hour.end), reprice=False
+    )
+    result.notes[:0] = notes
+    return result
+
+
+def _attribute(
+    conn: Connection, period: Period, covered_until: datetime, settings: Settings, notes: list[str]
+) -> Attribution:
+    fraction = accrual_fraction(period.start, period.end, covered_until)
+    books = stored_books(conn, settings.usage_provider)
+    currency = books[0].currency if books else "USD"
+    usage = usage_lines(conn, period, covered_until)
+    list_usage = sum((line.amount for line in usage), Decimal(0))
+    row = conn.execute(sql("invoice"), {"period": period.key}).fetchone()
+    invoice = row["amount"] if row else None
+    measured = None
+    if invoice is None:
+        host = gather_host(conn, period.start, covered_until)
+        if any("cpu_seconds" in m for m in host.values()) and books:
+            try:
+                measured = host_totals(host, books, settings.usage_provider)
+            except UserError:
+                notes.append("host usage not priced: no price book in force for those hours")
+            unmeasured = _usage_hours(conn, period, covered_until) - {
+                h for h, m in host.items() if "cpu_seconds" in m
+            }
+            if measured is not None and unmeasured:
+                notes.append(f"{len(unmeasured)} hours with usage have no host CPU measurement")
+        elif usage:
             notes.append(
-                "no reconciled figures: no invoice total (--invoice-total) and no host "
-                "measurement for this period"
+                "no invoice and no host measurement for this period: usage at list prices, "
+                "no idle line (import the invoice with --invoice-total)"
             )
-        else:
-            if measured is not None:
-                unmeasured = {u.hour for u in usage} - {
-                    h for h, m in host.items() if "cpu_seconds" in m
-                }
-                if unmeasured:
-                    rec.notes.append(
-                        f"{len(unmeasured)} hours with tenant usage have no host CPU measurement"
-                    )
-            modes.append(rec)
-        _store(conn, period, modes, currency)
-    return Attribution(period, currency, modes, notes)
+    lines, basis, host_total, scale, rec_notes = reconciled_usage(
+        usage, invoice=invoice, measured=measured
+    )
+    notes += rec_notes
+    fixed, rule = fixed_lines(conn, fraction, covered_until)
+    lines += fixed
+    lines += addon_lines(conn, fraction)
+    lines += control_plane_line(Decimal(setting(conn, "control_plane_monthly_cost", "0")), fraction)
+    overhead_rule = setting(conn, "overhead_allocation", "none")
+    tenants = [r["tenant_id"] for r in conn.execute(sql("active_tenants")).fetchall()]
+    lines = overhead_lines(lines, tenants, overhead_rule)
+    status = "provisional"
+    return Attribution(
+        period=period,
+        covered_until=covered_until,
+        status=status,
+        basis=basis,
+        currency=currency,
+        lines=lines,
+        total=sum((line.amount for line in lines), Decimal(0)),
+        list_usage=list_usage,
+        tenant_usage=sum(
+            (x.amount for x in lines if x.line == "tenant" and x.driver in USAGE_DRIVERS),
+            Decimal(0),
+        ),
+        unattributed=_sum(lines, "unattributed"),
+        background=_sum(lines, "background"),
+        idle=_sum(lines, "idle"),
+        scale=scale,
+        host_total=host_total,
+        invoice_total=invoice,
+        notes=[*notes, f"allocation rule {rule}, overhead {overhead_rule}"],
+    )
 
 
-def _store(conn: Connection, period: Period, modes: Sequence[ModeResult], currency: str) -> None:
+def _usage_hours(conn: Connection, period: Period, covered_until: datetime) -> set[datetime]:
+    rows = conn.execute(sql("usage_hours"), {"start": period.start, "end": covered_until})
+    return {r["hour"] for r in rows.fetchall()}
+
+
+def _store(conn: Connection, result: Attribution, now: datetime, settings: Settings) -> None:
+    period = result.period
+    closing = result.invoice_total is not None and result.covered_until >= period.end
+    due = now >= period.end + timedelta(hours=settings.period_close_hours)
+    if closing or due:
+        result.status = "closed"
+    reason = (
+        "invoice imported"
+        if closing
+        else f"{settings.period_close_hours} hours after its end"
+        if due
+        else None
+    )
+    conn.execute(
+        sql("period_upsert"),
+        {
+            "period": period.key,
+            "period_start": period.start,
+            "period_end": period.end,
+            "covered_until": result.covered_until,
+            "status": result.status,
+            "basis": result.basis,
+            "allocation_rule": setting(conn, "shared_cost_allocation", "none"),
+            "overhead_rule": setting(conn, "overhead_allocation", "none"),
+            "currency": result.currency,
+            "host_total": result.host_total,
+            "invoice_total": result.invoice_total,
+            "list_usage": result.list_usage,
+            "tenant_usage": result.tenant_usage,
+            "unattributed": result.unattributed,
+            "background": result.background,
+            "idle": result.idle,
+            "scale": result.scale,
+            "total": result.total,
+            "notes": result.notes,
+            "closed_at": now if result.status == "closed" else None,
+            "closed_by": "tenantcost" if result.status == "closed" else None,
+            "close_reason": reason,
+        },
+    )
     conn.execute(sql("ledger_delete"), {"period": period.key})
-    conn.execute(sql("totals_delete"), {"period": period.key})
     with conn.cursor().copy(sql("ledger_copy")) as copy:
-        for mode in modes:
-            for line in mode.lines:
-                copy.write_row(
-                    (
-                        period.key,
-                        period.start,
-                        period.end,
-                        mode.mode,
-                        line.line,
-                        line.tenant_id,
-                        line.driver,
-                        line.quantity,
-                        line.unit,
-                        line.unit_price,
-                        line.amount,
-                        line.price_book,
-                        currency,
-                        mode.basis,
-                    )
+        for line in result.lines:
+            copy.write_row(
+                (
+                    period.key,
+                    line.line,
+                    line.tenant_id,
+                    line.driver,
+                    line.source,
+                    line.fidelity,
+                    line.price_book,
+                    line.quantity,
+                    line.unit,
+                    line.unit_price,
+                    line.amount,
                 )
-    for mode in modes:
-        conn.execute(
-            sql("totals_insert"),
-            {
-                "period": period.key,
-                "mode": mode.mode,
-                "basis": mode.basis,
-                "host_total": mode.host_total,
-                "total": mode.total,
-                "attributed": mode.attributed,
-                "idle": mode.idle,
-                "scale": mode.scale,
-                "currency": currency,
-                "notes": mode.notes,
-            },
-        )
+            )
+    fraction = accrual_fraction(period.start, period.end, result.covered_until)
+    conn.execute(sql("figures_delete"), {"period": period.key})
+    conn.execute(
+        sql("figures_insert"),
+        {
+            "period": period.key,
+            "period_start": period.start,
+            "period_end": period.end,
+            "covered_until": result.covered_until,
+            "fraction": fraction,
+        },
+    )
+    conn.execute(sql("refresh_state_upsert"))
+
+
+def refresh_current(
+    conn: Connection, *, settings: Settings | None = None, as_of: datetime | None = None
+) -> Attribution:
+    """Recompute the current month from what is priced (cost syncs, settings, `report refresh`);
+    periods past their closing time are closed on the way."""
+    now = (as_of or datetime.now(UTC)).astimezone(UTC)
+    close_due_periods(conn, settings=settings, as_of=now)
+    return attribute_period(conn, current_month(now), settings=settings, as_of=now, reprice=False)
+
+
+def close_due_periods(
+    conn: Connection, *, settings: Settings | None = None, as_of: datetime | None = None
+) -> list[str]:
+    """Close every provisional month whose end lies TENANTCOST_PERIOD_CLOSE_HOURS behind."""
+    settings = settings or get_settings()
+    now = (as_of or datetime.now(UTC)).astimezone(UTC)
+    rows = conn.execute(
+        sql("due_for_closing"), {"hours": settings.period_close_hours, "now": now}
+    ).fetchall()
+    closed = []
+    for r in rows:
+        attribute_period(conn, month_period(r["period"]), settings=settings, as_of=now)
+        closed.append(str(r["period"]))
+    return closed
+
+
+__all__ = [
+    "HOUR",
+    "Attribution",
+    "attribute_period",
+    "close_due_periods",
+    "price_days",
+    "price_hour",
+    "refresh_current",
+]

@@ -1,32 +1,82 @@
--- Cost attribution: gathering usage and writing the ledger. Parameters are always bound.
+-- The cost model (migration 0010): pricing into hourly and daily tables, the monthly ledger,
+-- its periods and the per-tenant figures. Parameters are always bound.
 
--- name: usage_by_tenant_hour
--- The best source per tenant-hour-metric (telemetry_metrics.priority); storage sources add up.
-WITH ranked AS (
-    SELECT u.tenant_id, u.hour, u.metric, u.source, u.quantity,
-           rank() OVER (PARTITION BY u.tenant_id, u.hour, u.metric
-                        ORDER BY m.priority, u.source) AS r
-      FROM tenant_usage_hourly u
-      JOIN telemetry_metrics m USING (metric, source)
-     WHERE u.hour >= %(start)s AND u.hour < %(end)s AND u.tenant_id IS NOT NULL
-       AND u.metric IN ('compute_seconds', 'connection_seconds', 'storage_bytes', 'egress_bytes')
+-- name: hourly_delete
+DELETE FROM tenant_cost_hourly WHERE hour = %(hour)s;
+
+-- name: hourly_insert
+-- One hour's usage cost per tenant at list prices, with its storage (GB) and queries.
+WITH priced AS (
+    SELECT * FROM tenantcost_priced_usage(%(hour)s, %(hour)s + interval '1 hour', 'hour',
+                                          %(provider)s, %(memory_mb)s)
+     WHERE line = 'tenant' AND amount IS NOT NULL
+), cost AS (
+    SELECT tenant_id,
+           sum(amount) FILTER (WHERE driver = 'compute') AS compute,
+           sum(amount) FILTER (WHERE driver = 'memory') AS memory,
+           sum(amount) FILTER (WHERE driver = 'storage') AS storage,
+           sum(amount) FILTER (WHERE driver = 'network') AS network,
+           sum(amount) AS cost, min(price_book) AS price_book
+      FROM priced GROUP BY tenant_id
+), evidence AS (
+    SELECT u.tenant_id, u.metric, u.quantity,
+           rank() OVER (PARTITION BY u.tenant_id, u.metric ORDER BY m.priority, u.source) AS r
+      FROM tenant_usage_hourly u JOIN telemetry_metrics m USING (metric, source)
+     WHERE u.hour = %(hour)s AND u.tenant_id IS NOT NULL
+       AND u.metric IN ('storage_bytes', 'query_count')
+), used AS (
+    SELECT tenant_id,
+           sum(quantity) FILTER (WHERE metric = 'storage_bytes') / 1000000000 AS storage_gb,
+           sum(quantity) FILTER (WHERE metric = 'query_count' AND r = 1) AS requests
+      FROM evidence GROUP BY tenant_id
 )
-SELECT tenant_id, hour,
-       coalesce(sum(quantity) FILTER (WHERE metric = 'compute_seconds' AND r = 1), 0) AS compute_seconds,
-       coalesce(sum(quantity) FILTER (WHERE metric = 'connection_seconds' AND r = 1), 0) AS connection_seconds,
-       coalesce(sum(quantity) FILTER (WHERE metric = 'storage_bytes'), 0) AS storage_bytes,
-       coalesce(sum(quantity) FILTER (WHERE metric = 'egress_bytes' AND r = 1), 0) AS egress_bytes
-  FROM ranked
- GROUP BY tenant_id, hour
- ORDER BY hour, tenant_id;
+INSERT INTO tenant_cost_hourly (tenant_id, hour, compute, memory, storage, network, cost,
+                                storage_gb, requests, price_book)
+SELECT coalesce(c.tenant_id, u.tenant_id), %(hour)s, coalesce(c.compute, 0),
+       coalesce(c.memory, 0), coalesce(c.storage, 0), coalesce(c.network, 0),
+       coalesce(c.cost, 0), u.storage_gb, coalesce(u.requests, 0)::bigint, c.price_book
+  FROM cost c FULL JOIN used u ON u.tenant_id = c.tenant_id;
 
--- name: sources_used
-SELECT u.metric, u.source, m.kind, count(DISTINCT (u.tenant_id, u.hour)) AS tenant_hours
-  FROM tenant_usage_hourly u JOIN telemetry_metrics m USING (metric, source)
- WHERE u.hour >= %(start)s AND u.hour < %(end)s AND u.tenant_id IS NOT NULL
-   AND u.metric IN ('compute_seconds', 'connection_seconds', 'storage_bytes', 'egress_bytes')
- GROUP BY u.metric, u.source, m.kind
- ORDER BY u.metric, u.source;
+-- name: hourly_retention
+DELETE FROM tenant_cost_hourly WHERE hour < %(before)s;
+
+-- name: unpriced_hours
+-- Hours with usage but no price book in force (they are left out, and said so).
+SELECT count(DISTINCT at) AS hours
+  FROM tenantcost_priced_usage(%(start)s, %(end)s, 'hour', %(provider)s, %(memory_mb)s)
+ WHERE price_book IS NULL;
+
+-- name: daily_delete
+DELETE FROM tenant_cost_daily WHERE day = %(day)s;
+
+-- name: daily_insert
+INSERT INTO tenant_cost_daily (day, line, tenant_id, driver, source, kind, price_book,
+                               quantity, unit, unit_price, amount)
+SELECT (at AT TIME ZONE 'UTC')::date, line, tenant_id, driver, source, kind, price_book,
+       quantity, unit, unit_price, amount
+  FROM tenantcost_priced_usage(%(day)s::date AT TIME ZONE 'UTC',
+                               (%(day)s::date + 1) AT TIME ZONE 'UTC', 'day',
+                               %(provider)s, %(memory_mb)s)
+ WHERE price_book IS NOT NULL;
+
+-- name: period_usage
+-- The period's usage lines: its days' priced usage, summed.
+SELECT line, tenant_id, driver, source, kind, price_book, unit, unit_price,
+       sum(quantity) AS quantity, sum(amount) AS amount
+  FROM tenant_cost_daily
+ WHERE day >= %(first_day)s AND day <= %(last_day)s
+ GROUP BY line, tenant_id, driver, source, kind, price_book, unit, unit_price
+ ORDER BY line, tenant_id, driver, source, price_book;
+
+-- name: usage_days
+-- The UTC days in a window that have usage evidence (so re-pricing touches only those).
+SELECT DISTINCT (hour AT TIME ZONE 'UTC')::date AS day
+  FROM tenant_usage_hourly
+ WHERE hour >= %(start)s AND hour < %(end)s
+ ORDER BY 1;
+
+-- name: usage_hours
+SELECT DISTINCT hour FROM tenant_usage_hourly WHERE hour >= %(start)s AND hour < %(end)s;
 
 -- name: host_by_hour
 SELECT hour, metric, sum(quantity) AS quantity FROM host_usage_hourly
@@ -34,6 +84,28 @@ SELECT hour, metric, sum(quantity) AS quantity FROM host_usage_hourly
    AND metric IN ('cpu_seconds', 'memory_gb_seconds', 'storage_bytes')
  GROUP BY hour, metric
  ORDER BY hour, metric;
+
+-- name: fixed_lines
+-- Every active resource's monthly approximate_cost on exactly one line (0006's function),
+-- under the configured shared_cost_allocation rule.
+SELECT l.line, l.tenant_id, l.direct_infrastructure_cost AS vps,
+       l.shared_infrastructure_cost AS shared_vps, l.direct_email_service_cost AS dedicated_ips,
+       l.shared_email_service_cost AS shared_ips, tenantcost_shared_cost_allocation() AS rule
+  FROM tenantcost_cost_lines(tenantcost_shared_cost_allocation(), %(as_of)s) l
+ ORDER BY l.line, l.tenant_id;
+
+-- name: addon_costs
+SELECT tenant_id, sum(addon_cost) AS monthly_cost
+  FROM tenant_subscription_revenue
+ GROUP BY tenant_id
+HAVING sum(addon_cost) > 0
+ ORDER BY tenant_id;
+
+-- name: active_tenants
+SELECT DISTINCT tenant_id FROM subscriptions WHERE status = 'active' ORDER BY tenant_id;
+
+-- name: setting
+SELECT value FROM cost_settings WHERE key = %(key)s;
 
 -- name: invoice
 SELECT amount, currency FROM host_invoices WHERE period = %(period)s;
@@ -44,37 +116,164 @@ ON CONFLICT (period) DO UPDATE
    SET amount = EXCLUDED.amount, currency = EXCLUDED.currency,
        recorded_at = now(), recorded_by = current_user;
 
--- name: has_cost_allocation
-SELECT to_regclass('business_cost_allocation') IS NOT NULL AS present;
+-- name: period_get
+SELECT * FROM tenant_cost_periods WHERE period = %(period)s;
 
--- name: cost_allocation
-SELECT tenant_id, coalesce(total_infrastructure_cost, 0) AS vps,
-       coalesce(total_email_service_cost, 0) AS ips
-  FROM business_cost_allocation;
+-- name: period_lock
+SELECT pg_advisory_xact_lock(hashtext('tenantcost.attribution'), hashtext(%(period)s));
 
 -- name: ledger_delete
 DELETE FROM tenant_cost_ledger WHERE period = %(period)s;
 
--- name: totals_delete
-DELETE FROM tenant_cost_totals WHERE period = %(period)s;
-
 -- name: ledger_copy
-COPY tenant_cost_ledger (period, period_start, period_end, mode, line, tenant_id, driver,
-      quantity, unit, unit_price, amount, price_book, currency, basis) FROM STDIN;
+COPY tenant_cost_ledger (period, line, tenant_id, driver, source, fidelity, price_book,
+                         quantity, unit, unit_price, amount) FROM STDIN;
 
--- name: totals_insert
-INSERT INTO tenant_cost_totals (period, mode, basis, host_total, total, attributed, idle,
-                                scale, currency, notes)
-VALUES (%(period)s, %(mode)s, %(basis)s, %(host_total)s, %(total)s, %(attributed)s, %(idle)s,
-        %(scale)s, %(currency)s, %(notes)s);
+-- name: period_upsert
+INSERT INTO tenant_cost_periods (period, period_start, period_end, covered_until, status, basis,
+                                 allocation_rule, overhead_rule, currency, host_total,
+                                 invoice_total, list_usage, tenant_usage, unattributed,
+                                 background, idle, scale, total, notes, computed_at,
+                                 closed_at, closed_by, close_reason)
+VALUES (%(period)s, %(period_start)s, %(period_end)s, %(covered_until)s, %(status)s, %(basis)s,
+        %(allocation_rule)s, %(overhead_rule)s, %(currency)s, %(host_total)s, %(invoice_total)s,
+        %(list_usage)s, %(tenant_usage)s, %(unattributed)s, %(background)s, %(idle)s, %(scale)s,
+        %(total)s, %(notes)s, now(), %(closed_at)s, %(closed_by)s, %(close_reason)s)
+ON CONFLICT (period) DO UPDATE
+   SET covered_until = EXCLUDED.covered_until, status = EXCLUDED.status,
+       basis = EXCLUDED.basis, allocation_rule = EXCLUDED.allocation_rule,
+       overhead_rule = EXCLUDED.overhead_rule, currency = EXCLUDED.currency,
+       host_total = EXCLUDED.host_total, invoice_total = EXCLUDED.invoice_total,
+       list_usage = EXCLUDED.list_usage, tenant_usage = EXCLUDED.tenant_usage,
+       unattributed = EXCLUDED.unattributed, background = EXCLUDED.background,
+       idle = EXCLUDED.idle, scale = EXCLUDED.scale, total = EXCLUDED.total,
+       notes = EXCLUDED.notes, computed_at = now(), closed_at = EXCLUDED.closed_at,
+       closed_by = EXCLUDED.closed_by, close_reason = EXCLUDED.close_reason;
 
--- name: ledger_for_period
-SELECT l.mode, l.line, l.tenant_id, c.name AS company_name, l.driver, l.quantity, l.unit,
-       l.unit_price, l.amount, l.price_book, l.basis
-  FROM tenant_cost_ledger l LEFT JOIN companies c ON c.id = l.tenant_id
- WHERE l.period = %(period)s
- ORDER BY l.mode, l.tenant_id, l.driver;
+-- name: period_reopen_audit
+INSERT INTO cost_audit (entity, entity_id, old_value, new_value, source, reason)
+VALUES ('period', %(period)s, 'closed', 'provisional', 'attribute', %(reason)s);
 
--- name: totals_for_period
-SELECT mode, basis, host_total, total, attributed, idle, scale, currency, notes, computed_at
-  FROM tenant_cost_totals WHERE period = %(period)s ORDER BY mode;
+-- name: figures_delete
+DELETE FROM tenant_period_figures WHERE period = %(period)s;
+
+-- name: figures_insert
+-- One row per tenant: revenue accrued like the fixed costs (x the covered share of the month),
+-- cost from the ledger's tenant lines, and the seed's metrics judged on that full cost.
+WITH subs AS (
+    SELECT r.tenant_id,
+           string_agg(DISTINCT r.plan_name, ' + ' ORDER BY r.plan_name) AS plan_name,
+           string_agg(DISTINCT r.tier, ' + ' ORDER BY r.tier) AS tier,
+           sum(r.subscription_revenue) AS subscription_revenue,
+           sum(r.addon_revenue) AS addon_revenue,
+           min(r.current_period_start) AS current_period_start,
+           max(r.current_period_end) AS current_period_end
+      FROM tenant_subscription_revenue r
+     GROUP BY r.tenant_id
+), costs AS (
+    SELECT l.tenant_id,
+           sum(l.amount) FILTER (WHERE l.driver = 'vps') AS vps,
+           sum(l.amount) FILTER (WHERE l.driver = 'shared_vps') AS shared_vps,
+           sum(l.amount) FILTER (WHERE l.driver = 'dedicated_ips') AS dedicated_ips,
+           sum(l.amount) FILTER (WHERE l.driver = 'shared_ips') AS shared_ips,
+           sum(l.amount) FILTER (WHERE l.driver = 'compute') AS compute,
+           sum(l.amount) FILTER (WHERE l.driver = 'memory') AS memory,
+           sum(l.amount) FILTER (WHERE l.driver = 'storage') AS storage,
+           sum(l.amount) FILTER (WHERE l.driver = 'network') AS network,
+           sum(l.amount) FILTER (WHERE l.driver = 'addons') AS addons,
+           sum(l.amount) FILTER (WHERE l.driver = 'platform_overhead') AS overhead,
+           string_agg(DISTINCT l.source, ' + ' ORDER BY l.source)
+             FILTER (WHERE l.driver = 'compute') AS compute_source
+      FROM tenant_cost_ledger l
+     WHERE l.period = %(period)s AND l.line = 'tenant'
+     GROUP BY l.tenant_id
+), paid AS (
+    SELECT s.tenant_id, sum(py.amount) AS payments
+      FROM payments py JOIN subscriptions s ON s.id = py.subscription_id
+     WHERE py.billing_period_start >= %(period_start)s AND py.billing_period_start < %(period_end)s
+     GROUP BY s.tenant_id
+), mail AS (
+    SELECT s.tenant_id, sum(GREATEST(ba.emails_sent, 0)) AS emails
+      FROM billing_analytics ba JOIN subscriptions s ON s.id = ba.subscription_id
+     WHERE ba.period_start >= %(period_start)s AND ba.period_start < %(covered_until)s
+     GROUP BY s.tenant_id
+), base AS (
+    SELECT t.tenant_id, co.name AS company_name,
+           coalesce(su.plan_name, '(no active subscription)') AS plan_name, su.tier,
+           su.current_period_start, su.current_period_end,
+           round(coalesce(su.subscription_revenue, 0) * %(fraction)s, 12) AS subscription_revenue,
+           round(coalesce(su.addon_revenue, 0) * %(fraction)s, 12) AS addon_revenue,
+           coalesce(pd.payments, 0) AS payments,
+           coalesce(c.vps, 0) AS vps, coalesce(c.shared_vps, 0) AS shared_vps,
+           coalesce(c.dedicated_ips, 0) AS dedicated_ips, coalesce(c.shared_ips, 0) AS shared_ips,
+           coalesce(c.compute, 0) AS compute, coalesce(c.memory, 0) AS memory,
+           coalesce(c.storage, 0) AS storage, coalesce(c.network, 0) AS network,
+           coalesce(c.addons, 0) AS addons, coalesce(c.overhead, 0) AS overhead,
+           c.compute_source, coalesce(m.emails, 0) AS emails
+      FROM (SELECT tenant_id FROM subs UNION SELECT tenant_id FROM costs) t
+      JOIN companies co ON co.id = t.tenant_id
+      LEFT JOIN subs su ON su.tenant_id = t.tenant_id
+      LEFT JOIN costs c ON c.tenant_id = t.tenant_id
+      LEFT JOIN paid pd ON pd.tenant_id = t.tenant_id
+      LEFT JOIN mail m ON m.tenant_id = t.tenant_id
+), totals AS (
+    SELECT b.*, b.subscription_revenue + b.addon_revenue AS revenue,
+           b.vps + b.shared_vps + b.dedicated_ips + b.shared_ips + b.compute + b.memory
+             + b.storage + b.network + b.addons + b.overhead AS cost
+      FROM base b
+)
+INSERT INTO tenant_period_figures (
+    period, tenant_id, company_name, plan_name, tier, current_period_start, current_period_end,
+    subscription_revenue, addon_revenue, revenue, payments_received,
+    vps_cost, shared_vps_cost, dedicated_ip_cost, shared_ip_cost, compute_cost, memory_cost,
+    storage_cost, network_cost, addon_cost, platform_overhead_cost,
+    infrastructure_costs, email_service_costs, usage_cost, total_operational_cost,
+    monthly_profit, collected_profit, gross_margin_ratio, gross_margin_pct,
+    cost_efficiency_score, business_health_status, emails_sent, cost_per_email_delivered,
+    business_efficiency_ratio, compute_source, dashboard_date)
+SELECT %(period)s, t.tenant_id, t.company_name, t.plan_name, t.tier, t.current_period_start,
+       t.current_period_end, t.subscription_revenue, t.addon_revenue, t.revenue, t.payments,
+       t.vps, t.shared_vps, t.dedicated_ips, t.shared_ips, t.compute, t.memory, t.storage,
+       t.network, t.addons, t.overhead,
+       t.vps + t.shared_vps, t.dedicated_ips + t.shared_ips,
+       t.compute + t.memory + t.storage + t.network, t.cost,
+       t.revenue - t.cost, t.payments - t.cost,
+       CASE WHEN t.cost > 0 THEN t.revenue / t.cost END,
+       CASE WHEN t.revenue > 0 THEN (t.revenue - t.cost) / t.revenue * 100 END,
+       CASE WHEN t.revenue > 0
+            THEN LEAST(100, GREATEST(0, round((t.revenue - t.cost) / t.revenue * 100)))::integer
+            ELSE 0 END,
+       CASE WHEN t.revenue > t.cost * 2 THEN 'Excellent'
+            WHEN t.revenue > t.cost * 1.5 THEN 'Good'
+            WHEN t.revenue > t.cost THEN 'Monitor'
+            ELSE 'Critical Action Required' END,
+       t.emails,
+       CASE WHEN t.emails > 0 THEN t.cost / t.emails END,
+       CASE WHEN t.cost > 0 THEN t.payments / t.cost END,
+       t.compute_source,
+       (now() AT TIME ZONE 'UTC')::date
+  FROM totals t;
+
+-- name: refresh_state_upsert
+INSERT INTO tenantcost_refresh_state (id, refreshed_at, changes_seen)
+SELECT 1, now(), CASE WHEN is_called THEN last_value ELSE 0 END
+  FROM tenantcost_cost_input_changes
+ON CONFLICT (id) DO UPDATE
+   SET refreshed_at = EXCLUDED.refreshed_at, changes_seen = EXCLUDED.changes_seen;
+
+-- name: freshness
+-- When the figures were last recomputed, and how many changes to their inputs came since.
+SELECT r.refreshed_at,
+       GREATEST(0, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
+                      FROM tenantcost_cost_input_changes) - r.changes_seen) AS changes_pending,
+       tenantcost_latest_period() AS period
+  FROM (SELECT 1) one
+  LEFT JOIN tenantcost_refresh_state r ON true;
+
+-- name: periods
+SELECT * FROM tenant_cost_periods ORDER BY period DESC LIMIT %(limit)s;
+
+-- name: due_for_closing
+SELECT period FROM tenant_cost_periods
+ WHERE status = 'provisional' AND period_end + make_interval(hours => %(hours)s) <= %(now)s
+ ORDER BY period;

@@ -68,11 +68,22 @@ SETTINGS: dict[str, SettingSpec] = {
     "shared_cost_allocation": SettingSpec(
         "How shared VPS/IP cost (tenant_id NULL) is charged to tenants: none (an explicit "
         "unallocated line), even, or emails_sent (share of emails in the last 30 days; even "
-        "when nobody sent any). Run `tenantcost report refresh` afterwards.",
+        "when nobody sent any). The current period's figures are recomputed at once.",
         choices=("none", "even", "emails_sent"),
     ),
+    "overhead_allocation": SettingSpec(
+        "How platform overhead (control plane, idle, unattributed and background usage) is "
+        "charged to tenants: none (lines of their own), even, or usage (in proportion to each "
+        "tenant's usage cost; even when nobody used anything).",
+        choices=("none", "even", "usage"),
+    ),
+    "control_plane_monthly_cost": SettingSpec(
+        "Monthly USD the platform itself costs (seed 002: the DLS control plane, 30); its own "
+        "line, or spread by overhead_allocation.",
+        Decimal(1000000),
+    ),
     "annual_prepay_discount_pct": SettingSpec(
-        "Percent off the tier price for annual pre-pay subscriptions (seed 002: 15).",
+        "Percent off the plan price for annual pre-pay subscriptions (seed 002: 15).",
         Decimal(100),
     ),
     "multi_project_discount_pct": SettingSpec(

@@ -7,10 +7,10 @@ by hand shows up as FAIL. Later features register more checks with ``register``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from tenantcost.db import migrate
+from tenantcost.db.checks import CheckResult, passed
 from tenantcost.db.connect import MIN_SERVER_VERSION, Connection, connect
 from tenantcost.db.queries import queries
 
@@ -25,20 +25,6 @@ TENANT_TABLES = (
 )
 BUSINESS_TABLES = (*TENANT_TABLES, "plans")
 SEED_VIEWS = ("executive_business_summary", "business_cost_allocation")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: str
-    status: str  # PASS | FAIL | SKIP
-    detail: str
-
-    def as_row(self) -> dict[str, str]:
-        return {"check": self.check, "status": self.status, "detail": self.detail}
-
-
-def passed(check: str, ok: bool, detail: str) -> CheckResult:
-    return CheckResult(check, "PASS" if ok else "FAIL", detail)
 
 
 Check = Callable[[Connection], Iterable[CheckResult]]
@@ -194,7 +180,8 @@ def check_ip_constant(conn: Connection) -> Iterable[CheckResult]:
 
 @register
 def check_bi_views(conn: Connection) -> Iterable[CheckResult]:
-    """Seed 000 steps 3-4: the BI views reconcile to the cent; rollups and indexes in place."""
+    """Seed 000 steps 3-4 on the cost model: allocation and the latest period reconcile,
+    the figures' owner sees every tenant, the seed's indexes are in place."""
     from tenantcost.report.reconcile import check_bi_views as checks
 
     yield from checks(conn)

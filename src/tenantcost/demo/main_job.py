@@ -208,38 +208,56 @@ def show_reports(url: str, console: Console) -> None:
     """What an executive would look at first; every figure read back from the database."""
     from collections import Counter
 
-    from tenantcost.attribution.report import cost_driver_rows, for_display, load, tenant_cost_rows
-    from tenantcost.report.reports import run_report
-    from tenantcost.telemetry.timeutil import current_month
+    from tenantcost.report.costs import driver_rows, tenant_cost_rows
+    from tenantcost.report.reports import MONEY_PEOPLE, PCT, quantize, run_report
+    from tenantcost.report.rollup import latest_period, rollup_state
     from tenantcost.tiers.store import sql as tiers_sql
 
-    month = current_month()
+    def people(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [
+            {k: quantize(v, PCT if k.endswith("_pct") else MONEY_PEOPLE) for k, v in r.items()}
+            for r in rows
+        ]
+
     with connect(url) as conn:
+        month = latest_period(conn)
+        assert month is not None, "the main job attributes the current month"
         emit(
             conn.execute(sql("fleet_summary")).fetchall(), title="tenants by plan", console=console
         )
-        health = Counter(r["business_health_status"] for r in run_report(conn, "health"))
+        health = Counter(r["business_health_status"] for r in run_report(conn, "health", month))
         emit(
             [{"business_health_status": k, "tenants": v} for k, v in health.most_common()],
-            title="executive health (tenantcost report health)",
+            title=f"executive health {month} (tenantcost report health)",
             console=console,
         )
         emit(
-            run_report(conn, "cost-by-plan"),
-            title="cost by plan (tenantcost report cost-by-plan)",
+            run_report(conn, "cost-by-plan", month, people=True),
+            columns=[
+                "plan_name",
+                "tenant_count",
+                "avg_usage_cost",
+                "avg_total_cost",
+                "avg_monthly_profit",
+            ],
+            title=f"cost by plan {month} (tenantcost report cost-by-plan)",
             console=console,
         )
-        lines, totals = load(conn, month)
         emit(
-            for_display(cost_driver_rows(lines, totals)),
-            title=f"cost drivers {month.key} (tenantcost report cost-drivers)",
+            people(
+                [
+                    {k: v for k, v in r.items() if k in ("driver", "amount", "share_pct")}
+                    for r in driver_rows(conn, month)
+                ]
+            ),
+            title=f"cost drivers {month} (tenantcost report cost-drivers)",
             console=console,
         )
-        top = for_display(tenant_cost_rows(lines, totals, 5))
+        top = people(tenant_cost_rows(conn, month, 5))
         emit(
-            top,
-            columns=["company", "compute", "storage", "overhead", "bottom_up_total", "reconciled"],
-            title=f"costliest tenants {month.key} (tenantcost report tenant-costs)",
+            top[:5],
+            columns=["company_name", "plan_name", "total_cost", "revenue", "monthly_profit"],
+            title=f"costliest tenants {month} (tenantcost report tenant-costs --top 5)",
             console=console,
         )
         decisions = conn.execute(tiers_sql("decisions"), {"active": True, "limit": 10}).fetchall()
@@ -257,6 +275,7 @@ def show_reports(url: str, console: Console) -> None:
             title="active tier signals (tenantcost tiers decisions --active)",
             console=console,
         )
+        console.print(rollup_state(conn, month).note(), highlight=False, markup=False)
     checks = run_checks(url)
     failed = [c for c in checks if c.status == "FAIL"]
     console.print(

@@ -1,13 +1,14 @@
--- Reports over the BI views (see docs: README "Metrics").
--- {summary}, {allocation} and {shared} name the source relations: the materialized rollups
--- through their tenant-filtering views by default, or the plain (live) views with --live.
--- Both sources have the same column names, so each report is written once.
+-- Reports over the one cost model (migration 0010; README "Metrics" is the glossary).
+-- Every report reads tenant_period_figures / tenant_cost_ledger for one period, so the CLI,
+-- the dashboard, the API and the exports print the same figure for the same tenant.
 
 -- name: health
--- The seed's "Daily Executive Health Check".
+-- The seed's "Daily Executive Health Check", judged on the full cost.
 SELECT tenant_id, company_name, plan_name, business_health_status, cost_efficiency_score,
-       gross_margin_ratio, monthly_subscription_revenue, total_operational_cost, monthly_profit
-  FROM {summary}
+       gross_margin_ratio, revenue AS monthly_subscription_revenue,
+       total_operational_cost, monthly_profit
+  FROM tenant_period_figures
+ WHERE period = %(period)s
  ORDER BY cost_efficiency_score DESC, company_name, tenant_id;
 
 -- name: optimization
@@ -17,70 +18,120 @@ SELECT tenant_id, company_name, plan_name, business_health_status, cost_efficien
             WHEN cost_efficiency_score < 75 THEN 'Moderate Optimization Potential'
             ELSE 'Well Optimized'
        END AS optimization_category,
-       monthly_subscription_revenue * 2 - total_operational_cost AS optimization_opportunity
-  FROM {summary}
- WHERE business_health_status <> 'Excellent'
+       revenue * 2 - total_operational_cost AS optimization_opportunity
+  FROM tenant_period_figures
+ WHERE period = %(period)s AND business_health_status <> 'Excellent'
  ORDER BY optimization_opportunity DESC, company_name, tenant_id;
 
 -- name: cost_by_plan
--- The seed's "Monthly Cost Analysis" (grouped by plan); averages rounded for presentation.
+-- The seed's "Monthly Cost Analysis", grouped by plan.
 SELECT plan_name,
        count(*) AS tenant_count,
-       round(avg(total_infrastructure_cost), 2) AS avg_infrastructure_cost,
-       round(avg(total_email_service_cost), 2) AS avg_email_service_cost,
-       round(avg(total_monthly_cost), 2) AS avg_total_cost,
-       round(avg(monthly_profit), 2) AS avg_monthly_profit,
-       round(avg(business_efficiency_ratio), 2) AS avg_efficiency_ratio
-  FROM {allocation}
+       avg(infrastructure_costs) AS avg_infrastructure_cost,
+       avg(email_service_costs) AS avg_email_service_cost,
+       avg(usage_cost) AS avg_usage_cost,
+       avg(total_operational_cost) AS avg_total_cost,
+       avg(monthly_profit) AS avg_monthly_profit,
+       avg(business_efficiency_ratio) AS avg_efficiency_ratio
+  FROM tenant_period_figures
+ WHERE period = %(period)s
  GROUP BY plan_name
- ORDER BY avg_efficiency_ratio DESC, plan_name;
+ ORDER BY avg_efficiency_ratio DESC NULLS LAST, plan_name;
 
 -- name: cost_per_email
 -- The seed's "Cost Per Email Analysis" (tenants that sent no email are left out); health and
 -- emails ride along for the dashboard's filters.
-SELECT a.tenant_id, a.company_name, a.plan_name, s.business_health_status, a.emails_sent,
-       a.cost_per_email_delivered, a.total_monthly_cost, a.monthly_profit,
-       a.business_efficiency_ratio,
-       CASE WHEN a.cost_per_email_delivered < 0.01 THEN 'Highly Efficient'
-            WHEN a.cost_per_email_delivered < 0.02 THEN 'Efficient'
-            WHEN a.cost_per_email_delivered < 0.05 THEN 'Moderate'
+SELECT tenant_id, company_name, plan_name, business_health_status, emails_sent,
+       cost_per_email_delivered, total_operational_cost AS total_monthly_cost, monthly_profit,
+       business_efficiency_ratio,
+       CASE WHEN cost_per_email_delivered < 0.01 THEN 'Highly Efficient'
+            WHEN cost_per_email_delivered < 0.02 THEN 'Efficient'
+            WHEN cost_per_email_delivered < 0.05 THEN 'Moderate'
             ELSE 'Needs Optimization'
        END AS efficiency_category
-  FROM {allocation} a
-  JOIN {summary} s ON s.tenant_id = a.tenant_id
- WHERE a.cost_per_email_delivered > 0
- ORDER BY a.cost_per_email_delivered ASC, a.company_name, a.tenant_id;
+  FROM tenant_period_figures
+ WHERE period = %(period)s AND cost_per_email_delivered > 0
+ ORDER BY cost_per_email_delivered ASC, company_name, tenant_id;
 
 -- name: shared
--- Cost charged to no tenant: the unallocated shared line first, then companies without an
--- active subscription that still own active resources.
-SELECT line, tenant_id, company_name, infrastructure_cost, email_service_cost, total_cost,
-       allocation_rule
-  FROM {shared}
- ORDER BY line = 'shared_unallocated' DESC, total_cost DESC, company_name, tenant_id;
+-- Fixed cost charged to no tenant: the unallocated shared line first, then companies without
+-- an active subscription that still own active resources.
+SELECT l.line, l.tenant_id, co.name AS company_name,
+       coalesce(sum(l.amount) FILTER (WHERE l.driver IN ('vps', 'shared_vps')), 0) AS infrastructure_cost,
+       coalesce(sum(l.amount) FILTER (WHERE l.driver IN ('dedicated_ips', 'shared_ips')), 0) AS email_service_cost,
+       sum(l.amount) AS total_cost, p.allocation_rule
+  FROM tenant_cost_ledger l
+  JOIN tenant_cost_periods p ON p.period = l.period
+  LEFT JOIN companies co ON co.id = l.tenant_id
+ WHERE l.period = %(period)s AND l.line IN ('shared_unallocated', 'no_active_subscription')
+ GROUP BY l.line, l.tenant_id, co.name, p.allocation_rule
+ ORDER BY l.line = 'shared_unallocated' DESC, sum(l.amount) DESC, co.name, l.tenant_id;
 
--- name: refresh
-SELECT tenantcost_refresh_rollups();
+-- name: tenant_costs
+-- One row per tenant: cost by driver group, total, revenue, profit and margin.
+SELECT tenant_id, company_name, plan_name, compute_cost AS compute, memory_cost AS memory,
+       storage_cost AS storage, network_cost AS network,
+       infrastructure_costs + email_service_costs AS vps_and_ips,
+       addon_cost AS addons, platform_overhead_cost AS overhead,
+       total_operational_cost AS total_cost, revenue, monthly_profit, gross_margin_pct,
+       compute_source
+  FROM tenant_period_figures
+ WHERE period = %(period)s
+ ORDER BY total_operational_cost DESC, company_name, tenant_id;
 
--- name: rollup_state
-SELECT s.refreshed_at, s.allocation_rule,
-       tenantcost_shared_cost_allocation() AS current_rule,
-       (SELECT count(*) FROM executive_business_rollup) AS tenants
-  FROM shared_cost_rollup s
- WHERE s.line = 'shared_unallocated';
+-- name: non_tenant_lines
+-- Lines charged to no tenant, by line and driver group.
+SELECT line, tenant_id,
+       coalesce(sum(amount) FILTER (WHERE driver = 'compute'), 0) AS compute,
+       coalesce(sum(amount) FILTER (WHERE driver = 'memory'), 0) AS memory,
+       coalesce(sum(amount) FILTER (WHERE driver = 'storage'), 0) AS storage,
+       coalesce(sum(amount) FILTER (WHERE driver = 'network'), 0) AS network,
+       coalesce(sum(amount) FILTER (WHERE driver IN ('vps', 'shared_vps', 'dedicated_ips',
+                                                     'shared_ips')), 0) AS vps_and_ips,
+       coalesce(sum(amount) FILTER (WHERE driver IN ('usage', 'platform_overhead')), 0) AS overhead,
+       sum(amount) AS total_cost
+  FROM tenant_cost_ledger
+ WHERE period = %(period)s AND line NOT IN ('tenant')
+ GROUP BY line, tenant_id
+ ORDER BY line, tenant_id;
 
--- name: reconcile_views
--- The configured rule, through the views: tenants + unallocated = active resources.
-SELECT tenantcost_shared_cost_allocation() AS rule,
-       (SELECT COALESCE(sum(total_operational_cost), 0) FROM executive_business_summary)
-           AS tenants,
-       (SELECT COALESCE(sum(total_cost), 0) FROM shared_infrastructure_cost) AS unallocated,
-       (SELECT COALESCE(sum(approximate_cost), 0) FROM vps_instances WHERE status = 'active')
-       + (SELECT COALESCE(sum(approximate_cost), 0) FROM smtp_ip_addresses
-           WHERE status IN ('active', 'warmed', 'warming')) AS resources;
+-- name: drivers
+-- The period's total by line and driver (the cost drivers report and chart).
+SELECT line, driver, sum(amount) AS amount, string_agg(DISTINCT fidelity, ', ') AS fidelity
+  FROM tenant_cost_ledger
+ WHERE period = %(period)s
+ GROUP BY line, driver;
+
+-- name: period
+SELECT * FROM tenant_cost_periods WHERE period = %(period)s;
+
+-- name: latest_period
+SELECT tenantcost_latest_period() AS period;
+
+-- name: periods
+SELECT period, status, covered_until FROM tenant_cost_periods ORDER BY period DESC;
+
+-- name: freshness
+SELECT r.refreshed_at,
+       GREATEST(0, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
+                      FROM tenantcost_cost_input_changes) - r.changes_seen) AS changes_pending
+  FROM (SELECT 1) one
+  LEFT JOIN tenantcost_refresh_state r ON true;
+
+-- name: figures_tenant_count
+SELECT count(*) AS tenants FROM tenant_period_figures WHERE period = %(period)s;
+
+-- name: reconcile_fixed
+-- The period's fixed lines against the active resources' monthly cost x the covered share.
+SELECT (SELECT coalesce(sum(amount), 0) FROM tenant_cost_ledger
+         WHERE period = %(period)s
+           AND driver IN ('vps', 'shared_vps', 'dedicated_ips', 'shared_ips')) AS lines,
+       (SELECT coalesce(sum(approximate_cost), 0) FROM vps_instances WHERE status = 'active')
+       + (SELECT coalesce(sum(approximate_cost), 0) FROM smtp_ip_addresses
+           WHERE status IN ('active', 'warmed', 'warming')) AS monthly_resources;
 
 -- name: reconcile_rules
--- Every allocation rule, whichever is configured.
+-- Every allocation rule, whichever is configured: tenants + shared lines = resources (monthly).
 SELECT r.rule,
        (SELECT COALESCE(sum(l.direct_infrastructure_cost + l.shared_infrastructure_cost
                             + l.direct_email_service_cost + l.shared_email_service_cost), 0)
@@ -94,20 +145,27 @@ SELECT r.rule,
   FROM unnest(ARRAY['none', 'even', 'emails_sent']) WITH ORDINALITY AS r (rule, n)
  ORDER BY r.n;
 
--- name: rollup_owner
--- REFRESH runs the rollups' query as their owner: it must see every tenant through RLS.
-SELECT c.relname, r.rolname AS owner, c.relispopulated AS populated,
-       (r.rolsuper OR r.rolbypassrls OR pg_has_role(r.oid, 'business_analysts', 'MEMBER'))
-           AS reads_all
-  FROM pg_class c
-  JOIN pg_roles r ON r.oid = c.relowner
- WHERE c.oid IN (to_regclass('executive_business_rollup'),
-                 to_regclass('business_cost_allocation_rollup'),
-                 to_regclass('shared_cost_rollup'))
- ORDER BY c.relname;
+-- name: reconcile_figures
+-- Figures against the ledger: each tenant's cost = its ledger lines; the period's total =
+-- tenants + lines charged to no tenant.
+SELECT (SELECT coalesce(sum(total_operational_cost), 0) FROM tenant_period_figures
+         WHERE period = %(period)s) AS figures,
+       (SELECT coalesce(sum(amount), 0) FROM tenant_cost_ledger
+         WHERE period = %(period)s AND line = 'tenant') AS tenant_lines,
+       (SELECT coalesce(sum(amount), 0) FROM tenant_cost_ledger
+         WHERE period = %(period)s) AS ledger_total,
+       (SELECT total FROM tenant_cost_periods WHERE period = %(period)s) AS period_total;
 
--- name: rollup_indexes
-SELECT i.relname AS index_name, t.relname AS table_name, x.indisunique AS is_unique
+-- name: figures_owner
+-- Recomputing figures reads every tenant's rows: the owner must see them through RLS.
+SELECT c.relname, r.rolname AS owner,
+       (r.rolsuper OR r.rolbypassrls OR pg_has_role(r.oid, 'db_administrators', 'MEMBER'))
+           AS reads_all
+  FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+ WHERE c.oid = to_regclass('tenant_period_figures');
+
+-- name: seed_indexes
+SELECT i.relname AS index_name, t.relname AS table_name
   FROM pg_index x
   JOIN pg_class i ON i.oid = x.indexrelid
   JOIN pg_class t ON t.oid = x.indrelid

@@ -1,30 +1,29 @@
-"""The seed's four dashboard queries (fixed) and the shared-cost line, as report rows.
+"""The seed's four dashboard queries (fixed), the shared-cost line and the tenant-cost reports.
 
-Each report is one named query in ``queries.sql`` written against the views' column names;
-it reads the materialized rollups (fast) or, with ``live``, the plain views.
+Each report is one named query in ``queries.sql`` over ``tenant_period_figures`` /
+``tenant_cost_ledger`` for one period; the dashboard's tables wrap the same queries
+(``web/tables.py``), so a figure is defined once. Decimals are exact until presentation:
+``places(report, people=True)`` gives cents for people, ``people=False`` the one fixed scale
+per column that JSON, CSV and the API carry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-
-from psycopg import sql as pgsql
 
 from tenantcost.db.connect import Connection
 from tenantcost.report.rollup import sql
 
-#: Source relations: (rollup-backed, live view) per shape.
-SOURCES: dict[str, tuple[str, str]] = {
-    "summary": ("tenant_business_rollup", "executive_business_summary"),
-    "allocation": ("tenant_cost_allocation_rollup", "business_cost_allocation"),
-    "shared": ("shared_cost_rollup", "shared_infrastructure_cost"),
-}
-
-CENTS = 2
+#: Scales: money for people (cents) and machines (6 decimals: usage costs are often
+#: fractions of a cent), cost per email, ratios, percentages.
+MONEY_PEOPLE = 2
+MONEY_MACHINE = 6
 PER_EMAIL = 4
+RATIO = 2
+PCT = 1
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,20 @@ class Report:
     query: str  # name in queries.sql
     title: str
     columns: tuple[str, ...]
-    #: Decimal columns and their decimals in the output (money 2, cost per email 4, ratios 2).
-    places: Mapping[str, int] = field(default_factory=dict)
+    money: tuple[str, ...] = ()
+    per_email: tuple[str, ...] = ()
+    ratios: tuple[str, ...] = ()
+    pcts: tuple[str, ...] = ()
+
+    def places(self, *, people: bool) -> dict[str, int]:
+        """Decimals per column: cents for people, fixed machine scales otherwise."""
+        money = MONEY_PEOPLE if people else MONEY_MACHINE
+        return {
+            **dict.fromkeys(self.money, money),
+            **dict.fromkeys(self.per_email, PER_EMAIL),
+            **dict.fromkeys(self.ratios, RATIO),
+            **dict.fromkeys(self.pcts, PCT),
+        }
 
 
 REPORTS: dict[str, Report] = {
@@ -55,12 +66,8 @@ REPORTS: dict[str, Report] = {
                 "total_operational_cost",
                 "monthly_profit",
             ),
-            {
-                "gross_margin_ratio": 2,
-                "monthly_subscription_revenue": CENTS,
-                "total_operational_cost": CENTS,
-                "monthly_profit": CENTS,
-            },
+            money=("monthly_subscription_revenue", "total_operational_cost", "monthly_profit"),
+            ratios=("gross_margin_ratio",),
         ),
         Report(
             "optimization",
@@ -69,12 +76,13 @@ REPORTS: dict[str, Report] = {
             (
                 "tenant_id",
                 "company_name",
+                "plan_name",
                 "business_health_status",
                 "cost_efficiency_score",
                 "optimization_category",
                 "optimization_opportunity",
             ),
-            {"optimization_opportunity": CENTS},
+            money=("optimization_opportunity",),
         ),
         Report(
             "cost-by-plan",
@@ -85,17 +93,19 @@ REPORTS: dict[str, Report] = {
                 "tenant_count",
                 "avg_infrastructure_cost",
                 "avg_email_service_cost",
+                "avg_usage_cost",
                 "avg_total_cost",
                 "avg_monthly_profit",
                 "avg_efficiency_ratio",
             ),
-            {
-                "avg_infrastructure_cost": CENTS,
-                "avg_email_service_cost": CENTS,
-                "avg_total_cost": CENTS,
-                "avg_monthly_profit": CENTS,
-                "avg_efficiency_ratio": 2,
-            },
+            money=(
+                "avg_infrastructure_cost",
+                "avg_email_service_cost",
+                "avg_usage_cost",
+                "avg_total_cost",
+                "avg_monthly_profit",
+            ),
+            ratios=("avg_efficiency_ratio",),
         ),
         Report(
             "cost-per-email",
@@ -111,12 +121,9 @@ REPORTS: dict[str, Report] = {
                 "business_efficiency_ratio",
                 "efficiency_category",
             ),
-            {
-                "cost_per_email_delivered": PER_EMAIL,
-                "total_monthly_cost": CENTS,
-                "monthly_profit": CENTS,
-                "business_efficiency_ratio": 2,
-            },
+            money=("total_monthly_cost", "monthly_profit"),
+            per_email=("cost_per_email_delivered",),
+            ratios=("business_efficiency_ratio",),
         ),
         Report(
             "shared",
@@ -131,37 +138,33 @@ REPORTS: dict[str, Report] = {
                 "total_cost",
                 "allocation_rule",
             ),
-            {"infrastructure_cost": CENTS, "email_service_cost": CENTS, "total_cost": CENTS},
+            money=("infrastructure_cost", "email_service_cost", "total_cost"),
         ),
     )
 }
 
 
 def quantize(value: Any, places: int) -> Any:
-    """A Decimal shown with exactly ``places`` decimals (half up); other values unchanged."""
+    """A Decimal with exactly ``places`` decimals (half up); other values unchanged."""
     if isinstance(value, Decimal):
         return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     return value
 
 
-def present(rows: Sequence[Mapping[str, Any]], report: Report) -> list[dict[str, Any]]:
-    """Rows in the report's column order with every money column at its fixed decimals."""
+def present(
+    rows: Sequence[Mapping[str, Any]], report: Report, *, people: bool = False
+) -> list[dict[str, Any]]:
+    """Rows in the report's column order, every Decimal column at its fixed scale."""
+    places = report.places(people=people)
     return [
-        {
-            c: quantize(row[c], report.places[c]) if c in report.places else row[c]
-            for c in report.columns
-        }
+        {c: quantize(row[c], places[c]) if c in places else row[c] for c in report.columns}
         for row in rows
     ]
 
 
-def statement(report: Report, *, live: bool) -> pgsql.Composed:
-    """The report's query with its source relations filled in."""
-    names = {shape: pgsql.Identifier(pair[1 if live else 0]) for shape, pair in SOURCES.items()}
-    return pgsql.SQL(sql(report.query)).format(**names)
-
-
-def run_report(conn: Connection, name: str, *, live: bool = False) -> list[dict[str, Any]]:
+def run_report(
+    conn: Connection, name: str, period: str, *, people: bool = False
+) -> list[dict[str, Any]]:
     report = REPORTS[name]
-    rows = conn.execute(statement(report, live=live)).fetchall()
-    return present(rows, report)
+    rows = conn.execute(sql(report.query), {"period": period}).fetchall()
+    return present(rows, report, people=people)

@@ -49,8 +49,8 @@ SELECT kind, subject, message, opened_at, last_seen_at, closed_at, delivery
  LIMIT %(limit)s;
 
 -- name: free_abuse
--- FREE tenants sharing an email domain or a signup IP, with their combined attributed cost
--- over the last 30 days.
+-- FREE tenants sharing an email domain or a signup IP, with their combined cost in the latest
+-- month's figures.
 WITH free AS (
     SELECT s.tenant_id
       FROM subscriptions s
@@ -64,13 +64,12 @@ WITH free AS (
       FROM tenant_signups su JOIN free USING (tenant_id)
      WHERE su.signup_ip IS NOT NULL
 ), cost AS (
-    SELECT tenant_id, sum(cost) AS cost
-      FROM tenant_hourly_cost
-     WHERE hour > now() - interval '30 days'
-     GROUP BY tenant_id
+    SELECT tenant_id, total_operational_cost AS cost
+      FROM tenant_period_figures
+     WHERE period = tenantcost_latest_period()
 )
 SELECT g.signal, g.shared_value, count(*) AS tenants,
-       coalesce(sum(c.cost), 0) AS combined_cost_30d,
+       coalesce(sum(c.cost), 0) AS combined_cost,
        array_agg(g.tenant_id ORDER BY g.tenant_id) AS tenant_ids
   FROM grouped g
   LEFT JOIN cost c USING (tenant_id)
@@ -119,22 +118,30 @@ RETURNING id;
 SELECT value FROM cost_settings WHERE key = %(key)s;
 
 -- name: tenant_30d_costs
--- Per active, tiered subscription: revenue at the tier's price, add-on cost, and the last
--- 30 days of attributed usage cost. Tier margins, tier outliers and plans above price are
--- all worked out from these rows in Python (tiers.evaluate), so the ledger is read once.
-WITH usage AS (
-    SELECT tenant_id, sum(cost) AS cost
-      FROM tenant_hourly_cost
-     WHERE hour > %(hour)s - interval '30 days' AND hour <= %(hour)s
-     GROUP BY tenant_id
+-- Per tiered tenant, the figures of the evaluated hour's month (the one cost model): revenue
+-- (plan after discounts + add-ons), add-on cost, the rest of its cost, and its plan's price
+-- accrued like revenue. Tier margins, tier outliers and plans above price are all worked out
+-- from these rows in Python (tiers.evaluate), so the figures are read once.
+WITH period AS (
+    SELECT p.period,
+           extract(epoch FROM p.covered_until - p.period_start)
+             / extract(epoch FROM p.period_end - p.period_start) AS fraction
+      FROM tenant_cost_periods p
+     WHERE p.period = to_char(%(hour)s AT TIME ZONE 'UTC', 'YYYY-MM')
+), plan_price AS (
+    SELECT s.tenant_id, sum(p.price_monthly) AS price
+      FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+     WHERE s.status = 'active'
+     GROUP BY s.tenant_id
 )
-SELECT r.tenant_id, co.name AS company_name, r.tier, t.margin_floor_pct, r.plan_name,
-       r.plan_price, r.revenue, r.addon_cost, coalesce(u.cost, 0) AS usage_cost
-  FROM tenant_monthly_revenue r
-  JOIN tiers t ON t.name = r.tier
-  JOIN companies co ON co.id = r.tenant_id
-  LEFT JOIN usage u ON u.tenant_id = r.tenant_id
- ORDER BY r.tier, r.tenant_id;
+SELECT f.tenant_id, f.company_name, t.name AS tier, t.margin_floor_pct, f.plan_name,
+       round(coalesce(pp.price, 0) * pe.fraction, 12) AS plan_price, f.revenue,
+       f.addon_cost, f.total_operational_cost - f.addon_cost AS usage_cost
+  FROM tenant_period_figures f
+  JOIN period pe ON pe.period = f.period
+  JOIN tiers t ON t.name = f.tier
+  LEFT JOIN plan_price pp ON pp.tenant_id = f.tenant_id
+ ORDER BY t.name, f.tenant_id;
 
 -- name: hourly_cost_history
 SELECT tenant_id, hour, cost FROM tenant_hourly_cost

@@ -7,26 +7,28 @@ Field names are the BI views' column names; money is a decimal string. Tables an
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.report.costs import period_quality, tenant_cost_rows
+from tenantcost.report.reports import run_report
 from tenantcost.web import data, focus, metrics, whatif
 from tenantcost.web.app import context, db, dba, reader
 from tenantcost.web.auth import CSRF_HEADER, User, check_csrf
-from tenantcost.web.render import csv_text, jsonable
+from tenantcost.web.render import csv_lines, csv_text, jsonable
 from tenantcost.web.tables import TABLES, fetch, parse_query
 from tenantcost.web.views import table_json
 
 router = APIRouter()
 
 TableName = Literal["health", "optimization", "cost_by_plan", "cost_per_email"]
+PERIOD = Query(None, description="UTC month YYYY-MM; default the latest attributed month.")
 Format = Literal["json", "csv"]
 
 
@@ -56,8 +58,9 @@ def prometheus(
 ) -> Response:
     """Per-plan tenants, revenue, cost, margin; rollup age; each scheduled job's runs,
     errors and lag (``tenantcost_collector_configured 0`` when no collector runs here)."""
-    overview = conn.execute(data.sql("plan_breakdown")).fetchall()
-    fresh = data.freshness(conn)
+    period = data.choose_period(conn, None)
+    overview = conn.execute(data.sql("plan_breakdown"), {"period": period}).fetchall()
+    fresh = data.freshness(conn, period)
     runner = context(request).runner
     now = time.time()
     text = metrics.render(
@@ -73,8 +76,8 @@ def prometheus(
         ],
         runner.snapshot() if runner else {},
         collector_configured=bool(runner and runner.collector_configured),
-        rollup_age_seconds=round(now - fresh.refreshed_at.timestamp(), 3)
-        if fresh.refreshed_at
+        rollup_age_seconds=round(now - fresh["refreshed_at"].timestamp(), 3)
+        if fresh["refreshed_at"]
         else None,
         now=now,
     )
@@ -95,16 +98,21 @@ def me(user: User = Depends(reader)) -> JSONResponse:
 
 
 @router.get("/api/v1/overview", tags=["pages"], summary="Overview (seed 002 §11)")
-def overview(user: User = Depends(reader), conn: Connection = Depends(db)) -> JSONResponse:
+def overview(
+    period: str | None = PERIOD, user: User = Depends(reader), conn: Connection = Depends(db)
+) -> JSONResponse:
     """Totals (revenue, cost, margin), margin trend vs ~30 days ago, per-plan breakdown,
     cost drivers with shares, top cost tenants vs their plan's average, tier decisions."""
-    return ok(data.overview(conn))
+    return ok(data.overview(conn, data.choose_period(conn, period)))
 
 
 @router.get("/api/v1/health", tags=["pages"], summary="Health status counts")
-def health(user: User = Depends(reader), conn: Connection = Depends(db)) -> JSONResponse:
+def health(
+    period: str | None = PERIOD, user: User = Depends(reader), conn: Connection = Depends(db)
+) -> JSONResponse:
     """Tenants per business_health_status, and when the rollups were refreshed."""
-    return ok({"counts": data.health_counts(conn), "freshness": data.freshness(conn).as_dict()})
+    month = data.choose_period(conn, period)
+    return ok({"counts": data.health_counts(conn, month), "freshness": data.freshness(conn, month)})
 
 
 @router.get("/api/v1/tables/{name}", tags=["tables"], summary="A dashboard table")
@@ -117,6 +125,7 @@ def table(
     page: int = Query(1, ge=1, description="Page number, from 1."),
     per_page: int = Query(50, ge=1, le=500, description="Rows per page (at most 500)."),
     format: Format = Query("json", description="json (one page) or csv (every row)."),
+    period: str | None = PERIOD,
     user: User = Depends(reader),
     conn: Connection = Depends(db),
 ) -> Response:
@@ -131,7 +140,7 @@ def table(
         "page": str(page),
         "per_page": str(per_page),
     }
-    query = parse_query(spec, params)
+    query = parse_query(spec, params, data.choose_period(conn, period))
     if format == "csv":
         result = fetch(conn, spec, query, paged=False)
         return Response(
@@ -143,18 +152,43 @@ def table(
 
 
 @router.get("/api/v1/shared", tags=["pages"], summary="Cost charged to no tenant")
-def shared(user: User = Depends(reader), conn: Connection = Depends(db)) -> JSONResponse:
-    """shared_unallocated and no_active_subscription lines (shared_infrastructure_cost)."""
-    return ok({"lines": conn.execute(data.sql("shared_lines")).fetchall()})
+def shared(
+    period: str | None = PERIOD, user: User = Depends(reader), conn: Connection = Depends(db)
+) -> JSONResponse:
+    """shared_unallocated and no_active_subscription lines of the month (`report shared`)."""
+    month = data.choose_period(conn, period)
+    return ok({"period": month, "lines": run_report(conn, "shared", month) if month else []})
+
+
+@router.get("/api/v1/tenant-costs", tags=["pages"], summary="Tenant costs")
+def tenant_costs(
+    period: str | None = PERIOD,
+    top: int = Query(0, ge=0, le=100000, description="Only the N costliest tenants (0: all)."),
+    user: User = Depends(reader),
+    conn: Connection = Depends(db),
+) -> JSONResponse:
+    """`report tenant-costs`: per tenant cost by driver, share, revenue, profit; then the
+    lines no tenant carries and the month's total; and the month's attribution quality."""
+    month = focus.parse_month(period, data.choose_period(conn, None))
+    return ok(
+        {
+            "period": month,
+            "quality": period_quality(conn, month),
+            "rows": tenant_cost_rows(conn, month, top),
+        }
+    )
 
 
 @router.get("/api/v1/tenants/{tenant_id}", tags=["pages"], summary="One tenant")
 def tenant(
-    tenant_id: UUID, user: User = Depends(reader), conn: Connection = Depends(db)
+    tenant_id: UUID,
+    period: str | None = PERIOD,
+    user: User = Depends(reader),
+    conn: Connection = Depends(db),
 ) -> JSONResponse:
     """The tenant's summary row, VPS and IPs with cost source and override, their audit
     history, monthly payments and emails, and ledger cost by driver when collected."""
-    detail = data.tenant_detail(conn, tenant_id)
+    detail = data.tenant_detail(conn, tenant_id, data.choose_period(conn, period))
     if detail is None:
         return JSONResponse({"error": f"no company has id {tenant_id}"}, status_code=404)
     return ok(detail)
@@ -216,36 +250,26 @@ def whatif_api(request: Request, user: User = Depends(reader)) -> JSONResponse:
     return ok(whatif.run(dict(request.query_params)))
 
 
-@router.get("/api/v1/export/focus", tags=["export"], summary="FOCUS 1.2 cost export")
+@router.get("/api/v1/export/focus", tags=["export"], summary="FOCUS 1.3 cost export")
 def focus_export(
-    period: str | None = Query(None, description="Month YYYY-MM (UTC); default this month."),
-    format: Format = Query("csv", description="csv (default) or json."),
+    period: str | None = PERIOD,
+    format: Format = Query("csv", description="csv (default, streamed) or json."),
     user: User = Depends(reader),
     conn: Connection = Depends(db),
 ) -> Response:
-    """Costs in FOCUS 1.2 columns, tenant in ``x_TenantId``: the month's ledger lines
-    (Usage), and the fixed VPS and IP costs per tenant (Purchase rows) from the BI rollups
-    unless the ledger carries them, plus what no tenant is charged."""
-    month = focus.parse_month(period, datetime.now(UTC))
-    rows: list[dict[str, Any]] = []
-    if data.relation_exists(conn, data.LEDGER):
-        lines = conn.execute(
-            data.sql("ledger_focus_lines"), {"month": month.start.strftime("%Y-%m")}
-        ).fetchall()
-        rows = [focus.ledger_row(line, month) for line in lines]
-    if not any(r["ServiceName"] in ("Cloud VPS", "Dedicated IP") for r in rows):
-        tenants = conn.execute(
-            "SELECT tenant_id, company_name, infrastructure_costs, email_service_costs "
-            "FROM executive_business_rollup ORDER BY company_name, tenant_id"
-        ).fetchall()
-        shared_rows = conn.execute(data.sql("shared_lines")).fetchall()
-        rows += focus.fixed_rows(tenants, shared_rows, month)
+    """The month's ledger in FOCUS 1.3 columns, one row per ledger line (tenant in
+    ``x_TenantId``), with the allocation columns on rows split from a shared charge; a
+    tenant's rows sum to its cost everywhere else."""
+    from tenantcost.config import get_settings
+
+    month = focus.parse_month(period, data.choose_period(conn, None))
+    rows = focus.export(conn, month, get_settings().usage_provider)
     if format == "json":
-        return ok({"columns": list(focus.FOCUS_COLUMNS), "rows": rows})
-    return Response(
-        csv_text(rows, focus.FOCUS_COLUMNS),
+        return ok({"focus_version": focus.FOCUS_VERSION, "period": month, "rows": list(rows)})
+    return StreamingResponse(
+        csv_lines(rows, focus.FOCUS_COLUMNS),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="focus-1.2.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="focus-1.3-{month}.csv"'},
     )
 
 

@@ -1,165 +1,111 @@
 """What each page and API endpoint shows, as plain dicts (Decimals exact until presentation).
 
-Reads the materialized rollups of migration 0006 (fast at 10,000 tenants); the figures are as
-of the rollups' last refresh, which every page states. Usage-based drivers (compute, memory,
-storage, network, overhead) come from the attribution ledger (migration 0007) when it exists
-and has rows; until then the pages say so instead of showing zeros.
+Every figure comes from the one cost model (``tenant_period_figures`` and
+``tenant_cost_ledger`` through ``tenantcost.report``): the same numbers the CLI reports print.
+Pages show one period (a UTC month; ``?period=YYYY-MM``, default the latest attributed) and
+say whether it is provisional and how fresh its figures are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
+from tenantcost.errors import UserError
+from tenantcost.report.costs import driver_rows, period_quality
+from tenantcost.report.rollup import latest_period, rollup_state
+from tenantcost.telemetry.timeutil import add_months, month_period
 
-CENT = Decimal("0.01")
 HEALTH_ORDER = ("Excellent", "Good", "Monitor", "Critical Action Required")
-NO_USAGE = "no usage data yet — run `tenantcost collect`"
-LEDGER = "tenant_cost_ledger"
-USAGE_DRIVERS = ("compute", "memory", "storage", "network", "overhead")
+NO_PERIOD = "no month attributed yet — run `tenantcost collect` or `tenantcost attribute`"
 
 
 def sql(name: str) -> str:
     return queries("tenantcost.web")[name]
 
 
-def money(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def margin_percent(revenue: Decimal, cost: Decimal) -> Decimal | None:
-    """(revenue − cost) ÷ revenue × 100, one decimal; None when there is no revenue."""
+    """(revenue − cost) ÷ revenue × 100, unrounded; None (n/a) when there is no revenue."""
     if revenue == 0:
         return None
-    return ((revenue - cost) / revenue * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return (revenue - cost) / revenue * 100
 
 
-def shares(amounts: dict[str, Decimal]) -> list[dict[str, Any]]:
-    """Each amount with its share of the total in percent (one decimal); 0 shares when empty."""
-    total = sum(amounts.values(), Decimal(0))
-    return [
-        {
-            "driver": name,
-            "amount": money(amount),
-            "share_pct": (amount / total * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-            if total
-            else Decimal("0.0"),
-        }
-        for name, amount in amounts.items()
-    ]
+def choose_period(conn: Connection, requested: str | None) -> str | None:
+    """The month a page shows: ``?period=`` when given (validated), else the latest."""
+    if requested:
+        return month_period(requested).key
+    return latest_period(conn)
 
 
-def relation_exists(conn: Connection, name: str) -> bool:
-    row = conn.execute(sql("relation_exists"), {"name": name}).fetchone()
-    return bool(row and row["present"])
+def periods(conn: Connection) -> list[dict[str, Any]]:
+    from tenantcost.report.rollup import sql as report_sql
+
+    return [dict(r) for r in conn.execute(report_sql("periods")).fetchall()]
 
 
-@dataclass(frozen=True)
-class Freshness:
-    refreshed_at: datetime | None
-    tenants: int
-    allocation_rule: str | None
-    current_rule: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "refreshed_at": self.refreshed_at,
-            "tenants": self.tenants,
-            "allocation_rule": self.allocation_rule,
-            "current_rule": self.current_rule,
-            "stale_rule": self.allocation_rule is not None
-            and self.allocation_rule != self.current_rule,
-        }
-
-
-def freshness(conn: Connection) -> Freshness:
-    row = conn.execute(sql("rollup_freshness")).fetchone()
-    assert row is not None
-    return Freshness(
-        row["refreshed_at"], int(row["tenants"]), row["allocation_rule"], row["current_rule"]
-    )
+def freshness(conn: Connection, period: str | None) -> dict[str, Any]:
+    return rollup_state(conn, period).as_dict()
 
 
 # ----------------------------------------------------------------------------- overview
 
 
-def usage_drivers(conn: Connection) -> dict[str, Decimal] | None:
-    """This month's bottom-up ledger cost per usage driver (idle lines as overhead), or None
-    when the ledger is absent or has nothing for the month."""
-    if not relation_exists(conn, LEDGER):
-        return None
-    rows = conn.execute(sql("ledger_month_drivers")).fetchall()
+def trend(conn: Connection, period: str, margin_now: Decimal | None) -> dict[str, Any]:
+    """Margin now against the month before (both from the figures), in points."""
+    before = add_months(month_period(period).start, -1)
+    key = f"{before:%Y-%m}"
+    rows = conn.execute(sql("plan_breakdown"), {"period": key}).fetchall()
     if not rows:
-        return None
-    return {str(r["driver"]): Decimal(r["amount"]) for r in rows}
-
-
-def trend(conn: Connection, today: date, days: int, margin_now: Decimal | None) -> dict[str, Any]:
-    """Margin now vs the latest snapshot at least ``days`` ago (points), or why there is none."""
-    row = conn.execute(sql("snapshot_before"), {"day": today - timedelta(days=days)}).fetchone()
-    if row is None:
-        return {
-            "available": False,
-            "note": f"no snapshot {days} or more days old yet (the dashboard's jobs take one a day)",
-        }
-    before = margin_percent(Decimal(row["revenue"]), Decimal(row["cost"]))
-    change = None if before is None or margin_now is None else margin_now - before
+        return {"available": False, "compared_with": key, "note": f"no figures for {key}"}
+    revenue = sum((Decimal(r["revenue"]) for r in rows), Decimal(0))
+    cost = sum((Decimal(r["cost"]) for r in rows), Decimal(0))
+    then = margin_percent(revenue, cost)
+    change = None if then is None or margin_now is None else margin_now - then
     return {
         "available": change is not None,
-        "compared_with": row["day"],
-        "margin_pct_then": before,
+        "compared_with": key,
+        "margin_pct_then": then,
         "change_points": change,
         "note": "" if change is not None else "no revenue then or now",
     }
 
 
-def overview(conn: Connection, *, top: int = 10) -> dict[str, Any]:
-    plans = conn.execute(sql("plan_breakdown")).fetchall()
-    shared = conn.execute(sql("shared_lines")).fetchall()
-    fixed = conn.execute(sql("cost_drivers_fixed")).fetchone()
-    assert fixed is not None
-    unallocated = sum((Decimal(r["total_cost"]) for r in shared), Decimal(0))
+def overview(conn: Connection, period: str | None = None, *, top: int = 10) -> dict[str, Any]:
+    """Totals, plans, cost drivers, costliest tenants and tier signals of one period."""
+    period = period or latest_period(conn)
+    if period is None:
+        return {"available": False, "note": NO_PERIOD, "freshness": freshness(conn, None)}
+    info = period_quality(conn, period)
+    plans = [dict(p) for p in conn.execute(sql("plan_breakdown"), {"period": period})]
     revenue = sum((Decimal(p["revenue"]) for p in plans), Decimal(0))
     tenant_cost = sum((Decimal(p["cost"]) for p in plans), Decimal(0))
-    cost = tenant_cost + unallocated
-    margin = margin_percent(revenue, cost)
-    usage = usage_drivers(conn)
-    drivers = {"VPS": Decimal(fixed["vps"]), "IPs": Decimal(fixed["ips"])}
-    if usage:
-        drivers = {**{d: usage.get(d, Decimal(0)) for d in USAGE_DRIVERS}, **drivers}
+    drivers = driver_rows(conn, period)
+    total = drivers[-1]["amount"]
+    margin = margin_percent(revenue, total)
     return {
-        "freshness": freshness(conn).as_dict(),
+        "available": True,
+        "period": period,
+        "freshness": freshness(conn, period),
+        "quality": info,
         "totals": {
-            "revenue": money(revenue),
-            "cost": money(cost),
-            "tenant_cost": money(tenant_cost),
-            "unallocated_cost": money(unallocated),
-            "gross_profit": money(revenue - cost),
+            "revenue": revenue,
+            "cost": total,
+            "tenant_cost": tenant_cost,
+            "unallocated_cost": total - tenant_cost,
+            "gross_profit": revenue - total,
             "gross_margin_pct": margin,
             "tenants": sum(int(p["tenants"]) for p in plans),
         },
-        "trend": trend(conn, datetime.now(UTC).date(), 30, margin),
-        "plans": [
-            {
-                "plan_name": p["plan_name"],
-                "tenants": int(p["tenants"]),
-                "cost": money(p["cost"]),
-                "revenue": money(p["revenue"]),
-                "profit": money(p["profit"]),
-                "margin_pct": p["margin_pct"],
-            }
-            for p in plans
-        ],
-        "cost_drivers": shares(drivers),
-        "usage_drivers_note": "" if usage else NO_USAGE,
-        "top_cost_tenants": [
-            {**r, "cost": money(r["cost"]), "revenue": money(r["revenue"])}
-            for r in conn.execute(sql("top_cost_tenants"), {"limit": top}).fetchall()
+        "trend": trend(conn, period, margin),
+        "plans": plans,
+        "cost_drivers": [d for d in drivers if d["line"] != "total" and d["amount"]],
+        "costliest_tenants": [
+            dict(r)
+            for r in conn.execute(sql("costliest_tenants"), {"period": period, "limit": top})
         ],
         "tier_decisions": tier_signals(conn, top),
     }
@@ -179,27 +125,28 @@ def tier_signals(conn: Connection, limit: int) -> dict[str, Any]:
     }
 
 
-def health_counts(conn: Connection) -> list[dict[str, Any]]:
+def health_counts(conn: Connection, period: str | None) -> list[dict[str, Any]]:
     found = {
-        r["business_health_status"]: int(r["tenants"]) for r in conn.execute(sql("health_counts"))
+        r["business_health_status"]: int(r["tenants"])
+        for r in conn.execute(sql("health_counts"), {"period": period})
     }
     return [{"business_health_status": h, "tenants": found.get(h, 0)} for h in HEALTH_ORDER]
 
 
-def plan_names(conn: Connection) -> list[str]:
-    return [r["plan_name"] for r in conn.execute(sql("plan_names"))]
+def plan_names(conn: Connection, period: str | None) -> list[str]:
+    return [r["plan_name"] for r in conn.execute(sql("plan_names"), {"period": period})]
 
 
 # ----------------------------------------------------------------------------- tenant
 
 
-def tenant_detail(conn: Connection, tenant_id: UUID) -> dict[str, Any] | None:
+def tenant_detail(conn: Connection, tenant_id: UUID, period: str | None) -> dict[str, Any] | None:
     """Everything the tenant page shows; None when no company has this id."""
-    params = {"tenant_id": tenant_id}
+    params: dict[str, Any] = {"tenant_id": tenant_id, "period": period}
     company = conn.execute(sql("company"), params).fetchone()
     if company is None:
         return None
-    summary = conn.execute(sql("tenant_summary"), params).fetchone()
+    summary = conn.execute(sql("tenant_summary"), params).fetchone() if period else None
     vps = conn.execute(sql("tenant_vps"), params).fetchall()
     ips = conn.execute(sql("tenant_ips"), params).fetchall()
     audit = conn.execute(
@@ -210,26 +157,19 @@ def tenant_detail(conn: Connection, tenant_id: UUID) -> dict[str, Any] | None:
             "limit": 200,
         },
     ).fetchall()
-    monthly = conn.execute(sql("tenant_monthly"), params).fetchall()
     return {
         "tenant_id": company["id"],
         "company_name": company["name"],
+        "period": period,
+        "freshness": freshness(conn, period),
         "summary": summary,
+        "history": [dict(r) for r in conn.execute(sql("tenant_history"), params)],
+        "ledger": [dict(r) for r in conn.execute(sql("tenant_ledger"), params)] if period else [],
         "vps": vps,
         "ips": ips,
         "audit": audit,
-        "monthly": monthly,
-        "usage": tenant_usage(conn, tenant_id),
+        "monthly": conn.execute(sql("tenant_monthly"), params).fetchall(),
     }
-
-
-def tenant_usage(conn: Connection, tenant_id: UUID) -> dict[str, Any]:
-    """Bottom-up ledger cost by driver and month for one tenant, or a note when none."""
-    if relation_exists(conn, LEDGER):
-        rows = conn.execute(sql("ledger_tenant_months"), {"tenant_id": tenant_id}).fetchall()
-        if rows:
-            return {"available": True, "rows": rows, "note": ""}
-    return {"available": False, "rows": [], "note": NO_USAGE}
 
 
 # ----------------------------------------------------------------------------- settings
@@ -267,14 +207,12 @@ def settings_page(conn: Connection) -> dict[str, Any]:
         ],
         "audit": conn.execute(sql("setting_audit"), {"limit": 100}).fetchall(),
         "price_books": books,
-        "freshness": freshness(conn).as_dict(),
+        "freshness": freshness(conn, None),
     }
 
 
-# ----------------------------------------------------------------------------- snapshots
-
-
-def take_snapshot(conn: Connection) -> None:
-    """Today's per-plan figures (idempotent: a second run the same day overwrites them)."""
-    with conn.transaction():
-        conn.execute(sql("snapshot_upsert"))
+def require_tenant_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise UserError(f"{text!r} is not a tenant id", "tenant ids are UUIDs") from None

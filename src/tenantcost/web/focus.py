@@ -1,21 +1,33 @@
-"""Cost rows in FOCUS 1.2 columns (FinOps Open Cost and Usage Specification).
+"""A period's ledger as FOCUS 1.3 Cost and Usage rows (FinOps Open Cost and Usage Spec).
 
-Usage from the attribution ledger (bottom-up lines: compute, memory, storage, network, and
-VPS/IPs where the ledger carries them) becomes ``Usage`` / ``Purchase`` rows. Without ledger
-lines for VPS and IPs, the export adds the fixed monthly costs: per tenant,
-its VPS (own + allocated shared) and its dedicated IPs, plus what no tenant is charged, as
-``Purchase`` rows for the current calendar month (UTC; periods start-inclusive,
-end-exclusive). The tenant is the tag column ``x_TenantId``. Figures are tenantcost's
-approximations (``approximate_cost``), not the provider's invoice.
+Every ledger line of the month is one row, so the rows of a tenant (``x_TenantId``) sum to its
+figure in every other surface. Lines that come from splitting a shared charge carry the 1.3
+allocation columns: the origin charge is the host's usage of a driver (split by measured
+usage; idle, unattributed and background are its unallocated remainder rows, with
+``AllocatedResourceId`` null), the shared VPS or IP pool (split by ``shared_cost_allocation``;
+``shared_unallocated`` is the remainder) or platform overhead (split by
+``overhead_allocation``). ``AllocatedMethodDetails`` gives each row's ratio of its origin
+charge; the ratios of one origin sum to 1 and the rows' costs to the origin's cost. Own VPS,
+own IPs, add-ons and unsplit lines have null allocation columns. Figures are tenantcost's
+internal approximations, never an invoice; a provisional month says so in ``x_Provisional``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from tenantcost.db.connect import Connection
+from tenantcost.db.queries import queries
+from tenantcost.errors import UserError
+
+FOCUS_VERSION = "1.3"
+SCALE = Decimal("0.0000000001")  # 10 decimals: split rows still sum to their origin exactly
+RATIO_SCALE = Decimal("0.000000000001")
 
 FOCUS_COLUMNS = (
     "BilledCost",
@@ -35,164 +47,194 @@ FOCUS_COLUMNS = (
     "InvoiceIssuer",
     "ProviderName",
     "PublisherName",
+    "HostProviderName",
+    "ServiceProviderName",
     "PricingQuantity",
     "PricingUnit",
     "ServiceCategory",
     "ServiceName",
+    "AllocatedMethodId",
+    "AllocatedMethodDetails",
+    "AllocatedResourceId",
+    "AllocatedResourceName",
+    "AllocatedTags",
     "x_TenantId",
     "x_CompanyName",
     "x_Line",
+    "x_Driver",
     "x_Source",
+    "x_Fidelity",
+    "x_Provisional",
 )
-
-PROVIDER = "Hostwinds"
-
-
-@dataclass(frozen=True)
-class Period:
-    start: datetime
-    end: datetime
-
-
-def month_of(moment: datetime) -> Period:
-    """The calendar month (UTC) containing ``moment``."""
-    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
-    return Period(start, end)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fixed_row(
-    *,
-    period: Period,
-    amount: Decimal,
-    service: str,
-    tenant_id: Any,
-    company_name: str | None,
-    line: str,
-) -> dict[str, Any]:
-    """One monthly Purchase row for a fixed cost (VPS or dedicated IPs)."""
-    vps = service == "vps"
-    return {
-        "BilledCost": amount,
-        "EffectiveCost": amount,
-        "ListCost": amount,
-        "ContractedCost": amount,
-        "BillingAccountId": "hostwinds",
-        "BillingAccountName": "Hostwinds (approximate_cost)",
-        "BillingCurrency": "USD",
-        "BillingPeriodStart": _iso(period.start),
-        "BillingPeriodEnd": _iso(period.end),
-        "ChargePeriodStart": _iso(period.start),
-        "ChargePeriodEnd": _iso(period.end),
-        "ChargeCategory": "Purchase",
-        "ChargeClass": None,
-        "ChargeDescription": (
-            "Monthly VPS cost (approximate, per tenant)"
-            if vps
-            else "Monthly dedicated SMTP IP cost (approximate, per tenant)"
-        ),
-        "InvoiceIssuer": PROVIDER,
-        "ProviderName": PROVIDER,
-        "PublisherName": PROVIDER,
-        "PricingQuantity": Decimal(1),
-        "PricingUnit": "Month",
-        "ServiceCategory": "Compute" if vps else "Networking",
-        "ServiceName": "Cloud VPS" if vps else "Dedicated IP",
-        "x_TenantId": tenant_id,
-        "x_CompanyName": company_name,
-        "x_Line": line,
-        "x_Source": "approximate_cost",
-    }
-
-
-def fixed_rows(
-    tenants: Iterable[Mapping[str, Any]], shared: Iterable[Mapping[str, Any]], period: Period
-) -> list[dict[str, Any]]:
-    """Per tenant a VPS and an IP row (zero amounts left out), then the unallocated lines."""
-    rows: list[dict[str, Any]] = []
-    sources: list[tuple[Mapping[str, Any], str, str, str]] = [
-        (t, "infrastructure_costs", "email_service_costs", "tenant") for t in tenants
-    ] + [(s, "infrastructure_cost", "email_service_cost", str(s["line"])) for s in shared]
-    for row, vps_key, ip_key, line in sources:
-        for service, key in (("vps", vps_key), ("ip", ip_key)):
-            amount = Decimal(row[key])
-            if amount:
-                rows.append(
-                    fixed_row(
-                        period=period,
-                        amount=amount,
-                        service=service,
-                        tenant_id=row.get("tenant_id"),
-                        company_name=row.get("company_name"),
-                        line=line,
-                    )
-                )
-    return rows
-
+#: Columns FOCUS requires to be non-null on every row (the conformance test checks them).
+REQUIRED = (
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "BillingAccountId",
+    "BillingCurrency",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ChargeCategory",
+    "ChargeDescription",
+    "ServiceCategory",
+    "ServiceName",
+    "ServiceProviderName",
+    "HostProviderName",
+)
 
 SERVICE = {
     "compute": ("Compute", "Database compute (vCPU time)", "Usage"),
     "memory": ("Compute", "Database memory (RAM time)", "Usage"),
     "storage": ("Storage", "Database storage", "Usage"),
     "network": ("Networking", "Network egress", "Usage"),
+    "usage": ("Compute", "Database usage (invoice remainder)", "Usage"),
     "vps": ("Compute", "Cloud VPS", "Purchase"),
+    "shared_vps": ("Compute", "Cloud VPS (shared)", "Purchase"),
     "dedicated_ips": ("Networking", "Dedicated IP", "Purchase"),
-    "invoice": ("Other", "Host invoice", "Usage"),
+    "shared_ips": ("Networking", "Dedicated IP (shared)", "Purchase"),
+    "addons": ("Other", "Add-on delivery", "Purchase"),
+    "platform_overhead": ("Other", "Platform overhead", "Usage"),
 }
+USAGE = ("compute", "memory", "storage", "network", "usage")
+REMAINDER_LINES = ("idle", "unattributed", "background", "shared_unallocated")
 
 
-def ledger_row(line: Mapping[str, Any], period: Period) -> dict[str, Any]:
-    """One ledger line (tenant or idle) as a FOCUS row; amount = quantity x unit price."""
-    category, name, charge = SERVICE.get(
-        str(line["driver"]), ("Other", str(line["driver"]), "Usage")
+def sql(name: str) -> str:
+    return queries("tenantcost.web")[name]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def origin(line: Mapping[str, Any], basis: str) -> str | None:
+    """Which shared charge a line was split from (None: not a split)."""
+    driver, kind = str(line["driver"]), str(line["line"])
+    if driver in USAGE:
+        return "usage" if basis == "invoice" else driver
+    if driver in ("shared_vps", "shared_ips"):
+        return driver
+    if driver == "platform_overhead" and kind == "tenant":
+        return "platform_overhead"
+    return None
+
+
+def method(origin_key: str, info: Mapping[str, Any]) -> str:
+    if origin_key in ("shared_vps", "shared_ips"):
+        return f"tenantcost:shared:{info['allocation_rule']}"
+    if origin_key == "platform_overhead":
+        return f"tenantcost:overhead:{info['overhead_rule']}"
+    return f"tenantcost:usage:{info['basis']}"
+
+
+def focus_rows(
+    lines: Sequence[Mapping[str, Any]], info: Mapping[str, Any], provider: str
+) -> list[dict[str, Any]]:
+    """(pure) One FOCUS row per ledger line of the period ``info`` describes."""
+    origins: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        key = origin(line, str(info["basis"]))
+        if key is not None:
+            origins[key] += Decimal(line["amount"])
+    return [_row(line, info, provider, origins) for line in lines]
+
+
+def _row(
+    line: Mapping[str, Any], info: Mapping[str, Any], provider: str, origins: Mapping[str, Decimal]
+) -> dict[str, Any]:
+    driver = str(line["driver"])
+    category, name, charge = SERVICE.get(driver, ("Other", driver, "Usage"))
+    amount = Decimal(line["amount"]).quantize(SCALE)
+    usage = driver in USAGE or (driver == "platform_overhead" and line["line"] != "control_plane")
+    host = provider if usage else "Hostwinds"
+    key = origin(line, str(info["basis"]))
+    allocated: dict[str, Any] = dict.fromkeys(
+        (
+            "AllocatedMethodId",
+            "AllocatedMethodDetails",
+            "AllocatedResourceId",
+            "AllocatedResourceName",
+            "AllocatedTags",
+        )
     )
-    amount = Decimal(line["amount"])
-    idle = line["line"] == "idle"
+    if key is not None and origins[key]:
+        ratio = (Decimal(line["amount"]) / origins[key]).quantize(RATIO_SCALE)
+        remainder = line["line"] in REMAINDER_LINES
+        allocated = {
+            "AllocatedMethodId": method(key, info),
+            "AllocatedMethodDetails": json.dumps(
+                {
+                    "Elements": [
+                        {
+                            "AllocatedRatio": f"{ratio:f}",
+                            "UsageUnit": line["unit"],
+                            "UsageQuantity": f"{Decimal(line['quantity']):f}",
+                        }
+                    ]
+                }
+            ),
+            "AllocatedResourceId": None if remainder else str(line["tenant_id"]),
+            "AllocatedResourceName": line["line"] if remainder else line["company_name"],
+            "AllocatedTags": None
+            if remainder
+            else json.dumps({"tenant_id": str(line["tenant_id"]), "plan": line["plan_name"]}),
+        }
+    period_end = info["period_end"]
+    charge_end = info["covered_until"] if info["status"] == "provisional" else period_end
     return {
         "BilledCost": amount,
         "EffectiveCost": amount,
         "ListCost": amount,
         "ContractedCost": amount,
-        "BillingAccountId": str(line["price_book"]),
-        "BillingAccountName": f"priced with {line['price_book']}",
-        "BillingCurrency": line["currency"],
-        "BillingPeriodStart": _iso(period.start),
-        "BillingPeriodEnd": _iso(period.end),
-        "ChargePeriodStart": _iso(line["period_start"]),
-        "ChargePeriodEnd": _iso(line["period_end"]),
+        "BillingAccountId": f"tenantcost:{host.lower()}",
+        "BillingAccountName": f"{host} (tenantcost internal allocation)",
+        "BillingCurrency": info["currency"],
+        "BillingPeriodStart": _iso(info["period_start"]),
+        "BillingPeriodEnd": _iso(period_end),
+        "ChargePeriodStart": _iso(info["period_start"]),
+        "ChargePeriodEnd": _iso(charge_end),
         "ChargeCategory": charge,
         "ChargeClass": None,
-        "ChargeDescription": f"{name} ({'idle, attributed to no tenant' if idle else 'per tenant'})",
-        "InvoiceIssuer": str(line["price_book"]),
-        "ProviderName": str(line["price_book"]),
-        "PublisherName": str(line["price_book"]),
-        "PricingQuantity": line["quantity"],
+        "ChargeDescription": f"{name} — {line['line']} ({line['fidelity']}, {line['source']})",
+        "InvoiceIssuer": host,
+        "ProviderName": host,
+        "PublisherName": host,
+        "HostProviderName": host,
+        "ServiceProviderName": host,
+        "PricingQuantity": Decimal(line["quantity"]),
         "PricingUnit": line["unit"],
         "ServiceCategory": category,
         "ServiceName": name,
-        "x_TenantId": line["tenant_id"],
+        **allocated,
+        "x_TenantId": str(line["tenant_id"]) if line["tenant_id"] else None,
         "x_CompanyName": line["company_name"],
         "x_Line": line["line"],
-        "x_Source": "tenant_cost_ledger",
+        "x_Driver": driver,
+        "x_Source": line["source"],
+        "x_Fidelity": line["fidelity"],
+        "x_Provisional": info["status"] == "provisional",
     }
 
 
-def parse_month(text: str | None, now: datetime) -> Period:
-    """``YYYY-MM`` (UTC) or, when absent, the current month."""
-    if not text:
-        return month_of(now)
-    try:
-        start = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
-        from tenantcost.errors import UserError
+def export(conn: Connection, period: str, provider: str) -> Iterator[dict[str, Any]]:
+    """The period's rows (UserError when it was never attributed)."""
+    info = conn.execute(sql("focus_period"), {"period": period}).fetchone()
+    if info is None:
+        raise UserError(f"no figures for {period}", f"run `tenantcost attribute --month {period}`")
+    lines = conn.execute(sql("focus_lines"), {"period": period}).fetchall()
+    yield from focus_rows(lines, info, provider.capitalize())
 
-        raise UserError(f"period {text!r} is not a month", "use YYYY-MM, e.g. 2026-11") from None
-    return month_of(start)
+
+def parse_month(text: str | None, latest: str | None) -> str:
+    """``YYYY-MM`` (UTC) or, when absent, the latest attributed month."""
+    from tenantcost.telemetry.timeutil import month_period
+
+    if text:
+        return month_period(text).key
+    if latest is None:
+        raise UserError("no month has been attributed yet", "run `tenantcost attribute` first")
+    return latest

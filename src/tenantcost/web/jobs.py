@@ -4,8 +4,8 @@ Jobs, each in turn on one background thread, every ``interval`` seconds:
 
 - ``collect``: one pass of the telemetry collector and pricing of its hour into the ledger;
 - ``evaluate_tiers``: tier signals and alerts for the hour that has just ended;
-- ``refresh_rollups``: refresh the BI rollups the pages read;
-- ``snapshot``: today's per-plan revenue and cost (the overview's margin trend).
+- ``refresh_rollups``: recompute the current month's ledger and figures (and close months
+  past their closing time) so the pages show what changed.
 
 A failing job is logged and counted (``tenantcost_job_errors_total``); the others still run.
 """
@@ -23,7 +23,6 @@ from psycopg_pool import ConnectionPool
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
-from tenantcost.web.data import take_snapshot
 
 log = logging.getLogger("tenantcost.web.jobs")
 
@@ -88,7 +87,6 @@ class JobRunner:
             "collect": collector_job(interval),
             "evaluate_tiers": evaluate_tiers,
             "refresh_rollups": refresh,
-            "snapshot": take_snapshot,
         }
         return cls(pool, interval, jobs, {name: JobStatus() for name in jobs})
 

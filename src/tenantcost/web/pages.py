@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.report.reports import run_report
 from tenantcost.web import data, whatif
 from tenantcost.web.app import STATIC, context, current_user, db, dba, page, reader
 from tenantcost.web.auth import (
@@ -141,30 +141,44 @@ def static(name: str, user: User = Depends(reader)) -> Response:
 # ----------------------------------------------------------------------------- pages
 
 
+def _period(request: Request, conn: Connection) -> str | None:
+    return data.choose_period(conn, request.query_params.get("period"))
+
+
+def _money_values(values: list[Any]) -> list[Any]:
+    return [round(v, 2) if v is not None else None for v in values]
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview_page(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
-    overview = data.overview(conn)
+    period = _period(request, conn)
+    overview = data.overview(conn, period)
+    drivers = overview.get("cost_drivers", [])
     chart = {
         "type": "doughnut",
-        "labels": [d["driver"] for d in overview["cost_drivers"]],
-        "values": [d["amount"] for d in overview["cost_drivers"]],
-        "label": "monthly cost (USD)",
+        "labels": [d["driver"] for d in drivers],
+        "values": _money_values([d["amount"] for d in drivers]),
+        "label": "cost (USD)",
+        "unit": "$",
     }
+    plans = overview.get("plans", [])
     plans_chart = {
         "type": "bar",
-        "labels": [p["plan_name"] for p in overview["plans"]],
+        "labels": [p["plan_name"] for p in plans],
         "datasets": [
-            {"label": "revenue", "values": [p["revenue"] for p in overview["plans"]]},
-            {"label": "cost", "values": [p["cost"] for p in overview["plans"]]},
+            {"label": "Revenue (USD)", "values": _money_values([p["revenue"] for p in plans])},
+            {"label": "Cost (USD)", "values": _money_values([p["cost"] for p in plans])},
         ],
+        "unit": "$",
     }
     return page(
         request,
         "overview.html",
         {
             "o": overview,
+            "periods": data.periods(conn),
             "drivers_chart": chart_json(chart),
             "plans_chart": chart_json(plans_chart),
             "title": "Overview",
@@ -177,13 +191,14 @@ def health_page(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     names = ["health", "optimization"]
+    period = _period(request, conn)
     if wants_csv(request):
-        return csv_response(conn, request, names)
-    counts = data.health_counts(conn)
+        return csv_response(conn, request, names, period)
+    counts = data.health_counts(conn, period)
     chart = {
         "type": "bar",
         "labels": [c["business_health_status"] for c in counts],
-        "datasets": [{"label": "tenants", "values": [c["tenants"] for c in counts]}],
+        "datasets": [{"label": "Tenants", "values": [c["tenants"] for c in counts]}],
     }
     return page(
         request,
@@ -191,10 +206,12 @@ def health_page(
         {
             "title": "Executive health",
             "counts": counts,
-            "tables": page_tables(conn, request, names),
-            "plans": data.plan_names(conn),
+            "tables": page_tables(conn, request, names, period),
+            "plans": data.plan_names(conn, period),
             "health_values": data.HEALTH_ORDER,
-            "freshness": data.freshness(conn).as_dict(),
+            "freshness": data.freshness(conn, period),
+            "period": period,
+            "periods": data.periods(conn),
             "counts_chart": chart_json(chart),
         },
     )
@@ -205,24 +222,27 @@ def allocation_page(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     names = ["cost_by_plan", "cost_per_email"]
+    period = _period(request, conn)
     if wants_csv(request):
-        return csv_response(conn, request, names)
-    tables = page_tables(conn, request, names)
+        return csv_response(conn, request, names, period)
+    tables = page_tables(conn, request, names, period)
     by_plan = tables["cost_by_plan"].page.rows
     chart = {
         "type": "bar",
         "labels": [r["plan_name"] for r in by_plan],
         "datasets": [
             {
-                "label": "avg infrastructure",
+                "label": "Average VPS (USD)",
                 "values": [r["avg_infrastructure_cost"] for r in by_plan],
             },
             {
-                "label": "avg email service",
+                "label": "Average dedicated IPs (USD)",
                 "values": [r["avg_email_service_cost"] for r in by_plan],
             },
+            {"label": "Average usage (USD)", "values": [r["avg_usage_cost"] for r in by_plan]},
         ],
         "stacked": True,
+        "unit": "$",
     }
     return page(
         request,
@@ -230,10 +250,12 @@ def allocation_page(
         {
             "title": "Cost allocation",
             "tables": tables,
-            "plans": data.plan_names(conn),
+            "plans": data.plan_names(conn, period),
             "health_values": data.HEALTH_ORDER,
-            "freshness": data.freshness(conn).as_dict(),
-            "shared": conn.execute(data.sql("shared_lines")).fetchall(),
+            "freshness": data.freshness(conn, period),
+            "period": period,
+            "periods": data.periods(conn),
+            "shared": run_report(conn, "shared", period, people=True) if period else [],
             "plan_chart": chart_json(chart),
         },
     )
@@ -242,38 +264,46 @@ def allocation_page(
 @router.get("/tenants/{tenant_id}", response_class=HTMLResponse)
 def tenant_page(
     request: Request,
-    tenant_id: UUID,
+    tenant_id: str,
     user: User = Depends(reader),
     conn: Connection = Depends(db),
 ) -> Response:
-    detail = data.tenant_detail(conn, tenant_id)
+    try:
+        tid = data.require_tenant_id(tenant_id)
+    except UserError:
+        tid = None
+    detail = data.tenant_detail(conn, tid, _period(request, conn)) if tid else None
     if detail is None:
-        values = {"title": "No such tenant", "message": f"no company has id {tenant_id}"}
+        values = {"title": "No such tenant", "message": f"no company has id {tenant_id!r}"}
         return page(request, "error.html", values, 404)
-    monthly = detail["monthly"]
+    history = detail["history"]
+    drivers = [
+        ("compute_cost", "Compute"),
+        ("memory_cost", "Memory"),
+        ("storage_cost", "Storage"),
+        ("network_cost", "Network"),
+        ("vps_and_ips", "VPS and IPs"),
+        ("addon_cost", "Add-ons"),
+        ("platform_overhead_cost", "Overhead"),
+    ]
     chart: dict[str, Any] = {
-        "type": "line",
-        "labels": [m["month"].strftime("%Y-%m") for m in monthly],
-        "datasets": [
-            {"label": "payments received (USD)", "values": [m["payments"] for m in monthly]}
+        "type": "bar",
+        "stacked": True,
+        "labels": [
+            h["period"] + (" (provisional)" if h["status"] == "provisional" else "")
+            for h in history
         ],
+        "datasets": [
+            {"label": f"{label} (USD)", "values": _money_values([h[key] for h in history])}
+            for key, label in drivers
+        ],
+        "unit": "$",
     }
-    if detail["usage"]["available"]:
-        months = sorted({r["month"] for r in detail["usage"]["rows"]})
-        drivers = sorted({r["driver"] for r in detail["usage"]["rows"]})
-        amounts = {(r["month"], r["driver"]): r["amount"] for r in detail["usage"]["rows"]}
-        chart = {
-            "type": "bar",
-            "stacked": True,
-            "labels": [m.strftime("%Y-%m") for m in months],
-            "datasets": [
-                {"label": d, "values": [amounts.get((m, d), 0) for m in months]} for d in drivers
-            ],
-        }
+    monthly = detail["monthly"]
     emails_chart = {
         "type": "bar",
         "labels": [m["month"].strftime("%Y-%m") for m in monthly],
-        "datasets": [{"label": "emails sent", "values": [m["emails_sent"] for m in monthly]}],
+        "datasets": [{"label": "Emails sent", "values": [m["emails_sent"] for m in monthly]}],
     }
     return page(
         request,
@@ -281,6 +311,7 @@ def tenant_page(
         {
             "title": detail["company_name"],
             "t": detail,
+            "periods": data.periods(conn),
             "cost_chart": chart_json(chart),
             "emails_chart": chart_json(emails_chart),
         },

@@ -59,64 +59,54 @@ SELECT secret FROM dashboard_secret WHERE id = 1;
 -- name: secret_init
 INSERT INTO dashboard_secret (id, secret) VALUES (1, %(secret)s) ON CONFLICT (id) DO NOTHING;
 
--- name: rollup_freshness
-SELECT max(refreshed_at) AS refreshed_at, count(*) AS tenants,
-       max(allocation_rule) AS allocation_rule,
-       tenantcost_shared_cost_allocation() AS current_rule
-  FROM executive_business_rollup;
-
 -- name: plan_breakdown
--- Per plan: tenants, monthly revenue, cost (own + allocated shared), margin.
+-- Per plan: tenants, revenue, cost (the full cost), profit, margin — from the figures.
 SELECT plan_name, count(*) AS tenants,
-       sum(monthly_subscription_revenue) AS revenue,
+       sum(revenue) AS revenue,
        sum(total_operational_cost) AS cost,
-       sum(infrastructure_costs) AS infrastructure_cost,
-       sum(email_service_costs) AS email_service_cost,
-       sum(monthly_subscription_revenue) - sum(total_operational_cost) AS profit,
-       CASE WHEN sum(monthly_subscription_revenue) > 0
-            THEN round((sum(monthly_subscription_revenue) - sum(total_operational_cost))
-                       / sum(monthly_subscription_revenue) * 100, 1) END AS margin_pct
-  FROM executive_business_rollup
+       sum(usage_cost) AS usage_cost,
+       sum(revenue) - sum(total_operational_cost) AS profit,
+       CASE WHEN sum(revenue) > 0
+            THEN (sum(revenue) - sum(total_operational_cost)) / sum(revenue) * 100 END AS margin_pct
+  FROM tenant_period_figures
+ WHERE period = %(period)s
  GROUP BY plan_name
- ORDER BY sum(monthly_subscription_revenue) DESC, plan_name;
-
--- name: shared_lines
-SELECT line, tenant_id, company_name, infrastructure_cost, email_service_cost, total_cost,
-       allocation_rule
-  FROM shared_cost_rollup
- ORDER BY line = 'shared_unallocated' DESC, total_cost DESC, company_name;
-
--- name: cost_drivers_fixed
--- Fixed monthly costs by source (tenants' own + allocated, then what nobody is charged).
-SELECT (SELECT COALESCE(sum(infrastructure_costs), 0) FROM executive_business_rollup)
-         + (SELECT COALESCE(sum(infrastructure_cost), 0) FROM shared_cost_rollup) AS vps,
-       (SELECT COALESCE(sum(email_service_costs), 0) FROM executive_business_rollup)
-         + (SELECT COALESCE(sum(email_service_cost), 0) FROM shared_cost_rollup) AS ips;
+ ORDER BY sum(revenue) DESC, plan_name;
 
 -- name: health_counts
 SELECT business_health_status, count(*) AS tenants
-  FROM executive_business_rollup GROUP BY business_health_status;
+  FROM tenant_period_figures WHERE period = %(period)s GROUP BY business_health_status;
 
--- name: top_cost_tenants
--- Tenants whose cost is furthest above their plan's average (the seed's "need upgrade").
-WITH r AS (
-    SELECT tenant_id, company_name, plan_name, total_operational_cost AS cost,
-           monthly_subscription_revenue AS revenue,
-           avg(total_operational_cost) OVER (PARTITION BY plan_name) AS plan_avg_cost
-      FROM executive_business_rollup
-)
-SELECT tenant_id, company_name, plan_name, cost, revenue, round(plan_avg_cost, 2) AS plan_avg_cost,
-       round((cost - plan_avg_cost) / plan_avg_cost * 100, 0) AS pct_over_plan_avg
-  FROM r
- WHERE plan_avg_cost > 0 AND cost > plan_avg_cost * 1.5
- ORDER BY (cost - plan_avg_cost) / plan_avg_cost DESC, cost DESC, company_name
+-- name: costliest_tenants
+-- The period's costliest tenants (what `report tenant-costs --top N` lists first).
+SELECT tenant_id, company_name, plan_name, total_operational_cost AS cost, revenue,
+       monthly_profit AS profit, gross_margin_pct
+  FROM tenant_period_figures
+ WHERE period = %(period)s
+ ORDER BY total_operational_cost DESC, company_name, tenant_id
  LIMIT %(limit)s;
 
 -- name: plan_names
-SELECT DISTINCT plan_name FROM executive_business_rollup ORDER BY plan_name;
+SELECT DISTINCT plan_name FROM tenant_period_figures WHERE period = %(period)s ORDER BY plan_name;
 
 -- name: tenant_summary
-SELECT * FROM executive_business_rollup WHERE tenant_id = %(tenant_id)s;
+SELECT * FROM tenant_period_figures WHERE tenant_id = %(tenant_id)s AND period = %(period)s;
+
+-- name: tenant_history
+-- The tenant's figures, month by month (its cost by driver over time).
+SELECT f.period, p.status, f.revenue, f.total_operational_cost AS cost, f.monthly_profit AS profit,
+       f.compute_cost, f.memory_cost, f.storage_cost, f.network_cost,
+       f.infrastructure_costs + f.email_service_costs AS vps_and_ips, f.addon_cost,
+       f.platform_overhead_cost
+  FROM tenant_period_figures f JOIN tenant_cost_periods p ON p.period = f.period
+ WHERE f.tenant_id = %(tenant_id)s
+ ORDER BY f.period;
+
+-- name: tenant_ledger
+SELECT line, driver, source, fidelity, price_book, quantity, unit, unit_price, amount
+  FROM tenant_cost_ledger
+ WHERE tenant_id = %(tenant_id)s AND period = %(period)s
+ ORDER BY amount DESC, driver, source;
 
 -- name: company
 SELECT id, name FROM companies WHERE id = %(tenant_id)s;
@@ -177,79 +167,18 @@ SELECT changed_at, changed_by, entity_id AS setting, old_value, new_value, sourc
 -- name: ip_reprice_count
 SELECT count(*) AS n FROM cost_audit WHERE entity = 'ip' AND source = 'setting';
 
--- name: snapshot_upsert
--- Today's per-plan figures (and the cost charged to nobody as plan '(unallocated)').
-INSERT INTO dashboard_snapshots (day, plan_name, tenants, revenue, cost)
-SELECT (now() AT TIME ZONE 'UTC')::date, plan_name, count(*),
-       sum(monthly_subscription_revenue), sum(total_operational_cost)
-  FROM executive_business_rollup GROUP BY plan_name
-UNION ALL
-SELECT (now() AT TIME ZONE 'UTC')::date, '(unallocated)', 0, 0.00,
-       COALESCE(sum(total_cost), 0.00)
-  FROM shared_cost_rollup
-ON CONFLICT (day, plan_name) DO UPDATE
-   SET tenants = EXCLUDED.tenants, revenue = EXCLUDED.revenue, cost = EXCLUDED.cost,
-       taken_at = now();
-
--- name: snapshot_before
--- The latest snapshot day on or before the given day, with its totals.
-SELECT day, sum(revenue) AS revenue, sum(cost) AS cost
-  FROM dashboard_snapshots
- WHERE day = (SELECT max(day) FROM dashboard_snapshots WHERE day <= %(day)s)
- GROUP BY day;
-
 -- name: relation_exists
 SELECT to_regclass(%(name)s) IS NOT NULL AS present;
 
--- name: ledger_month_drivers
--- This month's bottom-up ledger by usage driver: the monthly period's lines when it has been
--- attributed, else the sum of its hourly periods (never both, so nothing counts twice).
--- VPS and IPs come from the rollups; idle (unattributed) lines are shown as overhead.
-WITH m AS (SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM') AS month),
-monthly AS (
-    SELECT l.line, l.driver, l.amount FROM tenant_cost_ledger l, m
-     WHERE l.mode = 'bottom_up' AND l.period = m.month
-),
-hourly AS (
-    SELECT l.line, l.driver, l.amount FROM tenant_cost_ledger l, m
-     WHERE l.mode = 'bottom_up' AND l.period LIKE m.month || '-%'
-       AND NOT EXISTS (SELECT 1 FROM monthly)
-)
-SELECT CASE WHEN line = 'idle' THEN 'overhead' ELSE driver END AS driver, sum(amount) AS amount
-  FROM (SELECT * FROM monthly UNION ALL SELECT * FROM hourly) l
- WHERE line = 'idle' OR driver IN ('compute', 'memory', 'storage', 'network')
- GROUP BY 1;
 
--- name: ledger_tenant_months
--- One tenant's bottom-up ledger cost per month and driver (monthly periods where attributed,
--- else the month's hourly periods).
-WITH lines AS (
-    SELECT left(l.period, 7) AS month, length(l.period) = 7 AS monthly, l.driver, l.amount
-      FROM tenant_cost_ledger l
-     WHERE l.mode = 'bottom_up' AND l.tenant_id = %(tenant_id)s
-),
-chosen AS (
-    SELECT * FROM lines x
-     WHERE x.monthly
-        OR NOT EXISTS (SELECT 1 FROM lines y WHERE y.month = x.month AND y.monthly)
-)
-SELECT to_date(month, 'YYYY-MM') AS month, driver, sum(amount) AS amount
-  FROM chosen GROUP BY month, driver ORDER BY month, driver;
+-- name: focus_period
+SELECT * FROM tenant_cost_periods WHERE period = %(period)s;
 
--- name: ledger_focus_lines
--- A month's bottom-up ledger lines for the FOCUS export (monthly period if attributed, else
--- its hourly periods).
-WITH monthly AS (
-    SELECT * FROM tenant_cost_ledger l
-     WHERE l.mode = 'bottom_up' AND l.period = %(month)s
-),
-hourly AS (
-    SELECT * FROM tenant_cost_ledger l
-     WHERE l.mode = 'bottom_up' AND l.period LIKE %(month)s || '-%%'
-       AND NOT EXISTS (SELECT 1 FROM monthly)
-)
-SELECT l.period_start, l.period_end, l.line, l.tenant_id, c.name AS company_name, l.driver,
-       l.quantity, l.unit, l.unit_price, l.amount, l.price_book, l.currency
-  FROM (SELECT * FROM monthly UNION ALL SELECT * FROM hourly) l
+-- name: focus_lines
+SELECT l.line, l.tenant_id, c.name AS company_name, f.plan_name, l.driver, l.source, l.fidelity,
+       l.price_book, l.quantity, l.unit, l.unit_price, l.amount
+  FROM tenant_cost_ledger l
   LEFT JOIN companies c ON c.id = l.tenant_id
- ORDER BY l.period_start, c.name, l.tenant_id, l.driver;
+  LEFT JOIN tenant_period_figures f ON f.period = l.period AND f.tenant_id = l.tenant_id
+ WHERE l.period = %(period)s
+ ORDER BY l.driver, l.line, c.name, l.tenant_id, l.source;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -28,6 +28,21 @@ def csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     return render_csv(rows, columns)
 
 
+def csv_lines(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], batch: int = 2000
+) -> Iterator[str]:
+    """The same CSV as ``csv_text``, streamed: the header, then ``batch`` rows at a time."""
+    yield render_csv([], columns)
+    chunk: list[Mapping[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == batch:
+            yield render_csv(chunk, columns).split("\n", 1)[1]
+            chunk = []
+    if chunk:
+        yield render_csv(chunk, columns).split("\n", 1)[1]
+
+
 def fmt_money(value: Any, places: int = 2) -> str:
     """$1,234.56 (half up); negative as −$12.00; blank for None."""
     if value is None or value == "":
@@ -44,9 +59,11 @@ def fmt_pct(value: Any) -> str:
 
 
 def fmt_cell(column: str, value: Any) -> str:
-    """A table cell as text, money columns as dollars."""
+    """A table cell as text, money columns as dollars; a ratio or percent with nothing to
+    divide by is n/a."""
     if value is None:
-        return ""
+        words = set(column.split("_"))
+        return "n/a" if words & {"ratio", "pct", "email"} else ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):

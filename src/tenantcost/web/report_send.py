@@ -41,25 +41,28 @@ DAYS = {Period.daily: 1, Period.weekly: 7, Period.monthly: 30}
 
 
 def report_data(conn: Connection, period: Period) -> dict[str, Any]:
-    overview = data.overview(conn, top=10)
-    margin = overview["totals"]["gross_margin_pct"]
-    overview["trend"] = data.trend(conn, datetime.now(UTC).date(), DAYS[period], margin)
+    month = data.choose_period(conn, None)
+    if month is None:
+        raise UserError("no month has been attributed yet", "run `tenantcost attribute` first")
+    overview = data.overview(conn, month, top=10)
     worst = fetch(
         conn,
         OPTIMIZATION_TABLE,
-        TableQuery("optimization_opportunity", "desc", None, None, 1, 10),
+        TableQuery(month, "optimization_opportunity", "desc", None, None, 1, 10),
+        people=True,
     )
     critical = fetch(
         conn,
         HEALTH_TABLE,
-        TableQuery("monthly_profit", "asc", None, "Critical Action Required", 1, 10),
+        TableQuery(month, "monthly_profit", "asc", None, "Critical Action Required", 1, 10),
+        people=True,
     )
     return {
         "period": period.value,
         "days": DAYS[period],
         "generated_at": datetime.now(UTC),
         "overview": overview,
-        "health": data.health_counts(conn),
+        "health": data.health_counts(conn, month),
         "opportunities": worst.rows,
         "critical": critical.rows,
         "critical_total": critical.total,

@@ -9,7 +9,7 @@ page of a 10,000-tenant table costs one indexed query.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
@@ -17,13 +17,14 @@ from psycopg import sql as pgsql
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
-from tenantcost.report.reports import REPORTS
-from tenantcost.report.reports import statement as report_statement
+from tenantcost.report.reports import REPORTS, Report
+from tenantcost.report.rollup import sql as report_query
+from tenantcost.telemetry.timeutil import month_period
 
 
 def report_sql(name: str) -> pgsql.Composable:
-    """The CLI report's query (over the rollups), so the seed's definitions live once."""
-    return report_statement(REPORTS[name], live=False)
+    """The CLI report's query (over the figures), so the seed's definitions live once."""
+    return pgsql.SQL(report_query(REPORTS[name].query))
 
 
 MAX_PER_PAGE = 500
@@ -40,8 +41,8 @@ class TableSpec:
     columns: tuple[str, ...]
     default_sort: str
     default_order: Order = "desc"
-    #: decimals per Decimal column for presentation (money 2, cost per email 4, ratios 2)
-    places: Mapping[str, int] = field(default_factory=dict)
+    #: the CLI report it wraps: decimals per column for people and for machines
+    report: Report | None = None
     link_column: str | None = "company_name"  # links to the tenant page (by tenant_id)
     hidden: tuple[str, ...] = ("tenant_id",)  # in JSON/CSV, not shown as an HTML column
     filters: tuple[str, ...] = ("plan", "health")
@@ -54,6 +55,7 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class TableQuery:
+    period: str
     sort: str
     order: Order
     plan: str | None
@@ -74,8 +76,14 @@ class TablePage:
         return max(1, -(-self.total // self.query.per_page))
 
 
-def parse_query(spec: TableSpec, params: Mapping[str, str | None]) -> TableQuery:
+def parse_query(
+    spec: TableSpec, params: Mapping[str, str | None], period: str | None = None
+) -> TableQuery:
     """The request's table parameters, validated against the spec (UserError when not)."""
+    month = params.get("period") or period
+    if not month:
+        raise UserError("no month has been attributed yet", "run `tenantcost attribute` first")
+    month = month_period(month).key
     sort = params.get("sort") or spec.default_sort
     if sort not in spec.columns:
         raise UserError(f"cannot sort {spec.name} by {sort!r}", f"use one of: {spec.columns}")
@@ -87,6 +95,7 @@ def parse_query(spec: TableSpec, params: Mapping[str, str | None]) -> TableQuery
     if per_page > MAX_PER_PAGE:
         raise UserError(f"per_page {per_page} is above {MAX_PER_PAGE}", "use format=csv for all")
     return TableQuery(
+        period=month,
         sort=sort,
         order="asc" if order == "asc" else "desc",
         plan=(params.get("plan") or None) if "plan" in spec.filters else None,
@@ -135,8 +144,17 @@ def statement(spec: TableSpec, query: TableQuery, *, paged: bool) -> pgsql.Compo
     )
 
 
-def fetch(conn: Connection, spec: TableSpec, query: TableQuery, *, paged: bool = True) -> TablePage:
+def fetch(
+    conn: Connection,
+    spec: TableSpec,
+    query: TableQuery,
+    *,
+    paged: bool = True,
+    people: bool = False,
+) -> TablePage:
+    """One page (or every row) of a table; decimals for people (cents) or machines."""
     params = {
+        "period": query.period,
         "plan": query.plan,
         "health": query.health,
         "limit": query.per_page,
@@ -144,7 +162,7 @@ def fetch(conn: Connection, spec: TableSpec, query: TableQuery, *, paged: bool =
     }
     rows = conn.execute(statement(spec, query, paged=paged), params).fetchall()
     total = int(rows[0]["_total"]) if rows else _count(conn, spec, query, params, paged)
-    return TablePage(spec, query, [present_row(spec, r) for r in rows], total)
+    return TablePage(spec, query, [present_row(spec, r, people) for r in rows], total)
 
 
 def _count(
@@ -153,7 +171,7 @@ def _count(
     """A page past the end has no rows to carry the total: count separately."""
     if not paged or query.page == 1:
         return 0
-    first = TableQuery(query.sort, query.order, query.plan, query.health, 1, 1)
+    first = TableQuery(query.period, query.sort, query.order, query.plan, query.health, 1, 1)
     row = conn.execute(statement(spec, first, paged=True), {**params, "offset": 0}).fetchone()
     return int(row["_total"]) if row else 0
 
@@ -164,11 +182,10 @@ def quantize(value: Any, places: int) -> Any:
     return value
 
 
-def present_row(spec: TableSpec, row: Mapping[str, Any]) -> dict[str, Any]:
-    """The spec's columns, in order, money at fixed decimals (half up)."""
-    return {
-        c: quantize(row[c], spec.places[c]) if c in spec.places else row[c] for c in spec.columns
-    }
+def present_row(spec: TableSpec, row: Mapping[str, Any], people: bool) -> dict[str, Any]:
+    """The spec's columns, in order, each Decimal at its column's fixed scale (half up)."""
+    places = spec.report.places(people=people) if spec.report else {}
+    return {c: quantize(row[c], places[c]) if c in places else row[c] for c in spec.columns}
 
 
 def page_links(page: TablePage, params: Mapping[str, str]) -> dict[str, str | None]:
@@ -224,7 +241,7 @@ def report_table(
         description=description,
         base=report_sql(report),
         columns=tuple(columns),
-        places=dict(spec.places),
+        report=spec,
         **kwargs,
     )
 
@@ -248,7 +265,7 @@ OPTIMIZATION_TABLE = report_table(
 COST_BY_PLAN_TABLE = report_table(
     "cost-by-plan",
     name="cost_by_plan",
-    description="Tenants and average cost, profit (payments − cost) and efficiency "
+    description="Tenants and average cost, profit (revenue − cost) and efficiency "
     "(payments ÷ cost) per plan (seed 000 view 2).",
     default_sort="avg_efficiency_ratio",
     link_column=None,
@@ -259,7 +276,7 @@ COST_BY_PLAN_TABLE = report_table(
 COST_PER_EMAIL_TABLE = report_table(
     "cost-per-email",
     name="cost_per_email",
-    description="Cost ÷ emails sent in the last 30 days, tenants that sent email; categories "
+    description="Cost ÷ emails sent in the month, tenants that sent email; categories "
     "< $0.01 Highly Efficient, < $0.02 Efficient, < $0.05 Moderate, else Needs Optimization.",
     insert=[("business_health_status", "plan_name"), ("emails_sent", "business_health_status")],
     default_sort="cost_per_email_delivered",

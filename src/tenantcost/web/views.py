@@ -23,7 +23,7 @@ from tenantcost.web.tables import (
     sort_link,
 )
 
-TABLE_PARAMS = ("sort", "order", "plan", "health", "page", "per_page")
+TABLE_PARAMS = ("period", "sort", "order", "plan", "health", "page", "per_page")
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,19 @@ def request_params(request: Request) -> dict[str, str]:
 
 
 def table_view(
-    conn: Connection, path: str, spec: TableSpec, request_args: Mapping[str, str], active: bool
+    conn: Connection,
+    path: str,
+    spec: TableSpec,
+    request_args: Mapping[str, str],
+    active: bool,
+    period: str | None,
 ) -> TableView:
     """One table of a page: its rows and its links (sort, page, CSV), keeping the filters."""
-    filters = {k: request_args[k] for k in ("plan", "health") if request_args.get(k)}
+    filters = {k: request_args[k] for k in ("period", "plan", "health") if request_args.get(k)}
     own = dict(request_args) if active else filters
     own = {k: v for k, v in own.items() if k in TABLE_PARAMS}
-    query = parse_query(spec, own)
-    result = fetch(conn, spec, query)
+    query = parse_query(spec, own, period)
+    result = fetch(conn, spec, query, people=True)
     base = {**own, "table": spec.name}
     headers = []
     for column in spec.shown:
@@ -72,25 +77,29 @@ def table_view(
     )
 
 
-def page_tables(conn: Connection, request: Request, names: list[str]) -> dict[str, TableView]:
+def page_tables(
+    conn: Connection, request: Request, names: list[str], period: str | None
+) -> dict[str, TableView]:
     args = request_params(request)
     active = args.get("table") or names[0]
     if active not in names:
         raise UserError(f"this page has no table {active!r}", f"use one of: {', '.join(names)}")
     return {
-        name: table_view(conn, request.url.path, TABLES[name], args, name == active)
+        name: table_view(conn, request.url.path, TABLES[name], args, name == active, period)
         for name in names
     }
 
 
-def csv_response(conn: Connection, request: Request, names: list[str]) -> Response:
+def csv_response(
+    conn: Connection, request: Request, names: list[str], period: str | None
+) -> Response:
     """The active table, every row (filtered and sorted, not paged), as a CSV download."""
     args = request_params(request)
     name = args.get("table") or names[0]
     if name not in names:
         raise UserError(f"this page has no table {name!r}", f"use one of: {', '.join(names)}")
     spec = TABLES[name]
-    result = fetch(conn, spec, parse_query(spec, args), paged=False)
+    result = fetch(conn, spec, parse_query(spec, args, period), paged=False)
     return Response(
         csv_text(result.rows, spec.columns),
         media_type="text/csv; charset=utf-8",
@@ -108,6 +117,7 @@ def wants_csv(request: Request) -> bool:
 def table_json(page: TablePage) -> dict[str, Any]:
     return {
         "table": page.spec.name,
+        "period": page.query.period,
         "title": page.spec.title,
         "columns": list(page.spec.columns),
         "sort": page.query.sort,
