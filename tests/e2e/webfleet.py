@@ -6,6 +6,9 @@ Plans: Basic $100.00/month, Free $0.00. Tenants (active subscriptions):
   Cirrus (Free):  one IP of its own, no VPS ($4.99)
 Shared: one active VPS with no tenant, $20.00 (rule none: charged to nobody).
 An inactive VPS of Acme ($99.00, stopped) must count nowhere.
+
+The figures are November 2025's, attributed as of 2025-12-01 01:00 UTC: covered to the end of
+the month (fixed costs and revenue count in full), provisional.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from tenantcost.attribution.ledger import attribute_period
 from tenantcost.db.connect import connect
-from tenantcost.report import refresh_rollups
+from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web.users import add_user
 
 ACME = uuid.UUID("00000000-0000-4000-8000-00000000000a")
@@ -29,6 +33,8 @@ PASSWORDS = {
     "dee": "dba-password-123",
 }
 ROLES = {"exec": "executive", "ana": "analyst", "dee": "dba"}
+MONTH = "2025-11"
+AS_OF = datetime(2025, 12, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def load_small_fleet(url: str) -> Fleet:
         )
     tokens = {}
     with connect(url) as conn:
-        refresh_rollups(conn)
+        attribute_period(conn, month_period(MONTH), as_of=AS_OF)
         for name, role in ROLES.items():
             user = add_user(conn, name, role, password=PASSWORDS[name], token=True)
             assert user.token

@@ -1,4 +1,5 @@
-"""The cost ledger on the real server: usage x book, fixed costs, reconciliation, reports."""
+"""The cost ledger on the real server: usage x book, fixed costs, reconciliation, closing,
+reports. November 2025 is attributed as of 2025-12-01 01:00 (covered to its end, provisional)."""
 
 from __future__ import annotations
 
@@ -50,13 +51,24 @@ def put(
     )
 
 
-def ledger(conn: Connection, period: str, mode: str) -> dict[tuple[Any, str], Decimal]:
+AS_OF = datetime(2025, 12, 1, 1, tzinfo=UTC)
+NOV = month_period("2025-11")
+
+
+def ledger(conn: Connection, period: str = "2025-11") -> dict[tuple[Any, str], Decimal]:
+    """(tenant or line, driver) -> amount."""
     rows = conn.execute(
-        "SELECT tenant_id, driver, sum(amount) AS amount FROM tenant_cost_ledger "
-        "WHERE period = %s AND mode = %s GROUP BY tenant_id, driver",
-        (period, mode),
+        "SELECT coalesce(tenant_id::text, line) AS who, driver, sum(amount) AS amount "
+        "FROM tenant_cost_ledger WHERE period = %s GROUP BY 1, driver",
+        (period,),
     ).fetchall()
-    return {(r["tenant_id"], r["driver"]): r["amount"] for r in rows}
+    return {
+        (UUID(r["who"]) if "-" in r["who"] else r["who"], r["driver"]): r["amount"] for r in rows
+    }
+
+
+def attribute(conn: Connection, **kwargs: Any) -> Any:
+    return attribute_period(conn, NOV, as_of=kwargs.pop("as_of", AS_OF), **kwargs)
 
 
 def test_month_ledger_by_hand_and_rerun_replaces(conn: Connection) -> None:
@@ -69,9 +81,8 @@ def test_month_ledger_by_hand_and_rerun_replaces(conn: Connection) -> None:
     put(conn, H2, a, "connection_seconds", "pg_stat_database", "3600")
     put(conn, H2, a, "storage_bytes", "database_size", "1000000000")
     put(conn, H2, None, "compute_seconds", "pg_stat_statements", "50")  # unattributed
-    period = month_period("2025-11")
-    result = attribute_period(conn, period)
-    got = ledger(conn, "2025-11", "bottom_up")
+    result = attribute(conn)
+    got = ledger(conn)
     # Railway: $0.000463/vCPU-min, $0.000231/GB-min, $0.15/GB-month, $0.05/GB
     assert got[(a, "compute")] == Decimal("0.004630000000")  # 600 s = 10 min x 0.000463
     assert got[(b, "compute")] == Decimal("0.001157500000")  # 150 s = 2.5 min x 0.000463
@@ -80,16 +91,24 @@ def test_month_ledger_by_hand_and_rerun_replaces(conn: Connection) -> None:
         "0.000138600000"
     )  # 3600 s x 0.01 GB = 36 GB-s = 0.6 GB-min
     assert got[(a, "storage")] == Decimal("0.000208333333")  # 1 GB for 1 of 720 h x 0.15
+    # usage no tenant mapping claims is a line of its own: 50 s x 0.000463 / 60
+    assert got[("unattributed", "compute")] == Decimal("0.000385833333")
     assert all(isinstance(v, Decimal) for v in got.values())
-    assert result.mode("reconciled") is None  # no invoice, no host measurement
-    assert any("no reconciled figures" in n for n in result.notes)
+    assert result.basis == "list_prices" and result.idle == 0  # no invoice, no host figures
+    assert any("no invoice and no host measurement" in n for n in result.notes)
+    figures = conn.execute(
+        "SELECT tenant_id, usage_cost, compute_source FROM tenant_period_figures"
+    ).fetchall()
+    by_tenant = {r["tenant_id"]: r for r in figures}
+    # A: compute 0.00463 + memory 0.0001386 + storage 0.000208333333
+    assert by_tenant[a]["usage_cost"] == Decimal("0.004976933333")
+    assert by_tenant[a]["compute_source"] == "pg_stat_statements"
+    assert by_tenant[b]["compute_source"] == "app"
 
     # Re-running the month replaces its rows instead of adding to them.
-    attribute_period(conn, period)
-    assert ledger(conn, "2025-11", "bottom_up") == got
-    count = conn.execute(
-        "SELECT count(*) AS n FROM tenant_cost_totals WHERE period = '2025-11'"
-    ).fetchone()
+    attribute(conn)
+    assert ledger(conn) == got
+    count = conn.execute("SELECT count(*) AS n FROM tenant_cost_periods").fetchone()
     assert count is not None and count["n"] == 1
 
 
@@ -97,19 +116,66 @@ def test_invoice_reconciliation_sums_to_the_cent(conn: Connection) -> None:
     a, b = company(conn, "Alpha"), company(conn, "Beta")
     put(conn, H1, a, "compute_seconds", "pg_stat_statements", "3600000")  # 60000 min -> $27.78
     put(conn, H1, b, "compute_seconds", "pg_stat_statements", "900000")  # 15000 min -> $6.945
-    attribute_period(conn, month_period("2025-11"), invoice_total=Decimal("50.00"))
-    rec = ledger(conn, "2025-11", "reconciled")
-    # attributed 27.78 + 6.945 = 34.725 -> 34.73 (half up), split 4:1 -> 27.78 / 6.95 (largest
-    # remainder gives the odd cent to B: 34.73 x 1/5 = 6.946); idle = 50.00 - 34.73 = 15.27
+    result = attribute(conn, invoice_total=Decimal("50.00"))
+    rec = ledger(conn)
+    # attributed 27.78 + 6.945 = 34.725 fits the 50.00 invoice: tenants keep their list-price
+    # amounts, idle = 50.00 - 34.725 = 15.275 (one line for all usage drivers)
     assert rec[(a, "compute")] == Decimal("27.78")
-    assert rec[(b, "compute")] == Decimal("6.95")
-    assert rec[(None, "invoice")] == Decimal("15.27")
+    assert rec[(b, "compute")] == Decimal("6.945")
+    assert rec[("idle", "usage")] == Decimal("15.275")
     assert sum(rec.values()) == Decimal("50.00")
+    assert result.basis == "invoice" and result.status == "closed"  # an ended month's invoice
     stored = conn.execute("SELECT amount FROM host_invoices WHERE period = '2025-11'").fetchone()
     assert stored is not None and stored["amount"] == Decimal("50.00")
     # The stored invoice is used again next time without the option.
-    attribute_period(conn, month_period("2025-11"))
-    assert ledger(conn, "2025-11", "reconciled") == rec
+    attribute(conn, reopen="check the reuse of the invoice")
+    assert ledger(conn) == rec
+
+
+def test_invoice_below_usage_scales_every_line_down(conn: Connection) -> None:
+    a, b = company(conn, "Alpha"), company(conn, "Beta")
+    put(conn, H1, a, "compute_seconds", "pg_stat_statements", "3600000")  # 27.78
+    put(conn, H1, b, "compute_seconds", "pg_stat_statements", "900000")  # 6.945
+    result = attribute(conn, invoice_total=Decimal("10.00"))
+    rec = ledger(conn)
+    # 34.725 > 10.00: scaled by 10 / 34.725; 27.78 x 0.287976... = 8.0000, 6.945 x ... = 2.0000
+    assert rec[(a, "compute")] == Decimal("8.00") and rec[(b, "compute")] == Decimal("2.00")
+    assert ("idle", "usage") not in rec and result.idle == 0
+    assert round(result.scale, 6) == Decimal("0.287977")
+
+
+def test_invoice_import_closes_an_ended_month_and_reopening_is_recorded(
+    conn: Connection,
+) -> None:
+    a = company(conn, "Alpha")
+    put(conn, H1, a, "compute_seconds", "pg_stat_statements", "60")
+    late = datetime(2025, 12, 10, tzinfo=UTC)
+    assert attribute(conn, invoice_total=Decimal("1.00"), as_of=late).status == "closed"
+    from tenantcost.errors import UserError
+
+    with pytest.raises(UserError, match="is closed"):
+        attribute(conn, as_of=late)
+    again = attribute(conn, as_of=late, reopen="invoice corrected")
+    assert again.status == "closed"  # recomputed, and closed again: the invoice is there
+    audit = conn.execute(
+        "SELECT entity_id, old_value, new_value, reason FROM cost_audit WHERE entity = 'period'"
+    ).fetchall()
+    assert audit == [
+        {
+            "entity_id": "2025-11",
+            "old_value": "closed",
+            "new_value": "provisional",
+            "reason": "invoice corrected",
+        }
+    ]
+
+
+def test_a_month_closes_on_its_own_after_the_close_hours(conn: Connection) -> None:
+    a = company(conn, "Alpha")
+    put(conn, H1, a, "compute_seconds", "pg_stat_statements", "60")
+    # default TENANTCOST_PERIOD_CLOSE_HOURS = 72: Dec 3 23:00 is 71 h after, Dec 4 00:00 is 72
+    assert attribute(conn, as_of=datetime(2025, 12, 3, 23, tzinfo=UTC)).status == "provisional"
+    assert attribute(conn, as_of=datetime(2025, 12, 4, tzinfo=UTC)).status == "closed"
 
 
 def test_price_book_change_inside_the_month(conn: Connection) -> None:
@@ -132,9 +198,9 @@ def test_price_book_change_inside_the_month(conn: Connection) -> None:
         "pg_stat_statements",
         "60",
     )
-    attribute_period(conn, month_period("2025-11"))
+    attribute(conn)
     rows = conn.execute(
-        "SELECT price_book, amount FROM tenant_cost_ledger WHERE period = '2025-11' AND mode = 'bottom_up'"
+        "SELECT price_book, amount FROM tenant_cost_ledger WHERE period = '2025-11'"
     ).fetchall()
     # 60 s x 0.000463/60 = 0.000463 ; 60 s x 0.001 = 0.06
     assert {r["price_book"]: r["amount"] for r in rows} == {
@@ -143,7 +209,7 @@ def test_price_book_change_inside_the_month(conn: Connection) -> None:
     }
 
 
-def test_fixed_costs_from_business_cost_allocation(conn: Connection) -> None:
+def test_fixed_costs_accrue_with_the_month(conn: Connection) -> None:
     a = company(conn, "Alpha")
     plan: Any = conn.execute(
         "INSERT INTO plans (name, price_monthly) VALUES ('Pro', 25) RETURNING id"
@@ -157,14 +223,23 @@ def test_fixed_costs_from_business_cost_allocation(conn: Connection) -> None:
         "INSERT INTO vps_instances (status, tenant_id, approximate_cost) VALUES ('active', %s, 72.00)",
         (a,),
     )
-    attribute_period(conn, month_period("2025-11"))
-    assert ledger(conn, "2025-11", "bottom_up")[(a, "vps")] == Decimal("72.000000000000")
+    attribute(conn)
+    assert ledger(conn)[(a, "vps")] == Decimal("72.000000000000")  # the whole month
+    # 10 days into November: 10/30 of the month's VPS and of the plan's 25.00
+    attribute(conn, as_of=datetime(2025, 11, 11, tzinfo=UTC))
+    assert ledger(conn)[(a, "vps")] == Decimal("24.000000000000")  # 72 x 1/3
+    row = conn.execute("SELECT revenue, total_operational_cost FROM tenant_period_figures")
+    assert row.fetchone() == {
+        "revenue": Decimal("8.333333333333"),  # 25 x 1/3, to 12 places
+        "total_operational_cost": Decimal("24.000000000000"),
+    }
 
 
 def report_app() -> typer.Typer:
     from tenantcost.attribution.cli import (
         attribute_command,
         cost_drivers_command,
+        quality_command,
         tenant_costs_command,
     )
 
@@ -173,6 +248,7 @@ def report_app() -> typer.Typer:
     report = typer.Typer()
     report.command("tenant-costs")(tenant_costs_command)
     report.command("cost-drivers")(cost_drivers_command)
+    report.command("quality")(quality_command)
     app.add_typer(report, name="report")
     return app
 
@@ -189,21 +265,28 @@ def test_cli_attribute_and_reports(use_database: str, conn: Connection) -> None:
     assert done.exit_code == 0, done.output
     out = runner.invoke(app, ["report", "tenant-costs", "--month", "2025-11", "--format", "json"])
     rows = json.loads(out.output)
-    by_company = {r["company"]: r for r in rows}
-    assert by_company["Alpha"]["compute"] == "27.780000000000"  # money as a string
-    assert by_company["Alpha"]["bottom_up_share_pct"] == "80.0"  # 27.78 / 34.725
-    assert by_company["(idle / unattributed)"]["reconciled"] == "15.270000000000"
-    assert by_company["(total)"]["reconciled"] == "50.000000000000"
+    by_company = {r["company_name"]: r for r in rows}
+    assert by_company["Alpha"]["compute"] == "27.780000"  # money as a string, 6 decimals
+    assert by_company["Alpha"]["share_pct"] == "55.6"  # 27.78 / 50.00
+    assert by_company["(idle: host total not used by anyone)"]["overhead"] == "15.275000"
+    assert by_company["(total)"]["total_cost"] == "50.000000"
     drivers = json.loads(
         runner.invoke(
             app, ["report", "cost-drivers", "--month", "2025-11", "--format", "json"]
         ).output
     )
-    names = [d["driver"] for d in drivers]
-    assert names == ["compute", "memory", "storage", "network", "overhead", "idle", "total"]
-    idle = next(d for d in drivers if d["driver"] == "idle")
-    assert idle["reconciled_share_pct"] == "30.5"  # 15.27 / 50.00
+    assert [(d["line"], d["key"], d["amount"]) for d in drivers] == [
+        ("tenant", "compute", "34.725000"),
+        ("idle", "usage", "15.275000"),
+        ("total", "total", "50.000000"),
+    ]
+    assert drivers[1]["share_pct"] == "30.6"  # 15.275 / 50.00 = 30.55 -> 30.6 (half up)
+    quality = json.loads(
+        runner.invoke(app, ["report", "quality", "--month", "2025-11", "--format", "json"]).output
+    )[0]
+    assert quality["basis"] == "invoice" and quality["tenant_share_pct"] == "69.5"  # 34.725/50
+    assert quality["invoice_error_pct"] == "-30.6"  # list prices 34.725 vs invoice 50.00
     bad = runner.invoke(app, ["attribute", "--month", "2025-11", "--invoice-total", "abc"])
     assert bad.exit_code == 2
     table = runner.invoke(app, ["report", "cost-drivers", "--month", "2025-11"])
-    assert table.exit_code == 0 and "compute" in table.output
+    assert table.exit_code == 0 and "Compute" in table.output

@@ -1,4 +1,5 @@
-"""Tier evaluation on a real database: hour-by-hour costs set by hand in the ledger."""
+"""Tier evaluation on a real database: hour-by-hour usage cost set by hand in the hourly and
+daily tables (what the pricing step writes), and November 2026's figures computed from them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from tenantcost.attribution.ledger import attribute_period
 from tenantcost.cli import app
 from tenantcost.errors import UserError
+from tenantcost.telemetry.timeutil import month_period
 from tenantcost.tiers.evaluate import HOURS_PER_MONTH, evaluate_hour
 from tenantcost.tiers.store import tier_from_input
 from tenantcost.tiers.webhook import Delivery
@@ -23,6 +26,7 @@ pytestmark = pytest.mark.db
 Conn = psycopg.Connection[dict[str, Any]]
 H0 = datetime(2026, 11, 20, 0, tzinfo=UTC)
 STARTER_CEILING = D("1.00")  # USD per month (seed 002 §6.4)
+NOV = month_period("2026-11")
 
 
 def hour(n: int) -> datetime:
@@ -40,15 +44,38 @@ def add_tenant(conn: Conn, plan: str, name: str) -> uuid.UUID:
     return tenant
 
 
+def book(conn: Conn, tenant: uuid.UUID, at: datetime, amount: D) -> None:
+    """Usage cost of one hour, as the pricing step writes it: the hour and its day."""
+    amount = amount.quantize(D("1e-12"))
+    conn.execute(
+        "INSERT INTO tenant_cost_hourly (tenant_id, hour, compute, cost) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (tenant_id, hour) DO UPDATE SET compute = EXCLUDED.compute, "
+        "cost = EXCLUDED.cost",
+        (tenant, at, amount, amount),
+    )
+    conn.execute(
+        "INSERT INTO tenant_cost_daily (day, line, tenant_id, driver, source, kind, price_book, "
+        "quantity, unit, unit_price, amount) VALUES (%s, 'tenant', %s, 'compute', "
+        "'pg_stat_statements', 'estimated', 'test', 1, 'vCPU-second', %s, %s) "
+        "ON CONFLICT (day, line, tenant_id, driver, source, price_book) "
+        "DO UPDATE SET amount = tenant_cost_daily.amount + EXCLUDED.amount",
+        (at.date(), tenant, amount, amount),
+    )
+
+
 def set_hour_cost(conn: Conn, tenant: uuid.UUID, n: int, monthly_run_rate: str) -> None:
     """Book the hour's cost so that × 730 hours it runs at ``monthly_run_rate`` a month."""
-    amount = D(monthly_run_rate) / HOURS_PER_MONTH
-    conn.execute(
-        "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, tenant_id, "
-        "driver, quantity, unit, unit_price, amount, price_book, basis) VALUES "
-        "(%s, %s, %s, 'bottom_up', 'tenant', %s, 'compute', 1, 'second', %s, %s, 'test', 'test')",
-        (hour(n).strftime("%Y-%m-%dT%H"), hour(n), hour(n + 1), tenant, amount, amount),
-    )
+    book(conn, tenant, hour(n), D(monthly_run_rate) / HOURS_PER_MONTH)
+
+
+def refresh(conn: Conn, n: int) -> None:
+    """November 2026's figures as of the end of hour ``n`` (what the collector does)."""
+    attribute_period(conn, NOV, as_of=hour(n + 1), reprice=False)
+
+
+def accrued(monthly: str, n: int) -> D:
+    """A monthly amount accrued to the end of hour n: 19 days and n+1 hours of 720 hours."""
+    return (D(monthly) * D(19 * 24 + n + 1) / D(720)).quantize(D("1e-12"))
 
 
 @pytest.fixture
@@ -75,6 +102,7 @@ def signals(conn: Conn, tenant: uuid.UUID) -> list[tuple[int, str]]:
 def run_hours(conn: Conn, tenant: uuid.UUID, rates: list[str], **kwargs: Any) -> None:
     for n, rate in enumerate(rates):
         set_hour_cost(conn, tenant, n, rate)
+        refresh(conn, n)
         conn.commit()
         evaluate_hour(conn, hour(n), **kwargs)
 
@@ -127,16 +155,13 @@ def test_margin_alert_once_per_episode_and_closed_when_it_ends(
     migrated_conn: Conn, fleet: dict[str, uuid.UUID]
 ) -> None:
     conn = migrated_conn
-    # STARTER revenue: 2 tenants × $5 = $10. Cost over the last 30 days: acme 730 hours
-    # would be needed for a month; book $4.00 in one hour → margin (10 − 4) ÷ 10 = 60 % < 70 %.
-    conn.execute(
-        "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, tenant_id, "
-        "driver, quantity, unit, unit_price, amount, price_book, basis) VALUES "
-        "('x', %s, %s, 'bottom_up', 'tenant', %s, 'compute', 1, 's', 4, 4, 't', 't')",
-        (hour(0), hour(1), fleet["acme"]),
-    )
+    # STARTER revenue as of hour 0's end: 2 tenants × $5 accrued 457/720 = 6.35; book $4.00 in
+    # one hour → margin (6.35 − 4) ÷ 6.35 = 37 % < 70 %.
+    book(conn, fleet["acme"], hour(0), D(4))
+    refresh(conn, 0)
     conn.commit()
     first = evaluate_hour(conn, hour(0))
+    refresh(conn, 1)
     second = evaluate_hour(conn, hour(1))
     margin_alerts = conn.execute(
         "SELECT subject, opened_at, closed_at FROM tier_alerts WHERE kind = 'tier_margin'"
@@ -144,8 +169,9 @@ def test_margin_alert_once_per_episode_and_closed_when_it_ends(
     assert [a["kind"] for a in first.alerts_opened if a["kind"] == "tier_margin"] == ["tier_margin"]
     assert [a for a in second.alerts_opened if a["kind"] == "tier_margin"] == []  # same episode
     assert margin_alerts == [{"subject": "STARTER", "opened_at": hour(0), "closed_at": None}]
-    # Raising the tier's price to $50 ends the episode: (100 − 4) ÷ 100 = 96 %.
-    conn.execute("UPDATE tiers SET monthly_price = 50 WHERE name = 'STARTER'")
+    # Raising the plan's price to $50 ends the episode: 2 × 50 × 459/720 = 63.75, 93.7 %.
+    conn.execute("UPDATE plans SET price_monthly = 50 WHERE name = 'Starter'")
+    refresh(conn, 2)
     conn.commit()
     third = evaluate_hour(conn, hour(2))
     assert third.alerts_closed >= 1
@@ -158,15 +184,20 @@ def test_lowering_a_tier_price_below_the_floor_fires_the_margin_alert(
 ) -> None:
     conn = migrated_conn
     set_hour_cost(conn, fleet["acme"], 0, "730")  # $1.00 in the hour
+    refresh(conn, 0)
     conn.commit()
     assert [
         a for a in evaluate_hour(conn, hour(0)).alerts_opened if a["kind"] == "tier_margin"
-    ] == []
-    # revenue 2 × $5 = $10, cost $1 → 90 %. At $1.50: 2 × 1.5 = 3, (3 − 1) ÷ 3 = 66.7 % < 70 %.
-    conn.execute("UPDATE tiers SET monthly_price = 1.50 WHERE name = 'STARTER'")
+    ] == []  # revenue 2 × $5 accrued to 457/720 = 6.35, cost $1 → 84 %
+    # The plan at $1.50: revenue 2 × 1.5 × 458/720 (hour 1's end), cost $1 → below 70 %.
+    conn.execute("UPDATE plans SET price_monthly = 1.50 WHERE name = 'Starter'")
+    refresh(conn, 1)
     conn.commit()
     opened = [a for a in evaluate_hour(conn, hour(1)).alerts_opened if a["kind"] == "tier_margin"]
-    assert len(opened) == 1 and "66.7%" in opened[0]["message"]
+    revenue = 2 * accrued("1.50", 1)
+    margin = (revenue - D(1)) / revenue * 100
+    assert f"{margin:.1f}" == "47.6"  # (1.908333 − 1) ÷ 1.908333
+    assert len(opened) == 1 and f"{margin:.1f}%" in opened[0]["message"]
 
 
 def test_add_ons_and_discounts_enter_revenue(
@@ -206,14 +237,9 @@ def test_free_tier_abuse_groups_with_combined_cost(migrated_conn: Conn) -> None:
     for t in twins:
         conn.execute("INSERT INTO tenant_signups VALUES (%s, 'tempbox.test', '198.51.100.7')", (t,))
     conn.execute("INSERT INTO tenant_signups VALUES (%s, 'loner.test', NULL)", (loner,))
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     for t, cost in zip(twins, ("0.10", "0.20", "0.05"), strict=True):
-        conn.execute(
-            "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, "
-            "tenant_id, driver, quantity, unit, unit_price, amount, price_book, basis) VALUES "
-            "('x', %s, %s, 'bottom_up', 'tenant', %s, 'compute', 1, 's', 1, %s, 't', 't')",
-            (now, now + timedelta(hours=1), t, D(cost)),
-        )
+        book(conn, t, hour(0), D(cost))
+    refresh(conn, 0)
     conn.commit()
     from tenantcost.tiers.store import sql
 
@@ -222,7 +248,7 @@ def test_free_tier_abuse_groups_with_combined_cost(migrated_conn: Conn) -> None:
         ("email_domain", "tempbox.test", 3),
         ("signup_ip", "198.51.100.7", 3),
     ]
-    assert rows[0]["combined_cost_30d"] == D("0.35")  # 0.10 + 0.20 + 0.05
+    assert rows[0]["combined_cost"] == D("0.35")  # 0.10 + 0.20 + 0.05 (no fixed costs)
 
 
 class Recorder:
@@ -240,6 +266,7 @@ def test_webhook_down_never_stops_evaluation(
 ) -> None:
     down = Recorder(ok=False)
     set_hour_cost(migrated_conn, fleet["acme"], 0, "3.00")
+    refresh(migrated_conn, 0)
     migrated_conn.commit()
     report = evaluate_hour(migrated_conn, hour(0), sender=down)
     assert signals(migrated_conn, fleet["acme"]) == [(0, "hard_throttle")]

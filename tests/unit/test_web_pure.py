@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from tenantcost.errors import UserError
 from tenantcost.web import metrics
-from tenantcost.web.data import margin_percent, shares
-from tenantcost.web.focus import fixed_rows, month_of, parse_month
+from tenantcost.web.data import margin_percent
+from tenantcost.web.focus import parse_month
 from tenantcost.web.render import fmt_cell, fmt_money, jsonable
 from tenantcost.web.security import hash_password, new_token, same, sha256_hex, verify_password
 from tenantcost.web.tables import HEALTH_TABLE, parse_query
@@ -46,12 +45,13 @@ def test_tokens_are_random_and_only_their_hash_is_kept() -> None:
 )
 def test_table_parameters_are_checked(params: dict[str, str], message: str) -> None:
     with pytest.raises(UserError, match=message):
-        parse_query(HEALTH_TABLE, params)
+        parse_query(HEALTH_TABLE, params, "2026-11")
 
 
 def test_table_defaults() -> None:
-    q = parse_query(HEALTH_TABLE, {})
-    assert (q.sort, q.order, q.page, q.per_page, q.plan, q.health) == (
+    q = parse_query(HEALTH_TABLE, {}, "2026-11")
+    assert (q.period, q.sort, q.order, q.page, q.per_page, q.plan, q.health) == (
+        "2026-11",
         "cost_efficiency_score",
         "desc",
         1,
@@ -80,57 +80,25 @@ def test_cells_pick_money_by_column_word() -> None:
     assert fmt_cell("cost_per_email_delivered", Decimal("0.0123")) == "$0.0123"
 
 
-def test_json_money_is_a_string() -> None:
-    assert jsonable({"a": [Decimal("1.10")]}) == {"a": ["1.10"]}
+def test_json_money_is_a_string_with_one_scale_and_no_exponent() -> None:
+    assert jsonable({"a": [Decimal("1.10")]}) == {"a": ["1.100000"]}
+    assert jsonable(Decimal("3.9168E-8")) == "0.000000"
+    assert jsonable(Decimal("1.19E+3")) == "1190.000000"
+    assert jsonable(Decimal("14.970000000000")) == "14.970000"
 
 
-def test_margin_and_shares() -> None:
-    assert margin_percent(Decimal(200), Decimal("69.98")) == Decimal("65.0")  # 65.01
+def test_margin() -> None:
+    assert margin_percent(Decimal(200), Decimal("69.98")) == Decimal("65.01")
     assert margin_percent(Decimal(0), Decimal(5)) is None
-    got = shares({"a": Decimal(1), "b": Decimal(2)})
-    assert [g["share_pct"] for g in got] == [Decimal("33.3"), Decimal("66.7")]
-    assert [g["share_pct"] for g in shares({"a": Decimal(0)})] == [Decimal("0.0")]
 
 
-def test_focus_months_are_start_inclusive_end_exclusive() -> None:
-    december = month_of(datetime(2026, 12, 31, 23, 59, tzinfo=UTC))
-    assert (december.start, december.end) == (
-        datetime(2026, 12, 1, tzinfo=UTC),
-        datetime(2027, 1, 1, tzinfo=UTC),
-    )
-    assert parse_month("2026-02", datetime.now(UTC)).end == datetime(2026, 3, 1, tzinfo=UTC)
-    with pytest.raises(UserError, match="not a month"):
-        parse_month("2026-13", datetime.now(UTC))
-
-
-def test_focus_fixed_rows_leave_out_zero_amounts() -> None:
-    period = month_of(datetime(2026, 11, 5, tzinfo=UTC))
-    rows = fixed_rows(
-        [
-            {
-                "tenant_id": "t1",
-                "company_name": "A",
-                "infrastructure_costs": Decimal("30.00"),
-                "email_service_costs": Decimal("0.00"),
-            }
-        ],
-        [
-            {
-                "line": "shared_unallocated",
-                "tenant_id": None,
-                "company_name": None,
-                "infrastructure_cost": Decimal("0.00"),
-                "email_service_cost": Decimal("4.99"),
-            }
-        ],
-        period,
-    )
-    assert [(r["x_TenantId"], r["ServiceName"], r["BilledCost"]) for r in rows] == [
-        ("t1", "Cloud VPS", Decimal("30.00")),
-        (None, "Dedicated IP", Decimal("4.99")),
-    ]
-    assert rows[0]["ChargePeriodStart"] == "2026-11-01T00:00:00Z"
-    assert rows[0]["ChargePeriodEnd"] == "2026-12-01T00:00:00Z"
+def test_focus_months() -> None:
+    assert parse_month("2026-02", None) == "2026-02"
+    assert parse_month(None, "2026-11") == "2026-11"
+    with pytest.raises(UserError, match="not YYYY-MM"):
+        parse_month("2026-13", "2026-11")
+    with pytest.raises(UserError, match="attributed"):
+        parse_month(None, None)
 
 
 def test_metrics_text_format() -> None:

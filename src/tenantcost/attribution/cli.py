@@ -77,7 +77,7 @@ def attribute_command(
     )
     if fmt is OutputFormat.table:
         for note in result.notes:
-            err.print(f"• {note}", highlight=False, markup=False)
+            err.print(f"• {note}", highlight=False, markup=False, soft_wrap=True)
 
 
 def resolve_month(conn_month: str | None, month: str | None) -> str:
@@ -157,7 +157,7 @@ def quality_command(month: str | None = MONTH, fmt: OutputFormat = FORMAT) -> No
     emit([row], fmt, title=f"Attribution quality {period}")
     if people:
         for note in info["notes"]:
-            err.print(f"• {note}", highlight=False, markup=False)
+            err.print(f"• {note}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _quality_note(info: dict[str, object]) -> None:
@@ -170,4 +170,4 @@ def _quality_note(info: dict[str, object]) -> None:
     tenant_share = info["tenant_share_pct"]
     if tenant_share is not None:
         text += f"; tenants carry {tenant_share:.1f}% of usage"
-    err.print(text, highlight=False, markup=False)
+    err.print(text, highlight=False, markup=False, soft_wrap=True)

@@ -37,7 +37,7 @@ def _show(name: str, fmt: OutputFormat, month: str | None) -> None:
         columns = tuple(c for c in columns if c != "tenant_id")  # people read company names
     emit(rows, fmt, columns=columns, title=f"{report.title} — {period}")
     if people or state.stale:
-        console.print(state.note(), highlight=False, markup=False)
+        console.print(state.note(), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -86,4 +86,5 @@ def refresh() -> None:
         f"shared_cost_allocation={state.allocation_rule}",
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )

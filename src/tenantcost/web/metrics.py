@@ -19,6 +19,10 @@ def _number(value: Decimal | float | int | None) -> str:
         return "NaN"
     if isinstance(value, float) and math.isnan(value):
         return "NaN"
+    if isinstance(value, Decimal):
+        from tenantcost.web.render import decimal_text
+
+        return decimal_text(value)
     return str(value)
 
 
@@ -50,8 +54,16 @@ def render(
     lines: list[str] = []
     per_plan = (
         ("tenantcost_plan_tenants", "Tenants with an active subscription, per plan.", "tenants"),
-        ("tenantcost_plan_monthly_revenue_usd", "Monthly subscription revenue, USD.", "revenue"),
-        ("tenantcost_plan_monthly_cost_usd", "Monthly cost (own + allocated shared), USD.", "cost"),
+        (
+            "tenantcost_plan_monthly_revenue_usd",
+            "Revenue of the latest month (plan after discounts + add-ons), USD.",
+            "revenue",
+        ),
+        (
+            "tenantcost_plan_monthly_cost_usd",
+            "Full cost of the latest month (VPS, IPs, shared shares, usage, add-ons, overhead), USD.",
+            "cost",
+        ),
         (
             "tenantcost_plan_gross_margin_percent",
             "(revenue - cost) / revenue x 100; NaN without revenue.",

@@ -10,6 +10,14 @@ from uuid import UUID
 
 from tenantcost.output import render_csv
 
+MACHINE_SCALE = Decimal("0.000001")  # money in the API: 6 decimals, never an exponent
+
+
+def decimal_text(value: Decimal) -> str:
+    """A plain decimal string with exactly 6 decimals, the API's one scale for every Decimal
+    (half up), never scientific notation (``1E-8`` prints as ``0.000000``)."""
+    return f"{value.quantize(MACHINE_SCALE, rounding=ROUND_HALF_UP):f}"
+
 
 def jsonable(value: Any) -> Any:
     """Decimals (money) and UUIDs as strings, times as ISO 8601; containers recursively."""
@@ -17,7 +25,9 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
-    if isinstance(value, Decimal | UUID):
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()

@@ -37,3 +37,7 @@ DROP FUNCTION IF EXISTS tenantcost_priced_usage(timestamptz, timestamptz, text, 
 DROP FUNCTION IF EXISTS tenantcost_latest_period();
 DROP FUNCTION IF EXISTS tenantcost_cost_lines(text, timestamptz);
 ALTER TABLE cost_settings DROP CONSTRAINT IF EXISTS chk_cost_settings_overhead_allocation;
+DELETE FROM cost_audit WHERE entity = 'period';
+ALTER TABLE cost_audit DROP CONSTRAINT IF EXISTS cost_audit_entity_check;
+ALTER TABLE cost_audit ADD CONSTRAINT cost_audit_entity_check
+    CHECK (entity IN ('setting', 'vps', 'ip'));

@@ -51,6 +51,11 @@ BEGIN
 END
 $$;
 
+-- Reopening a closed period is audited like any cost change.
+ALTER TABLE cost_audit DROP CONSTRAINT IF EXISTS cost_audit_entity_check;
+ALTER TABLE cost_audit ADD CONSTRAINT cost_audit_entity_check
+    CHECK (entity IN ('setting', 'vps', 'ip', 'period'));
+
 -- ---------------------------------------------------------------------------
 -- 2. The old derived objects go: materialized rollups, barrier views, two-mode ledger.
 -- ---------------------------------------------------------------------------
