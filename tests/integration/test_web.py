@@ -162,7 +162,7 @@ def test_overview_figures(fleet: Fleet, base: str) -> None:
     assert [(d["driver"], d["amount"], d["share_pct"][:4]) for d in o["cost_drivers"]] == [
         ("VPS", m("40.00"), "57.1"),  # 40 / 69.98 = 57.16 %
         ("Dedicated IPs", m("9.98"), "14.2"),  # 9.98 / 69.98 = 14.26 %
-        ("(shared VPS/IPs, not allocated) shared vps (allocated)", m("20.00"), "28.5"),
+        ("Shared VPS, not allocated", m("20.00"), "28.5"),
     ]
     assert o["trend"]["available"] is False and o["trend"]["compared_with"] == "2025-10"
     assert [(t["company_name"], t["cost"]) for t in o["costliest_tenants"]] == [

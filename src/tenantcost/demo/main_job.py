@@ -129,7 +129,10 @@ def _attribute(state: JobState, say: Callable[[str], None]) -> None:
         attribute_period(conn, hour_period(now))
         say("month")
         month = attribute_period(conn, current_month(now))
-    state.notes.append(f"attributed usage and fixed costs for {month.period.key} (both modes)")
+    state.notes.append(
+        f"attributed {month.period.key}: usage, VPS, IPs, shared shares and add-ons "
+        f"({month.status}, usage basis {month.basis})"
+    )
 
 
 def _evaluate_tiers(state: JobState, say: Callable[[str], None]) -> None:

@@ -107,6 +107,30 @@ def assemble_tenant_costs(
     return rows
 
 
+#: How people read a line charged to no tenant, by (line, driver).
+NON_TENANT_LABELS = {
+    ("shared_unallocated", "shared_vps"): "Shared VPS, not allocated",
+    ("shared_unallocated", "shared_ips"): "Shared IPs, not allocated",
+    ("no_active_subscription", "vps"): "VPS of companies without a subscription",
+    ("no_active_subscription", "dedicated_ips"): "IPs of companies without a subscription",
+    ("control_plane", "platform_overhead"): "Platform control plane",
+    ("idle", "usage"): "Idle: invoice not used by anyone",
+}
+
+
+def driver_label(line: str, driver: str) -> str:
+    if line == "tenant":
+        return DRIVER_LABELS.get(driver, driver)
+    if (line, driver) in NON_TENANT_LABELS:
+        return NON_TENANT_LABELS[(line, driver)]
+    what = DRIVER_LABELS.get(driver, driver).lower()
+    return {
+        "idle": f"Idle {what} (host total not used)",
+        "unattributed": f"Unattributed {what}",
+        "background": f"Background {what} (server processes)",
+    }.get(line, f"{line} {what}")
+
+
 def driver_rows(conn: Connection, period: str) -> list[dict[str, Any]]:
     """The period's cost by driver, tenants' lines first, then what no tenant carries."""
     require_period(conn, period)
@@ -115,29 +139,27 @@ def driver_rows(conn: Connection, period: str) -> list[dict[str, Any]]:
 
 
 def assemble_drivers(found: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """(pure) One row per (line, driver) with a human label and its share of the total."""
+    """(pure) One row per (line, driver) with a human label and its share of the total;
+    tenants' drivers first, largest first; lines no tenant carries after; nothing at zero."""
     keyed: dict[tuple[str, str], Decimal] = {}
     fidelity: dict[tuple[str, str], str] = {}
     for r in found:
         key = (str(r["line"]), str(r["driver"]))
+        if not r["amount"]:
+            continue
         keyed[key] = keyed.get(key, Decimal(0)) + Decimal(r["amount"])
         fidelity[key] = str(r.get("fidelity") or "")
     order = sorted(
         keyed,
-        key=lambda k: (k[0] != "tenant", -keyed[k] if k[0] == "tenant" else 0, k[0], k[1]),
+        key=lambda k: (k[0] != "tenant", -keyed[k], k[0], k[1]),
     )
     pct = shares(keyed)
     rows = []
     for key in order:
         line, driver = key
-        label = (
-            DRIVER_LABELS.get(driver, driver)
-            if line == "tenant"
-            else f"{LINE_LABELS.get(line, line)} {DRIVER_LABELS.get(driver, driver).lower()}"
-        )
         rows.append(
             {
-                "driver": label,
+                "driver": driver_label(line, driver),
                 "line": line,
                 "key": driver,
                 "amount": keyed[key],
