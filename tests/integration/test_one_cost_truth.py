@@ -288,3 +288,13 @@ def test_the_glossary_defines_every_column_a_report_prints() -> None:
         c for c in columns - plain if derived.get(c, c) not in defined and c not in defined
     )
     assert missing == []
+
+
+def test_the_readme_metrics_section_is_the_glossary_the_dashboard_serves() -> None:
+    from importlib.resources import files
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Metrics (the glossary)\n", 1)[1].split("\n## ", 1)[0]
+    shipped = (files("tenantcost") / "glossary.md").read_text(encoding="utf-8")
+    assert section.strip() == shipped.strip()  # edit both together: the dashboard serves this

@@ -288,6 +288,13 @@ def test_metrics_exposition(fleet: Fleet, base: str) -> None:
     assert "tenantcost_collector_configured 0\n" in text
 
 
+def test_docs_page_shows_the_glossary_without_raw_markup(fleet: Fleet, base: str) -> None:
+    with log_in(base, "ana") as c:
+        html = c.get("/docs").text
+    assert 'id="glossary"' in html and "<code>collected_profit</code>" in html
+    assert "``" not in html  # docstrings' literals are rendered, not shown raw
+
+
 def test_whatif_uses_the_model(fleet: Fleet, base: str) -> None:
     with client(base, fleet.tokens["ana"]) as c:
         plain = c.get("/api/v1/whatif").json()

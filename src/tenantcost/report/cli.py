@@ -36,8 +36,9 @@ def _show(name: str, fmt: OutputFormat, month: str | None) -> None:
     if people and "tenant_id" in columns:
         columns = tuple(c for c in columns if c != "tenant_id")  # people read company names
     emit(rows, fmt, columns=columns, title=f"{report.title} — {period}")
-    if people or state.stale:
-        console.print(state.note(), highlight=False, markup=False, soft_wrap=True)
+    console.print(  # stderr: which month, provisional or final, stale or not
+        state.note(), highlight=False, markup=False, soft_wrap=True
+    )
 
 
 @app.command()

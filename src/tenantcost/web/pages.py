@@ -394,7 +394,28 @@ def whatif_page(request: Request, user: User = Depends(reader)) -> Response:
     )
 
 
+def markdown(text: str) -> str:
+    """Markdown (and the API docstrings' ``literal`` spans) as HTML; raw HTML is escaped."""
+    from markdown_it import MarkdownIt
+
+    return str(
+        MarkdownIt("commonmark", {"html": False}).enable("table").render(text.replace("``", "`"))
+    )
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def docs_page(request: Request, user: User = Depends(reader)) -> Response:
+    from importlib.resources import files
+
     spec = request.app.openapi()
-    return page(request, "docs.html", {"title": "API", "spec": spec})
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            op["description_html"] = markdown(op.get("description") or "")
+    glossary = (files("tenantcost") / "glossary.md").read_text(encoding="utf-8")
+    values = {
+        "title": "API and glossary",
+        "spec": spec,
+        "description_html": markdown(spec["info"].get("description") or ""),
+        "glossary_html": markdown(glossary),
+    }
+    return page(request, "docs.html", values)
