@@ -41,3 +41,5 @@ DELETE FROM cost_audit WHERE entity = 'period';
 ALTER TABLE cost_audit DROP CONSTRAINT IF EXISTS cost_audit_entity_check;
 ALTER TABLE cost_audit ADD CONSTRAINT cost_audit_entity_check
     CHECK (entity IN ('setting', 'vps', 'ip'));
+DELETE FROM tenant_usage_hourly WHERE source = 'demo';
+DELETE FROM telemetry_metrics WHERE source = 'demo';

@@ -56,6 +56,18 @@ ALTER TABLE cost_audit DROP CONSTRAINT IF EXISTS cost_audit_entity_check;
 ALTER TABLE cost_audit ADD CONSTRAINT cost_audit_entity_check
     CHECK (entity IN ('setting', 'vps', 'ip', 'period'));
 
+-- Demo usage (`tenantcost demo run`): modelled from seed 002's tier profiles, ranked below
+-- every real source so real telemetry wins any hour it covers.
+INSERT INTO telemetry_metrics (metric, source, unit, kind, aggregate, priority, description) VALUES
+ ('compute_seconds', 'demo', 'second', 'modelled', 'add', 9, 'Demo data: queries x seconds x vCPU per query (seed 002 profiles).'),
+ ('connection_seconds', 'demo', 'second', 'modelled', 'add', 9, 'Demo data: query time x RAM per query / the per-connection footprint.'),
+ ('storage_bytes', 'demo', 'byte', 'modelled', 'last', 9, 'Demo data: the tier profile''s storage, growing.'),
+ ('egress_bytes', 'demo', 'byte', 'modelled', 'add', 9, 'Demo data: the tier profile''s egress spread over the month.'),
+ ('query_count', 'demo', 'query', 'modelled', 'add', 9, 'Demo data: the tier profile''s queries a day, shaped by day and week.')
+ON CONFLICT (metric, source) DO UPDATE
+   SET unit = EXCLUDED.unit, kind = EXCLUDED.kind, aggregate = EXCLUDED.aggregate,
+       priority = EXCLUDED.priority, description = EXCLUDED.description;
+
 -- ---------------------------------------------------------------------------
 -- 2. The old derived objects go: materialized rollups, barrier views, two-mode ledger.
 -- ---------------------------------------------------------------------------
@@ -245,7 +257,7 @@ WITH evidence AS (
      WHERE u.hour >= p_start AND u.hour < p_end
        AND u.metric IN ('compute_seconds', 'connection_seconds', 'storage_bytes',
                         'egress_bytes', 'background_cpu_seconds')
-), chosen AS (
+), chosen AS MATERIALIZED (
     SELECT * FROM evidence e WHERE e.r = 1 OR e.metric = 'storage_bytes'
 ), books AS (
     SELECT b.name, b.effective_from,
@@ -254,9 +266,9 @@ WITH evidence AS (
            (b.document -> 'rates' ->> 'storage_gb_month')::numeric AS storage,
            (b.document -> 'rates' ->> 'egress_gb')::numeric AS egress
       FROM price_books b WHERE b.provider = p_provider
-), hours AS (
+), hours AS MATERIALIZED (
     SELECT DISTINCT c.hour FROM chosen c
-), in_force AS (
+), in_force AS MATERIALIZED (
     SELECT h.hour, b.name, b.vcpu, b.ram, b.storage, b.egress,
            extract(epoch FROM (date_trunc('month', h.hour, 'UTC') + interval '1 month')
                               - date_trunc('month', h.hour, 'UTC'))::numeric / 3600
