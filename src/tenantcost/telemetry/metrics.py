@@ -19,6 +19,9 @@ class MetricInfo(NamedTuple):
 
 
 METRICS: dict[tuple[str, str], MetricInfo] = {
+    # migration 0012 (issue 12): kernel CPU per backend, the best compute source
+    ("compute_seconds", "backend_sampler"): MetricInfo("second", "measured", "add", 0),
+    ("background_cpu_seconds", "backend_sampler"): MetricInfo("second", "measured", "add", 0),
     ("compute_seconds", "pg_stat_kcache"): MetricInfo("second", "measured", "add", 1),
     ("compute_seconds", "pg_stat_statements"): MetricInfo("second", "estimated", "add", 2),
     ("compute_seconds", "app"): MetricInfo("second", "estimated", "add", 3),
