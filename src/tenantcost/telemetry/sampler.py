@@ -656,21 +656,39 @@ __all__ = [
     "owners",
     "parse_stat",
     "split_delta",
+    "start_sampler",
     "tag_of",
 ]
 
 
-def local_sampler(url: str | None = None, *, interval: float | None = None) -> BackendSampler:
-    """A sampler on its own autocommit connection to tenantcost's server, with the settings'
-    interval and proc root, re-reading the tenant mapping every minute."""
+def local_sampler(conn: Any, *, interval: float | None = None) -> BackendSampler:
+    """A sampler on its own autocommit connection to ``conn``'s server and database, with
+    the settings' interval and proc root, re-reading the tenant mapping every minute."""
+    from psycopg.conninfo import make_conninfo
+
     from tenantcost.config import get_settings
     from tenantcost.db.connect import connect
     from tenantcost.telemetry.mapping import load_map
 
     settings = get_settings()
+    password = conn.info.password
+    url = make_conninfo(conn.info.dsn, **({"password": password} if password else {}))
     return BackendSampler(
         lambda: connect(url, autocommit=True),
         interval=interval if interval is not None else settings.sampler_interval,
         proc_root=settings.proc_root,
         tenant_map_loader=load_map,
     )
+
+
+def start_sampler(conn: Any) -> tuple[BackendSampler | None, str]:
+    """A running sampler for ``conn``'s server, or None and why not (a remote server, or
+    processes not visible here: compute then comes from pg_stat_kcache or execution time)."""
+    from tenantcost.telemetry.host import is_local
+
+    if not is_local(conn):
+        return None, "the server is remote (no /proc access)"
+    sampler = local_sampler(conn)
+    if not sampler.start():
+        return None, sampler.unavailable or "unavailable"
+    return sampler, sampler.describe()
