@@ -88,6 +88,7 @@ class PassReport:
     statements_seen: int = 0
     duration_s: float = 0.0
     compute_source: str = ""
+    since: datetime | None = None  # the previous pass: counters are spread from there
     sampler: dict[str, Any] = field(default_factory=dict)
 
     def per_tenant(self) -> dict[UUID | None, dict[str, tuple[Decimal, str]]]:
@@ -196,7 +197,8 @@ class Collector:
             )
             self._sampled(report, taken)
             self._put_state("activity", "last_sample", {"at": now.isoformat()}, now)
-            self._write_usage(report, since, now)
+            report.since = since
+            self._write_usage(report)
             self._retention(report, now)
             report.duration_s = self._clock() - started
             conn.execute(
@@ -560,7 +562,8 @@ class Collector:
         report.sources["host"] = f"psutil: postmaster pid {sample.postmaster_pid} and its children"
 
     # ---- writing -----------------------------------------------------------------------
-    def _write_usage(self, report: PassReport, since: datetime | None, now: datetime) -> None:
+    def _write_usage(self, report: PassReport) -> None:
+        since, now = report.since, report.started_at
         rows = merge_rows(report.rows)
         report.rows = rows
         for month in sorted({month_start(h) for h in report.hours}):
@@ -627,7 +630,7 @@ def spread_counters(rows: Iterable[UsageRow], since: datetime, now: datetime) ->
     """Counter rows (aggregate ``add``) booked to the pass's hour, spread over the UTC hours
     from the previous pass to this one in proportion to time (pure). Gauges stay. A gap
     longer than 24 hours is spread over its last 24 hours."""
-    from tenantcost.telemetry.metrics import AGGREGATE
+    from tenantcost.telemetry.metrics import AGGREGATE, METRICS
 
     start = max(since, now - MAX_SPLIT)
     out: list[UsageRow] = []
@@ -635,7 +638,8 @@ def spread_counters(rows: Iterable[UsageRow], since: datetime, now: datetime) ->
         if AGGREGATE.get((r.metric, r.source)) != "add" or hour_of(start) == hour_of(now):
             out.append(r)
             continue
-        places = MICRO if r.quantity != r.quantity.to_integral_value() else Decimal(1)
+        info = METRICS.get((r.metric, r.source))
+        places = Decimal(1) if info is not None and info.unit != "second" else MICRO
         for hour, part in split_across_hours(start, now, r.quantity, places=places).items():
             if part:
                 out.append(UsageRow(hour, r.tenant_id, r.metric, r.source, part))
