@@ -72,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="Sampler interval, s.")
     parser.add_argument("--backends", type=int, default=190, help="Idle backends (overhead).")
     parser.add_argument("--ab-rounds", type=int, default=4, help="TPS rounds on and off each.")
+    parser.add_argument(
+        "--only",
+        choices=("all", "pgbench", "library", "overhead"),
+        default="all",
+        help="Run one part: pgbench cases, tagging-library cases, or the overhead figures.",
+    )
     parser.add_argument("--json", type=Path, default=None, help="Write the results here.")
 
 
@@ -353,6 +359,121 @@ def _tps(output: str) -> float | None:
     return None
 
 
+# ---- the project's own driver: the tagging library --------------------------------------
+def library_case(
+    server: Server, tenants: dict[str, UUID], compete: bool, seconds: float, interval: float
+) -> dict[str, Any]:
+    """Shared database, tenants tagged by the tagging library (``with tenant(…)`` on
+    ``tagged_connect`` connections): A runs many tiny queries on 3 connections, B a heavy
+    query on 1. Truth: each session's backend CPU read with psutil just before it
+    disconnects (a separate code path from the sampler)."""
+    from tenantcost.telemetry.tagging import Recorder, tagged_connect, tenant
+
+    recorder = Recorder(None, background=False)
+    plan = [("a", "SELECT abalance FROM pgbench_accounts WHERE aid = 1 + %s % 100000")] * 3 + [
+        ("b", HEAVY.strip().rstrip(";"))
+    ]
+    truth: dict[str, float] = {"a": 0.0, "b": 0.0, "c": 0.0}
+    lock = threading.Lock()
+    start = threading.Barrier(len(plan) + 1)
+
+    def drive(letter: str, query: str) -> None:
+        with tagged_connect(server.db_url("bench_shared"), recorder, autocommit=True) as c:
+            backend = psutil.Process(c.info.backend_pid)
+            before = sum(backend.cpu_times()[:2])
+            start.wait()
+            deadline = time.monotonic() + seconds
+            i = 0
+            with tenant(tenants[letter]):
+                while time.monotonic() < deadline:
+                    c.execute(query, (i,) if "%s" in query else None)  # type: ignore[arg-type]
+                    i += 1
+            spent = sum(backend.cpu_times()[:2]) - before
+            time.sleep(interval * 1.5)  # let one more tick see the session before it leaves
+            with lock:
+                truth[letter] += spent
+
+    sampler = BackendSampler(
+        lambda: connect(server.url, autocommit=True), interval=interval, tenant_map_loader=load_map
+    )
+    with competing(2 if compete else 0):
+        threads = [threading.Thread(target=drive, args=job) for job in plan]
+        for t in threads:
+            t.start()
+        assert sampler.start(), sampler.unavailable
+        start.wait()
+        for t in threads:
+            t.join()
+        sampler.stop()
+    acc = sampler.take()
+    by_id = {tid: letter for letter, tid in tenants.items()}
+    got = {"a": 0.0, "b": 0.0, "c": 0.0}
+    for row in acc.rows():
+        if row.metric == "compute_seconds" and row.tenant_id in by_id:
+            got[by_id[row.tenant_id]] += float(row.quantity)
+    truth = {k: round(v, 4) for k, v in truth.items()}
+    return {
+        "shape": "tiny-vs-heavy",
+        "mode": "library",
+        "competing": compete,
+        "true_cpu_s": truth,
+        "sampler_cpu_s": got,
+        "true_share": _shares(truth),
+        "sampler_share": _shares(got),
+        "exec_share": None,
+        "sampler_rel_error": _rel(_shares(got), _shares(truth)),
+        "exited_unattributed_s": float(acc.exited),
+        "ticks": acc.ticks,
+    }
+
+
+def tagging_overhead(server: Server, queries: int = 2000, rounds: int = 15) -> dict[str, Any]:
+    """Client CPU (thread time, not wall time) per ``SELECT 1``: plain vs tagged connection
+    inside ``with tenant(…)``, paired rounds in alternating order."""
+    from tenantcost.telemetry.tagging import Recorder, tagged_connect, tenant
+
+    tid = UUID(int=7)
+    recorder = Recorder(None, background=False)
+    diffs, plain_us, tagged_us = [], [], []
+    with (
+        psycopg.connect(server.url, autocommit=True) as plain,
+        tagged_connect(server.url, recorder, autocommit=True) as tagged,
+    ):
+
+        def cpu_per_query(fn: Any) -> float:
+            t0 = time.thread_time_ns()
+            fn()
+            return (time.thread_time_ns() - t0) / queries / 1000
+
+        def run_plain() -> None:
+            for _ in range(queries):
+                plain.execute("SELECT 1")
+
+        def run_tagged() -> None:
+            with tenant(tid):
+                for _ in range(queries):
+                    tagged.execute("SELECT 1")
+
+        run_plain(), run_tagged()
+        for i in range(rounds):
+            if i % 2:
+                t, p_ = cpu_per_query(run_tagged), cpu_per_query(run_plain)
+            else:
+                p_, t = cpu_per_query(run_plain), cpu_per_query(run_tagged)
+            plain_us.append(p_)
+            tagged_us.append(t)
+            diffs.append(t - p_)
+    return {
+        "query": "SELECT 1 over TCP 127.0.0.1",
+        "queries_per_round": queries,
+        "rounds": rounds,
+        "plain_cpu_us_median": round(statistics.median(plain_us), 2),
+        "tagged_cpu_us_median": round(statistics.median(tagged_us), 2),
+        "added_cpu_us_median_of_pairs": round(statistics.median(diffs), 2),
+        "added_cpu_us_pairs": [round(d, 2) for d in diffs],
+    }
+
+
 # ---- overhead -------------------------------------------------------------------------------
 def sampler_overhead(server: Server, backends: int, seconds: float = 10.0) -> dict[str, Any]:
     conns = [psycopg.connect(server.db_url("bench_a"), autocommit=True) for _ in range(backends)]
@@ -459,7 +580,7 @@ def run(args: argparse.Namespace) -> int:
             pm = psutil.Process(int(pm_row["pid"])).ppid()
         setup(server, tenants)
         cases = []
-        for shape in args.shapes.split(","):
+        for shape in args.shapes.split(",") if args.only in ("all", "pgbench") else []:
             for mode in args.modes.split(","):
                 for compete in (False, True):
                     case = one_case(
@@ -485,13 +606,40 @@ def run(args: argparse.Namespace) -> int:
                         flush=True,
                     )
         results["accuracy"] = cases
+        if args.only in ("all", "library"):
+            results["library"] = [
+                library_case(server, tenants, compete, args.seconds, args.interval)
+                for compete in (False, True)
+                for _ in range(2)
+            ]
+            for case in results["library"]:
+                ts, ss = case["true_share"], case["sampler_share"]
+                print(
+                    f"library tiny-vs-heavy {'compete' if case['competing'] else 'quiet':7} "
+                    f"true A {ts['a']:.3f} B {ts['b']:.3f} | sampler A {ss['a']:.3f} "
+                    f"B {ss['b']:.3f} C {ss['c']:.3f} | exited {case['exited_unattributed_s']:.3f}s",
+                    flush=True,
+                )
+        if args.only not in ("all", "overhead"):
+            return _finish(results, args, embedded, data_dir)
+        results["tagging_overhead"] = tagging_overhead(server)
+        print("tagging overhead (client CPU):", results["tagging_overhead"], flush=True)
         results["sampler_overhead"] = sampler_overhead(server, args.backends)
         print("sampler overhead:", results["sampler_overhead"], flush=True)
         results["tps_ab"] = tps_ab(server, args.ab_rounds, args.seconds)
         print("pgbench -S TPS on/off:", results["tps_ab"], flush=True)
-    finally:
+    except BaseException:
         embedded.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    return _finish(results, args, embedded, data_dir)
+
+
+def _finish(
+    results: dict[str, Any], args: argparse.Namespace, embedded: EmbeddedServer, data_dir: Path
+) -> int:
+    embedded.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")

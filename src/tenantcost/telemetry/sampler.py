@@ -122,6 +122,7 @@ class ProcReader:
         self.root = Path(root)
         self.clk_tck = clk_tck or os.sysconf("SC_CLK_TCK")
         self.tick_ns = 1_000_000_000 // self.clk_tck
+        self._prefix = f"{self.root}/"
         self.schedstat = (self.root / "self" / "schedstat").exists() or any(
             True for _ in self.root.glob("[0-9]*/schedstat")
         )
@@ -134,7 +135,8 @@ class ProcReader:
 
     def stat(self, pid: int) -> StatFields | None:
         try:
-            return parse_stat((self.root / str(pid) / "stat").read_text())
+            with open(f"{self._prefix}{pid}/stat") as f:
+                return parse_stat(f.read())
         except (OSError, ValueError, IndexError):
             return None
 
@@ -144,13 +146,12 @@ class ProcReader:
         if fields is None:
             return None
         if self.schedstat:
+            # read right after stat: a pid cannot be reused within microseconds (the
+            # kernel hands out pids in order and wraps only after pid_max new processes)
             try:
-                ns = int((self.root / str(pid) / "schedstat").read_text().split()[0])
+                with open(f"{self._prefix}{pid}/schedstat") as f:
+                    ns = int(f.read().split()[0])
             except (OSError, ValueError, IndexError):
-                return None
-            # stat again: a pid reused between the two reads shows a different start time
-            again = self.stat(pid)
-            if again is None or again.starttime != fields.starttime:
                 return None
             return ProcCpu(pid, fields.starttime, ns)
         return ProcCpu(pid, fields.starttime, (fields.utime + fields.stime) * self.tick_ns)
@@ -182,6 +183,7 @@ class Activity:
     state: str | None = None
     leader_pid: int | None = None
     started: datetime | None = None  # xact_start, else query_start
+    state_change: datetime | None = None
 
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> Activity:
@@ -195,6 +197,7 @@ class Activity:
             state=r["state"],
             leader_pid=r["leader_pid"],
             started=r["xact_start"] or r["query_start"],
+            state_change=r.get("state_change"),
         )
 
     @property
@@ -427,7 +430,7 @@ class Accumulated:
 
 ACTIVITY_SQL = """
 SELECT pid, backend_type, datname, usename, application_name, state, leader_pid,
-       xact_start, query_start, query, clock_timestamp() AS now
+       xact_start, query_start, state_change, query, clock_timestamp() AS now
   FROM pg_stat_activity
 """
 
@@ -460,6 +463,7 @@ class BackendSampler:
         self._pm_own: int | None = None
         self._balance = 0
         self._started_ticks: int | None = None
+        self._unlisted: set[int] = set()
         self._acc = Accumulated()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -560,20 +564,39 @@ class BackendSampler:
         who = owners(acts, tenant_map)
         listed = {a.pid for a in acts}
         kids = self.reader.children(self.postmaster_pid)
-        if kids is not None:  # children pg_stat_activity does not list (the logger, …)
+        if kids is not None:  # children pg_stat_activity does not list
+            unlisted: set[int] = set()
             for pid in kids:
-                if pid not in listed:
+                if pid in listed:
+                    continue
+                unlisted.add(pid)
+                if pid in self._seen:  # a backend on its way out: still its tenant's
+                    who[pid] = self._seen[pid].owner
+                elif pid in self._unlisted:  # unlisted twice running: the logger and such
                     who[pid] = BACKGROUND
+                # else: maybe a backend still authenticating; it counts from zero once listed
+            self._unlisted = unlisted
         current: dict[int, tuple[ProcCpu, Owner, bool, datetime | None]] = {}
         acts_by_pid = {a.pid: a for a in acts}
         kid_set = set(kids) if kids is not None else None
         for pid, owner in who.items():
             if kid_set is not None and pid not in kid_set:
                 continue  # not ours (another server's pid namespace) or already gone
+            a = acts_by_pid.get(pid)
+            before = self._seen.get(pid)
+            if (
+                before is not None
+                and a is not None
+                and self._last_t is not None
+                and a.state == "idle"
+                and a.state_change is not None
+                and a.state_change < self._last_t
+            ):  # idle since before the last tick: no CPU to read (saves the /proc reads)
+                current[pid] = (ProcCpu(pid, before.start, before.cpu_ns), owner, False, None)
+                continue
             cpu = self.reader.cpu(pid)
             if cpu is None:
                 continue
-            a = acts_by_pid.get(pid)
             current[pid] = (cpu, owner, a.busy if a else False, a.started if a else None)
         leaving = {pid: self.reader.cpu(pid) for pid in self._seen if pid not in current}
         if self._started_ticks is None:
