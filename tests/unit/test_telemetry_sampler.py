@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -349,3 +351,116 @@ def test_tagged_app_name() -> None:
 @pytest.mark.parametrize("name", [f"tc:{A}", f"api tc:{A}"])
 def test_the_sampler_reads_the_tag_the_library_writes(name: str) -> None:
     assert tag_of(tagged_app_name(name, B), None) == B
+
+
+# ---- ticks end to end on a fake proc root and a fake pg_stat_activity ---------------------------
+class FakeActivity:
+    """Answers the sampler's two queries from a list of rows the test changes."""
+
+    def __init__(self, own_pid: int) -> None:
+        self.own_pid = own_pid
+        self.rows: list[dict[str, object]] = []
+        self.now = T0
+        self.closed = False
+
+    def execute(self, query: str) -> FakeActivity:
+        self._last = query
+        return self
+
+    def fetchone(self) -> dict[str, int]:
+        return {"pid": self.own_pid}
+
+    def fetchall(self) -> list[dict[str, object]]:
+        return [{**r, "now": self.now} for r in self.rows]
+
+    def close(self) -> None:
+        self.closed = True
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+
+def act_row(pid: int, backend_type: str, datname: str | None, app: str = "") -> dict[str, object]:
+    return {
+        "pid": pid,
+        "backend_type": backend_type,
+        "datname": datname,
+        "usename": "u",
+        "application_name": app,
+        "state": "active",
+        "leader_pid": None,
+        "xact_start": None,
+        "query_start": None,
+        "state_change": None,
+        "query": "SELECT 1",
+    }
+
+
+def test_ticks_on_a_fake_proc_root(tmp_path: Path) -> None:
+    pm, own, b1, bg, logger = 1, 50, 60, 70, 80
+
+    def proc(pid: int, ppid: int, ticks: int, start: int, sched_ms: int, **kw: int) -> None:
+        make_proc(tmp_path, pid, stat_line(pid, "postgres", ppid, ticks, 0, start, **kw))
+        (tmp_path / str(pid) / "schedstat").write_text(f"{sched_ms * MS} 0 0\n")
+
+    def children(pids: list[int]) -> None:
+        d = tmp_path / str(pm) / "task" / str(pm)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "children").write_text(" ".join(map(str, pids)))
+
+    (tmp_path / "uptime").write_text("100.00 50.00\n")  # 10,000 ticks since boot
+    proc(pm, 0, 0, 5, 0, cutime=0)
+    proc(own, pm, 0, 9000, 0)
+    proc(b1, pm, 0, 9000, 100)  # started before the sampler: a baseline at 100 ms
+    proc(bg, pm, 0, 500, 1000)
+    proc(logger, pm, 0, 400, 5)
+    children([own, b1, bg, logger])
+    fake = FakeActivity(own)
+    fake.rows = [
+        act_row(own, "client backend", "tenantcost"),
+        act_row(b1, "client backend", "db_a"),
+        act_row(bg, "checkpointer", None),
+    ]
+    sampler = BackendSampler(
+        lambda: fake, proc_root=tmp_path, tenant_map_loader=lambda c: TenantMap({"db_a": A})
+    )
+    sampler.reader.clk_tck, sampler.reader.tick_ns = 100, 10 * MS
+    assert sampler.probe() and sampler.postmaster_pid == pm
+    sampler.tick()  # the baseline
+    assert sampler.take().ticks == 0
+
+    # 1 s later: b1 +40 ms; a new backend b2 for tenant B (tag) used 30 ms; the checkpointer
+    # +5 ms; the logger (never listed) is seen unlisted for the first time: not counted yet
+    fake.now = T0 + timedelta(seconds=1)
+    (tmp_path / "uptime").write_text("101.00 50.00\n")
+    proc(b1, pm, 0, 9000, 140)
+    proc(61, pm, 0, 10050, 30)
+    proc(bg, pm, 0, 500, 1005)
+    proc(logger, pm, 0, 400, 7)
+    children([own, b1, 61, bg, logger])
+    fake.rows.append(act_row(61, "client backend", "shared", app=f"api tc:{B}"))
+    sampler.tick()
+    # 2 s: b1 leaves pg_stat_activity but is still a child (exiting): +10 ms stays A's;
+    # b2 exits for good (reaped: the postmaster's cutime grows by its 45 ms total = 4.5
+    # ticks, rounded to 5 ticks = 50 ms: 20 ms after its last reading of 30 ms); the
+    # logger, unlisted twice, is background from now on (+1 ms)
+    fake.now = T0 + timedelta(seconds=2)
+    proc(b1, pm, 0, 9000, 150)
+    proc(pm, 0, 0, 5, 0, cutime=5)
+    proc(logger, pm, 0, 400, 8)
+    (tmp_path / "61" / "stat").unlink()
+    children([own, b1, bg, logger])
+    fake.rows = [r for r in fake.rows if r["pid"] not in (b1, 61)]
+    sampler.tick()
+    acc = sampler.take()
+    got = {(r.tenant_id, r.metric): r.quantity for r in acc.rows()}
+    # A: 40 + 10 ms; B: 30 ms + the exit tail (bound: its rate 30 ms/s x 1 s = 30 ms, so
+    # all 20 ms); background: 5 ms checkpointer + 8 - 7 = 1 ms logger (first counted from
+    # its reading at 7 ms, as it started before the sampler)
+    assert got == {
+        (A, "compute_seconds"): Decimal("0.05"),
+        (B, "compute_seconds"): Decimal("0.05"),
+        (None, "background_cpu_seconds"): Decimal("0.006"),  # 5 + 1 ms
+    }
+    assert acc.ticks == 2 and acc.tails == Decimal("0.02") and acc.exited == 0
