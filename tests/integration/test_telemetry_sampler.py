@@ -121,3 +121,30 @@ def test_collector_without_sampler_says_which_source(conn: Connection) -> None:
     report = Collector(conn, interval_s=60).collect()
     assert report.compute_source == "pg_stat_statements"
     assert "no backend sampler" in report.sources["compute"]
+
+
+def test_collect_cli_sample_for(use_database: str, conn: Connection) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.integration.test_telemetry_collector import cli_app
+
+    runner = CliRunner()
+    result = runner.invoke(
+        cli_app(), ["collect", "--sample-for", "1s", "--no-price", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout[result.stdout.index("[") :])
+    lines = {r["tenant"]: r for r in rows}
+    assert lines["(background)"]["compute_source"] == "backend_sampler"
+    assert lines["(unattributed)"]["compute_source"] == "backend_sampler"
+    run: Any = conn.execute(
+        "SELECT summary FROM telemetry_runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert run["summary"]["compute_source"] == "backend_sampler"
+    assert run["summary"]["sampler"]["ticks"] >= 1
+    bad = runner.invoke(cli_app(), ["collect", "--sample-for", "1s", "--every", "5s"])
+    assert bad.exit_code == 2 and "--sample-for" in bad.output
+    bad = runner.invoke(cli_app(), ["collect", "--sample-for", "soon"])
+    assert bad.exit_code == 2 and "not a duration" in bad.output

@@ -158,6 +158,19 @@ def _show_pass(conn: Connection, report: PassReport, fmt: OutputFormat) -> None:
                 "egress_bytes": q("egress_bytes"),
             }
         )
+    background = report.per_tenant().get(None, {}).get("background_cpu_seconds")
+    if background is not None:  # server processes serving no tenant: a line of its own
+        rows.append(
+            {
+                "tenant": "(background)",
+                "queries": None,
+                "compute_seconds": background[0],
+                "compute_source": background[1],
+                "connection_seconds": None,
+                "storage_bytes": None,
+                "egress_bytes": None,
+            }
+        )
     emit(rows, fmt, title=f"Usage counted for {report.hour:%Y-%m-%d %H}:00 UTC")
     if fmt is OutputFormat.table:
         for name, text in report.sources.items():

@@ -40,6 +40,7 @@ queryid), and it makes psycopg prepare one statement per tenant.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -96,17 +97,26 @@ def tagged_app_name(current: str | None, tenant_id: UUID | None) -> str:
     return f"{base} {tag}" if base else tag
 
 
+@functools.lru_cache(maxsize=4096)
+def _tag(tenant_id: UUID) -> str:
+    return f"{TAG_PREFIX}{tenant_id}"
+
+
 def sync_backend_tag(conn: Any, tenant_id: UUID | None) -> bool:
     """Make ``conn``'s application_name carry ``tenant_id``'s tag (psycopg 3 or 2); True when
     a SET was sent. Never raises."""
     try:
-        info = getattr(conn, "info", None)
-        if info is not None and hasattr(info, "parameter_status"):
-            current = info.parameter_status("application_name")
+        pgconn = getattr(conn, "pgconn", None)
+        if pgconn is not None:  # psycopg 3, without building a ConnectionInfo
+            raw = pgconn.parameter_status(b"application_name")
+            current = raw.decode() if raw is not None else None
         else:
             current = conn.get_parameter_status("application_name")
-        if tenant_id is None and (not current or TAG_PREFIX not in current):
-            return False
+        if tenant_id is None:
+            if not current or TAG_PREFIX not in current:
+                return False
+        elif current and current.endswith(_tag(tenant_id)):
+            return False  # the common case: already tagged for this tenant
         wanted = tagged_app_name(current, tenant_id)
         if wanted == (current or ""):
             return False
