@@ -26,9 +26,9 @@ sampler on and off, A/B interleaved.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,7 @@ import psutil
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from bench import machine
 from tenantcost.db import migrate
 from tenantcost.db.connect import connect
 from tenantcost.db.embedded import EmbeddedServer
@@ -71,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="Comma-separated modes.")
     parser.add_argument("--interval", type=float, default=1.0, help="Sampler interval, s.")
     parser.add_argument("--backends", type=int, default=190, help="Idle backends (overhead).")
-    parser.add_argument("--ab-rounds", type=int, default=4, help="TPS rounds on and off each.")
+    parser.add_argument("--ab-rounds", type=int, default=8, help="TPS rounds on and off each.")
     parser.add_argument(
         "--only",
         choices=("all", "pgbench", "library", "overhead"),
@@ -458,20 +459,25 @@ def tagging_overhead(server: Server, queries: int = 2000, rounds: int = 15) -> d
             fn()
             return (time.thread_time_ns() - t0) / queries / 1000
 
-        def run_plain() -> None:
-            for _ in range(queries):
-                plain.execute("SELECT 1")
+        def select_ones(conn: Any, tenant_id: UUID | None) -> Callable[[], None]:
+            def go() -> None:
+                with tenant(tenant_id) if tenant_id else contextlib.nullcontext():
+                    for _ in range(queries):
+                        conn.execute("SELECT 1")
 
-        def run_tagged() -> None:
-            with tenant(tid):
-                for _ in range(queries):
-                    tagged.execute("SELECT 1")
+            return go
 
-        def run_counted() -> None:
-            with tenant(tid):
-                for _ in range(queries):
-                    counted.execute("SELECT 1")
+        run_plain = select_ones(plain, None)
+        run_tagged = select_ones(tagged, tid)
+        run_counted = select_ones(counted, tid)
 
+        from tenantcost.telemetry.tagging import sync_backend_tag
+
+        sync_backend_tag(tagged, tid)
+        t0 = time.thread_time_ns()
+        for _ in range(queries * 10):
+            sync_backend_tag(tagged, tid)  # the per-query check, already tagged
+        sync_ns = (time.thread_time_ns() - t0) / (queries * 10)
         run_plain(), run_tagged(), run_counted()
         for i in range(rounds):
             untagged_us.append(cpu_per_query(run_counted))
@@ -490,6 +496,7 @@ def tagging_overhead(server: Server, queries: int = 2000, rounds: int = 15) -> d
         "tagged_cpu_us_median": round(statistics.median(tagged_us), 2),
         "added_cpu_us_median_of_pairs": round(statistics.median(diffs), 2),
         "counting_only_cpu_us_median": round(statistics.median(untagged_us), 2),
+        "backend_tag_check_cpu_ns": round(sync_ns, 1),
         "backend_tag_cpu_us": round(
             statistics.median(tagged_us) - statistics.median(untagged_us), 2
         ),
@@ -561,6 +568,11 @@ def tps_ab(server: Server, rounds: int, seconds: int) -> dict[str, Any]:
         "median_on": statistics.median(on),
         "median_off": statistics.median(off),
         "drop_pct": round((1 - statistics.median(on) / statistics.median(off)) * 100, 2),
+        # rounds run in pairs (on/off, off/on, …): each pair's ratio cancels slow drift
+        "pair_drop_pct": [round((1 - a / b) * 100, 2) for a, b in zip(on, off, strict=True)],
+        "median_pair_drop_pct": round(
+            statistics.median((1 - a / b) * 100 for a, b in zip(on, off, strict=True)), 2
+        ),
     }
 
 
@@ -569,9 +581,7 @@ def run(args: argparse.Namespace) -> int:
     embedded = EmbeddedServer(data_dir)
     results: dict[str, Any] = {
         "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
+            **machine(),
             "pgbench": subprocess.run(
                 [PGBENCH, "--version"], capture_output=True, text=True
             ).stdout.strip(),
@@ -649,7 +659,7 @@ def run(args: argparse.Namespace) -> int:
         print("tagging overhead (client CPU):", results["tagging_overhead"], flush=True)
         results["sampler_overhead"] = sampler_overhead(server, args.backends)
         print("sampler overhead:", results["sampler_overhead"], flush=True)
-        results["tps_ab"] = tps_ab(server, args.ab_rounds, args.seconds)
+        results["tps_ab"] = tps_ab(server, args.ab_rounds, min(args.seconds, 3))
         print("pgbench -S TPS on/off:", results["tps_ab"], flush=True)
     except BaseException:
         embedded.stop()
@@ -658,11 +668,41 @@ def run(args: argparse.Namespace) -> int:
     return _finish(results, args, embedded, data_dir)
 
 
+def summary_table(cases: list[dict[str, Any]]) -> str:
+    """Markdown: per shape and mode, quiet and competing, tenant B's (the small one's) true
+    and attributed shares and the worst relative error over A and B (the README's table)."""
+    lines = [
+        "| shape | mode | load | true share A / B | sampler A / B | exec time A / B "
+        "| worst rel. error sampler | worst rel. error exec time | C (idle) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def worst(errors: dict[str, float | None] | None) -> str:
+        if not errors:
+            return "n/a"
+        values = [abs(v) for k, v in errors.items() if k in ("a", "b") and v is not None]
+        return f"{max(values) * 100:.1f} %" if values else "n/a"
+
+    for c in cases:
+        ts, ss, es = c["true_share"], c["sampler_share"], c.get("exec_share")
+        lines.append(
+            f"| {c['shape']} | {c['mode']} | {'competing' if c['competing'] else 'quiet'} "
+            f"| {ts['a']:.3f} / {ts['b']:.3f} | {ss['a']:.3f} / {ss['b']:.3f} | "
+            + (f"{es['a']:.3f} / {es['b']:.3f}" if es else "n/a")
+            + f" | {worst(c['sampler_rel_error'])} | {worst(c.get('exec_rel_error'))} "
+            f"| {ss['c']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def _finish(
     results: dict[str, Any], args: argparse.Namespace, embedded: EmbeddedServer, data_dir: Path
 ) -> int:
     embedded.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
+    cases = [*results.get("accuracy", []), *results.get("library", [])]
+    if cases:
+        print(summary_table(cases))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")

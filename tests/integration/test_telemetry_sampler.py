@@ -5,7 +5,6 @@ background CPU, and the collector writing it all as source backend_sampler."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -14,27 +13,23 @@ import psutil
 import psycopg
 import pytest
 
-from tenantcost.db.connect import Connection, connect
+from tenantcost.db.connect import Connection
 from tenantcost.telemetry.collector import Collector
 from tenantcost.telemetry.mapping import map_tenant
 from tenantcost.telemetry.sampler import local_sampler
 from tenantcost.telemetry.tagging import Recorder, tagged_connect, tenant
+from tests.integration.test_telemetry_collector import cli_app, company
 
 pytestmark = pytest.mark.db
-WORK = "SELECT count(*) FROM generate_series(1, 400000)"
 
 
 @pytest.fixture
-def conn(migrated_url: str) -> Iterator[Connection]:
-    with connect(migrated_url, autocommit=True) as c:
-        yield c
+def conn(migrated_conn: Connection) -> Connection:
+    migrated_conn.autocommit = True  # the sampler's own connection must see the mapping
+    return migrated_conn
 
 
-def company(conn: Connection, name: str) -> UUID:
-    row: Any = conn.execute(
-        "INSERT INTO companies (name) VALUES (%s) RETURNING id", (name,)
-    ).fetchone()
-    return UUID(str(row["id"]))
+WORK = "SELECT count(*) FROM generate_series(1, 400000)"
 
 
 def sampled(conn: Connection, tenant_id: UUID | None, metric: str = "compute_seconds") -> Decimal:
@@ -127,8 +122,6 @@ def test_collect_cli_sample_for(use_database: str, conn: Connection) -> None:
     import json
 
     from typer.testing import CliRunner
-
-    from tests.integration.test_telemetry_collector import cli_app
 
     runner = CliRunner()
     result = runner.invoke(
