@@ -115,7 +115,9 @@ class TruthPoller:
                     key = (child.pid, child.create_time())
                     t = child.cpu_times()
                     cpu = t.user + t.system
-                    if key not in self.title:
+                    if "(" not in self.title.get(key, ""):  # until the backend has set
+                        # its title ("postgres: user db host(port) …"): a new child starts
+                        # with the postmaster's command line
                         self.title[key] = " ".join(child.cmdline())
                 if baseline:
                     self.first[key] = cpu
