@@ -141,3 +141,36 @@ def test_collect_cli_sample_for(use_database: str, conn: Connection) -> None:
     assert bad.exit_code == 2 and "--sample-for" in bad.output
     bad = runner.invoke(cli_app(), ["collect", "--sample-for", "soon"])
     assert bad.exit_code == 2 and "not a duration" in bad.output
+
+
+def test_backend_tag_follows_tenant_switches_and_rollbacks(migrated_url: str) -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    recorder = Recorder(None, background=False)
+    with (
+        tagged_connect(migrated_url, recorder, application_name="api") as c,
+        psycopg.connect(migrated_url, autocommit=True) as watcher,
+    ):
+
+        def seen() -> str:
+            row = watcher.execute(
+                "SELECT application_name FROM pg_stat_activity WHERE pid = %s",
+                (c.info.backend_pid,),
+            ).fetchone()
+            return str(row[0]) if row else ""
+
+        with tenant(a):
+            c.execute("SELECT 1")
+        c.commit()
+        assert seen() == f"api tc:{a}"
+        with tenant(b):  # the SET is part of this transaction, which is rolled back
+            c.execute("SELECT 1")
+            assert c.info.parameter_status("application_name") == f"api tc:{b}"
+        c.rollback()
+        assert c.info.parameter_status("application_name") == f"api tc:{a}"  # restored
+        with tenant(b):  # noticed: tagged again
+            c.execute("SELECT 1")
+        c.commit()
+        assert seen() == f"api tc:{b}"
+        c.execute("SELECT 1")  # no tenant: back to the application's own name
+        c.commit()
+        assert seen() == "api"

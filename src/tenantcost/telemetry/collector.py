@@ -224,6 +224,8 @@ class Collector:
             report.sources["compute"] = f"{report.compute_source} (no backend sampler running)"
             return
         report.sources["compute"] = self.sampler.describe()
+        if report.compute_source == SAMPLER_SOURCE and "statements" in report.sources:
+            report.sources["statements"] += " (per-tenant compute: the backend sampler's)"
         if taken is None:
             return
         for r in taken.rows():
