@@ -111,6 +111,19 @@ class Settings(BaseSettings):
         description="Shared tables with more (estimated) rows than this are sampled with "
         "TABLESAMPLE to estimate each tenant's row share of their size.",
     )
+    sampler_interval: float = Field(
+        default=1.0,
+        ge=0.05,
+        le=3600,
+        description="Seconds between two backend CPU samples (per-backend CPU from the kernel, "
+        "for a server on this machine); the sampler runs inside `collect --every`, "
+        "`collect --sample-for` and the dashboard's jobs.",
+    )
+    proc_root: Path = Field(
+        default=Path("/proc"),
+        description="Where the backend CPU sampler reads process CPU times (procfs); a "
+        "different root only for tests or a bind-mounted host /proc.",
+    )
 
     hourly_cost_retention_days: int = Field(
         default=14,

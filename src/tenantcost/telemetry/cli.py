@@ -18,6 +18,7 @@ from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit
 from tenantcost.telemetry.collector import Collector, PassReport
 from tenantcost.telemetry.mapping import Kind, map_tenant, sql, unmap_tenant
+from tenantcost.telemetry.sampler import BackendSampler, start_sampler
 from tenantcost.telemetry.timeutil import hour_of
 
 tenants_app = typer.Typer(
@@ -114,14 +115,14 @@ def list_command(
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, option: str = "--every") -> float:
     """``60``, ``60s``, ``5m``, ``1h`` -> seconds."""
     match = _DURATION.match(text)
     if not match:
-        raise UserError(f"--every {text!r} is not a duration", "e.g. --every 60s, 5m or 1h")
+        raise UserError(f"{option} {text!r} is not a duration", f"e.g. {option} 60s, 5m or 1h")
     value = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
     if value < 1:
-        raise UserError("--every must be at least 1 second", "e.g. --every 60s")
+        raise UserError(f"{option} must be at least 1 second", f"e.g. {option} 60s")
     return value
 
 
@@ -130,7 +131,8 @@ def _price_hour(conn: Connection, report: PassReport) -> str | None:
     from tenantcost.telemetry.timeutil import hour_period
 
     try:
-        attribute_period(conn, hour_period(report.hour))
+        for hour in report.hours:  # a pass's usage may straddle an hour boundary
+            attribute_period(conn, hour_period(hour))
     except UserError as exc:
         return f"hourly pricing skipped: {exc.message}"
     return None
@@ -154,6 +156,19 @@ def _show_pass(conn: Connection, report: PassReport, fmt: OutputFormat) -> None:
                 "connection_seconds": q("connection_seconds"),
                 "storage_bytes": q("storage_bytes"),
                 "egress_bytes": q("egress_bytes"),
+            }
+        )
+    background = report.per_tenant().get(None, {}).get("background_cpu_seconds")
+    if background is not None:  # server processes serving no tenant: a line of its own
+        rows.append(
+            {
+                "tenant": "(background)",
+                "queries": None,
+                "compute_seconds": background[0],
+                "compute_source": background[1],
+                "connection_seconds": None,
+                "storage_bytes": None,
+                "egress_bytes": None,
             }
         )
     emit(rows, fmt, title=f"Usage counted for {report.hour:%Y-%m-%d %H}:00 UTC")
@@ -209,45 +224,108 @@ def collect_command(
         help="With --every: evaluate tiers for each hour once it has ended (signals, alerts, "
         "webhook).",
     ),
+    sample: bool = typer.Option(
+        True,
+        "--sampler/--no-sampler",
+        help="Measure compute with the backend CPU sampler (per-backend CPU from the kernel "
+        "every TENANTCOST_SAMPLER_INTERVAL seconds) when the server's processes are visible "
+        "here; otherwise, or with --no-sampler, pg_stat_kcache or execution time.",
+    ),
+    sample_for: str | None = typer.Option(
+        None,
+        "--sample-for",
+        help="For a single pass: run the backend CPU sampler this long (e.g. 30s) before "
+        "the pass, to measure a workload driven meanwhile.",
+    ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
 ) -> None:
     """Collect usage per tenant: pg_stat_statements deltas, pg_stat_database and
-    pg_stat_activity samples, storage sizes and host CPU/memory, into tenant_usage_hourly."""
+    pg_stat_activity samples, backend CPU samples, storage sizes and host CPU/memory, into
+    tenant_usage_hourly. Says which source measured compute."""
     seconds = parse_duration(every or interval)
+    window = parse_duration(sample_for, "--sample-for") if sample_for is not None else None
+    if window is not None and every is not None:
+        raise UserError(
+            "--sample-for is for a single pass; with --every the sampler runs all along",
+            "drop one of --sample-for and --every",
+        )
+    if window is not None and not sample:
+        raise UserError("--sample-for needs the sampler", "drop --no-sampler")
     with connect(autocommit=True) as conn:  # each pass commits its own transaction
-        collector = Collector(conn, interval_s=seconds, measure_host=host)
-        if every is None:
-            report = collector.collect()
-            note = _price_hour(conn, report) if price else None
-            if note:
-                report.warnings.append(note)
-            _show_pass(conn, report, fmt)
-            return
-        stop = threading.Event()
-
-        def handle(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        passes = 0
-        evaluated: datetime | None = None
+        sampler = _start_sampler(conn) if sample and (every is not None or window) else None
+        collector = Collector(conn, interval_s=seconds, measure_host=host, sampler=sampler)
         try:
-            while not stop.is_set():
+            if every is None:
+                if sampler is not None and window is not None:
+                    err.print(f"sampling backend CPU for {window:g} s …", highlight=False)
+                    _wait(window)
+                    sampler.stop()
                 report = collector.collect()
                 note = _price_hour(conn, report) if price else None
-                passes += 1
-                err.print(
-                    f"pass {passes} {report.started_at:%H:%M:%S}: {len(report.rows)} usage rows, "
-                    f"{report.statements_seen} statements, {report.duration_s * 1000:.0f} ms"
-                    + "".join(
-                        f"\n  warning: {w}" for w in [*report.warnings, *([note] if note else [])]
-                    ),
-                    highlight=False,
-                )
-                if evaluate:
-                    evaluated = _evaluate_finished_hour(conn, report.started_at, evaluated)
-                stop.wait(seconds)
+                if note:
+                    report.warnings.append(note)
+                _show_pass(conn, report, fmt)
+                return
+            _collect_loop(conn, collector, seconds, price=price, evaluate=evaluate)
         finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        err.print(f"stopped after {passes} passes", highlight=False)
+            if sampler is not None:
+                sampler.stop(final_tick=False)
+
+
+def _start_sampler(conn: Connection) -> BackendSampler | None:
+    """A running backend sampler, or None (with a note) when the server is not visible."""
+    sampler, why = start_sampler(conn)
+    if sampler is None:
+        err.print(
+            f"backend sampler off: {why}; compute from pg_stat_kcache or execution time",
+            highlight=False,
+        )
+    return sampler
+
+
+def _wait(window: float) -> None:
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop.wait(window)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _collect_loop(
+    conn: Connection, collector: Collector, seconds: float, *, price: bool, evaluate: bool
+) -> None:
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    passes = 0
+    evaluated: datetime | None = None
+    try:
+        while not stop.is_set():
+            report = collector.collect()
+            note = _price_hour(conn, report) if price else None
+            passes += 1
+            err.print(
+                f"pass {passes} {report.started_at:%H:%M:%S}: {len(report.rows)} usage rows, "
+                f"{report.statements_seen} statements, {report.duration_s * 1000:.0f} ms, "
+                f"compute from {report.compute_source}"
+                + "".join(
+                    f"\n  warning: {w}" for w in [*report.warnings, *([note] if note else [])]
+                ),
+                highlight=False,
+            )
+            if evaluate:
+                evaluated = _evaluate_finished_hour(conn, report.started_at, evaluated)
+            stop.wait(seconds)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    err.print(f"stopped after {passes} passes", highlight=False)

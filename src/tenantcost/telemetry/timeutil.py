@@ -89,3 +89,31 @@ def parse_hour(text: str) -> Period:
 def current_month(now: datetime | None = None) -> Period:
     now = now or datetime.now(UTC)
     return month_period(f"{now.astimezone(UTC):%Y-%m}")
+
+
+MICRO = Decimal("0.000001")
+
+
+def split_across_hours(
+    start: datetime, end: datetime, quantity: Decimal, *, places: Decimal = MICRO
+) -> dict[datetime, Decimal]:
+    """``quantity`` accrued evenly over [start, end) spread over the UTC hours it covers,
+    in proportion to the time in each hour (pure). Parts are rounded to ``places`` and the
+    rounding remainder goes to the last hour, so the parts add up to ``quantity`` exactly.
+    An empty or reversed interval books everything to the hour containing ``end``."""
+    if start >= end:
+        return {hour_of(end): quantity}
+    total = Decimal((end - start) // timedelta(microseconds=1))
+    parts: dict[datetime, Decimal] = {}
+    hour = hour_of(start)
+    booked = Decimal(0)
+    while hour < end:
+        lo, hi = max(start, hour), min(end, hour + HOUR)
+        span = Decimal((hi - lo) // timedelta(microseconds=1))
+        part = (quantity * span / total).quantize(places)
+        parts[hour] = part
+        booked += part
+        hour += HOUR
+    last = max(parts)
+    parts[last] += quantity - booked
+    return parts

@@ -29,20 +29,37 @@ log = logging.getLogger("tenantcost.web.jobs")
 JobFn = Callable[[Connection], Any]
 
 
-def collector_job(interval: float) -> JobFn:
-    """One telemetry pass, then pricing of its hour (``tenantcost collect``'s work, once)."""
-    from tenantcost.attribution.ledger import attribute_period
-    from tenantcost.telemetry.collector import collect_once
-    from tenantcost.telemetry.timeutil import hour_period
+class CollectorJob:
+    """One telemetry pass, then pricing of the hours it booked (``tenantcost collect``'s
+    work, once). The backend CPU sampler starts with the first pass when the server's
+    processes are visible here, and runs on its own thread until ``close``."""
 
-    def collect(conn: Connection) -> None:
-        report = collect_once(conn, interval_s=interval)
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.sampler: Any = None
+        self._probed = False
+
+    def __call__(self, conn: Connection) -> None:
+        from tenantcost.attribution.ledger import attribute_period
+        from tenantcost.telemetry.collector import Collector
+        from tenantcost.telemetry.sampler import start_sampler
+        from tenantcost.telemetry.timeutil import hour_period
+
+        if not self._probed:
+            self._probed = True
+            self.sampler, why = start_sampler(conn)
+            log.info("compute: %s", why)
+        report = Collector(conn, interval_s=self.interval, sampler=self.sampler).collect()
         try:
-            attribute_period(conn, hour_period(report.hour))
+            for hour in report.hours:
+                attribute_period(conn, hour_period(hour))
         except UserError as exc:  # e.g. no price book in force: the usage is kept
             log.warning("hourly pricing skipped: %s", exc.message)
 
-    return collect
+    def close(self) -> None:
+        if self.sampler is not None:
+            self.sampler.stop(final_tick=False)
+            self.sampler = None
 
 
 def evaluate_tiers(conn: Connection) -> None:
@@ -84,7 +101,7 @@ class JobRunner:
     @classmethod
     def default(cls, pool: ConnectionPool[Any], interval: float) -> JobRunner:
         jobs: dict[str, JobFn] = {
-            "collect": collector_job(interval),
+            "collect": CollectorJob(interval),
             "evaluate_tiers": evaluate_tiers,
             "refresh_rollups": refresh,
         }
@@ -126,6 +143,10 @@ class JobRunner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        for fn in self.jobs.values():
+            close = getattr(fn, "close", None)
+            if close is not None:
+                close()
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {name: dict(vars(s)) for name, s in self.status.items()}
