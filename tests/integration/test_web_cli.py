@@ -69,7 +69,7 @@ def test_token_user_short_password_and_bad_role(use_database: str) -> None:
     short = runner.invoke(
         cli, ["users", "add", "eve", "--role", "dba", "--password-stdin"], input="short\n"
     )
-    assert short.exit_code == 2 and "shorter than 10" in short.output
+    assert short.exit_code == 2 and "fewer than 10 characters besides spaces" in short.output
     bad = runner.invoke(cli, ["users", "add", "eve", "--role", "root", "--token"])
     assert bad.exit_code != 0
     assert user_row(use_database, "eve") is None

@@ -26,6 +26,7 @@ from tenantcost.web.views import table_json
 
 router = APIRouter()
 
+MAX_PAGE = 1_000_000  # far beyond any fleet; keeps OFFSET within PostgreSQL's bigint
 TableName = Literal["health", "optimization", "cost_by_plan", "cost_per_email"]
 Format = Literal["json", "csv"]
 
@@ -38,7 +39,7 @@ def ok(payload: Any) -> JSONResponse:
 def healthz(request: Request) -> JSONResponse:
     """``{"status": "ok"}`` when the server answers and the database does."""
     try:
-        with context(request).pool.connection(timeout=5) as conn:
+        with context(request).pool.connection() as conn:  # waits web_db_timeout at most
             conn.execute("SELECT 1")
     except Exception:
         return JSONResponse({"status": "database unavailable"}, status_code=503)
@@ -114,7 +115,7 @@ def table(
     order: Literal["asc", "desc"] | None = Query(None, description="asc or desc."),
     plan: str | None = Query(None, description="Only tenants of this plan_name."),
     health: str | None = Query(None, description="Only this business_health_status."),
-    page: int = Query(1, ge=1, description="Page number, from 1."),
+    page: int = Query(1, ge=1, le=MAX_PAGE, description="Page number, from 1."),
     per_page: int = Query(50, ge=1, le=500, description="Rows per page (at most 500)."),
     format: Format = Query("json", description="json (one page) or csv (every row)."),
     user: User = Depends(reader),
