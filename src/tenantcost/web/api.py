@@ -209,7 +209,40 @@ def change(
     return ok(change_setting(conn, user, key, body.value, body.reason))
 
 
-@router.get("/api/v1/whatif", tags=["model"], summary="What-if model")
+def _whatif_parameters() -> list[dict[str, Any]]:
+    """The what-if query for the OpenAPI document (the handler reads it as a mapping)."""
+
+    def param(name: str, description: str) -> dict[str, Any]:
+        schema = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,10})?$"}
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": schema,
+            "description": description,
+        }
+
+    tiers = ("FREE", "STARTER", "PRO", "ENTERPRISE")
+    return [
+        {
+            "name": "scenario",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "A shipped scenario (default seed-002).",
+        },
+        *(param(f"price_{t}", f"Monthly price of {t} (plain decimal).") for t in tiers),
+        *(param(f"count_{t}", f"Tenants on {t} (whole number).") for t in tiers),
+        param("vcpu_multiplier", "vCPU price multiplier, 1 = the price book's rate."),
+    ]
+
+
+@router.get(
+    "/api/v1/whatif",
+    tags=["model"],
+    summary="What-if model",
+    openapi_extra={"parameters": _whatif_parameters()},
+)
 def whatif_api(request: Request, user: User = Depends(reader)) -> JSONResponse:
     """Query: ``scenario``, ``price_<TIER>``, ``count_<TIER>``, ``vcpu_multiplier``.
     Per-tier cost and margin, the mix's cost/revenue/margin, hosting plan bills, and margin
