@@ -89,7 +89,11 @@ def test_an_address_waits_after_its_failures_across_names(fleet: Fleet) -> None:
 
 
 def server_process(url: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """`tenantcost serve --port 0 --no-jobs` as its own process, and its base URL."""
+    """`tenantcost serve --port 0 --no-jobs` as its own process, and its base URL.
+
+    Its banner names the database without the password."""
+    password = psycopg.conninfo.conninfo_to_dict(url)["password"]
+    assert isinstance(password, str) and password
     proc = subprocess.Popen(
         [sys.executable, "-m", "tenantcost", "serve", "--port", "0", "--no-jobs"],
         env={**os.environ, "TENANTCOST_DATABASE_URL": url, "COLUMNS": "200", **env},
@@ -101,6 +105,8 @@ def server_process(url: str, env: dict[str, str]) -> tuple[subprocess.Popen[str]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
+        if line.startswith("database "):
+            assert password not in line and ":***@" in line, line
         if match := re.search(r"http://127\.0\.0\.1:(\d+)/", line):
             base = f"http://127.0.0.1:{match[1]}"
             break
