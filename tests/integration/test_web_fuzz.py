@@ -8,7 +8,6 @@ cases every run), against one real server on 127.0.0.1.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,9 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from tenantcost.web.app import create_app
-from tenantcost.web.serve import running_server
-from tests.conftest import TEMPLATE, create_database
-from tests.e2e.webfleet import Fleet, load_small_fleet
+from tests.e2e.webfleet import Fleet
 
 pytestmark = pytest.mark.db
 
@@ -44,17 +41,6 @@ CASES = [
     for mode in GenerationMode
     if mode is GenerationMode.POSITIVE or _has_inputs(op)
 ]
-
-
-@pytest.fixture(scope="module")
-def fleet(admin_url: str, template_url: str) -> Fleet:
-    return load_small_fleet(create_database(admin_url, TEMPLATE))
-
-
-@pytest.fixture(scope="module")
-def base(fleet: Fleet) -> Iterator[str]:
-    with running_server(fleet.url) as url:
-        yield url
 
 
 def test_every_api_operation_is_fuzzed() -> None:

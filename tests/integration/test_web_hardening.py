@@ -26,19 +26,13 @@ from tenantcost.config import Settings, load_settings
 from tenantcost.web.app import create_app
 from tenantcost.web.serve import running_server
 from tenantcost.web.users import add_user, list_users
-from tests.conftest import TEMPLATE, create_database
-from tests.e2e.webfleet import ACME, PASSWORDS, Fleet, load_small_fleet
+from tests.e2e.webfleet import ACME, PASSWORDS, Fleet
 
 pytestmark = pytest.mark.db
 
 
 def settings(**overrides: Any) -> Settings:
     return load_settings(**overrides)
-
-
-@pytest.fixture(scope="module")
-def fleet(admin_url: str, template_url: str) -> Fleet:
-    return load_small_fleet(create_database(admin_url, TEMPLATE))
 
 
 def login_post(c: httpx.Client, name: str, password: str) -> httpx.Response:
@@ -310,12 +304,6 @@ def test_the_dashboard_answers_503_at_once_while_the_database_is_away(fleet: Fle
 # ----------------------------------------------------------------------------- inputs
 
 BAD_DECIMALS = ["1e999", "NaN", "-0", "1_000", "1e-400", "Infinity", "sNaN", "-1", "0x10"]
-
-
-@pytest.fixture(scope="module")
-def base(fleet: Fleet) -> Iterator[str]:
-    with running_server(fleet.url) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

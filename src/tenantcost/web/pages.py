@@ -69,17 +69,7 @@ def safe_next(target: str | None) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> Response:
-    token = new_csrf_token()
-    response = page(request, "login.html", {"login_csrf": token, "next": safe_next(next)})
-    response.set_cookie(
-        LOGIN_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=cookie_secure(request),
-        max_age=3600,
-    )
-    return response
+    return login_form_again(request, {"next": safe_next(next)}, 200)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -141,6 +131,7 @@ def login_refused(request: Request, target: str, name: str, wait: float, status:
 
 
 def login_form_again(request: Request, values: dict[str, Any], status: int) -> Response:
+    """The login page with a fresh login-form token (cookie and hidden field)."""
     token = new_csrf_token()
     response = page(request, "login.html", {**values, "login_csrf": token}, status)
     response.set_cookie(
