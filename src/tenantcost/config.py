@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -207,6 +207,26 @@ class Settings(BaseSettings):
             "adds ADDR."
         ),
     )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, value: str) -> str:
+        """Names, addresses ([::1] for IPv6), '*.example.com', or '*' alone (any host)."""
+        for host in (h.strip() for h in value.split(",")):
+            if (
+                not host
+                or "/" in host
+                or (
+                    "*" in host
+                    and host != "*"
+                    and not (host.startswith("*.") and "*" not in host[1:])
+                )
+            ):
+                raise ValueError(
+                    f"{host!r} is not a host name pattern (use names like dash.example.com, "
+                    "*.example.com, 127.0.0.1 or [::1], separated by commas)"
+                )
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -139,6 +139,7 @@ async def flood(base: str, stop: threading.Event, statuses: list[int]) -> None:
         await asyncio.gather(*(one(i) for i in range(FLOOD_CLIENTS)))
 
 
+@pytest.mark.slow
 def test_a_login_flood_leaves_logged_in_users_fast_and_memory_flat(fleet: Fleet) -> None:
     """100 concurrent bad logins for 8 s against a separate server process, with the
     address limit out of the way so the hashing gate alone protects the server; a

@@ -91,7 +91,9 @@ def serve_forever(
     if host not in LOOPBACK:
         console.print(
             "[yellow]warning: listening beyond this machine; the dashboard is internal — keep "
-            "it behind your VPN or an authenticating proxy with TLS[/]"
+            "it behind your VPN or an authenticating proxy with TLS (TENANTCOST_FORWARDED_"
+            "ALLOW_IPS); it answers only the host names in TENANTCOST_ALLOWED_HOSTS and "
+            "the address it listens on[/]"
         )
     server = server_for(url, jobs=jobs, interval=interval, log_level="info", hosts=[host])
     try:
