@@ -355,6 +355,19 @@ def test_nul_characters_are_400(browser: httpx.Client, path: str) -> None:
     assert "NUL" in response.text
 
 
+def test_request_bodies_over_64_kib_are_413(fleet: Fleet, base: str) -> None:
+    with httpx.Client(base_url=base, timeout=30) as c:
+        assert login_post(c, "ana", "x" * (64 * 1024)).status_code == 413
+        huge = c.post(
+            "/api/v1/settings/smtp_ip_monthly_cost",
+            json={"value": "5.49", "reason": "y" * (64 * 1024)},
+            headers={"Authorization": f"Bearer {fleet.tokens['dee']}"},
+        )
+        assert huge.status_code == 413
+        # a long but sane password is still checked (and wrong)
+        assert login_post(c, "exec", "x" * 1000).status_code == 401
+
+
 def test_nul_in_the_login_form_is_400(base: str) -> None:
     with httpx.Client(base_url=base, timeout=30) as c:
         assert login_post(c, "ana\x00", "whatever-pw").status_code == 400

@@ -50,6 +50,9 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 DEFAULT_INTERVAL = 900.0
 DATABASE_RETRY_AFTER = 5  # seconds, in 503 answers while the database is away
+# Forms and JSON bodies here are a login or a setting change: a few hundred bytes. Larger
+# bodies are refused (413) before they are read into memory.
+MAX_BODY_BYTES = 64 * 1024
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -348,6 +351,7 @@ def create_app(
             "session. Money is a decimal string."
         ),
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
