@@ -7,6 +7,7 @@ Every page but /login needs a session; tables take ``sort``, ``order``, ``plan``
 from __future__ import annotations
 
 import json
+import logging
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +44,7 @@ from tenantcost.web.throttle import Saturated, retry_after_header
 from tenantcost.web.views import csv_response, page_tables, wants_csv
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("tenantcost.web")
 
 STATIC_FILES = {
     "app.js": "text/javascript",
@@ -100,7 +102,10 @@ async def login_submit(
     except Saturated:
         return login_refused(request, target, name, 1.0, 503)
     if cookie is None:
-        ctx.throttle.failed(address, name)
+        if (wait := ctx.throttle.failed(address, name)) > 0:
+            log.warning(
+                "failed logins: name %r from %s must now wait %s s", name[:80], address, wait
+            )
         values = {"next": target, "error": "wrong name or password", "name": name}
         return login_form_again(request, values, 401)
     ctx.throttle.succeeded(name)
