@@ -24,6 +24,17 @@ from tests.e2e.webfleet import ACME, PASSWORDS, Fleet, load_small_fleet
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 
+@pytest.fixture(scope="module")
+def fleet(admin_url: str, template_url: str) -> Fleet:
+    return load_small_fleet(create_database(admin_url, TEMPLATE))
+
+
+@pytest.fixture(scope="module")
+def base(fleet: Fleet) -> Iterator[str]:
+    with running_server(fleet.url) as url:
+        yield url
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from tenantcost.web.serve import running_server
+from tests.conftest import TEMPLATE, create_database
 from tests.e2e.webfleet import ACME, BOLT, CIRRUS, PASSWORDS, Fleet, load_small_fleet
 
 pytestmark = pytest.mark.db
@@ -46,6 +47,17 @@ READ_ENDPOINTS = [
     "/openapi.json",
 ]
 PAGES = ["/", "/health", "/allocation", f"/tenants/{ACME}", "/whatif", "/docs"]
+
+
+@pytest.fixture(scope="module")
+def fleet(admin_url: str, template_url: str) -> Fleet:
+    return load_small_fleet(create_database(admin_url, TEMPLATE))
+
+
+@pytest.fixture(scope="module")
+def base(fleet: Fleet) -> Iterator[str]:
+    with running_server(fleet.url) as url:
+        yield url
 
 
 def client(base: str, token: str | None = None) -> httpx.Client:
