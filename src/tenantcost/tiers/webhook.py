@@ -26,6 +26,8 @@ from tenacity import (
     wait_exponential,
 )
 
+from tenantcost.db.connect import redact
+
 SIGNATURE_HEADER = "X-Tenantcost-Signature"
 TIMESTAMP_HEADER = "X-Tenantcost-Timestamp"
 
@@ -98,7 +100,7 @@ def deliver(
         try:
             response = httpx.post(url, content=body, headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:
-            raise _Retryable(None, f"{type(exc).__name__}: {exc}") from exc
+            raise _Retryable(None, f"{type(exc).__name__}: {redact(str(exc))}") from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise _Retryable(response.status_code, f"HTTP {response.status_code}")
         return response

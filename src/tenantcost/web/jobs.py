@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 
+JOB_POOL_TIMEOUT = 30.0  # seconds a job waits for a pooled connection
 log = logging.getLogger("tenantcost.web.jobs")
 
 JobFn = Callable[[Connection], Any]
@@ -120,7 +121,9 @@ class JobRunner:
             status.runs += 1
             status.last_run = started
             try:
-                with self.pool.connection() as conn:
+                # jobs are not requests: they may wait for a busy pool longer than the
+                # dashboard's short TENANTCOST_WEB_DB_TIMEOUT
+                with self.pool.connection(timeout=JOB_POOL_TIMEOUT) as conn:
                     fn(conn)
             except Exception as exc:  # a failing job must not stop the others or the server
                 status.errors += 1

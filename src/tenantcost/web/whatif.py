@@ -7,9 +7,10 @@ what ``tenantcost model cost|mix|plans|sensitivity`` print, computed by the same
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tenantcost.errors import UserError
@@ -26,6 +27,7 @@ from tenantcost.model.sensitivity import varied
 
 MAX_MULTIPLIER = Decimal(100)
 MAX_TENANTS = 10_000_000
+MAX_PRICE = Decimal(1_000_000)  # per tier and month; far above any plan, keeps sums exact
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,19 @@ class WhatIfInputs:
     vcpu_multiplier: Decimal
 
 
+# Plain decimals only: no sign, exponent, underscore, NaN or Infinity (``-0``, ``1_000``,
+# ``1e999`` and ``1e-400`` are refused, not read as something else).
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,10})?")
+
+
 def _decimal(text: str, what: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise UserError(f"{what}: {text!r} is not a number", "e.g. 25 or 1.5") from None
-    if not value.is_finite() or value < 0:
-        raise UserError(f"{what}: {text!r} must be a number of 0 or more")
-    return value
+    if not _PLAIN_DECIMAL.fullmatch(text.strip()):
+        raise UserError(
+            f"{what}: {text[:40]!r} is not a plain number of 0 or more",
+            "write digits with an optional decimal point, e.g. 25 or 1.5 "
+            "(at most 12 digits before it and 10 after)",
+        )
+    return Decimal(text.strip())
 
 
 def parse_inputs(params: Mapping[str, str]) -> tuple[Scenario, WhatIfInputs]:
@@ -60,6 +67,8 @@ def parse_inputs(params: Mapping[str, str]) -> tuple[Scenario, WhatIfInputs]:
         prices[tier.name] = (
             _decimal(price_text, f"price of {tier.name}") if price_text else tier.price_monthly
         )
+        if prices[tier.name] > MAX_PRICE:
+            raise UserError(f"price of {tier.name} {prices[tier.name]} is above {MAX_PRICE}")
         count_text = params.get(f"count_{tier.name}")
         if count_text:
             count = _decimal(count_text, f"{tier.name} tenants")
