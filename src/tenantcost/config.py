@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     hostwinds_retries: int = Field(
         default=4, ge=1, le=10, description="Attempts per Hostwinds API call before giving up."
     )
+    hostwinds_min_monthly: Decimal = Field(
+        default=Decimal("0.50"),
+        ge=0,
+        allow_inf_nan=False,
+        description="A Hostwinds price below this many USD a month is refused as implausible "
+        "(the VPS is reported failed and keeps its stored cost).",
+    )
+    hostwinds_max_monthly: Decimal = Field(
+        default=Decimal(10000),
+        gt=0,
+        le=Decimal("999999.99"),
+        allow_inf_nan=False,
+        description="A Hostwinds price above this many USD a month is refused as implausible "
+        "(the VPS is reported failed and keeps its stored cost).",
+    )
 
     # ---- telemetry and cost attribution (issue 5) --------------------------------------
     connection_memory_mb: Decimal = Field(

@@ -10,6 +10,7 @@ from decimal import Decimal
 from types import FrameType
 from typing import Any
 
+import psycopg
 import typer
 from rich.console import Console
 
@@ -133,6 +134,8 @@ def _price_hour(conn: Connection, report: PassReport) -> str | None:
         attribute_period(conn, hour_period(report.hour))
     except UserError as exc:
         return f"hourly pricing skipped: {exc.message}"
+    except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
+        return f"hourly pricing skipped: {exc.diag.message_primary or exc}"
     return None
 
 

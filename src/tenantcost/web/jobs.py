@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from tenantcost.db.connect import Connection
@@ -42,6 +43,8 @@ def collector_job(interval: float) -> JobFn:
             attribute_period(conn, hour_period(report.hour))
         except UserError as exc:  # e.g. no price book in force: the usage is kept
             log.warning("hourly pricing skipped: %s", exc.message)
+        except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
+            log.warning("hourly pricing skipped: %s", exc.diag.message_primary or exc)
 
     return collect
 
