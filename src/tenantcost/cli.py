@@ -17,6 +17,7 @@ from tenantcost.db.cli import app as db_app
 from tenantcost.demo.cli import app as demo_app
 from tenantcost.errors import UserError
 from tenantcost.model.cli import app as model_app
+from tenantcost.outbox.cli import app as outbox_app
 from tenantcost.pricing.cli import app as pricebook_app
 from tenantcost.report.cli import app as report_app
 from tenantcost.settings_cli import settings_command
@@ -73,6 +74,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(tiers_app, name="tiers")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
+app.add_typer(outbox_app, name="outbox")
 app.command("serve")(serve_command)
 report_app.command("send")(send_command)
 app.command("collect")(collect_command)

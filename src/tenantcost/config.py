@@ -129,16 +129,43 @@ class Settings(BaseSettings):
 
     webhook_url: str | None = Field(
         default=None,
-        description="Where tier decisions and alerts are POSTed (JSON, HMAC-signed); unset: log only.",
+        description="Where tier decisions and alerts are POSTed (JSON, HMAC-signed) by the "
+        "outbox drain; unset: nothing is queued, log only.",
     )
     webhook_secret: SecretStr | None = Field(
         default=None, description="Shared secret for the webhook's HMAC-SHA256 signature."
     )
     webhook_retries: int = Field(
-        default=4,
+        default=20,
         ge=1,
-        le=10,
-        description="Attempts per webhook delivery before it is reported failed.",
+        le=1000,
+        description="Attempts per webhook event (one per outbox drain, with backoff) before it "
+        "is given up and marked failed; `tenantcost outbox retry` tries it again.",
+    )
+    webhook_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="Seconds one webhook POST may take before the attempt counts as failed.",
+    )
+
+    # ---- outbox (issue 13): events delivered after their transaction ------------------
+    outbox_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait after an event's first failed delivery; doubles after each "
+        "further failure, up to outbox_backoff_max_seconds.",
+    )
+    outbox_backoff_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest wait between two delivery attempts of one outbox event.",
+    )
+    outbox_drain_limit: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Most outbox events one drain attempts (serve's job, collect --every).",
     )
 
     @classmethod

@@ -6,11 +6,14 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
-from tenantcost.tiers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, deliver, verify
+from tenantcost.outbox import DeliveryFailed, OutboxEvent
+from tenantcost.tiers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, post_once, verify
 
 SECRET = "s3cret"
 
@@ -56,35 +59,40 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
+def event(payload: dict[str, Any]) -> OutboxEvent:
+    return OutboxEvent(1, "webhook", "test:1", payload, datetime.now(UTC), 0)
+
+
 def test_signed_delivery_verifies_at_the_receiver(receiver: Receiver) -> None:
-    result = deliver(receiver.url, SECRET, {"tenant": "a", "signal": "soft_throttle"})
-    assert result.ok and result.status == 204 and result.attempts == 1
+    post_once(receiver.url, SECRET, event({"tenant": "a", "signal": "soft_throttle"}))
     headers, body = receiver.received[0]
     assert json.loads(body) == {"signal": "soft_throttle", "tenant": "a"}
+    assert headers["X-Tenantcost-Event-Id"] == "test:1"
     assert not verify("wrong", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
     assert not verify(SECRET, headers[TIMESTAMP_HEADER], body + b" ", headers[SIGNATURE_HEADER])
 
 
 def test_a_wrong_secret_is_refused_by_the_receiver(receiver: Receiver) -> None:
-    result = deliver(receiver.url, "not-the-secret", {"x": 1}, attempts=1)
-    assert not result.ok and result.status == 401
+    with pytest.raises(DeliveryFailed, match="HTTP 401") as failed:
+        post_once(receiver.url, "not-the-secret", event({"x": 1}))
+    assert not failed.value.sink_down
 
 
-def test_retries_past_a_503_then_succeeds(receiver: Receiver) -> None:
-    receiver.fail_first = 2
-    result = deliver(receiver.url, SECRET, {"x": 1}, attempts=4, backoff_base=0.01)
-    assert result.ok and result.attempts == 3
+def test_one_attempt_only_a_503_is_a_failure_for_the_outbox(receiver: Receiver) -> None:
+    receiver.fail_first = 1
+    with pytest.raises(DeliveryFailed, match="HTTP 503"):
+        post_once(receiver.url, SECRET, event({"x": 1}))
+    post_once(receiver.url, SECRET, event({"x": 1}))  # the next attempt (a later drain)
+    assert len(receiver.received) == 1
 
 
-def test_receiver_down_is_reported_not_raised() -> None:
+def test_receiver_down_marks_the_sink_down() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = deliver(
-        f"http://127.0.0.1:{port}/hook", SECRET, {"x": 1}, attempts=2, backoff_base=0.01, timeout=1
-    )
-    assert not result.ok and result.attempts == 2 and result.status is None
-    assert "ConnectError" in result.error
+    with pytest.raises(DeliveryFailed, match="ConnectError") as failed:
+        post_once(f"http://127.0.0.1:{port}/hook", SECRET, event({"x": 1}), timeout=1)
+    assert failed.value.sink_down
 
 
 def test_stale_messages_are_rejected() -> None:

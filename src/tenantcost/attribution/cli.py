@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import typer
 from rich.console import Console
@@ -11,6 +11,7 @@ from tenantcost.attribution.ledger import attribute_period
 from tenantcost.attribution.report import cost_driver_rows, for_display, load, tenant_cost_rows
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
+from tenantcost.numbers import parse_decimal
 from tenantcost.output import OutputFormat, emit
 from tenantcost.telemetry.timeutil import Period, current_month, month_period, parse_hour
 
@@ -21,6 +22,7 @@ HOUR = typer.Option(
     None, "--hour", help="One UTC hour YYYY-MM-DDTHH instead of a month (the collector's pricing)."
 )
 FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
+INVOICE_MAX = Decimal("999999999999.99")  # host_invoices.amount is numeric(14,2)
 
 
 def _period(month: str | None, hour: str | None) -> Period:
@@ -34,13 +36,7 @@ def _period(month: str | None, hour: str | None) -> Period:
 def _decimal(text: str | None, option: str) -> Decimal | None:
     if text is None:
         return None
-    try:
-        value = Decimal(text.replace(",", "").lstrip("$"))
-    except InvalidOperation:
-        raise UserError(f"{option} {text!r} is not an amount", f"e.g. {option} 123.45") from None
-    if not value.is_finite() or value < 0:
-        raise UserError(f"{option} must be a non-negative amount", f"e.g. {option} 123.45")
-    return value
+    return parse_decimal(text, what=option, maximum=INVOICE_MAX, places=2, example="123.45")
 
 
 def attribute_command(

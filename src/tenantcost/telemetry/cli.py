@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import FrameType
@@ -13,6 +16,7 @@ from typing import Any
 import psycopg
 import typer
 from rich.console import Console
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
@@ -171,20 +175,141 @@ def _evaluate_finished_hour(
     conn: Connection, now: datetime, evaluated: datetime | None
 ) -> datetime | None:
     """Evaluate tiers once per hour, for the hour that has just ended (its usage is priced)."""
-    from tenantcost.tiers.cli import webhook_sender
     from tenantcost.tiers.evaluate import evaluate_hour
 
     finished = hour_of(now) - timedelta(hours=1)
     if evaluated is not None and finished <= evaluated:
         return evaluated
-    report = evaluate_hour(conn, finished, sender=webhook_sender())
+    report = evaluate_hour(conn, finished)
     err.print(
         f"tiers {finished:%Y-%m-%dT%H}: {report.tenants} tenants, "
         f"{len(report.decisions)} decisions, {len(report.alerts_opened)} alerts opened, "
-        f"{report.deliveries_failed} webhook failures",
+        f"{report.events_queued} events queued",
         highlight=False,
     )
     return finished
+
+
+def _drain_outbox(conn: Connection) -> str | None:
+    """Deliver due outbox events (the webhook); a failing receiver is a warning, no more."""
+    from tenantcost.config import get_settings
+    from tenantcost.outbox.drain import drain_configured
+
+    report = drain_configured(conn, get_settings())
+    if report.failed:
+        return f"outbox: {report.delivered} delivered, {report.failed} failed attempts (retried)"
+    return None
+
+
+#: Longest wait between two reconnection attempts while the database is away.
+RECONNECT_MAX_WAIT = 60.0
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """An outage worth waiting out: the server went away or refuses connections for now.
+
+    ``connect`` turns a failed connection into a UserError caused by an OperationalError.
+    """
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    return isinstance(exc, UserError) and isinstance(exc.__cause__, psycopg.OperationalError)
+
+
+class Outage:
+    """Logs a database outage once when it starts and once when it ends."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, state: RetryCallState) -> None:
+        self.failures += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            exc = state.outcome.exception() if state.outcome else None
+            detail = str(exc).strip().splitlines()[0] if exc else "unknown error"
+            self.say(f"database unavailable ({detail}); retrying with backoff until it is back")
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            away = time.monotonic() - self.since
+            self.say(f"database back after {away:.0f}s ({self.failures} failed attempts)")
+        self.since, self.failures = None, 0
+
+
+def _interruptible(stop: threading.Event) -> Callable[[float], None]:
+    """A sleep for tenacity that SIGINT/SIGTERM (``stop``) cut short."""
+
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return sleep
+
+
+def run_every(
+    seconds: float,
+    stop: threading.Event,
+    open_connection: Callable[[], Connection],
+    one_pass: Callable[[Connection, Collector], None],
+    make_collector: Callable[[Connection], Collector],
+    say: Callable[[str], None],
+    *,
+    backoff_base: float = 1.0,
+    backoff_max: float = RECONNECT_MAX_WAIT,
+) -> int:
+    """Run ``one_pass`` every ``seconds`` until ``stop`` is set; returns the passes completed.
+
+    When the database goes away (a restart, a failover) the pass is retried with exponential
+    backoff (tenacity: base, 2·base, … up to ``backoff_max`` seconds) on a new connection,
+    logging the outage once when it starts and once when it ends; SIGINT/SIGTERM still stop
+    it at once. Any other error ends the loop as before.
+    """
+    session: dict[str, Any] = {}
+    outage = Outage(say)
+
+    def reset() -> None:
+        conn = session.pop("conn", None)
+        session.pop("collector", None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def attempt() -> None:
+        if "conn" not in session or session["conn"].closed:
+            reset()
+            session["conn"] = open_connection()
+            session["collector"] = make_collector(session["conn"])
+        try:
+            one_pass(session["conn"], session["collector"])
+        except BaseException as exc:
+            if database_unavailable(exc):
+                reset()
+            raise
+
+    retrying = Retrying(
+        retry=retry_if_exception(database_unavailable),
+        wait=wait_exponential(multiplier=backoff_base, max=backoff_max),
+        stop=lambda state: stop.is_set(),
+        sleep=_interruptible(stop),
+        before_sleep=outage.failed,
+        reraise=True,
+    )
+    passes = 0
+    try:
+        while not stop.is_set():
+            try:
+                retrying(attempt)
+            except Exception as exc:
+                if stop.is_set() and database_unavailable(exc):
+                    break  # stopped while waiting for the database
+                raise
+            outage.recovered()
+            passes += 1
+            stop.wait(seconds)
+    finally:
+        reset()
+    return passes
 
 
 def collect_command(
@@ -210,47 +335,64 @@ def collect_command(
         True,
         "--evaluate/--no-evaluate",
         help="With --every: evaluate tiers for each hour once it has ended (signals, alerts, "
-        "webhook).",
+        "queued for the webhook).",
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
 ) -> None:
     """Collect usage per tenant: pg_stat_statements deltas, pg_stat_database and
-    pg_stat_activity samples, storage sizes and host CPU/memory, into tenant_usage_hourly."""
+    pg_stat_activity samples, storage sizes and host CPU/memory, into tenant_usage_hourly.
+
+    With --every, each pass also delivers due outbox events (the tier webhook), and a
+    database restart is waited out: retried with exponential backoff up to 60 s, logged once
+    when it starts and once when it ends."""
     seconds = parse_duration(every or interval)
-    with connect(autocommit=True) as conn:  # each pass commits its own transaction
-        collector = Collector(conn, interval_s=seconds, measure_host=host)
-        if every is None:
+    if every is None:
+        with connect(autocommit=True) as conn:  # each pass commits its own transaction
+            collector = Collector(conn, interval_s=seconds, measure_host=host)
             report = collector.collect()
             note = _price_hour(conn, report) if price else None
             if note:
                 report.warnings.append(note)
             _show_pass(conn, report, fmt)
-            return
-        stop = threading.Event()
+        return
+    stop = threading.Event()
 
-        def handle(signum: int, frame: FrameType | None) -> None:
-            stop.set()
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
 
-        previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        passes = 0
-        evaluated: datetime | None = None
-        try:
-            while not stop.is_set():
-                report = collector.collect()
-                note = _price_hour(conn, report) if price else None
-                passes += 1
-                err.print(
-                    f"pass {passes} {report.started_at:%H:%M:%S}: {len(report.rows)} usage rows, "
-                    f"{report.statements_seen} statements, {report.duration_s * 1000:.0f} ms"
-                    + "".join(
-                        f"\n  warning: {w}" for w in [*report.warnings, *([note] if note else [])]
-                    ),
-                    highlight=False,
-                )
-                if evaluate:
-                    evaluated = _evaluate_finished_hour(conn, report.started_at, evaluated)
-                stop.wait(seconds)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        err.print(f"stopped after {passes} passes", highlight=False)
+    passes = 0
+    evaluated: datetime | None = None
+
+    def one_pass(conn: Connection, collector: Collector) -> None:
+        nonlocal passes, evaluated
+        report = collector.collect()
+        notes = [*report.warnings]
+        note = _price_hour(conn, report) if price else None
+        notes += [note] if note else []
+        passes += 1
+        err.print(
+            f"pass {passes} {report.started_at:%H:%M:%S}: {len(report.rows)} usage rows, "
+            f"{report.statements_seen} statements, {report.duration_s * 1000:.0f} ms"
+            + "".join(f"\n  warning: {w}" for w in notes),
+            highlight=False,
+        )
+        if evaluate:
+            evaluated = _evaluate_finished_hour(conn, report.started_at, evaluated)
+        drained = _drain_outbox(conn)
+        if drained:
+            err.print(f"  warning: {drained}", highlight=False)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run_every(
+            seconds,
+            stop,
+            lambda: connect(autocommit=True),
+            one_pass,
+            lambda conn: Collector(conn, interval_s=seconds, measure_host=host),
+            lambda text: err.print(text, highlight=False),
+        )
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    err.print(f"stopped after {passes} passes", highlight=False)

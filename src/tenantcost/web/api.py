@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.outbox.store import backlog
 from tenantcost.web import data, focus, metrics, whatif
 from tenantcost.web.app import context, db, dba, reader
 from tenantcost.web.auth import CSRF_HEADER, User, check_csrf
@@ -55,7 +56,8 @@ def prometheus(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     """Per-plan tenants, revenue, cost, margin; rollup age; each scheduled job's runs,
-    errors and lag (``tenantcost_collector_configured 0`` when no collector runs here)."""
+    errors and lag (``tenantcost_collector_configured 0`` when no collector runs here); the
+    outbox backlog per sink."""
     overview = conn.execute(data.sql("plan_breakdown")).fetchall()
     fresh = data.freshness(conn)
     runner = context(request).runner
@@ -77,6 +79,7 @@ def prometheus(
         if fresh.refreshed_at
         else None,
         now=now,
+        outbox=backlog(conn, datetime.fromtimestamp(now, UTC)),
     )
     return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
 

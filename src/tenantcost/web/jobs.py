@@ -3,7 +3,9 @@
 Jobs, each in turn on one background thread, every ``interval`` seconds:
 
 - ``collect``: one pass of the telemetry collector and pricing of its hour into the ledger;
-- ``evaluate_tiers``: tier signals and alerts for the hour that has just ended;
+- ``evaluate_tiers``: tier signals and alerts for the hour that has just ended (queued in
+  the outbox);
+- ``drain_outbox``: deliver due outbox events (the webhook), retried with backoff;
 - ``refresh_rollups``: refresh the BI rollups the pages read;
 - ``snapshot``: today's per-plan revenue and cost (the overview's margin trend).
 
@@ -53,11 +55,20 @@ def evaluate_tiers(conn: Connection) -> None:
     """Tier signals and alerts for the hour that has just ended (idempotent per hour)."""
     from datetime import UTC, datetime, timedelta
 
-    from tenantcost.tiers.cli import webhook_sender
     from tenantcost.tiers.evaluate import evaluate_hour
 
     finished = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    evaluate_hour(conn, finished, sender=webhook_sender())
+    evaluate_hour(conn, finished)
+
+
+def drain_outbox(conn: Connection) -> None:
+    """Deliver due outbox events (tier webhook, …); failures wait with backoff."""
+    from tenantcost.config import get_settings
+    from tenantcost.outbox.drain import drain_configured
+
+    report = drain_configured(conn, get_settings())
+    if report.failed:
+        log.warning("outbox: %d delivered, %d failed attempts", report.delivered, report.failed)
 
 
 def refresh(conn: Connection) -> None:
@@ -90,6 +101,7 @@ class JobRunner:
         jobs: dict[str, JobFn] = {
             "collect": collector_job(interval),
             "evaluate_tiers": evaluate_tiers,
+            "drain_outbox": drain_outbox,
             "refresh_rollups": refresh,
             "snapshot": take_snapshot,
         }
