@@ -140,6 +140,8 @@ def _price_hour(conn: Connection, report: PassReport) -> str | None:
         return f"hourly pricing skipped: {exc.message}"
     except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
         return f"hourly pricing skipped: {exc.diag.message_primary or exc}"
+    except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure
+        return f"hourly pricing skipped: arithmetic error ({type(exc).__name__})"
     return None
 
 

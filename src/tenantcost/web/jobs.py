@@ -47,6 +47,8 @@ def collector_job(interval: float) -> JobFn:
             log.warning("hourly pricing skipped: %s", exc.message)
         except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
             log.warning("hourly pricing skipped: %s", exc.diag.message_primary or exc)
+        except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure
+            log.warning("hourly pricing skipped: arithmetic error (%s)", type(exc).__name__)
 
     return collect
 
