@@ -45,6 +45,17 @@ class TenantcostGroup(TyperGroup):
                 )
             )
             raise typer.Exit(UserError.exit_code) from None
+        except psycopg.DataError as exc:
+            # A value from the command line the database cannot take (NUL bytes, out of
+            # range, not a valid uuid or date): the input's fault, so one line and exit 2.
+            detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+            report_user_error(
+                UserError(
+                    f"the database refused a value given on the command line: {detail}",
+                    "check the arguments (see the command's --help)",
+                )
+            )
+            raise typer.Exit(UserError.exit_code) from None
 
 
 def report_user_error(exc: UserError) -> None:

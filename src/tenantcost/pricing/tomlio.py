@@ -68,6 +68,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}", "check the path") from exc
+    except UnicodeDecodeError:
+        raise UserError(
+            f"{path.name} is not a UTF-8 text file", "give a TOML file (see `--help`)"
+        ) from None
     return parse_toml(text, path.name)
 
 

@@ -116,17 +116,21 @@ def list_command(
 
 
 # ---- collect ---------------------------------------------------------------------------
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+_DURATION = re.compile(r"\s*([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*(s|m|h)?\s*")
+#: The longest interval: one pass a day (a longer wait is a typo, and overflows timers).
+MAX_DURATION_S = 86400.0
 
 
 def parse_duration(text: str) -> float:
-    """``60``, ``60s``, ``5m``, ``1h`` -> seconds."""
-    match = _DURATION.match(text)
+    """``60``, ``60s``, ``5m``, ``1h`` -> seconds, from 1 s to 24 h."""
+    match = _DURATION.fullmatch(text)
     if not match:
         raise UserError(f"--every {text!r} is not a duration", "e.g. --every 60s, 5m or 1h")
     value = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
     if value < 1:
         raise UserError("--every must be at least 1 second", "e.g. --every 60s")
+    if value > MAX_DURATION_S:
+        raise UserError("--every must be at most 24 hours", "e.g. --every 1h")
     return value
 
 

@@ -14,6 +14,7 @@ from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
 from tenantcost.numbers import parse_decimal, parse_integer
 from tenantcost.output import OutputFormat, emit
+from tenantcost.telemetry.timeutil import check_year
 from tenantcost.tiers import store
 from tenantcost.tiers.evaluate import evaluate_hour
 
@@ -126,7 +127,9 @@ def parse_hour(text: str | None) -> datetime:
         raise UserError(
             f"--hour {text!r} is not a time", "use ISO 8601, e.g. 2026-11-22T14:00Z"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    check_year(moment.year, text, "--hour 2026-11-22T14:00Z")
+    return moment
 
 
 @app.command("evaluate")
