@@ -11,6 +11,7 @@ it accepts and an example.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 
 from tenantcost.errors import UserError
@@ -87,3 +88,13 @@ def parse_integer(
     if value < minimum:
         raise UserError(f"{what}: {value} is below the smallest allowed {minimum}")
     return value
+
+
+def strict_int(option: str, minimum: int, maximum: int) -> Callable[[str], int]:
+    """A typer ``parser=`` for a whole-number option: click's own INT takes ``1_000``, ``-0``
+    and ``+5``; this refuses them with one message (exit 2)."""
+
+    def parse(text: str) -> int:
+        return parse_integer(str(text), what=option, minimum=minimum, maximum=maximum)
+
+    return parse

@@ -26,7 +26,7 @@ from tenantcost.telemetry.cli import parse_duration
 pytestmark = pytest.mark.db
 runner = CliRunner()
 FUZZ = settings(
-    max_examples=10,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

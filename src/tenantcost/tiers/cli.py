@@ -12,7 +12,7 @@ from rich.console import Console
 
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
-from tenantcost.numbers import parse_decimal, parse_integer
+from tenantcost.numbers import parse_decimal, parse_integer, strict_int
 from tenantcost.output import OutputFormat, emit
 from tenantcost.telemetry.timeutil import check_year
 from tenantcost.tiers import store
@@ -153,7 +153,9 @@ def evaluate(
 @app.command("decisions")
 def decisions(
     active: bool = typer.Option(False, "--active", help="Only signals still in force."),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many rows."),
+    limit: int = typer.Option(
+        200, "--limit", parser=strict_int("--limit", 1, 100_000), help="At most this many rows."
+    ),
     fmt: OutputFormat = FORMAT,
 ) -> None:
     """Tier decisions with their evidence: ceiling, figure, percent of ceiling, since when."""
@@ -165,7 +167,9 @@ def decisions(
 @app.command("alerts")
 def alerts(
     open_only: bool = typer.Option(False, "--open", help="Only alerts whose episode goes on."),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many rows."),
+    limit: int = typer.Option(
+        200, "--limit", parser=strict_int("--limit", 1, 100_000), help="At most this many rows."
+    ),
     fmt: OutputFormat = FORMAT,
 ) -> None:
     """Margin, outlier, jump and plan-above-price alerts: one row per episode."""
@@ -177,7 +181,10 @@ def alerts(
 @app.command("abuse")
 def abuse(
     threshold: int = typer.Option(
-        None, "--threshold", min=2, help="Tenants sharing a value before it is flagged."
+        None,
+        "--threshold",
+        parser=strict_int("--threshold", 2, 1_000_000),
+        help="Tenants sharing a value before it is flagged (at least 2).",
     ),
     fmt: OutputFormat = FORMAT,
 ) -> None:
