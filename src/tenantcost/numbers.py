@@ -13,8 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 from tenantcost.errors import UserError
+
+N = TypeVar("N", int, Decimal)
 
 # ASCII digits only: ``\d`` would accept any Unicode digit, which Decimal happily converts.
 _PLAIN = re.compile(r"(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?")
@@ -60,12 +63,7 @@ def parse_decimal(
             f"{what}: {_show(text)} has more than {places} {unit}",
             f"round it, e.g. {example}",
         )
-    value = Decimal(candidate)
-    if value > maximum:
-        raise UserError(f"{what}: {value} is above the largest allowed {maximum}")
-    if value < minimum:
-        raise UserError(f"{what}: {value} is below the smallest allowed {minimum}")
-    return value
+    return _bounded(Decimal(candidate), what, minimum, maximum)
 
 
 def parse_integer(
@@ -82,7 +80,10 @@ def parse_integer(
         )
     if len(candidate.lstrip("0")) > MAX_INTEGER_DIGITS:
         raise UserError(f"{what}: {_show(text)} is too large", f"at most {maximum}")
-    value = int(candidate)
+    return _bounded(int(candidate), what, minimum, maximum)
+
+
+def _bounded(value: N, what: str, minimum: N, maximum: N) -> N:
     if value > maximum:
         raise UserError(f"{what}: {value} is above the largest allowed {maximum}")
     if value < minimum:

@@ -1,62 +1,19 @@
-"""Signed webhooks against a real receiver on 127.0.0.1."""
+"""Signed webhook POSTs against a real receiver on 127.0.0.1 (it computes the HMAC itself)."""
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tenantcost.outbox import DeliveryFailed, OutboxEvent
 from tenantcost.tiers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, post_once, verify
+from tests.integration.test_outbox import SECRET, Receiver, receiver
 
-SECRET = "s3cret"
-
-
-class Receiver(ThreadingHTTPServer):
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.fail_first = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.server.fail_first > 0:
-            self.server.fail_first -= 1
-            self.send_response(503)
-        else:
-            self.server.received.append((dict(self.headers), body))
-            ok = verify(
-                SECRET, self.headers[TIMESTAMP_HEADER], body, self.headers[SIGNATURE_HEADER]
-            )
-            self.send_response(204 if ok else 401)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+__all__ = ["receiver"]  # the fixture, shared with the outbox tests
 
 
 def event(payload: dict[str, Any]) -> OutboxEvent:
@@ -65,7 +22,7 @@ def event(payload: dict[str, Any]) -> OutboxEvent:
 
 def test_signed_delivery_verifies_at_the_receiver(receiver: Receiver) -> None:
     post_once(receiver.url, SECRET, event({"tenant": "a", "signal": "soft_throttle"}))
-    headers, body = receiver.received[0]
+    headers, body = receiver.accepted[0]
     assert json.loads(body) == {"signal": "soft_throttle", "tenant": "a"}
     assert headers["X-Tenantcost-Event-Id"] == "test:1"
     assert not verify("wrong", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
@@ -78,12 +35,12 @@ def test_a_wrong_secret_is_refused_by_the_receiver(receiver: Receiver) -> None:
     assert not failed.value.sink_down
 
 
-def test_one_attempt_only_a_503_is_a_failure_for_the_outbox(receiver: Receiver) -> None:
+def test_one_attempt_only_a_500_is_a_failure_for_the_outbox(receiver: Receiver) -> None:
     receiver.fail_first = 1
-    with pytest.raises(DeliveryFailed, match="HTTP 503"):
+    with pytest.raises(DeliveryFailed, match="HTTP 500"):
         post_once(receiver.url, SECRET, event({"x": 1}))
     post_once(receiver.url, SECRET, event({"x": 1}))  # the next attempt (a later drain)
-    assert len(receiver.received) == 1
+    assert len(receiver.accepted) == 1
 
 
 def test_receiver_down_marks_the_sink_down() -> None:
