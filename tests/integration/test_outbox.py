@@ -327,3 +327,13 @@ def test_serve_job_drains_and_metrics_report_the_backlog(
     with psycopg.connect(webhook_env, autocommit=True, row_factory=dict_row) as conn:
         rows = backlog(conn, datetime.now(UTC))
     assert [(r["sink"], r["pending"], r["failed_attempts"]) for r in rows] == [("webhook", 0, 0)]
+
+
+def test_one_attempt_per_event_per_drain_however_short_the_backoff(
+    conn: Conn, receiver: Receiver
+) -> None:
+    enqueue(conn, "webhook", "test:1", {"n": 1})
+    receiver.fail_first = 5
+    report = drain(conn, sinks(), backoff_base=0.000001, backoff_cap=0.000001)
+    assert (report.delivered, report.failed) == (0, 1)
+    assert receiver.requests == 1

@@ -71,15 +71,19 @@ def drain(
     failing receiver. A sink reported down is skipped for the rest of this run."""
     report = DrainReport()
     active = dict(sinks)
+    tried: list[int] = []
     for _ in range(limit):
         if not active:
             break
         with conn.transaction():
             now = clock()
-            row = conn.execute(sql("claim_next"), {"now": now, "sinks": list(active)}).fetchone()
+            row = conn.execute(
+                sql("claim_next"), {"now": now, "sinks": list(active), "tried": tried}
+            ).fetchone()
             if row is None:
                 break
             event = _event(row)
+            tried.append(event.id)
             sink = active[event.sink]
             try:
                 sink.deliver(event)

@@ -13,6 +13,7 @@ SELECT id, sink, dedupe_key, payload, created_at, attempts
  WHERE delivered_at IS NULL
    AND next_attempt_at <= %(now)s
    AND sink = ANY(%(sinks)s)
+   AND NOT (id = ANY(%(tried)s))  -- one attempt per event per drain, however short the backoff
  ORDER BY next_attempt_at, id
  LIMIT 1
    FOR UPDATE SKIP LOCKED;
