@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,12 +29,12 @@ from typer.testing import CliRunner
 from tenantcost.cli import app
 from tenantcost.config import get_settings, load_settings
 from tenantcost.outbox import backlog, configured_sinks, drain, enqueue
-from tenantcost.tiers.evaluate import HOURS_PER_MONTH, evaluate_hour
+from tenantcost.tiers.evaluate import evaluate_hour
+from tests.integration.test_tiers import H0, add_tenant, set_hour_cost
 
 pytestmark = pytest.mark.db
 Conn = psycopg.Connection[dict[str, Any]]
 SECRET = "outbox-test-secret"
-H0 = datetime(2026, 11, 20, 0, tzinfo=UTC)
 
 
 class Receiver(ThreadingHTTPServer):
@@ -122,23 +121,12 @@ def conn(webhook_env: str) -> Iterator[Conn]:
 
 
 def hot_tenant(conn: Conn) -> uuid.UUID:
-    """One STARTER tenant whose hour 0 runs at 1.60/month against a 1.00 ceiling (160 %)."""
+    """One STARTER tenant whose hour 0 runs at 1.60/month against a 1.00 ceiling (160 %),
+    booked the way the tier tests book it (one helper to follow the cost model)."""
     conn.execute("INSERT INTO plans (name, price_monthly) VALUES ('Starter', 5)")
     conn.execute("INSERT INTO plan_tiers SELECT id, 'STARTER' FROM plans")
-    tenant = uuid.uuid4()
-    conn.execute("INSERT INTO companies (id, name) VALUES (%s, 'acme')", (tenant,))
-    conn.execute(
-        "INSERT INTO subscriptions (tenant_id, plan_id, status, current_period_start, "
-        "current_period_end) SELECT %s, id, 'active', %s, %s FROM plans",
-        (tenant, H0, H0 + timedelta(days=30)),
-    )
-    amount = D("1.60") / HOURS_PER_MONTH
-    conn.execute(
-        "INSERT INTO tenant_cost_ledger (period, period_start, period_end, mode, line, tenant_id, "
-        "driver, quantity, unit, unit_price, amount, price_book, basis) VALUES "
-        "(%s, %s, %s, 'bottom_up', 'tenant', %s, 'compute', 1, 'second', %s, %s, 't', 't')",
-        (H0.strftime("%Y-%m-%dT%H"), H0, H0 + timedelta(hours=1), tenant, amount, amount),
-    )
+    tenant = add_tenant(conn, "Starter", "acme")
+    set_hour_cost(conn, tenant, 0, "1.60")
     return tenant
 
 
