@@ -91,11 +91,13 @@ def _bounded(value: N, what: str, minimum: N, maximum: N) -> N:
     return value
 
 
-def strict_int(option: str, minimum: int, maximum: int) -> Callable[[str], int]:
+def strict_int(option: str, minimum: int, maximum: int) -> Callable[[str | int | float], int]:
     """A typer ``parser=`` for a whole-number option: click's own INT takes ``1_000``, ``-0``
     and ``+5``; this refuses them with one message (exit 2)."""
 
-    def parse(text: str) -> int:
+    def parse(text: str | int | float) -> int:
+        if isinstance(text, int | float) and not isinstance(text, bool) and text == int(text):
+            text = str(int(text))  # the option's default (typer passes it through too)
         return parse_integer(str(text), what=option, minimum=minimum, maximum=maximum)
 
     return parse

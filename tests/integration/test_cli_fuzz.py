@@ -221,6 +221,9 @@ ODD_INPUTS = [
     ["costs", "override", "vps", "\x00", "5", "--reason", "r"],
     ["tiers", "decisions", "--limit", "99999999999999999999"],
     ["collect", "--every", "99999999h"],
+    ["serve", "--interval", "inf"],  # would have crashed the jobs thread (timer overflow)
+    ["demo", "load", "--tenants", "1_000"],
+    ["tiers", "abuse", "--threshold", "-0"],
 ]
 
 
