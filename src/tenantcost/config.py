@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     hostwinds_retries: int = Field(
         default=4, ge=1, le=10, description="Attempts per Hostwinds API call before giving up."
     )
+    hostwinds_min_monthly: Decimal = Field(
+        default=Decimal("0.50"),
+        ge=0,
+        allow_inf_nan=False,
+        description="A Hostwinds price below this many USD a month is refused as implausible "
+        "(the VPS is reported failed and keeps its stored cost).",
+    )
+    hostwinds_max_monthly: Decimal = Field(
+        default=Decimal(10000),
+        gt=0,
+        le=Decimal("999999.99"),
+        allow_inf_nan=False,
+        description="A Hostwinds price above this many USD a month is refused as implausible "
+        "(the VPS is reported failed and keeps its stored cost).",
+    )
 
     # ---- telemetry and cost attribution (issue 5) --------------------------------------
     connection_memory_mb: Decimal = Field(
@@ -142,16 +157,43 @@ class Settings(BaseSettings):
 
     webhook_url: str | None = Field(
         default=None,
-        description="Where tier decisions and alerts are POSTed (JSON, HMAC-signed); unset: log only.",
+        description="Where tier decisions and alerts are POSTed (JSON, HMAC-signed) by the "
+        "outbox drain; unset: nothing is queued, log only.",
     )
     webhook_secret: SecretStr | None = Field(
         default=None, description="Shared secret for the webhook's HMAC-SHA256 signature."
     )
     webhook_retries: int = Field(
-        default=4,
+        default=20,
         ge=1,
-        le=10,
-        description="Attempts per webhook delivery before it is reported failed.",
+        le=1000,
+        description="Attempts per webhook event (one per outbox drain, with backoff) before it "
+        "is given up and marked failed; `tenantcost outbox retry` tries it again.",
+    )
+    webhook_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="Seconds one webhook POST may take before the attempt counts as failed.",
+    )
+
+    # ---- outbox (issue 13): events delivered after their transaction ------------------
+    outbox_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait after an event's first failed delivery; doubles after each "
+        "further failure, up to outbox_backoff_max_seconds.",
+    )
+    outbox_backoff_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest wait between two delivery attempts of one outbox event.",
+    )
+    outbox_drain_limit: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Most outbox events one drain attempts (serve's job, collect --every).",
     )
 
     # ---- dashboard hardening (issue 13) -----------------------------------------------

@@ -97,8 +97,15 @@ class Attribution:
 # ----------------------------------------------------------------------------- pricing
 
 
-def _pricing_params(settings: Settings) -> dict[str, Any]:
-    return {"provider": settings.usage_provider, "memory_mb": settings.connection_memory_mb}
+def _pricing_params(conn: Connection, settings: Settings) -> dict[str, Any]:
+    """What the pricing function needs: provider, memory model, and the books it may use —
+    only stored books that still validate (``stored_books`` skips a bad one, say 1e30)."""
+    books = [b.name for b in stored_books(conn, settings.usage_provider)]
+    return {
+        "provider": settings.usage_provider,
+        "memory_mb": settings.connection_memory_mb,
+        "books": books,
+    }
 
 
 def price_hours(
@@ -107,7 +114,7 @@ def price_hours(
     """Re-price the hours in [start, end) into ``tenant_cost_hourly`` (replaces them:
     re-running changes nothing); hours past the retention window are dropped."""
     settings = settings or get_settings()
-    params = {"start": hour_of(start), "end": end, **_pricing_params(settings)}
+    params = {"start": hour_of(start), "end": end, **_pricing_params(conn, settings)}
     conn.execute(sql("hourly_delete"), params)
     conn.execute(sql("hourly_insert"), params)
     before = hour_of(end) - timedelta(days=settings.hourly_cost_retention_days)
@@ -135,7 +142,7 @@ def price_day_range(
 ) -> list[str]:
     """Re-price the UTC days first..last in one statement (a bulk load of known size)."""
     settings = settings or get_settings()
-    params = {"first": first, "last": last, **_pricing_params(settings)}
+    params = {"first": first, "last": last, **_pricing_params(conn, settings)}
     conn.execute(sql("daily_delete"), params)
     conn.execute(sql("daily_insert"), params)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)

@@ -8,7 +8,7 @@ DELETE FROM tenant_cost_hourly WHERE hour >= %(start)s AND hour < %(end)s;
 -- Each hour's usage cost per tenant at list prices, with its storage (GB) and queries.
 WITH priced AS (
     SELECT * FROM tenantcost_priced_usage(%(start)s, %(end)s, 'hour', %(provider)s,
-                                          %(memory_mb)s)
+                                          %(memory_mb)s, %(books)s::text[])
      WHERE line = 'tenant' AND amount IS NOT NULL
 ), cost AS (
     SELECT tenant_id, at AS hour,
@@ -44,7 +44,7 @@ DELETE FROM tenant_cost_hourly WHERE hour < %(before)s;
 -- name: unpriced_hours
 -- Hours with usage but no price book in force (they are left out, and said so).
 SELECT count(DISTINCT at) AS hours
-  FROM tenantcost_priced_usage(%(start)s, %(end)s, 'hour', %(provider)s, %(memory_mb)s)
+  FROM tenantcost_priced_usage(%(start)s, %(end)s, 'hour', %(provider)s, %(memory_mb)s, %(books)s::text[])
  WHERE price_book IS NULL;
 
 -- name: daily_delete
@@ -58,7 +58,7 @@ SELECT (at AT TIME ZONE 'UTC')::date, line, tenant_id, driver, source, kind, pri
        quantity, unit, unit_price, amount
   FROM tenantcost_priced_usage(%(first)s::date AT TIME ZONE 'UTC',
                                (%(last)s::date + 1) AT TIME ZONE 'UTC', 'day',
-                               %(provider)s, %(memory_mb)s)
+                               %(provider)s, %(memory_mb)s, %(books)s::text[])
  WHERE price_book IS NOT NULL;
 
 -- name: period_usage

@@ -7,6 +7,7 @@ Field names are the BI views' column names; money is a decimal string. Tables an
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.outbox.store import backlog
 from tenantcost.report.costs import period_quality, tenant_cost_rows
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, focus, metrics, whatif
@@ -58,7 +60,8 @@ def prometheus(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     """Per-plan tenants, revenue, cost, margin; rollup age; each scheduled job's runs,
-    errors and lag (``tenantcost_collector_configured 0`` when no collector runs here)."""
+    errors and lag (``tenantcost_collector_configured 0`` when no collector runs here); the
+    outbox backlog per sink."""
     period = data.choose_period(conn, None)
     overview = conn.execute(data.sql("plan_breakdown"), {"period": period}).fetchall()
     fresh = data.freshness(conn, period)
@@ -81,6 +84,7 @@ def prometheus(
         if fresh["refreshed_at"]
         else None,
         now=now,
+        outbox=backlog(conn, datetime.fromtimestamp(now, UTC)),
     )
     return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
 

@@ -3,7 +3,9 @@
 Jobs, each in turn on one background thread, every ``interval`` seconds:
 
 - ``collect``: one pass of the telemetry collector and pricing of its hour into the ledger;
-- ``evaluate_tiers``: tier signals and alerts for the hour that has just ended;
+- ``evaluate_tiers``: tier signals and alerts for the hour that has just ended (queued in
+  the outbox);
+- ``drain_outbox``: deliver due outbox events (the webhook), retried with backoff;
 - ``refresh_rollups``: recompute the current month's ledger and figures (and close months
   past their closing time) so the pages show what changed.
 
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from tenantcost.db.connect import Connection
@@ -56,6 +59,10 @@ class CollectorJob:
                 attribute_period(conn, hour_period(hour))
         except UserError as exc:  # e.g. no price book in force: the usage is kept
             log.warning("hourly pricing skipped: %s", exc.message)
+        except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
+            log.warning("hourly pricing skipped: %s", exc.diag.message_primary or exc)
+        except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure
+            log.warning("hourly pricing skipped: arithmetic error (%s)", type(exc).__name__)
 
     def close(self) -> None:
         if self.sampler is not None:
@@ -67,11 +74,20 @@ def evaluate_tiers(conn: Connection) -> None:
     """Tier signals and alerts for the hour that has just ended (idempotent per hour)."""
     from datetime import UTC, datetime, timedelta
 
-    from tenantcost.tiers.cli import webhook_sender
     from tenantcost.tiers.evaluate import evaluate_hour
 
     finished = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    evaluate_hour(conn, finished, sender=webhook_sender())
+    evaluate_hour(conn, finished)
+
+
+def drain_outbox(conn: Connection) -> None:
+    """Deliver due outbox events (tier webhook, …); failures wait with backoff."""
+    from tenantcost.config import get_settings
+    from tenantcost.outbox.drain import drain_configured
+
+    report = drain_configured(conn, get_settings())
+    if report.failed:
+        log.warning("outbox: %d delivered, %d failed attempts", report.delivered, report.failed)
 
 
 def refresh(conn: Connection) -> None:
@@ -104,6 +120,7 @@ class JobRunner:
         jobs: dict[str, JobFn] = {
             "collect": CollectorJob(interval),
             "evaluate_tiers": evaluate_tiers,
+            "drain_outbox": drain_outbox,
             "refresh_rollups": refresh,
         }
         return cls(pool, interval, jobs, {name: JobStatus() for name in jobs})

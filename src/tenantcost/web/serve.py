@@ -17,6 +17,7 @@ from rich.console import Console
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import connect, database_url, redact
 from tenantcost.errors import UserError
+from tenantcost.numbers import strict_int
 from tenantcost.web.app import DEFAULT_INTERVAL, create_app
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -147,11 +148,12 @@ def serve_command(
     no_jobs: bool = typer.Option(
         False, "--no-jobs", help="Serve only: do not run the collector/rollup schedule here."
     ),
-    interval: float = typer.Option(
+    interval: int = typer.Option(
         DEFAULT_INTERVAL,
         "--interval",
-        min=10,
-        help="Seconds between runs of the jobs (collect, refresh rollups, snapshot).",
+        parser=strict_int("--interval", 10, 86400),
+        help="Seconds between runs of the jobs (collect, evaluate tiers, drain the outbox, "
+        "refresh rollups, snapshot): a whole number from 10 to 86400.",
     ),
 ) -> None:
     """Serve the internal dashboard and JSON API (log in with a `tenantcost users` account)."""

@@ -244,7 +244,8 @@ $fn$;
 -- (server processes serving nobody, metric background_cpu_seconds). Hours without a book in
 -- force come back with price_book NULL and amount NULL, so the caller can say so.
 CREATE OR REPLACE FUNCTION tenantcost_priced_usage(
-    p_start timestamptz, p_end timestamptz, p_grain text, p_provider text, p_memory_mb numeric)
+    p_start timestamptz, p_end timestamptz, p_grain text, p_provider text, p_memory_mb numeric,
+    p_books text[])
 RETURNS TABLE (at timestamptz, line text, tenant_id uuid, driver text, source text, kind text,
                price_book text, quantity numeric, unit text, unit_price numeric, amount numeric)
 LANGUAGE sql STABLE AS $$
@@ -265,7 +266,7 @@ WITH evidence AS (
            (b.document -> 'rates' ->> 'ram_gb_per_second')::numeric AS ram,
            (b.document -> 'rates' ->> 'storage_gb_month')::numeric AS storage,
            (b.document -> 'rates' ->> 'egress_gb')::numeric AS egress
-      FROM price_books b WHERE b.provider = p_provider
+      FROM price_books b WHERE b.provider = p_provider AND b.name = ANY (p_books)
 ), hours AS MATERIALIZED (
     SELECT DISTINCT c.hour FROM chosen c
 ), in_force AS MATERIALIZED (
@@ -307,8 +308,8 @@ SELECT p.at, p.line, p.tenant_id, p.driver, p.source, p.kind, p.price_book,
  GROUP BY p.at, p.line, p.tenant_id, p.driver, p.source, p.kind, p.price_book, p.unit,
           p.unit_price
 $$;
-COMMENT ON FUNCTION tenantcost_priced_usage(timestamptz, timestamptz, text, text, numeric) IS
-'Usage evidence in [p_start, p_end) priced with the book of provider p_provider in force at each hour, grouped to p_grain (hour | day | month). compute: CPU seconds x price per vCPU-second; memory: connection-seconds x p_memory_mb / 1000 x price per GB-second (modelled); storage: bytes / 1e9 / hours in that month per hour sampled (GB-months) x price per GB-month; network: egress bytes / 1e9 x price per GB. Amounts rounded once, to 12 decimals.';
+COMMENT ON FUNCTION tenantcost_priced_usage(timestamptz, timestamptz, text, text, numeric, text[]) IS
+'Usage evidence in [p_start, p_end) priced with the book of provider p_provider in force at each hour (among p_books: the stored books that pass validation, so a bad row never prices anything), grouped to p_grain (hour | day | month). compute: CPU seconds x price per vCPU-second; memory: connection-seconds x p_memory_mb / 1000 x price per GB-second (modelled); storage: bytes / 1e9 / hours in that month per hour sampled (GB-months) x price per GB-month; network: egress bytes / 1e9 x price per GB. Amounts rounded once, to 12 decimals.';
 
 -- ---------------------------------------------------------------------------
 -- 5. Priced usage per tenant-hour (recent window) and per day (all history).
