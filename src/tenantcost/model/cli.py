@@ -77,7 +77,13 @@ def cost(
         }
         for c in tier_costs(sc)
     ]
-    emit(rows, fmt, title=f"Cost per tenant-month: {sc.name} on {sc.book.name}")
+    emit(
+        rows,
+        fmt,
+        title=f"Cost per tenant-month: {sc.name} on {sc.book.name}",
+        priority=("tier", "price", "total", "margin_pct", "cost_per_query"),
+        places={"cost_per_query": 12},
+    )
 
 
 def mix_rows(result: MixResult) -> list[dict[str, Any]]:

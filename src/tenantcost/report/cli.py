@@ -45,7 +45,7 @@ def _show(name: str, fmt: OutputFormat, live: bool) -> None:
     columns = report.columns
     if fmt is OutputFormat.table and "tenant_id" in columns:
         columns = tuple(c for c in columns if c != "tenant_id")  # people read company names
-    emit(rows, fmt, columns=columns, title=f"{report.title} ({source})")
+    emit(rows, fmt, columns=columns, title=f"{report.title} ({source})", places=report.places)
 
 
 @app.command()

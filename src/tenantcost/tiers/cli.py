@@ -30,7 +30,15 @@ FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv."
 def list_(fmt: OutputFormat = FORMAT) -> None:
     """Every tier with its price, ceilings, margin floor and the plans it governs."""
     with connect() as conn:
-        emit(store.list_tiers(conn), fmt, title="tiers")
+        rows = store.list_tiers(conn)
+    emit(
+        rows,
+        fmt,
+        columns=TIER_COLUMNS,
+        title="tiers",
+        places={"monthly_price": 2, "cost_ceiling": 2},
+        empty="no tiers; add one with `tenantcost tiers set`",
+    )
 
 
 @app.command("set")
@@ -73,6 +81,24 @@ def link(
     with connect() as conn:
         plan_name = store.link_plan(conn, plan, tier)
     console.print(f"plan {plan_name} → tier {tier}")
+
+
+#: The columns of ``tiers list`` (queries.sql tiers).
+TIER_COLUMNS = (
+    "name",
+    "monthly_price",
+    "cost_ceiling",
+    "storage_gb_ceiling",
+    "requests_per_hour_ceiling",
+    "latency_target_ms",
+    "margin_floor_pct",
+    "plans",
+)
+
+
+def result_columns(cur: Any) -> list[str]:
+    """The query's column names (known even when it returns no rows: CSV keeps its header)."""
+    return [d.name for d in cur.description or []]
 
 
 def webhook_sender() -> Sender | None:
@@ -128,8 +154,15 @@ def decisions(
 ) -> None:
     """Tier decisions with their evidence: ceiling, figure, percent of ceiling, since when."""
     with connect() as conn:
-        rows = conn.execute(store.sql("decisions"), {"active": active, "limit": limit}).fetchall()
-    emit(rows, fmt, title="tier decisions" + (" (active)" if active else ""))
+        cur = conn.execute(store.sql("decisions"), {"active": active, "limit": limit})
+        rows, columns = cur.fetchall(), result_columns(cur)
+    emit(
+        rows,
+        fmt,
+        columns=columns,
+        title="tier decisions" + (" (active)" if active else ""),
+        empty="no active tier decisions" if active else "no tier decisions",
+    )
 
 
 @app.command("alerts")
@@ -140,8 +173,15 @@ def alerts(
 ) -> None:
     """Margin, outlier, jump and plan-above-price alerts: one row per episode."""
     with connect() as conn:
-        rows = conn.execute(store.sql("alerts"), {"open_only": open_only, "limit": limit})
-        emit(rows.fetchall(), fmt, title="alerts")
+        cur = conn.execute(store.sql("alerts"), {"open_only": open_only, "limit": limit})
+        rows, columns = cur.fetchall(), result_columns(cur)
+    emit(
+        rows,
+        fmt,
+        columns=columns,
+        title="alerts",
+        empty="no open alerts" if open_only else "no alerts",
+    )
 
 
 @app.command("abuse")
@@ -156,5 +196,12 @@ def abuse(
         if threshold is None:
             row = conn.execute(store.sql("setting"), {"key": "free_abuse_threshold"}).fetchone()
             threshold = int(Decimal(row["value"])) if row else 3
-        rows = conn.execute(store.sql("free_abuse"), {"threshold": threshold}).fetchall()
-    emit(rows, fmt, title=f"FREE tenants sharing a signup signal (≥ {threshold})")
+        cur = conn.execute(store.sql("free_abuse"), {"threshold": threshold})
+        rows, columns = cur.fetchall(), result_columns(cur)
+    emit(
+        rows,
+        fmt,
+        columns=columns,
+        title=f"FREE tenants sharing a signup signal (≥ {threshold})",
+        empty=f"no signup email domain or IP shared by {threshold} or more FREE tenants",
+    )

@@ -39,12 +39,12 @@ from tenantcost.web.auth import (
     require,
 )
 from tenantcost.web.jobs import JobRunner
+from tenantcost.web.serve import DEFAULT_INTERVAL
 
 log = logging.getLogger("tenantcost.web")
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-DEFAULT_INTERVAL = 900.0
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

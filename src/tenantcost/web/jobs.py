@@ -41,7 +41,7 @@ def collector_job(interval: float) -> JobFn:
         try:
             attribute_period(conn, hour_period(report.hour))
         except UserError as exc:  # e.g. no price book in force: the usage is kept
-            log.warning("hourly pricing skipped: %s", exc.message)
+            log.warning("hourly pricing skipped: %s; fix: %s", exc.message, exc.hint or "-")
 
     return collect
 
