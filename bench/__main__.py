@@ -1,11 +1,11 @@
-"""``python -m bench bi-views|telemetry|web``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|web|cli``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bench import bi_views, telemetry, web
+from bench import bi_views, cli, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     telemetry.add_arguments(
         sub.add_parser("telemetry", help="Telemetry accuracy and overhead (issue 5).")
     )
+    cli.add_arguments(sub.add_parser("cli", help="CLI start-up: --version, --help (issue 14)."))
     sub.add_parser(
         "web", add_help=False, help="Dashboard pages and 100 concurrent users (issue 8)."
     )
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         return bi_views.run(args)
     if args.name == "telemetry":
         return telemetry.run(args)
+    if args.name == "cli":
+        return cli.run(args)
     parser.print_help()
     return 2
 

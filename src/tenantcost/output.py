@@ -294,9 +294,16 @@ def _priority(cols: Sequence[_Col], priority: Sequence[str]) -> list[_Col]:
     rest = [c for c in cols if c not in named]
     if rest and not named:
         named, rest = rest[:1], rest[1:]
+        if _is_id(named[0].name):  # an id says little to people: keep a name beside it
+            named += [c for c in rest if not c.numeric and not _is_id(c.name)][:1]
+            rest = [c for c in rest if c not in named]
     money = [c for c in rest if c.numeric and is_money_column(c.name)]
     figures = [c for c in rest if c.numeric and c not in money]
     return [*named, *money, *figures, *[c for c in rest if not c.numeric]]
+
+
+def _is_id(column: str) -> bool:
+    return column == "id" or column.endswith("_id")
 
 
 def _choose(cols: Sequence[_Col], width: int, priority: Sequence[str]) -> list[_Col]:
@@ -492,11 +499,14 @@ def emit(
     parts, print_width = table_renderables(
         rows, cols, title=title, places=places, priority=priority, width=console.width, view=view
     )
-    for part in parts:
-        if print_width:
-            console.print(part, width=print_width, crop=False, overflow="ignore")
-        else:
+    terminal = console.width
+    if print_width:  # --wide: wider than the terminal, on purpose
+        console.width = print_width
+    try:
+        for part in parts:
             console.print(part)
+    finally:
+        console.width = terminal
 
 
 def _empty_line(title: str) -> str:

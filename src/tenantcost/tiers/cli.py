@@ -36,7 +36,6 @@ def list_(fmt: OutputFormat = FORMAT) -> None:
         fmt,
         columns=TIER_COLUMNS,
         title="tiers",
-        places={"monthly_price": 2, "cost_ceiling": 2},
         empty="no tiers; add one with `tenantcost tiers set`",
     )
 

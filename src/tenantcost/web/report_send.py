@@ -13,9 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import httpx
 import typer
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
 
 from tenantcost.db.connect import Connection, connect
@@ -67,6 +65,8 @@ def report_data(conn: Connection, period: Period) -> dict[str, Any]:
 
 
 def render_html(values: dict[str, Any]) -> str:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape())
     env.filters["money"] = render.fmt_money
     env.filters["pct"] = render.fmt_pct
@@ -86,6 +86,8 @@ def summary(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def post_webhook(url: str, payload: dict[str, Any], timeout: float = 10.0) -> int:
+    import httpx
+
     try:
         response = httpx.post(url, json=payload, timeout=timeout)
     except httpx.HTTPError as exc:
