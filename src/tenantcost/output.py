@@ -257,7 +257,7 @@ class _Col:
 
 GAP = 3  # padding and divider between two columns
 TEXT_MIN = 14  # text columns wrap (never cut a figure) down to this width
-WORD_MAX = 20  # a longer word in a text column may be folded (a URL, a path)
+WORD_MAX = 24  # a longer word in a text column may be folded (a URL, a path)
 
 
 def _is_atomic(value: Any) -> bool:

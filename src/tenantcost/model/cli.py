@@ -260,4 +260,4 @@ def compare_seed_command(
     rows = [claim_row(c) for c in checks if not (only_failing and c.holds)]
     held = sum(c.holds for c in checks)
     title = f"Seed 002 claims vs the model: {held} of {len(checks)} hold"
-    emit(rows, fmt, title=title)
+    emit(rows, fmt, title=title, priority=("figure", "seed_states", "computed", "holds"))
