@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from tenantcost.config import get_settings
-from tenantcost.db.connect import connect
+from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit
 from tenantcost.tiers import store
@@ -95,9 +95,20 @@ TIER_COLUMNS = (
 )
 
 
-def result_columns(cur: Any) -> list[str]:
-    """The query's column names (known even when it returns no rows: CSV keeps its header)."""
-    return [d.name for d in cur.description or []]
+def query_report(
+    conn: Connection,
+    query: str,
+    params: Mapping[str, Any],
+    fmt: OutputFormat,
+    *,
+    title: str,
+    empty: str,
+) -> None:
+    """Run a named query and print its rows; the columns come from the query itself, so an
+    empty CSV still has its header."""
+    cur = conn.execute(store.sql(query), params)
+    rows = cur.fetchall()
+    emit(rows, fmt, columns=[d.name for d in cur.description or []], title=title, empty=empty)
 
 
 def webhook_sender() -> Sender | None:
@@ -153,15 +164,14 @@ def decisions(
 ) -> None:
     """Tier decisions with their evidence: ceiling, figure, percent of ceiling, since when."""
     with connect() as conn:
-        cur = conn.execute(store.sql("decisions"), {"active": active, "limit": limit})
-        rows, columns = cur.fetchall(), result_columns(cur)
-    emit(
-        rows,
-        fmt,
-        columns=columns,
-        title="tier decisions" + (" (active)" if active else ""),
-        empty="no active tier decisions" if active else "no tier decisions",
-    )
+        query_report(
+            conn,
+            "decisions",
+            {"active": active, "limit": limit},
+            fmt,
+            title="tier decisions" + (" (active)" if active else ""),
+            empty="no active tier decisions" if active else "no tier decisions",
+        )
 
 
 @app.command("alerts")
@@ -172,15 +182,14 @@ def alerts(
 ) -> None:
     """Margin, outlier, jump and plan-above-price alerts: one row per episode."""
     with connect() as conn:
-        cur = conn.execute(store.sql("alerts"), {"open_only": open_only, "limit": limit})
-        rows, columns = cur.fetchall(), result_columns(cur)
-    emit(
-        rows,
-        fmt,
-        columns=columns,
-        title="alerts",
-        empty="no open alerts" if open_only else "no alerts",
-    )
+        query_report(
+            conn,
+            "alerts",
+            {"open_only": open_only, "limit": limit},
+            fmt,
+            title="alerts",
+            empty="no open alerts" if open_only else "no alerts",
+        )
 
 
 @app.command("abuse")
@@ -195,12 +204,11 @@ def abuse(
         if threshold is None:
             row = conn.execute(store.sql("setting"), {"key": "free_abuse_threshold"}).fetchone()
             threshold = int(Decimal(row["value"])) if row else 3
-        cur = conn.execute(store.sql("free_abuse"), {"threshold": threshold})
-        rows, columns = cur.fetchall(), result_columns(cur)
-    emit(
-        rows,
-        fmt,
-        columns=columns,
-        title=f"FREE tenants sharing a signup signal (≥ {threshold})",
-        empty=f"no signup email domain or IP shared by {threshold} or more FREE tenants",
-    )
+        query_report(
+            conn,
+            "free_abuse",
+            {"threshold": threshold},
+            fmt,
+            title=f"FREE tenants sharing a signup signal (≥ {threshold})",
+            empty=f"no signup email domain or IP shared by {threshold} or more FREE tenants",
+        )
