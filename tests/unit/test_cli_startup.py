@@ -162,3 +162,53 @@ def test_a_login_set_before_a_failed_bind_is_still_shown() -> None:
                 "postgresql://unused", "127.0.0.1", port, "log in as demo / s3cret", console=console
             )
     assert "log in as demo / s3cret" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def dollars(text: str) -> str:
+    """A JSON money string as people should see it: cents, half up, thousands separated."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    amount = Decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return ("−" if amount < 0 else "") + f"${abs(amount):,.2f}"
+
+
+#: Reports that need no database, with the money columns a narrow table must keep whole.
+SNAPSHOTS = [
+    (["model", "mix"], ["cost", "revenue"]),
+    (["model", "mix", "railway-2025-11", "--mix", "b"], ["cost", "revenue"]),
+    (["model", "sensitivity", "--vary", "tier-price:PRO"], ["revenue", "cost"]),
+    (["model", "cost"], ["price"]),
+    (["model", "cost", "railway-2025-11"], ["price"]),
+]
+
+
+@pytest.mark.parametrize("width", [80, 200])
+@pytest.mark.parametrize(("args", "money"), SNAPSHOTS, ids=lambda a: " ".join(a))
+def test_no_database_reports_show_every_figure_in_full(
+    args: list[str], money: list[str], width: int
+) -> None:
+    table = CliRunner(env={"COLUMNS": str(width)}).invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "…" not in table.output
+    assert max(len(line) for line in table.output.splitlines()) <= width
+    rows = json.loads(CliRunner().invoke(app, [*args, "--format", "json"]).output)
+    cells = {cell for line in table.output.splitlines() for cell in line.split()}
+    for row in rows:
+        for column in money:
+            if row[column] is not None:
+                assert dollars(row[column]) in cells, (column, row[column], table.output)
+    if width == 200:
+        assert "not shown" not in table.output  # everything fits
+
+
+def test_no_database_reports_round_trip_through_json_and_csv() -> None:
+    import csv
+    import io
+
+    for args in (["pricebook", "list"], ["pricebook", "show", "seed-002"], ["settings"]):
+        rows = json.loads(runner.invoke(app, [*args, "--format", "json"]).output)
+        parsed = list(
+            csv.DictReader(io.StringIO(runner.invoke(app, [*args, "--format", "csv"]).output))
+        )
+        assert rows and len(parsed) == len(rows)
+        assert list(parsed[0]) == list(rows[0])  # same columns, same order

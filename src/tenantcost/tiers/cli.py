@@ -68,7 +68,7 @@ def set_(
             fields.pop("margin_floor_pct")
         tier = store.tier_from_input(name=name, **fields)
         store.save_tier(conn, tier)
-    console.print(f"tier {tier.name} saved")
+    console.print(f"tier {tier.name} saved", markup=False)
 
 
 @app.command("link")
@@ -79,7 +79,7 @@ def link(
     """Govern a plan's tenants by a tier's ceilings."""
     with connect() as conn:
         plan_name = store.link_plan(conn, plan, tier)
-    console.print(f"plan {plan_name} → tier {tier}")
+    console.print(f"plan {plan_name} → tier {tier}", markup=False)
 
 
 #: The columns of ``tiers list`` (queries.sql tiers).

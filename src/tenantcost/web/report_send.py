@@ -125,7 +125,7 @@ def send_command(
             raise UserError(
                 f"cannot write {out}: {exc.strerror}", "choose a writable path"
             ) from None
-        err.print(f"wrote the {period.value} executive report to {out}")
+        err.print(f"wrote the {period.value} executive report to {out}", markup=False)
         return
     assert webhook is not None
     payload = {
@@ -135,4 +135,6 @@ def send_command(
         "html": html,
     }
     status = post_webhook(webhook, json.loads(json.dumps(payload)))
-    err.print(f"sent the {period.value} executive report to {webhook} (HTTP {status})")
+    err.print(
+        f"sent the {period.value} executive report to {webhook} (HTTP {status})", markup=False
+    )
