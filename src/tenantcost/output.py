@@ -287,9 +287,14 @@ def _prepare(rows: Sequence[Row], columns: Sequence[str], places: Mapping[str, i
     return out
 
 
+#: Columns that carry a report's verdict (kept right after what the row is about).
+VERDICT_WORDS = frozenset({"status", "category", "signal", "holds", "severity"})
+
+
 def _priority(cols: Sequence[_Col], priority: Sequence[str]) -> list[_Col]:
     """Which columns to keep first: those the report names in ``priority``, then the first
-    column (what the row is about), money, other figures, and the rest, each in report order."""
+    column (what the row is about), verdicts (status, category, signal), money, other
+    figures, and the rest, each in report order."""
     named = [c for name in priority for c in cols if c.name == name]
     rest = [c for c in cols if c not in named]
     if rest and not named:
@@ -297,9 +302,11 @@ def _priority(cols: Sequence[_Col], priority: Sequence[str]) -> list[_Col]:
         if _is_id(named[0].name):  # an id says little to people: keep a name beside it
             named += [c for c in rest if not c.numeric and not _is_id(c.name)][:1]
             rest = [c for c in rest if c not in named]
+    verdicts = [c for c in rest if VERDICT_WORDS & set(c.name.split("_"))]
+    rest = [c for c in rest if c not in verdicts]
     money = [c for c in rest if c.numeric and is_money_column(c.name)]
     figures = [c for c in rest if c.numeric and c not in money]
-    return [*named, *money, *figures, *[c for c in rest if not c.numeric]]
+    return [*named, *verdicts, *money, *figures, *[c for c in rest if not c.numeric]]
 
 
 def _is_id(column: str) -> bool:
