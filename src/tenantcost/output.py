@@ -317,9 +317,10 @@ def _choose(cols: Sequence[_Col], width: int, priority: Sequence[str]) -> list[_
     chosen: list[_Col] = []
     used = -GAP
     for col in _priority(cols, priority):
-        if used + GAP + col.need <= width or not chosen:
-            chosen.append(col)
-            used += GAP + col.need
+        if chosen and used + GAP + col.need > width:
+            break  # never show a lesser column in place of a more telling one
+        chosen.append(col)
+        used += GAP + col.need
     return [c for c in cols if c in chosen]  # the report's order
 
 

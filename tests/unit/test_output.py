@@ -205,13 +205,16 @@ def test_at_80_columns_every_shown_figure_is_whole_and_a_note_names_the_rest() -
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "…" not in text
-    # money first: revenue 123456.785 -> $123,456.79 (half up), cost $98,765.43,
-    # profit -24691.35 - i
+    # after id, name and status, money: revenue 123456.785 + i -> $123,456.79 (half up),
+    # cost 98765.4321 -> $98,765.43; the profit no longer fits and is named instead
     for i in range(3):
         assert f"${123456 + i:,}.79" in text
-        assert f"−${24691 + i:,}.35" in text
-    assert "$98,765.43" in text
-    assert "not shown (terminal 80 columns wide):" in text
+    assert "$98,765.43" in text and "Critical" in text
+    assert "not shown (terminal 80 columns wide):" in text and "monthly_profit" in text
+    # at 100 columns the profit fits too: -24691.35 - i, with a minus sign
+    wider = table_text(rows, 100, places={"monthly_profit": 2})
+    for i in range(3):
+        assert f"−${24691 + i:,}.35" in wider
     assert "Penguin" in text  # an id column keeps a name beside it
     flat = " ".join(text.split())
     assert "legend:" in flat and "mo sub revenue = monthly_subscription_revenue" in flat
