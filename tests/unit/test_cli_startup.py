@@ -41,6 +41,15 @@ def test_version_and_help_import_no_heavy_module(code: str) -> None:
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
+def test_loading_every_command_group_leaves_the_heavy_libraries_to_the_commands() -> None:
+    loaded = modules_after(
+        "from tenantcost.cli import COMMANDS, load_command\n"
+        "for name in COMMANDS:\n    load_command(name)"
+    )
+    web_and_migrations = {"fastapi", "uvicorn", "matplotlib", "alembic", "psycopg_pool"}
+    assert not loaded & web_and_migrations, sorted(loaded & web_and_migrations)
+
+
 def test_root_help_lists_every_command_with_its_own_first_line() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0

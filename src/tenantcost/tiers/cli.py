@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -15,8 +15,10 @@ from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit
 from tenantcost.tiers import store
-from tenantcost.tiers.evaluate import Sender, evaluate_hour
-from tenantcost.tiers.webhook import Delivery, deliver
+
+if TYPE_CHECKING:
+    from tenantcost.tiers.evaluate import Sender
+    from tenantcost.tiers.webhook import Delivery
 
 app = typer.Typer(
     help="Tiers: ceilings, hourly evaluation (upgrade / soft / hard throttle signals), alerts.",
@@ -122,6 +124,8 @@ def webhook_sender() -> Sender | None:
     url, secret = settings.webhook_url, settings.webhook_secret.get_secret_value()
 
     def send(payload: Mapping[str, Any]) -> Delivery:
+        from tenantcost.tiers.webhook import deliver
+
         return deliver(url, secret, payload, attempts=settings.webhook_retries)
 
     return send
@@ -149,6 +153,8 @@ def evaluate(
     Idempotent per hour and tenant. Decisions and new alerts go to the log and, when
     TENANTCOST_WEBHOOK_URL is set, to the webhook (signed); a failing webhook is reported.
     """
+    from tenantcost.tiers.evaluate import evaluate_hour
+
     with connect() as conn:
         report = evaluate_hour(conn, parse_hour(hour), sender=webhook_sender())
     emit([report.summary_row()], fmt, title="tier evaluation")
