@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from difflib import get_close_matches
 from types import SimpleNamespace
 from typing import Any
 
@@ -193,6 +194,19 @@ class TenantcostGroup(TyperGroup):
         command = load_command(cmd_name)
         self.commands[cmd_name] = command
         return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As Typer's, but typos are matched against every command, loaded or not."""
+        try:
+            return self._click_resolve_command(ctx, args)
+        except Exception as exc:
+            message = getattr(exc, "message", None)
+            if message and args and message.startswith("No such command"):
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    names = ", ".join(repr(m) for m in matches)
+                    exc.message = f"{message.rstrip('.')}. Did you mean {names}?"  # type: ignore[attr-defined]
+            raise
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self.listing = True

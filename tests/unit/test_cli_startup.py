@@ -221,3 +221,8 @@ def test_no_database_reports_round_trip_through_json_and_csv() -> None:
         )
         assert rows and len(parsed) == len(rows)
         assert list(parsed[0]) == list(rows[0])  # same columns, same order
+
+
+def test_a_typo_suggests_the_command_even_before_it_is_loaded() -> None:
+    result = CliRunner().invoke(app, ["repor"])
+    assert result.exit_code == 2 and "Did you mean 'report'?" in result.output
