@@ -172,6 +172,10 @@ def _columns(rows: Sequence[Row], columns: Sequence[str] | None) -> list[str]:
 # ----------------------------------------------------------------------------- people
 
 
+#: Integer columns that are labels, not quantities: no thousands separator (port 43065).
+PLAIN_INT_WORDS = frozenset({"id", "port", "pid", "year", "revision", "version", "oid"})
+
+
 def cell_text(column: str, value: Any, places: int | None = None) -> str:
     """One table cell for people: money as ``$1,234.57`` / ``<$0.01`` (``places`` decimals,
     default 2), other numbers with separators, ids shortened, yes/no, UTC times."""
@@ -186,7 +190,7 @@ def cell_text(column: str, value: Any, places: int | None = None) -> str:
             return money_text(value, 2 if places is None else places)
         return number_text(value, places)
     if isinstance(value, int):
-        return str(value) if column == "id" or column.endswith("_id") else f"{value:,}"
+        return str(value) if PLAIN_INT_WORDS & set(column.split("_")) else f"{value:,}"
     if isinstance(value, float):
         return number_text(Decimal(repr(value)), places)
     if isinstance(value, UUID):

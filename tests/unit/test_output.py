@@ -294,3 +294,8 @@ def test_hourly_pricing_note_carries_the_fix(monkeypatch: pytest.MonkeyPatch) ->
     note = _price_hour(None, report)  # type: ignore[arg-type]
     assert note is not None and note.startswith("hourly pricing skipped: no price book")
     assert "fix: import one: `tenantcost pricebook import railway-2025-11`" in note
+
+
+def test_integers_get_separators_unless_they_are_labels() -> None:
+    text = table_text([{"port": 43065, "queries_month": 30000, "pid": 12345}], 80)
+    assert "43065" in text and "12345" in text and "30,000" in text
