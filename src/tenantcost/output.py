@@ -434,7 +434,10 @@ def table_renderables(
             shown = list(cols)
             body = _record(shown, title)
         else:
-            body = _grid(shown, _widths(shown, width), title)
+            needed = sum(c.need for c in shown) + GAP * (len(shown) - 1)
+            if needed > width:  # asked-for columns that cannot be narrower without a cut
+                print_width = needed
+            body = _grid(shown, _widths(shown, max(width, needed)), title)
     left_out = [c.name for c in cols if c not in shown]
     if left_out:
         notes.append(

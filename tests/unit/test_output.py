@@ -299,3 +299,14 @@ def test_hourly_pricing_note_carries_the_fix(monkeypatch: pytest.MonkeyPatch) ->
 def test_integers_get_separators_unless_they_are_labels() -> None:
     text = table_text([{"port": 43065, "queries_month": 30000, "pid": 12345}], 80)
     assert "43065" in text and "12345" in text and "30,000" in text
+
+
+def test_asked_for_columns_wider_than_the_terminal_are_never_cut() -> None:
+    token = VIEW.set(View(columns=("monthly_subscription_revenue", "total_operational_cost")))
+    try:
+        text = table_text(wide_rows(2), 20)
+    finally:
+        VIEW.reset(token)
+    assert "…" not in text
+    # 123456.785 + 1 -> $123,457.79; 98765.4321 -> $98,765.43, whole even at 20 columns
+    assert "$123,457.79" in text and "$98,765.43" in text
