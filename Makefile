@@ -4,18 +4,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Dashboard port for `make run` (make run PORT=8123); unset: TENANTCOST_PORT or 8000.
+PORT ?=
 
 .PHONY: run test lint typecheck clean bench chromium
 
+# Progress from the first second: each step says what it does, pip shows its own progress.
 $(STAMP): pyproject.toml
+	@echo "==> creating the virtual environment in $(VENV)/ (once; about a minute)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "==> upgrading pip"
+	$(BIN)/pip install --progress-bar on --upgrade pip
+	@echo "==> installing tenantcost and its dependencies into $(VENV)/"
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
+	@echo "==> virtual environment ready"
 
 ## run: start the embedded database, migrate, load the demo fleet and show the reports
+##      (PORT=N: serve the dashboard on port N; a busy port is reported before any work)
 run: $(STAMP)
-	$(BIN)/tenantcost demo run
+	$(BIN)/tenantcost demo run $(if $(PORT),--port $(PORT))
 
 ## chromium: Debian's Chromium for the browser tests (installed only when missing; needs root)
 chromium:

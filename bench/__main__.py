@@ -1,11 +1,11 @@
-"""``python -m bench bi-views|telemetry|cpu-accuracy|web``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|cpu-accuracy|web|cli``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bench import bi_views, cpu_accuracy, telemetry, web
+from bench import bi_views, cli, cpu_accuracy, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu-accuracy", help="Per-tenant CPU: sampler vs execution time vs truth (issue 12)."
         )
     )
+    cli.add_arguments(sub.add_parser("cli", help="CLI start-up: --version, --help (issue 14)."))
     sub.add_parser(
         "web", add_help=False, help="Dashboard pages and 100 concurrent users (issue 8)."
     )
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return telemetry.run(args)
     if args.name == "cpu-accuracy":
         return cpu_accuracy.run(args)
+    if args.name == "cli":
+        return cli.run(args)
     parser.print_help()
     return 2
 

@@ -1,40 +1,226 @@
-"""The ``tenantcost`` command: one entry point, one sub-command group per responsibility."""
+"""The ``tenantcost`` command: one entry point, one sub-command group per responsibility.
+
+Sub-commands are imported only when they run (or when their own ``--help`` is asked for):
+``tenantcost --version`` and ``tenantcost --help`` load no database driver, web framework
+or chart library. :data:`COMMANDS` names where each lives and its one-line help for the
+root ``--help`` (a test checks that line against the command's own help).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from difflib import get_close_matches
+from types import SimpleNamespace
 from typing import Any
 
-import psycopg
 import typer
-from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from tenantcost import __version__
-from tenantcost.attribution.cli import (
-    attribute_command,
-    cost_drivers_command,
-    quality_command,
-    tenant_costs_command,
-)
-from tenantcost.costs.cli import app as costs_app
-from tenantcost.db.cli import app as db_app
-from tenantcost.demo.cli import app as demo_app
 from tenantcost.errors import UserError
-from tenantcost.model.cli import app as model_app
-from tenantcost.outbox.cli import app as outbox_app
-from tenantcost.pricing.cli import app as pricebook_app
-from tenantcost.report.cli import app as report_app
-from tenantcost.settings_cli import settings_command
-from tenantcost.telemetry.cli import collect_command, tenants_app
-from tenantcost.tiers.cli import app as tiers_app
-from tenantcost.web.report_send import send_command
-from tenantcost.web.serve import serve_command
-from tenantcost.web.users import app as users_app
+
+#: name → (module:attribute, one-line help shown by ``tenantcost --help``).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "settings": (
+        "tenantcost.settings_cli:settings_command",
+        "List every setting with its environment variable, current value and meaning.",
+    ),
+    "db": (
+        "tenantcost.db.cli:app",
+        "Database: embedded server, migrations (upgrade/downgrade/sql), verification.",
+    ),
+    "costs": (
+        "tenantcost.costs.cli:app",
+        "Cost inputs: the audited IP cost constant, per-record overrides, Hostwinds sync.",
+    ),
+    "pricebook": (
+        "tenantcost.pricing.cli:app",
+        "Price books: versioned provider rates (per-second vCPU/RAM, storage, egress, plans).",
+    ),
+    "model": (
+        "tenantcost.model.cli:app",
+        "What-if pricing and capacity models over price books and scenario files (no "
+        "database needed).",
+    ),
+    "report": (
+        "tenantcost.report.cli:app",
+        "Executive reports over the one cost model: health, optimization, cost by plan, cost "
+        "per email, shared cost, tenant costs, cost drivers, attribution quality.",
+    ),
+    "tenants": (
+        "tenantcost.telemetry.cli:tenants_app",
+        "How each tenant shows up in PostgreSQL: its own database, role or schema, or rows in "
+        "shared tables with a tenant_id column.",
+    ),
+    "collect": (
+        "tenantcost.telemetry.cli:collect_command",
+        "Collect usage per tenant: pg_stat_statements deltas, pg_stat_database and "
+        "pg_stat_activity samples, backend CPU samples, storage sizes and host CPU/memory.",
+    ),
+    "attribute": (
+        "tenantcost.attribution.cli:attribute_command",
+        "Price a month's usage and write its whole ledger and figures (every cost line of "
+        "every tenant, and what no tenant carries).",
+    ),
+    "tiers": (
+        "tenantcost.tiers.cli:app",
+        "Tiers: ceilings, hourly evaluation (upgrade / soft / hard throttle signals), alerts.",
+    ),
+    "serve": (
+        "tenantcost.web.serve:serve_command",
+        "Serve the internal dashboard and JSON API (log in with a `tenantcost users` account).",
+    ),
+    "users": (
+        "tenantcost.web.users:app",
+        "Dashboard users and roles: executive and analyst read, dba also changes cost settings.",
+    ),
+    "demo": (
+        "tenantcost.demo.cli:app",
+        "The demo fleet, and the main job that shows it.",
+    ),
+    "outbox": (
+        "tenantcost.outbox.cli:app",
+        "Events for other systems (the tier webhook): deliver, list, retry.",
+    ),
+}
+
+#: Commands other modules add to a group when it loads (group → name → module:attribute).
+EXTRA_COMMANDS: dict[str, dict[str, str]] = {
+    "report": {
+        "send": "tenantcost.web.report_send:send_command",
+        "tenant-costs": "tenantcost.attribution.cli:tenant_costs_command",
+        "cost-drivers": "tenantcost.attribution.cli:cost_drivers_command",
+        "quality": "tenantcost.attribution.cli:quality_command",
+    }
+}
+
+
+def _attribute(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def load_command(name: str) -> Any:
+    """Import a sub-command and turn it into a click command (view options added)."""
+    from tenantcost.output import add_view_options
+
+    target = _attribute(COMMANDS[name][0])
+    if isinstance(target, typer.Typer):
+        sub = target
+        registered = {info.name for info in sub.registered_commands}
+        for extra, where in EXTRA_COMMANDS.get(name, {}).items():
+            if extra not in registered:
+                sub.command(extra)(_attribute(where))
+    else:
+        sub = typer.Typer(rich_markup_mode="rich")
+        sub.command(name)(target)
+    sub.rich_markup_mode = "rich"
+    add_view_options(sub)
+    command = typer.main.get_command(sub)
+    command.name = name
+    tidy_help(command)
+    return command
+
+
+def reflow(text: str) -> str:
+    """A docstring as help: paragraphs joined into single lines (the terminal wraps them),
+    list items (``-``, ``•``, ``1.``) kept on their own lines, ``\\b`` blocks untouched."""
+    import inspect
+    import re
+
+    paragraphs = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        if paragraph.startswith("\b"):
+            paragraphs.append(paragraph)
+            continue
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            stripped = line.strip()
+            if lines and not re.match(r"(?:[-•*]|\d+[.)])\s", stripped):
+                lines[-1] += " " + stripped
+            else:
+                lines.append(stripped)
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+def tidy_help(command: Any, *, recursive: bool = True) -> None:
+    """Help without hard-wrapped docstrings and without ``<bool>``-style type labels: flags
+    show no value, choices show ``a|b|c``, other values their type in capitals."""
+    if command.help:
+        command.help = reflow(command.help)
+    help_option = command.get_help_option(SimpleNamespace(help_option_names=["--help"]))
+    for param in [*command.params, help_option]:
+        kind = getattr(param, "param_type_name", "")
+        if kind == "argument":
+            label = _metavar(param)  # the type column reads TEXT, not <str>
+            param.display_type_rich = lambda ctx, label=label: label
+            if param.metavar is None:
+                param.metavar = param.name.upper()
+        if kind != "option" or param.metavar is not None:
+            continue
+        if param.is_flag:
+            param.metavar = ""
+        else:
+            param.metavar = _metavar(param)
+    if recursive:
+        for sub in getattr(command, "commands", {}).values():
+            tidy_help(sub)
+
+
+#: How a value's type reads in help (instead of ``<str>``, ``<int>``, ``<float>``).
+TYPE_LABELS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+
+
+def _metavar(param: Any) -> str:
+    desc = param.type_descriptor
+    if desc.is_choice and desc.choices:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
+    bare = str(param.bare_type())
+    return TYPE_LABELS.get(bare, bare.upper())
 
 
 class TenantcostGroup(TyperGroup):
-    """Root command group: a UserError anywhere below becomes one message and exit code 2."""
+    """Root command group: sub-commands load on demand; a UserError anywhere below becomes
+    one message and exit code 2."""
+
+    listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *(n for n in self.commands if n not in COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in COMMANDS:
+            return None
+        if self.listing:  # the root --help needs the one-line help, not the command
+            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name][1])
+        command = load_command(cmd_name)
+        self.commands[cmd_name] = command
+        return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As Typer's, but typos are matched against every command, loaded or not."""
+        try:
+            return self._click_resolve_command(ctx, args)
+        except Exception as exc:
+            message = getattr(exc, "message", None)
+            if message and args and message.startswith("No such command"):
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    names = ", ".join(repr(m) for m in matches)
+                    exc.message = f"{message.rstrip('.')}. Did you mean {names}?"  # type: ignore[attr-defined]
+            raise
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.listing = True
+        tidy_help(self, recursive=False)
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -42,32 +228,43 @@ class TenantcostGroup(TyperGroup):
         except UserError as exc:
             report_user_error(exc)
             raise typer.Exit(exc.exit_code) from None
-        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
-            report_user_error(
-                UserError(
-                    f"the database lacks part of tenantcost's schema: {exc.diag.message_primary}",
-                    "run `tenantcost db upgrade` (see `tenantcost db current`)",
-                )
-            )
+        except Exception as exc:
+            known = _database_error(exc)
+            if known is None:
+                raise
+            report_user_error(known)
             raise typer.Exit(UserError.exit_code) from None
-        except psycopg.DataError as exc:
-            # A value from the command line the database cannot take (NUL bytes, out of
-            # range, not a valid uuid or date): the input's fault, so one line and exit 2.
-            detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
-            report_user_error(
-                UserError(
-                    f"the database refused a value given on the command line: {detail}",
-                    "check the arguments (see the command's --help)",
-                )
-            )
-            raise typer.Exit(UserError.exit_code) from None
+
+
+def _database_error(exc: Exception) -> UserError | None:
+    """Database errors a person can act on: a missing table or column (run `db upgrade`),
+    or a value from the command line the database cannot take (NUL bytes, out of range, not
+    a valid uuid or date: the input's fault). psycopg is only looked at when loaded."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return None
+    if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+        return UserError(
+            f"the database lacks part of tenantcost's schema: {exc.diag.message_primary}",
+            "run `tenantcost db upgrade` (see `tenantcost db current`)",
+        )
+    if isinstance(exc, psycopg.DataError):
+        detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+        return UserError(
+            f"the database refused a value given on the command line: {detail}",
+            "check the arguments (see the command's --help)",
+        )
+    return None
 
 
 def report_user_error(exc: UserError) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
     err = Console(stderr=True)
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    err.print(Text.assemble(("error:", "bold red"), " ", exc.message), highlight=False)
     if exc.hint:
-        err.print(f"  [bold]fix:[/] {exc.hint}", highlight=False)
+        err.print(Text.assemble("  ", ("fix:", "bold"), " ", exc.hint), highlight=False)
 
 
 app = typer.Typer(
@@ -81,24 +278,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-app.add_typer(db_app, name="db")
-app.add_typer(costs_app, name="costs")
-app.add_typer(pricebook_app, name="pricebook")
-app.add_typer(model_app, name="model")
-app.add_typer(report_app, name="report")
-app.add_typer(tenants_app, name="tenants")
-app.add_typer(tiers_app, name="tiers")
-app.add_typer(users_app, name="users")
-app.add_typer(demo_app, name="demo")
-app.add_typer(outbox_app, name="outbox")
-app.command("serve")(serve_command)
-report_app.command("send")(send_command)
-app.command("collect")(collect_command)
-app.command("attribute")(attribute_command)
-report_app.command("tenant-costs")(tenant_costs_command)
-report_app.command("cost-drivers")(cost_drivers_command)
-report_app.command("quality")(quality_command)
-app.command("settings")(settings_command)
 
 
 def _version(value: bool) -> None:

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
             "the first time and keeps it."
         ),
     )
+    port: int = Field(
+        default=8000,
+        ge=0,
+        le=65535,
+        description=(
+            "TCP port of the dashboard for `serve` and `demo run` (`make run PORT=N`) when "
+            "--port is not given; 0 picks a free port."
+        ),
+    )
     connect_timeout: int = Field(
         default=5, ge=1, le=300, description="Seconds to wait when connecting to PostgreSQL."
     )

@@ -45,4 +45,10 @@ def settings_command(
     Settings come from TENANTCOST_* environment variables, then the TOML file named by
     TENANTCOST_CONFIG (default: the per-user config directory), then defaults.
     """
-    emit(settings_rows(), fmt, title=f"settings (file: {config_file()})")
+    emit(
+        settings_rows(),
+        fmt,
+        columns=["setting", "env", "value", "source", "help"],
+        title=f"settings (file: {config_file()})",
+        priority=("setting", "value", "help"),
+    )

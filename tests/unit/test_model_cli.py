@@ -51,7 +51,12 @@ def test_mix_json_carries_section_4_totals() -> None:
 def test_compare_seed_shows_each_claim_beside_the_computed_figure() -> None:
     rows = json.loads(runner.invoke(app, ["compare-seed", "--format", "json"]).output)
     row = next(r for r in rows if r["figure"] == "FREE query execution: vCPU")
-    assert (row["seed_states"], row["computed"], row["holds"]) == ("$0.0032", "0.000003234", "NO")
+    # 10 queries/day x 30 days x 0.05 s x 0.1 vCPU x $0.000002156/vCPU-s = 0.000003234,
+    # printed at the column's one scale (12 decimals: its finest figure), the same every row
+    computed = row["computed"]
+    assert (row["seed_states"], computed, row["holds"]) == ("$0.0032", "0.000003234000", "NO")
+    decimals = {len(r["computed"].partition(".")[2]) for r in rows if r["computed"][0].isdigit()}
+    assert decimals == {12}
     total = next(r for r in rows if r["figure"] == "total monthly cost")
     assert total["seed_states"] == "$715.00" and total["holds"] == "NO"
 

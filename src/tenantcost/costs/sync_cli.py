@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,12 +18,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tenantcost.config import get_settings
-from tenantcost.costs.sync import SyncReport, reconcile, sync_vps
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit, render_json
-from tenantcost.providers.hostwinds import HostwindsClient
 from tenantcost.report import refresh_rollups
+
+if TYPE_CHECKING:
+    from tenantcost.costs.sync import SyncReport
 
 SUMMARY_COLUMNS = [
     "changed",
@@ -148,6 +150,9 @@ def sync_vps_command(
         raise UserError("say which VPS to sync", "pass --instance ID or --all")
     if instance is not None and all_:
         raise UserError("--instance and --all exclude each other", "pass only one of them")
+    from tenantcost.costs.sync import sync_vps
+    from tenantcost.providers.hostwinds import HostwindsClient
+
     with (
         HostwindsClient.from_settings(allow_upgrade_orders=allow_upgrade_orders) as client,
         connect() as conn,
@@ -171,6 +176,9 @@ def reconcile_command(
     Same as `sync-vps --all` with audit reason 'monthly reconciliation'. Idempotent: run it
     twice and the second run changes nothing. Exit code 1 when any instance failed.
     """
+    from tenantcost.costs.sync import reconcile
+    from tenantcost.providers.hostwinds import HostwindsClient
+
     with (
         HostwindsClient.from_settings(allow_upgrade_orders=allow_upgrade_orders) as client,
         connect() as conn,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import typer
 from rich.console import Console
 
 from tenantcost.config import get_settings
-from tenantcost.db import migrate
 from tenantcost.db.connect import database_url, embedded_server, redact
 from tenantcost.output import OutputFormat, emit
 
@@ -20,6 +21,13 @@ ROLLBACK_WARNING = (
     "Warning: Only use column removal as absolute last resort, as this will permanently lose "
     "business data. Prefer to set approximate_cost to 0.00 instead."
 )
+
+
+def _migrate() -> ModuleType:
+    """Alembic loads only for the commands that migrate (not for start/stop/status/url)."""
+    from tenantcost.db import migrate
+
+    return migrate
 
 
 def _require_embedded(command: str) -> None:
@@ -80,8 +88,8 @@ def upgrade(
     leaves the database at the previous one.
     """
     target = database_url()
-    migrate.upgrade(target, revision)
-    console.print(f"database at revision {migrate.current_revision(target)}")
+    _migrate().upgrade(target, revision)
+    console.print(f"database at revision {_migrate().current_revision(target)}")
 
 
 @app.command()
@@ -100,14 +108,14 @@ def downgrade(
     """
     console.print(f"[yellow]{ROLLBACK_WARNING}[/]")
     target = database_url()
-    migrate.downgrade(target, revision, drop_data=drop_data)
-    console.print(f"database at revision {migrate.current_revision(target) or 'base'}")
+    _migrate().downgrade(target, revision, drop_data=drop_data)
+    console.print(f"database at revision {_migrate().current_revision(target) or 'base'}")
 
 
 @app.command()
 def current() -> None:
     """Print the revision the database is at ('base' when tenantcost is not installed)."""
-    print(migrate.current_revision(database_url()) or "base")
+    print(_migrate().current_revision(database_url()) or "base")
 
 
 @app.command()
@@ -115,7 +123,7 @@ def history(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
 ) -> None:
     """List the migrations, oldest first."""
-    emit(migrate.history(), fmt, title="migrations")
+    emit(_migrate().history(), fmt, title="migrations")
 
 
 @app.command("sql")
@@ -126,7 +134,7 @@ def sql(
     ),
 ) -> None:
     """Print the exact SQL an upgrade would run, for a DBA to review. Touches no database."""
-    print(migrate.offline_sql(revision, downgrade_to=downgrade_to), end="")
+    print(_migrate().offline_sql(revision, downgrade_to=downgrade_to), end="")
 
 
 @app.command()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from tenantcost.db.connect import connect
-from tenantcost.demo.fleet import DemoSummary, load_demo
 from tenantcost.numbers import strict_int
 from tenantcost.output import OutputFormat, emit
+
+if TYPE_CHECKING:
+    from tenantcost.demo.fleet import DemoSummary
 
 app = typer.Typer(help="The demo fleet, and the main job that shows it.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -63,6 +65,9 @@ def load(
     plan ids, 1-8 IPs per VPS in mixed statuses, 12 months of payments and 365 days of
     billing analytics. Refuses to load over existing companies unless --replace.
     """
+    from tenantcost.db.connect import connect
+    from tenantcost.demo.fleet import load_demo
+
     day = date.fromisoformat(today) if today else None
     with console.status("loading demo fleet…") as status, connect() as conn:
         summary = load_demo(
@@ -73,7 +78,7 @@ def load(
             replace=replace,
             progress=lambda msg: status.update(msg),
         )
-    emit(summary_rows(summary), fmt, title="demo fleet loaded")
+    emit(summary_rows(summary), fmt, columns=["what", "rows"], title="demo fleet loaded")
 
 
 @app.command("run")
@@ -86,7 +91,14 @@ def run(
     serve: bool = typer.Option(
         True, "--serve/--no-serve", help="End by serving the dashboard (Ctrl-C stops it)."
     ),
-    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Dashboard port (0: any)."),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        min=0,
+        max=65535,
+        help="Dashboard port (default: the TENANTCOST_PORT setting, 8000; 0: any free port). "
+        "Checked before any work starts.",
+    ),
 ) -> None:
     """The main job: embedded database, migrations, demo fleet, Hostwinds sync, a real
     telemetry workload, attribution, tier evaluation, reports, then the dashboard.
@@ -95,5 +107,9 @@ def run(
     prints a fresh password for the demo dashboard user.
     """
     from tenantcost.demo.main_job import run_main_job
+    from tenantcost.web.serve import check_port_free, configured_port
 
-    run_main_job(tenants=tenants, seed=seed, reload=reload, serve=serve, port=port)
+    chosen = configured_port(port)
+    if serve:
+        check_port_free("127.0.0.1", chosen)  # a busy port fails now, not after the setup
+    run_main_job(tenants=tenants, seed=seed, reload=reload, serve=serve, port=chosen)

@@ -82,7 +82,13 @@ def cost(
         }
         for c in tier_costs(sc)
     ]
-    emit(rows, fmt, title=f"Cost per tenant-month: {sc.name} on {sc.book.name}")
+    emit(
+        rows,
+        fmt,
+        title=f"Cost per tenant-month: {sc.name} on {sc.book.name}",
+        priority=("tier", "price", "total", "margin_pct", "cost_per_query"),
+        places={"cost_per_query": 12},
+    )
 
 
 def mix_rows(result: MixResult) -> list[dict[str, Any]]:
@@ -265,4 +271,4 @@ def compare_seed_command(
     rows = [claim_row(c) for c in checks if not (only_failing and c.holds)]
     held = sum(c.holds for c in checks)
     title = f"Seed 002 claims vs the model: {held} of {len(checks)} hold"
-    emit(rows, fmt, title=title)
+    emit(rows, fmt, title=title, priority=("figure", "seed_states", "computed", "holds"))

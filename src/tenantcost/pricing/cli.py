@@ -24,6 +24,17 @@ app = typer.Typer(
 FORMAT_HELP = "Output format: table (people), json or csv (machines)."
 
 
+SUMMARY_COLUMNS = [
+    "name",
+    "provider",
+    "currency",
+    "effective_from",
+    "plans",
+    "source_date",
+    "origin",
+]
+
+
 def summary_row(book: PriceBook, origin: str) -> dict[str, Any]:
     """One line per book: identity, when it took effect and how many plans it holds."""
     return {
@@ -79,25 +90,32 @@ def list_books(
         None, "--dir", help="Also list every *.toml price book in this folder."
     ),
     stored: bool = typer.Option(
-        False, "--stored", help="Also list the books imported into the database."
+        False,
+        "--stored",
+        help="List the books imported into the database instead of the shipped ones.",
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=FORMAT_HELP),
 ) -> None:
-    """List the shipped price books (and those in --dir / the database) with their dates."""
-    rows = [summary_row(b, "shipped") for b in shipped_price_books()]
-    if directory is not None:
-        rows += [summary_row(b, str(directory)) for b in books_in_dir(directory)]
+    """List the shipped price books (or, with --stored, those in the database) with their
+    dates; --dir adds the books in a folder."""
     if stored:
         from tenantcost.db.connect import connect
         from tenantcost.pricing.store import bad_stored_books, stored_books
 
         with connect() as conn:
-            rows += [summary_row(b, "database") for b in stored_books(conn)]
+            rows = [summary_row(b, "database") for b in stored_books(conn)]
             rows += [
                 {"name": b["name"], "origin": f"database, INVALID (skipped): {b['problem']}"}
                 for b in bad_stored_books(conn)
             ]
-    emit(rows, fmt, title="Price books")
+        title = "Price books stored in the database"
+        empty = "no price book is stored; import one: `tenantcost pricebook import railway-2025-11`"
+    else:
+        rows = [summary_row(b, "shipped") for b in shipped_price_books()]
+        title, empty = "Price books", "no price books"
+    if directory is not None:
+        rows += [summary_row(b, str(directory)) for b in books_in_dir(directory)]
+    emit(rows, fmt, columns=SUMMARY_COLUMNS, title=title, empty=empty)
 
 
 @app.command("show")
@@ -119,7 +137,12 @@ def validate(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """Check a price book file; exit 0 with a summary, or exit 2 naming the bad key."""
-    emit([summary_row(load_price_book(path), str(path))], fmt, title="Valid price book")
+    emit(
+        [summary_row(load_price_book(path), str(path))],
+        fmt,
+        columns=SUMMARY_COLUMNS,
+        title="Valid price book",
+    )
 
 
 @app.command("import")

@@ -13,9 +13,9 @@ from tenantcost.report.rollup import latest_period, refresh_rollups, rollup_stat
 
 app = typer.Typer(
     help=(
-        "Executive reports: health, optimization, cost by plan, cost per email, shared cost, "
-        "tenant costs, cost drivers, attribution quality. Every figure is the month's full cost "
-        "(VPS, IPs, shared shares, usage, add-ons, overhead) from one model. Internal "
+        "Executive reports over the one cost model: health, optimization, cost by plan, cost "
+        "per email, shared cost, tenant costs, cost drivers, attribution quality. Every figure "
+        "is the month's full cost (VPS, IPs, shared shares, usage, add-ons, overhead). Internal "
         "approximations for Finance and executives, never billing."
     ),
     no_args_is_help=True,
@@ -35,7 +35,13 @@ def _show(name: str, fmt: OutputFormat, month: str | None) -> None:
     columns = report.columns
     if people and "tenant_id" in columns:
         columns = tuple(c for c in columns if c != "tenant_id")  # people read company names
-    emit(rows, fmt, columns=columns, title=f"{report.title} — {period}")
+    emit(
+        rows,
+        fmt,
+        columns=columns,
+        title=f"{report.title} — {period}",
+        places=report.places(people=people),
+    )
     console.print(  # stderr: which month, provisional or final, stale or not
         state.note(), highlight=False, markup=False, soft_wrap=True
     )

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import typer
 from rich.console import Console
+from rich.text import Text
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 from tenantcost.db.connect import Connection, connect
@@ -143,7 +144,8 @@ def _price_hour(conn: Connection, report: PassReport) -> str | None:
         for hour in report.hours:  # a pass's usage may straddle an hour boundary
             attribute_period(conn, hour_period(hour))
     except UserError as exc:
-        return f"hourly pricing skipped: {exc.message}"
+        fix = f"; fix: {exc.hint}" if exc.hint else ""
+        return f"hourly pricing skipped: {exc.message}{fix}"
     except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
         return f"hourly pricing skipped: {exc.diag.message_primary or exc}"
     except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure
@@ -184,12 +186,36 @@ def _show_pass(conn: Connection, report: PassReport, fmt: OutputFormat) -> None:
                 "egress_bytes": None,
             }
         )
-    emit(rows, fmt, title=f"Usage counted for {report.hour:%Y-%m-%d %H}:00 UTC")
+    emit(
+        rows,
+        fmt,
+        columns=[
+            "tenant",
+            "queries",
+            "compute_seconds",
+            "compute_source",
+            "connection_seconds",
+            "storage_bytes",
+            "egress_bytes",
+        ],
+        title=f"Usage counted for {report.hour:%Y-%m-%d %H}:00 UTC",
+        empty="no usage counted in this pass",
+    )
     if fmt is OutputFormat.table:
-        for name, text in report.sources.items():
-            err.print(f"[bold]{name}:[/] {text}", highlight=False)
-        for text in report.warnings:
-            err.print(f"[yellow]warning:[/] {text}", highlight=False)
+        for line in pass_notes(report.sources, report.warnings):
+            err.print(line, highlight=False)
+
+
+def pass_notes(sources: dict[str, str], warnings: list[str]) -> list[Text]:
+    """Where each figure came from, then the warnings; a source that is itself a warning
+    (e.g. pg_stat_statements missing) is printed once, as a warning."""
+    lines = []
+    for name, text in sources.items():
+        label = ("warning: ", "yellow") if text in warnings else ""
+        lines.append(Text.assemble(label, (f"{name}:", "bold"), " ", text))
+    shown = set(sources.values())
+    lines += [Text.assemble(("warning:", "yellow"), " ", w) for w in warnings if w not in shown]
+    return lines
 
 
 def _evaluate_finished_hour(

@@ -10,13 +10,12 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from tenantcost.db.connect import connect
+from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
 from tenantcost.numbers import parse_decimal, parse_integer, strict_int
 from tenantcost.output import OutputFormat, emit
 from tenantcost.telemetry.timeutil import check_year
 from tenantcost.tiers import store
-from tenantcost.tiers.evaluate import evaluate_hour
 
 app = typer.Typer(
     help="Tiers: ceilings, hourly evaluation (upgrade / soft / hard throttle signals), alerts.",
@@ -30,7 +29,14 @@ FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv."
 def list_(fmt: OutputFormat = FORMAT) -> None:
     """Every tier with its price, ceilings, margin floor and the plans it governs."""
     with connect() as conn:
-        emit(store.list_tiers(conn), fmt, title="tiers")
+        rows = store.list_tiers(conn)
+    emit(
+        rows,
+        fmt,
+        columns=TIER_COLUMNS,
+        title="tiers",
+        empty="no tiers; add one with `tenantcost tiers set`",
+    )
 
 
 #: Largest values the tiers table holds (numeric(10,2) price, int ceilings) or that make sense.
@@ -104,7 +110,7 @@ def set_(
             fields.pop("margin_floor_pct", None)
         tier = store.tier_from_input(name=name, **fields)
         store.save_tier(conn, tier)
-    console.print(f"tier {tier.name} saved")
+    console.print(f"tier {tier.name} saved", markup=False)
 
 
 @app.command("link")
@@ -115,7 +121,36 @@ def link(
     """Govern a plan's tenants by a tier's ceilings."""
     with connect() as conn:
         plan_name = store.link_plan(conn, plan, tier)
-    console.print(f"plan {plan_name} → tier {tier}")
+    console.print(f"plan {plan_name} → tier {tier}", markup=False)
+
+
+#: The columns of ``tiers list`` (queries.sql tiers).
+TIER_COLUMNS = (
+    "name",
+    "monthly_price",
+    "cost_ceiling",
+    "storage_gb_ceiling",
+    "requests_per_hour_ceiling",
+    "latency_target_ms",
+    "margin_floor_pct",
+    "plans",
+)
+
+
+def query_report(
+    conn: Connection,
+    query: str,
+    params: Mapping[str, Any],
+    fmt: OutputFormat,
+    *,
+    title: str,
+    empty: str,
+) -> None:
+    """Run a named query and print its rows; the columns come from the query itself, so an
+    empty CSV still has its header."""
+    cur = conn.execute(store.sql(query), params)
+    rows = cur.fetchall()
+    emit(rows, fmt, columns=[d.name for d in cur.description or []], title=title, empty=empty)
 
 
 def parse_hour(text: str | None) -> datetime:
@@ -143,6 +178,8 @@ def evaluate(
     TENANTCOST_WEBHOOK_URL is set, into the outbox in the same transaction; `tenantcost
     outbox drain` (or the serve / collect --every job) sends them, signed, with retries.
     """
+    from tenantcost.tiers.evaluate import evaluate_hour
+
     with connect() as conn:
         report = evaluate_hour(conn, parse_hour(hour))
     emit([report.summary_row()], fmt, title="tier evaluation")
@@ -160,8 +197,14 @@ def decisions(
 ) -> None:
     """Tier decisions with their evidence: ceiling, figure, percent of ceiling, since when."""
     with connect() as conn:
-        rows = conn.execute(store.sql("decisions"), {"active": active, "limit": limit}).fetchall()
-    emit(rows, fmt, title="tier decisions" + (" (active)" if active else ""))
+        query_report(
+            conn,
+            "decisions",
+            {"active": active, "limit": limit},
+            fmt,
+            title="tier decisions" + (" (active)" if active else ""),
+            empty="no active tier decisions" if active else "no tier decisions",
+        )
 
 
 @app.command("alerts")
@@ -174,8 +217,14 @@ def alerts(
 ) -> None:
     """Margin, outlier, jump and plan-above-price alerts: one row per episode."""
     with connect() as conn:
-        rows = conn.execute(store.sql("alerts"), {"open_only": open_only, "limit": limit})
-        emit(rows.fetchall(), fmt, title="alerts")
+        query_report(
+            conn,
+            "alerts",
+            {"open_only": open_only, "limit": limit},
+            fmt,
+            title="alerts",
+            empty="no open alerts" if open_only else "no alerts",
+        )
 
 
 @app.command("abuse")
@@ -193,5 +242,11 @@ def abuse(
         if threshold is None:
             row = conn.execute(store.sql("setting"), {"key": "free_abuse_threshold"}).fetchone()
             threshold = int(Decimal(row["value"])) if row else 3
-        rows = conn.execute(store.sql("free_abuse"), {"threshold": threshold}).fetchall()
-    emit(rows, fmt, title=f"FREE tenants sharing a signup signal (≥ {threshold})")
+        query_report(
+            conn,
+            "free_abuse",
+            {"threshold": threshold},
+            fmt,
+            title=f"FREE tenants sharing a signup signal (≥ {threshold})",
+            empty=f"no signup email domain or IP shared by {threshold} or more FREE tenants",
+        )

@@ -42,13 +42,13 @@ from tenantcost.web.auth import (
     require,
 )
 from tenantcost.web.jobs import JobRunner
+from tenantcost.web.serve import DEFAULT_INTERVAL
 from tenantcost.web.throttle import Backoff, HashGate, LoginThrottle
 
 log = logging.getLogger("tenantcost.web")
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-DEFAULT_INTERVAL = 900.0
 DATABASE_RETRY_AFTER = 5  # seconds, in 503 answers while the database is away
 # Forms and JSON bodies here are a login or a setting change: a few hundred bytes. Larger
 # bodies are refused (413) before they are read into memory.

@@ -205,7 +205,7 @@ def _row(
         "PublisherName": host,
         "HostProviderName": host,
         "ServiceProviderName": host,
-        "PricingQuantity": Decimal(line["quantity"]),
+        "PricingQuantity": Decimal(line["quantity"]).quantize(RATIO_SCALE),
         "PricingUnit": line["unit"],
         "ServiceCategory": category,
         "ServiceName": name,

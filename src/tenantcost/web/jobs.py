@@ -58,7 +58,7 @@ class CollectorJob:
             for hour in report.hours:
                 attribute_period(conn, hour_period(hour))
         except UserError as exc:  # e.g. no price book in force: the usage is kept
-            log.warning("hourly pricing skipped: %s", exc.message)
+            log.warning("hourly pricing skipped: %s; fix: %s", exc.message, exc.hint or "-")
         except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
             log.warning("hourly pricing skipped: %s", exc.diag.message_primary or exc)
         except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure

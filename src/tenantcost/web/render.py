@@ -1,40 +1,44 @@
-"""Presentation helpers shared by pages, API and reports: JSON-safe values, CSV, formats."""
+"""Presentation helpers shared by pages, API and reports: JSON-safe values, CSV, formats.
+
+Every number becomes text in :mod:`tenantcost.money` and every CSV in
+:func:`tenantcost.output.render_csv`, so the dashboard, the API, the FOCUS export and the CLI
+print the same figures the same way (never exponent notation, formula-safe CSV).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
-from tenantcost.output import render_csv
+from tenantcost.money import is_money_column, money_text, number_text, percent_text, plain
+from tenantcost.output import machine_value, render_csv
 
-MACHINE_SCALE = Decimal("0.000001")  # money in the API: 6 decimals, never an exponent
+#: The API's one scale for every Decimal (money from the 12-decimal ledger included).
+MACHINE_PLACES = 6
 
 
 def decimal_text(value: Decimal) -> str:
-    """A plain decimal string with exactly 6 decimals, the API's one scale for every Decimal
-    (half up), never scientific notation (``1E-8`` prints as ``0.000000``)."""
-    return f"{value.quantize(MACHINE_SCALE, rounding=ROUND_HALF_UP):f}"
+    """A plain decimal string with exactly 6 decimals (half up), never exponent notation
+    (``1E-8`` prints as ``0.000000``), never ``-0``."""
+    return plain(value, MACHINE_PLACES)
 
 
 def jsonable(value: Any) -> Any:
-    """Decimals (money) and UUIDs as strings, times as ISO 8601; containers recursively."""
+    """Decimals as plain strings with 6 decimals (so every column has one scale), UUIDs as
+    strings, times as ISO 8601; containers recursively."""
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if isinstance(value, Decimal):
         return decimal_text(value)
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+    return machine_value(value)
 
 
 def csv_text(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A CSV download (dashboard tables, API, FOCUS export): header always, formula-safe."""
     return render_csv(rows, columns)
 
 
@@ -54,18 +58,12 @@ def csv_lines(
 
 
 def fmt_money(value: Any, places: int = 2) -> str:
-    """$1,234.56 (half up); negative as −$12.00; blank for None."""
-    if value is None or value == "":
-        return ""
-    amount = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    sign = "−" if amount < 0 else ""
-    return f"{sign}${abs(amount):,.{places}f}"
+    """$1,234.56 (half up); negative as −$12.00; blank for None; <$0.01 below half a cent."""
+    return money_text(value, places)
 
 
 def fmt_pct(value: Any) -> str:
-    if value is None or value == "":
-        return "n/a"
-    return f"{Decimal(value):,.1f}%"
+    return percent_text(value, 1)
 
 
 def fmt_cell(column: str, value: Any) -> str:
@@ -80,13 +78,15 @@ def fmt_cell(column: str, value: Any) -> str:
         words = set(column.split("_"))
         if {"per", "email"} <= words:
             return fmt_money(value, 4)
-        if words & {"ratio", "score", "pct", "count"}:
-            return str(value)
-        if words & {"cost", "costs", "revenue", "profit", "opportunity", "amount", "price"}:
+        if is_money_column(column):
             return fmt_money(value)
-        return str(value)
+        return (
+            number_text(value)
+            if words & {"ratio", "score", "pct", "count"}
+            else str(machine_value(value))
+        )
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int):
         return f"{value:,}"
     return str(value)

@@ -13,9 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import httpx
 import typer
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
 
 from tenantcost.db.connect import Connection, connect, redact
@@ -70,6 +68,8 @@ def report_data(conn: Connection, period: Period) -> dict[str, Any]:
 
 
 def render_html(values: dict[str, Any]) -> str:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape())
     env.filters["money"] = render.fmt_money
     env.filters["pct"] = render.fmt_pct
@@ -89,6 +89,8 @@ def summary(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def post_webhook(url: str, payload: dict[str, Any], timeout: float = 10.0) -> int:
+    import httpx
+
     try:
         response = httpx.post(url, json=payload, timeout=timeout)
     except httpx.HTTPError as exc:
@@ -127,7 +129,7 @@ def send_command(
             raise UserError(
                 f"cannot write {out}: {exc.strerror}", "choose a writable path"
             ) from None
-        err.print(f"wrote the {period.value} executive report to {out}")
+        err.print(f"wrote the {period.value} executive report to {out}", markup=False)
         return
     assert webhook is not None
     payload = {
@@ -137,4 +139,7 @@ def send_command(
         "html": html,
     }
     status = post_webhook(webhook, json.loads(json.dumps(payload)))
-    err.print(f"sent the {period.value} executive report to {redact(webhook)} (HTTP {status})")
+    err.print(
+        f"sent the {period.value} executive report to {redact(webhook)} (HTTP {status})",
+        markup=False,
+    )

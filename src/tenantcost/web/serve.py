@@ -9,19 +9,23 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import connect, database_url, redact
 from tenantcost.errors import UserError
 from tenantcost.numbers import strict_int
-from tenantcost.web.app import DEFAULT_INTERVAL, create_app
+
+if TYPE_CHECKING:
+    import uvicorn
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 DEMO_USER = "demo"
+#: Seconds between runs of the dashboard's jobs (collect, refresh rollups, snapshot).
+DEFAULT_INTERVAL = 900.0
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -37,11 +41,28 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise UserError(
             f"cannot listen on {host}:{port}: {exc.strerror}",
-            "choose another --port (or stop what is using it)",
+            "choose another port: --port N or TENANTCOST_PORT (`make run PORT=N`), "
+            "or stop what is using it",
         ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail now, before any work, when ``host:port`` cannot be listened on (a bind that is
+    closed at once; port 0 is always free)."""
+    if port:
+        bind(host, port).close()
+
+
+def configured_port(port: int | None) -> int:
+    """``--port`` when given, else the ``TENANTCOST_PORT`` setting."""
+    if port is not None:
+        return port
+    from tenantcost.config import get_settings
+
+    return get_settings().port
 
 
 def server_for(
@@ -55,6 +76,10 @@ def server_for(
 ) -> uvicorn.Server:
     """The uvicorn server for the app. Proxy headers (X-Forwarded-For/-Proto) are read only
     from the addresses in TENANTCOST_FORWARDED_ALLOW_IPS; unset, never."""
+    import uvicorn
+
+    from tenantcost.web.app import create_app
+
     settings = settings or get_settings()
     app = create_app(url, jobs=jobs, interval=interval, settings=settings, hosts=hosts)
     proxies = settings.forwarded_allow_ips
@@ -83,7 +108,12 @@ def serve_forever(
     ``banner`` and the address. The jobs schedule runs in the same process unless ``jobs``
     is False."""
     console = console or Console()
-    sock = bind(host, port)
+    try:
+        sock = bind(host, port)
+    except UserError:
+        if banner:  # e.g. a login just set: never change a credential without showing it
+            console.print(banner)
+        raise
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     if banner:
@@ -128,6 +158,7 @@ def running_server(
 def ensure_demo_user(url: str) -> str:
     """The main job's dba user ``demo``, with a fresh random password each run (a demo
     login should never be lost, and the old one should not keep working)."""
+    from tenantcost.db.connect import connect
     from tenantcost.web.users import add_user, set_password
 
     password = secrets.token_urlsafe(12)
@@ -144,7 +175,13 @@ def ensure_demo_user(url: str) -> str:
 
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (internal only)."),
-    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port (0: any free)."),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        min=0,
+        max=65535,
+        help="TCP port (default: the TENANTCOST_PORT setting, 8000; 0: any free port).",
+    ),
     no_jobs: bool = typer.Option(
         False, "--no-jobs", help="Serve only: do not run the collector/rollup schedule here."
     ),
@@ -157,12 +194,13 @@ def serve_command(
     ),
 ) -> None:
     """Serve the internal dashboard and JSON API (log in with a `tenantcost users` account)."""
+
     url = database_url()
     connect(url).close()  # one clear (redacted) message now if the database is unreachable
     serve_forever(
         url,
         host,
-        port,
+        configured_port(port),
         banner=f"database {redact(url)}",
         jobs=not no_jobs,
         interval=interval,

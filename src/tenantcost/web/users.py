@@ -187,6 +187,21 @@ def remove_user(conn: Connection, name: str) -> None:
             raise UserError(f"no user named {name!r}", "see `tenantcost users list`")
 
 
+#: The columns of ``users list`` (users.sql users_list), also for an empty CSV's header.
+USER_COLUMNS = (
+    "name",
+    "role",
+    "has_password",
+    "has_token",
+    "token_expires_at",
+    "token_last_used_at",
+    "created_at",
+    "created_by",
+    "last_login_at",
+    "active_sessions",
+)
+
+
 def list_users(conn: Connection) -> list[dict[str, Any]]:
     return conn.execute(_users_sql("users_list")).fetchall()
 
@@ -263,7 +278,13 @@ def list_command(
     last used, and their active sessions."""
     with connect() as conn:
         rows = list_users(conn)
-    emit(rows, fmt, title="dashboard users")
+    emit(
+        rows,
+        fmt,
+        columns=USER_COLUMNS,
+        title="dashboard users",
+        empty="no dashboard users; add one with `tenantcost users add NAME --role dba`",
+    )
 
 
 @app.command("remove")

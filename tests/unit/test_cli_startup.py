@@ -1,0 +1,228 @@
+"""The CLI starts light (sub-commands load on demand) and its help reads well."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tenantcost.cli import COMMANDS, app, load_command, reflow
+
+HEAVY = ["fastapi", "uvicorn", "matplotlib", "alembic", "psycopg_pool", "psycopg", "sqlalchemy"]
+
+runner = CliRunner(env={"COLUMNS": "100"})
+
+
+def modules_after(code: str) -> set[str]:
+    """Top-level modules imported by a fresh interpreter that runs ``code``."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return {name.partition(".")[0] for name in json.loads(out.splitlines()[-1])}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import tenantcost.cli",
+        "from typer.testing import CliRunner\nfrom tenantcost.cli import app\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        "assert CliRunner().invoke(app, ['--version']).exit_code == 0",
+    ],
+)
+def test_version_and_help_import_no_heavy_module(code: str) -> None:
+    loaded = modules_after(code)
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_loading_every_command_group_leaves_the_heavy_libraries_to_the_commands() -> None:
+    loaded = modules_after(
+        "from tenantcost.cli import COMMANDS, load_command\n"
+        "for name in COMMANDS:\n    load_command(name)"
+    )
+    web_and_migrations = {"fastapi", "uvicorn", "matplotlib", "alembic", "psycopg_pool"}
+    assert not loaded & web_and_migrations, sorted(loaded & web_and_migrations)
+
+
+def test_root_help_lists_every_command_with_its_own_first_line() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name, (_, short) in COMMANDS.items():
+        assert name in result.output
+        command = load_command(name)
+        own = " ".join((command.help or "").split("\n\n")[0].split())
+        assert own.startswith(short.rstrip(".")), (name, own, short)
+
+
+def all_command_paths() -> list[list[str]]:
+    paths: list[list[str]] = []
+    for name in COMMANDS:
+        command: Any = load_command(name)
+        subs = getattr(command, "commands", {})
+        paths += [[name, sub] for sub in subs] if subs else [[name]]
+    return paths
+
+
+@pytest.mark.parametrize("path", all_command_paths(), ids=" ".join)
+def test_every_help_has_no_type_brackets_and_explains_the_command(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert not re.search(r"<(bool|str|int|float|text)>", result.output), result.output
+    command: Any = load_command(path[0])
+    if len(path) > 1:
+        command = command.commands[path[1]]
+    assert command.help and len(command.help.split()) >= 4, path  # a sentence, not a stub
+
+
+def test_report_commands_take_the_view_options() -> None:
+    for path in (["report", "health"], ["tiers", "alerts"], ["model", "cost"], ["users", "list"]):
+        output = runner.invoke(app, [*path, "--help"]).output
+        assert "--columns" in output and "--wide" in output and "--top" in output, path
+    # tenant-costs keeps its own --top (the N costliest tenants)
+    output = runner.invoke(app, ["report", "tenant-costs", "--help"]).output
+    assert output.count("--top") == 1 and "costliest" in output
+
+
+def test_docstrings_are_reflowed_but_lists_keep_their_lines() -> None:
+    text = """First line
+    goes on here.
+
+    A paragraph that was
+    hard-wrapped.
+
+    - one item
+      continued
+    - two"""
+    assert reflow(text) == (
+        "First line goes on here.\n\nA paragraph that was hard-wrapped.\n\n"
+        "- one item continued\n- two"
+    )
+
+
+def test_model_cost_at_80_columns_shows_every_shown_figure_whole() -> None:
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["model", "cost"])
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    # ENTERPRISE: price $100.00; margin (100 - 12.80) / 100 = 87.2 %
+    assert "$100.00" in result.output and "87.2" in result.output
+    assert "not shown (terminal 80 columns wide)" in result.output
+
+
+def test_a_column_selection_of_an_unknown_name_is_one_clear_error() -> None:
+    result = runner.invoke(app, ["model", "cost", "--columns", "tier,nope"])
+    assert result.exit_code == 2
+    assert "no column named nope" in result.output and "Traceback" not in result.output
+    csv_out = runner.invoke(app, ["model", "cost", "--format", "csv", "--columns", "total,tier"])
+    assert csv_out.output.splitlines()[0] == "total,tier"
+
+
+def test_a_busy_port_is_reported_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import tenantcost.demo.main_job as main_job
+
+    def must_not_run(**kwargs: Any) -> None:
+        raise AssertionError("the main job started although the port is busy")
+
+    monkeypatch.setattr(main_job, "run_main_job", must_not_run)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["demo", "run", "--port", str(port)])
+        assert result.exit_code == 2, result.output
+        assert f"cannot listen on 127.0.0.1:{port}" in result.output
+        assert "PORT=N" in result.output  # the fix names make run PORT=N
+        # the setting is used when --port is not given
+        monkeypatch.setenv("TENANTCOST_PORT", str(port))
+        from tenantcost.config import get_settings
+
+        get_settings.cache_clear()
+        try:
+            again = CliRunner().invoke(app, ["demo", "run"])
+        finally:
+            get_settings.cache_clear()
+        assert again.exit_code == 2 and f"127.0.0.1:{port}" in again.output
+
+
+def test_a_login_set_before_a_failed_bind_is_still_shown() -> None:
+    import io
+    import socket
+
+    from rich.console import Console
+
+    from tenantcost.errors import UserError
+    from tenantcost.web.serve import serve_forever
+
+    console = Console(file=io.StringIO(), width=200)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(UserError, match="cannot listen"):
+            serve_forever(
+                "postgresql://unused", "127.0.0.1", port, "log in as demo / s3cret", console=console
+            )
+    assert "log in as demo / s3cret" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def dollars(text: str) -> str:
+    """A JSON money string as people should see it: cents, half up, thousands separated."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    amount = Decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return ("−" if amount < 0 else "") + f"${abs(amount):,.2f}"
+
+
+#: Reports that need no database, with the money columns a narrow table must keep whole.
+SNAPSHOTS = [
+    (["model", "mix"], ["cost", "revenue"]),
+    (["model", "mix", "railway-2025-11", "--mix", "b"], ["cost", "revenue"]),
+    (["model", "sensitivity", "--vary", "tier-price:PRO"], ["revenue", "cost"]),
+    (["model", "cost"], ["price"]),
+    (["model", "cost", "railway-2025-11"], ["price"]),
+]
+
+
+@pytest.mark.parametrize("width", [80, 200])
+@pytest.mark.parametrize(("args", "money"), SNAPSHOTS, ids=lambda a: " ".join(a))
+def test_no_database_reports_show_every_figure_in_full(
+    args: list[str], money: list[str], width: int
+) -> None:
+    table = CliRunner(env={"COLUMNS": str(width)}).invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "…" not in table.output
+    assert max(len(line) for line in table.output.splitlines()) <= width
+    rows = json.loads(CliRunner().invoke(app, [*args, "--format", "json"]).output)
+    cells = {cell for line in table.output.splitlines() for cell in line.split()}
+    for row in rows:
+        for column in money:
+            if row[column] is not None:
+                assert dollars(row[column]) in cells, (column, row[column], table.output)
+    if width == 200:
+        assert "not shown" not in table.output  # everything fits
+
+
+def test_no_database_reports_round_trip_through_json_and_csv() -> None:
+    import csv
+    import io
+
+    for args in (["pricebook", "list"], ["pricebook", "show", "seed-002"], ["settings"]):
+        rows = json.loads(runner.invoke(app, [*args, "--format", "json"]).output)
+        parsed = list(
+            csv.DictReader(io.StringIO(runner.invoke(app, [*args, "--format", "csv"]).output))
+        )
+        assert rows and len(parsed) == len(rows)
+        assert list(parsed[0]) == list(rows[0])  # same columns, same order
+
+
+def test_a_typo_suggests_the_command_even_before_it_is_loaded() -> None:
+    result = CliRunner().invoke(app, ["repor"])
+    assert result.exit_code == 2 and "Did you mean 'report'?" in result.output
