@@ -60,8 +60,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "attribute": (
         "tenantcost.attribution.cli:attribute_command",
-        "Price a month's usage and write its whole ledger and figures (every cost line of "
-        "every tenant, and what no tenant carries).",
+        "Price a month's usage and write its ledger and figures: every tenant's VPS, IPs, "
+        "shared shares, usage, add-ons and overhead, plus the lines no tenant carries.",
     ),
     "tiers": (
         "tenantcost.tiers.cli:app",
