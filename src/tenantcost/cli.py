@@ -81,7 +81,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "outbox": (
         "tenantcost.outbox.cli:app",
-        "Events for other systems (the tier webhook): deliver, list, retry.",
+        "The outbox: tier decisions and alerts (and later other events) waiting for delivery "
+        "to a sink such as the webhook, retried with backoff.",
     ),
 }
 
