@@ -27,10 +27,12 @@ from psycopg.rows import dict_row
 
 from tenantcost.costs import store
 from tenantcost.db import migrate
+from tenantcost.db.tenancy import set_tenant
 from tenantcost.db.verify import run_checks
 from tenantcost.errors import UserError
 from tenantcost.report import refresh_rollups
 from tenantcost.report.reconcile import reconciles
+from tests.integration.tenants import tenant_key
 
 pytestmark = pytest.mark.db
 Conn = psycopg.Connection[dict[str, Any]]
@@ -450,7 +452,7 @@ def test_application_service_sees_only_its_tenant(admin_url: str, even_and_refre
     with psycopg.connect(url, row_factory=dict_row, autocommit=True) as app:
         for relation in TENANT_FACING:  # no tenant set: nothing
             assert app.execute(f"SELECT * FROM {relation}").fetchall() == [], relation
-        app.execute("SELECT set_config('app.current_tenant_id', %s, false)", (str(A),))
+        set_tenant(app, tenant_key(even_and_refreshed), A, local=False)
         for relation in TENANT_FACING:
             assert [r["tenant_id"] for r in app.execute(f"SELECT * FROM {relation}")] == [A]
         # The rollup was computed with full visibility: A's share of shared cost is there.
