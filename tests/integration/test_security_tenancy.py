@@ -11,7 +11,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from tenantcost.cli import app as cli
 from tenantcost.costs.store import clear_override, override_cost, set_setting
 from tenantcost.db.connect import connect
 from tenantcost.db.tenancy import set_tenant, tenant_token
@@ -288,3 +290,23 @@ def test_tenantcost_commands_are_audited_once_with_their_reason(db: str) -> None
         sorted((r[0], r[2], r[3], r[4], r[5]) for r in ips)
         == [("ip", "4.99", "5.00", "setting", "smtp_ip_monthly_cost changed: new baseline")] * 2
     )
+
+
+# ---- the operator's command ------------------------------------------------------------------
+
+
+def test_tenant_key_command_prints_and_rotates_the_key(admin_url: str, use_database: str) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["db", "tenant-key"])
+    assert shown.exit_code == 0, shown.output
+    assert bytes.fromhex(shown.stdout.strip()) == tenant_key(use_database)
+    rotated = runner.invoke(cli, ["db", "tenant-key", "--rotate"])
+    assert rotated.exit_code == 0, rotated.output
+    new_hex = rotated.stdout.strip().splitlines()[-1]
+    assert len(new_hex) == 64 and new_hex != shown.stdout.strip()
+    assert bytes.fromhex(new_hex) == tenant_key(use_database)
+    # What the command prints is what an application signs with.
+    seed_two_tenants(use_database)
+    with psycopg.connect(login_role(admin_url, use_database, "application_service")) as conn:
+        set_tenant(conn, new_hex, TENANT_A, local=False)
+        assert conn.execute("SELECT count(*) FROM companies").fetchone() == (1,)

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 import uuid
 from typing import Any
 
 import psycopg
 
+from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
 
 VERSION = "v1"
@@ -82,3 +84,46 @@ def set_tenant(
     """
     token = tenant_token(key, tenant_id, conn.info.backend_pid, ttl_seconds=ttl_seconds)
     conn.execute("SELECT set_config('app.current_tenant_id', %s, %s)", (token, local))
+
+
+def _sql(name: str) -> str:
+    return queries("tenantcost.db")[name]
+
+
+def read_key(conn: psycopg.Connection[Any]) -> bytes:
+    """The database's tenant key (needs its owner or db_administrators)."""
+    try:
+        with conn.transaction():
+            row = conn.execute(_sql("tenant_key_get")).fetchone()
+    except psycopg.errors.UndefinedTable:
+        raise UserError(
+            "this database has no tenant signing key yet", "run `tenantcost db upgrade`"
+        ) from None
+    except psycopg.errors.InsufficientPrivilege:
+        raise UserError(
+            "this role may not read the tenant signing key",
+            "connect as the database owner or a member of db_administrators",
+        ) from None
+    if row is None:
+        raise UserError(
+            "the tenant signing key is missing", "run `tenantcost db tenant-key --rotate`"
+        )
+    return bytes(row[0] if isinstance(row, tuple) else row["key"])
+
+
+def rotate_key(conn: psycopg.Connection[Any]) -> bytes:
+    """Install a new random 32-byte key; every token signed with the old one stops working."""
+    new = secrets.token_bytes(32)
+    try:
+        with conn.transaction():
+            conn.execute(_sql("tenant_key_set"), {"key": new})
+    except psycopg.errors.UndefinedFunction:
+        raise UserError(
+            "this database has no tenant signing key yet", "run `tenantcost db upgrade`"
+        ) from None
+    except psycopg.errors.InsufficientPrivilege:
+        raise UserError(
+            "this role may not replace the tenant signing key",
+            "connect as the database owner or a member of db_administrators",
+        ) from None
+    return new
