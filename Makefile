@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck clean bench chromium
+.PHONY: run test lint typecheck clean bench chromium pg15
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,16 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "note: chromium not installed; browser tests will skip"
 
+## pg15: Debian's PostgreSQL 15 server binaries for the cross-version RLS tests (installed only
+## when missing; needs root). The package's default cluster is dropped: tests start their own.
+pg15:
+	@test -x /usr/lib/postgresql/15/bin/postgres || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null && \
+	  { pg_dropcluster --stop 15 main 2>/dev/null || true; }; } \
+	  || echo "note: postgresql-15 not installed; the PostgreSQL 15 RLS tests will skip"
+
 ## test: lint, type-check and run the whole test suite
-test: $(STAMP) chromium
+test: $(STAMP) chromium pg15
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy

@@ -192,3 +192,29 @@ def test_the_check_finds_the_0009_view_leak_pg18(admin_url: str) -> None:
 def test_the_check_finds_the_0009_view_leak_pg15(pg15_admin_url: str) -> None:
     leaks = leaks_at_0009(pg15_admin_url)
     assert "tenant_business_rollup (default plan)" in leaks
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def test_explain_analyze_of_the_rollup_views_counts_own_rows_only(
+    admin_url: str, attacked_head: str
+) -> None:
+    """Low item: EXPLAIN ANALYZE through the views showed other tenants' row counts."""
+    app_url = login_role(admin_url, attacked_head, "application_service")
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        act_as(conn, tenant_key(attacked_head), TENANT_A)
+        for off in PLANS.values():
+            for setting in SCAN_SETTINGS:
+                conn.execute(f"SET {setting} = {'off' if setting in off else 'on'}")
+            for view in ("tenant_business_rollup", "tenant_cost_allocation_rollup"):
+                row = conn.execute(
+                    f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM {view}"
+                ).fetchone()
+                assert row is not None
+                nodes = list(plan_nodes(row[0][0]["Plan"]))
+                assert max(n["Actual Rows"] for n in nodes) == 1, view  # A's row only
+                assert all(n.get("Rows Removed by Filter", 0) == 0 for n in nodes), view
