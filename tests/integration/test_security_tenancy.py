@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tenantcost.cli import app as cli
+from tenantcost.config import get_settings
 from tenantcost.costs.store import clear_override, override_cost, set_setting
 from tenantcost.db.connect import connect
 from tenantcost.db.tenancy import set_tenant, tenant_token
@@ -310,3 +311,17 @@ def test_tenant_key_command_prints_and_rotates_the_key(admin_url: str, use_datab
     with psycopg.connect(login_role(admin_url, use_database, "application_service")) as conn:
         set_tenant(conn, new_hex, TENANT_A, local=False)
         assert conn.execute("SELECT count(*) FROM companies").fetchone() == (1,)
+
+
+def test_tenant_key_command_refuses_a_tenant_role(
+    admin_url: str, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENANTCOST_DATABASE_URL", login_role(admin_url, db, "application_service"))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["db", "tenant-key", "--rotate"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert "may not replace the tenant signing key" in result.output
+    assert "Traceback" not in result.output

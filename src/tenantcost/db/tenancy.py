@@ -19,6 +19,8 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -90,20 +92,26 @@ def _sql(name: str) -> str:
     return queries("tenantcost.db")[name]
 
 
-def read_key(conn: psycopg.Connection[Any]) -> bytes:
-    """The database's tenant key (needs its owner or db_administrators)."""
+@contextmanager
+def _key_access(action: str) -> Iterator[None]:
+    """Turn a missing revision or a missing privilege into a message a person can act on."""
     try:
-        with conn.transaction():
-            row = conn.execute(_sql("tenant_key_get")).fetchone()
-    except psycopg.errors.UndefinedTable:
+        yield
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction):
         raise UserError(
             "this database has no tenant signing key yet", "run `tenantcost db upgrade`"
         ) from None
     except psycopg.errors.InsufficientPrivilege:
         raise UserError(
-            "this role may not read the tenant signing key",
+            f"this role may not {action} the tenant signing key",
             "connect as the database owner or a member of db_administrators",
         ) from None
+
+
+def read_key(conn: psycopg.Connection[Any]) -> bytes:
+    """The database's tenant key (needs its owner or db_administrators)."""
+    with _key_access("read"), conn.transaction():
+        row = conn.execute(_sql("tenant_key_get")).fetchone()
     if row is None:
         raise UserError(
             "the tenant signing key is missing", "run `tenantcost db tenant-key --rotate`"
@@ -114,16 +122,6 @@ def read_key(conn: psycopg.Connection[Any]) -> bytes:
 def rotate_key(conn: psycopg.Connection[Any]) -> bytes:
     """Install a new random 32-byte key; every token signed with the old one stops working."""
     new = secrets.token_bytes(32)
-    try:
-        with conn.transaction():
-            conn.execute(_sql("tenant_key_set"), {"key": new})
-    except psycopg.errors.UndefinedFunction:
-        raise UserError(
-            "this database has no tenant signing key yet", "run `tenantcost db upgrade`"
-        ) from None
-    except psycopg.errors.InsufficientPrivilege:
-        raise UserError(
-            "this role may not replace the tenant signing key",
-            "connect as the database owner or a member of db_administrators",
-        ) from None
+    with _key_access("replace"), conn.transaction():
+        conn.execute(_sql("tenant_key_set"), {"key": new})
     return new
