@@ -357,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
                     {**asdict(s), "queries_per_second": qps, "wall_seconds": wall, "server": timing}
                 )
         finally:
-            server.stop()
+            server.destroy()  # also the cluster a root run keeps elsewhere
     results["stats"] = [asdict(s) for s in stats]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
 MISSING_REASON = (
@@ -56,7 +57,10 @@ def cluster() -> Iterator[str]:
     port = _free_port()
 
     def run(*args: str) -> None:
-        subprocess.run(args, check=True, capture_output=True, text=True, user=user, timeout=120)
+        drop: dict[str, Any] = {}
+        if user is not None:  # the user's own group only, not root's
+            drop = {"user": user, "group": user, "extra_groups": []}
+        subprocess.run(args, check=True, capture_output=True, text=True, timeout=120, **drop)
 
     try:
         run(

@@ -137,6 +137,8 @@ def test_modes_after_db_start_as_root(sandbox: Path) -> None:
         assert server.cluster_dir.parent == Path("/var/lib/tenantcost")
         assert mode(server.cluster_dir.parent) == 0o711
         assert server.cluster_dir.stat().st_uid == entry.pw_uid
+        # initdb ran with the system user's own group, not root's (files take its gid).
+        assert (server.pgdata / "PG_VERSION").stat().st_gid == entry.pw_gid
         assert (server.log_file).stat().st_uid == entry.pw_uid
         assert (data_dir / "embedded.json").stat().st_uid == 0
         assert_private(data_dir, server.cluster_dir, password)

