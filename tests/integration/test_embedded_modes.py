@@ -200,3 +200,23 @@ def test_modes_after_db_start_as_a_normal_user(normal_user: tuple[str | None, Pa
     finally:
         stopped = tenantcost_cli(python, ["db", "stop"], env, user)
         assert stopped.returncode == 0, stopped.stderr
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root: the runtime base is only used as root")
+def test_a_runtime_base_others_can_write_is_refused_not_fixed(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenantcost.db import embedded
+    from tenantcost.errors import UserError
+
+    base = sandbox / "base"
+    base.mkdir()
+    base.chmod(0o777)
+    monkeypatch.setattr(embedded, "RUNTIME_BASE_WHEN_ROOT", base)
+    with pytest.raises(UserError, match="writable by root only"):
+        EmbeddedServer(sandbox / "data").start()
+    assert mode(base) == 0o777  # reported, never changed
+    base.chmod(0o700)
+    with pytest.raises(UserError, match="not traversable"):
+        EmbeddedServer(sandbox / "data").start()
+    assert mode(base) == 0o700
