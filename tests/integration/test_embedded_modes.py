@@ -220,3 +220,28 @@ def test_a_runtime_base_others_can_write_is_refused_not_fixed(
     with pytest.raises(UserError, match="not traversable"):
         EmbeddedServer(sandbox / "data").start()
     assert mode(base) == 0o700
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root: binaries are only copied for the system user")
+def test_binaries_the_system_user_cannot_reach_are_copied_not_opened_up(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tenantcost.db import embedded
+
+    hidden = sandbox / "private-venv"  # like a venv under /root: sandbox is 0700
+    shutil.copytree(_wheel_bin_dir().parent, hidden / "pginstall", symlinks=True)
+    base = Path(tempfile.mkdtemp(prefix="tc-base-"))  # in /tmp, ours: 0711 like the real one
+    try:
+        base.chmod(0o711)
+        monkeypatch.setattr(embedded, "_wheel_bin_dir", lambda: hidden / "pginstall" / "bin")
+        monkeypatch.setattr(embedded, "RUNTIME_BASE_WHEN_ROOT", base)
+        watched = [sandbox, hidden, *ancestors(sandbox)]
+        before = modes_of(watched)
+        server = EmbeddedServer(sandbox / "data")
+        assert not server._can_run(hidden / "pginstall" / "bin")
+        copied = server._bin("pg_ctl").parent
+        assert copied.parent.parent == base and copied.parent.name.startswith("pginstall-")
+        assert server._can_run(copied)
+        assert modes_of(watched) == before
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
