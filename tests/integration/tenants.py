@@ -7,7 +7,9 @@ from typing import Any
 
 import psycopg
 
+from tenantcost.db.connect import connect
 from tenantcost.db.tenancy import set_tenant
+from tenantcost.report import refresh_rollups
 
 TENANT_A = uuid.UUID("00000000-0000-0000-0000-0000000000aa")
 TENANT_B = uuid.UUID("00000000-0000-0000-0000-0000000000bb")
@@ -55,6 +57,16 @@ def seed_two_tenants(url: str) -> None:
             "INSERT INTO vps_instances (tenant_id, status, approximate_cost) "
             "VALUES (NULL, 'active', 30.00)"
         )
+
+
+def refresh(url: str) -> None:
+    """Recompute what the tenant-facing figures read (as the owner)."""
+    conn = connect(url)
+    try:
+        refresh_rollups(conn)
+        conn.commit()
+    finally:
+        conn.close()
 
 
 def login_role(admin_url: str, db_url: str, member_of: str) -> str:

@@ -23,6 +23,7 @@ from tests.integration.tenants import (
     TENANT_A,
     TENANT_B,
     login_role,
+    refresh,
     seed_two_tenants,
     tenant_key,
 )
@@ -44,8 +45,7 @@ TABLES = (
 @pytest.fixture
 def db(migrated_url: str) -> str:
     seed_two_tenants(migrated_url)
-    with psycopg.connect(migrated_url, autocommit=True) as conn:
-        conn.execute("SELECT tenantcost_refresh_rollups()")
+    refresh(migrated_url)
     return migrated_url
 
 
