@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Dashboard port for `make run` (make run PORT=8123); unset: TENANTCOST_PORT or 8000.
 PORT ?=
 
-.PHONY: run test lint typecheck clean bench chromium
+.PHONY: run test lint typecheck clean bench chromium pg15
 
 # Progress from the first second: each step says what it does, pip shows its own progress.
 $(STAMP): pyproject.toml
@@ -31,8 +31,16 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "note: chromium not installed; browser tests will skip"
 
+## pg15: Debian's PostgreSQL 15 server binaries for the cross-version RLS tests (installed only
+## when missing; needs root). The package's default cluster is dropped: tests start their own.
+pg15:
+	@test -x /usr/lib/postgresql/15/bin/postgres || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null && \
+	  { pg_dropcluster --stop 15 main 2>/dev/null || true; }; } \
+	  || echo "note: postgresql-15 not installed; the PostgreSQL 15 RLS tests will skip"
+
 ## test: lint, type-check and run the whole test suite
-test: $(STAMP) chromium
+test: $(STAMP) chromium pg15
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy

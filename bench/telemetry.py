@@ -276,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
             f"collector pass over {c['entries']} entries: median {c['pass_s_median']} s {c['pass_s']}"
         )
     finally:
-        server.stop()
+        server.destroy()  # also the cluster a root run keeps elsewhere
         shutil.rmtree(data_dir, ignore_errors=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

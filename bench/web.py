@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for run_ in results["concurrent"]:
                     print("concurrent:", json.dumps(run_))
         finally:
-            server.stop()
+            server.destroy()  # also the cluster a root run keeps elsewhere
     return results
 
 

@@ -42,7 +42,7 @@ def pg_server() -> Iterator[EmbeddedServer]:
     server = EmbeddedServer(Path(tempfile.mkdtemp(prefix="tc-pg-", dir=_TEST_HOME)))
     server.start()
     yield server
-    server.stop()
+    server.destroy()
 
 
 @pytest.fixture(scope="session")

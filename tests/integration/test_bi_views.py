@@ -31,11 +31,13 @@ from psycopg.rows import dict_row
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.costs import store
 from tenantcost.db import migrate
+from tenantcost.db.tenancy import set_tenant
 from tenantcost.db.verify import run_checks
 from tenantcost.errors import UserError
 from tenantcost.report.reconcile import reconciles
 from tenantcost.report.rollup import rollup_state
 from tenantcost.telemetry.timeutil import month_period
+from tests.integration.tenants import tenant_key
 
 pytestmark = pytest.mark.db
 Conn = psycopg.Connection[dict[str, Any]]
@@ -459,7 +461,7 @@ def test_application_service_sees_only_its_tenant(admin_url: str, even_and_refre
     with psycopg.connect(url, row_factory=dict_row, autocommit=True) as app:
         for relation in TENANT_FACING:  # no tenant set: nothing
             assert app.execute(f"SELECT * FROM {relation}").fetchall() == [], relation
-        app.execute("SELECT set_config('app.current_tenant_id', %s, false)", (str(A),))
+        set_tenant(app, tenant_key(even_and_refreshed), A, local=False)
         for relation in TENANT_FACING:
             assert [r["tenant_id"] for r in app.execute(f"SELECT * FROM {relation}")] == [A]
         # The figures were computed with full visibility: A's share of shared cost is there,

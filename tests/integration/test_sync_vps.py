@@ -191,13 +191,16 @@ def test_overrides_survive_sync_and_reconcile(
         (finance,),
     )
     migrated_conn.commit()
+    # The hand-made override above is itself audited (source 'sql'); the syncs add nothing.
+    before = [r for r in audit(migrated_conn) if r["entity_id"] == finance]
+    assert [r["source"] for r in before] == ["sql"]
 
     first = sync_vps(migrated_conn, client)
     second = reconcile(migrated_conn, client)
     assert [r.name for r in first.overridden] == ["finance"]
     assert [r.name for r in second.overridden] == ["finance"]
     assert costs(migrated_conn)["finance"] == Decimal("5.00")
-    assert all(r["entity_id"] != finance for r in audit(migrated_conn))
+    assert [r for r in audit(migrated_conn) if r["entity_id"] == finance] == before
 
 
 def test_overridden_instance_is_not_requested(
@@ -309,7 +312,9 @@ def test_override_set_while_fetching_is_respected(
     assert [r.name for r in report.overridden] == ["mail-1"]
     assert len(report.changed) == 3
     assert costs(migrated_conn)["mail-1"] == Decimal("7.00")
-    assert all(r["entity_id"] != fleet["mail-1"] for r in audit(migrated_conn))
+    # Only Finance's own (hand-made, source 'sql') change is audited, never the sync's.
+    mail_1 = [r for r in audit(migrated_conn) if r["entity_id"] == fleet["mail-1"]]
+    assert [r["source"] for r in mail_1] == ["sql"]
 
 
 def test_confirmed_value_is_relabelled_without_audit(

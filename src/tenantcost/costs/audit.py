@@ -1,38 +1,18 @@
-"""The cost audit trail: every change to a cost input, with who, when, old, new and why."""
+"""The cost audit trail: every change to a cost input, with who, when, old, new and why.
+
+The rows are written by the database (revision 0015's ``tenantcost_audit_cost_change``
+trigger on ``vps_instances``, ``smtp_ip_addresses`` and ``cost_settings``), so a change made
+by any role or path is audited exactly once. tenantcost's own commands only say why: they
+set ``tenantcost.audit_source`` and ``tenantcost.audit_reason`` for their transaction
+(``SET LOCAL``); a change made without them is recorded with source ``sql``.
+"""
 
 from __future__ import annotations
-
-from decimal import Decimal
-from typing import Literal
 
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 
-Entity = Literal["setting", "vps", "ip"]
 
-
-def _text(value: Decimal | str | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def record_change(
-    conn: Connection,
-    entity: Entity,
-    entity_id: object,
-    old: Decimal | str | None,
-    new: Decimal | str | None,
-    source: str,
-    reason: str,
-) -> None:
-    """Append one audit row inside the caller's transaction (so it commits with the change)."""
-    conn.execute(
-        queries("tenantcost.costs")["audit_insert"],
-        {
-            "entity": entity,
-            "entity_id": str(entity_id),
-            "old": _text(old),
-            "new": _text(new),
-            "source": source,
-            "reason": reason,
-        },
-    )
+def audit_context(conn: Connection, source: str, reason: str) -> None:
+    """Label the cost changes of the caller's open transaction (until it ends)."""
+    conn.execute(queries("tenantcost.costs")["audit_context"], {"source": source, "reason": reason})

@@ -1,6 +1,7 @@
--- name: audit_insert
-INSERT INTO cost_audit (entity, entity_id, old_value, new_value, source, reason)
-VALUES (%(entity)s, %(entity_id)s, %(old)s, %(new)s, %(source)s, %(reason)s);
+-- name: audit_context
+-- Source and reason for the audit rows the cost triggers write in this transaction.
+SELECT set_config('tenantcost.audit_source', %(source)s, true),
+       set_config('tenantcost.audit_reason', %(reason)s, true);
 
 -- name: setting_get_for_update
 SELECT key, value FROM cost_settings WHERE key = %(key)s FOR UPDATE;
@@ -14,21 +15,14 @@ UPDATE cost_settings
 SELECT key, value, description, updated_at, updated_by FROM cost_settings ORDER BY key;
 
 -- name: reprice_ips
--- Every billable IP without a Finance override carries the constant; one audit row each.
-WITH changed AS (
-    UPDATE smtp_ip_addresses ip
-       SET approximate_cost = %(value)s::numeric,
-           cost_source = 'setting',
-           cost_updated_at = now()
-      FROM smtp_ip_addresses old
-     WHERE ip.id = old.id
-       AND NOT ip.cost_override
-       AND ip.status IN ('active', 'warmed', 'warming')
-       AND ip.approximate_cost IS DISTINCT FROM %(value)s::numeric
-    RETURNING ip.id, old.approximate_cost AS old_value, ip.approximate_cost AS new_value
-)
-INSERT INTO cost_audit (entity, entity_id, old_value, new_value, source, reason)
-SELECT 'ip', id::text, old_value::text, new_value::text, 'setting', %(reason)s FROM changed;
+-- Every billable IP without a Finance override carries the constant (the trigger audits each).
+UPDATE smtp_ip_addresses
+   SET approximate_cost = %(value)s::numeric,
+       cost_source = 'setting',
+       cost_updated_at = now()
+ WHERE NOT cost_override
+   AND status IN ('active', 'warmed', 'warming')
+   AND approximate_cost IS DISTINCT FROM %(value)s::numeric;
 
 -- name: vps_for_update
 SELECT id, approximate_cost, cost_override, cost_source FROM vps_instances

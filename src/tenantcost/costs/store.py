@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from tenantcost.costs.audit import record_change
+from tenantcost.costs.audit import audit_context
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
@@ -151,9 +151,10 @@ def set_setting(conn: Connection, key: str, value: str, reason: str | None) -> S
         old = str(row["value"])
         repriced = 0
         if not spec.same(old, new):
+            audit_context(conn, "finance", why)
             conn.execute(_sql("setting_update"), {"key": key, "value": new})
-            record_change(conn, "setting", key, old, new, "finance", why)
             if spec.reprices_ips:
+                audit_context(conn, "setting", f"{key} changed: {why}")
                 repriced = conn.execute(
                     _sql("reprice_ips"), {"value": new, "reason": f"{key} changed: {why}"}
                 ).rowcount
@@ -188,8 +189,8 @@ def override_cost(
     why = require_reason(reason)
     with conn.transaction():
         row = _locked(conn, kind, resource_id)
+        audit_context(conn, "override", why)
         conn.execute(_sql(f"{kind}_set_override"), {"id": resource_id, "amount": amount})
-        record_change(conn, kind, resource_id, row["approximate_cost"], amount, "override", why)
     return OverrideChange(kind, resource_id, row["approximate_cost"], amount)
 
 
@@ -203,11 +204,11 @@ def clear_override(
         if not row["cost_override"]:
             raise UserError(f"{kind} {resource_id} has no override to clear")
         new = row["approximate_cost"]
+        audit_context(conn, "clear-override", why)
         if kind == "ip":
             result = conn.execute(_sql("ip_clear_override"), {"id": resource_id}).fetchone()
             assert result is not None
             new = result["approximate_cost"]
         else:
             conn.execute(_sql("vps_clear_override"), {"id": resource_id})
-        record_change(conn, kind, resource_id, row["approximate_cost"], new, "clear-override", why)
     return OverrideChange(kind, resource_id, row["approximate_cost"], new)

@@ -5,7 +5,7 @@ Two phases, so a Hostwinds outage can never damage stored values:
 1. read the VPS rows, then ask Hostwinds for every price (no transaction held while waiting);
 2. in ONE transaction, lock the rows again (``FOR UPDATE``), re-check ``cost_override`` and the
    stored value, and write only what changed: ``approximate_cost``, ``cost_source='hostwinds'``,
-   ``cost_updated_at=now()`` plus one ``cost_audit`` row per change. A value that Hostwinds
+   ``cost_updated_at=now()``; the database's audit trigger adds one ``cost_audit`` row per change. A value that Hostwinds
    confirms unchanged but that is labelled otherwise (e.g. 'manual' after an override was
    cleared) only gets ``cost_source='hostwinds'`` (no audit row: the value did not change).
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from tenantcost.costs.audit import record_change
+from tenantcost.costs.audit import audit_context
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 from tenantcost.providers.errors import (
@@ -273,6 +273,7 @@ def _write(conn: Connection, results: list[InstanceResult], reason: str) -> None
     if not pending:
         return
     with conn.transaction():
+        audit_context(conn, SOURCE, reason)
         locked = conn.execute(SQL_LOCK, {"ids": list(pending)}).fetchall()
         current = {row["id"]: row for row in locked}
         for vps_id, result in pending.items():
@@ -290,8 +291,7 @@ def _write(conn: Connection, results: list[InstanceResult], reason: str) -> None
                     conn.execute(SQL_RELABEL, {"id": vps_id})
                     result.reason = "value confirmed by Hostwinds; cost_source set to hostwinds"
                 continue
-            conn.execute(SQL_UPDATE, {"id": vps_id, "new": result.new})
-            record_change(conn, "vps", vps_id, result.old, result.new, SOURCE, reason)
+            conn.execute(SQL_UPDATE, {"id": vps_id, "new": result.new})  # audited by trigger
 
 
 def sync_vps(

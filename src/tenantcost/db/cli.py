@@ -137,6 +137,31 @@ def sql(
     print(_migrate().offline_sql(revision, downgrade_to=downgrade_to), end="")
 
 
+@app.command("tenant-key")
+def tenant_key(
+    rotate: bool = typer.Option(
+        False,
+        "--rotate",
+        help="Replace the key with a new random one first (every signed tenant token made "
+        "with the old key stops working at once).",
+    ),
+) -> None:
+    """Print the key (hex) that signs tenant sessions' app.current_tenant_id.
+
+    Hand it to the tenant-facing application only (e.g. as a secret in its environment); it
+    signs tokens with tenantcost.db.tenancy.set_tenant / tenant_token. Anyone holding it can
+    act as any tenant. Needs the database owner or a db_administrators member.
+    """
+    from tenantcost.db.connect import connect
+    from tenantcost.db.tenancy import read_key, rotate_key
+
+    with connect() as conn:
+        key = rotate_key(conn) if rotate else read_key(conn)
+    if rotate:
+        console.print("new tenant key installed; tokens signed with the old key no longer work")
+    print(key.hex())
+
+
 @app.command()
 def verify(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
