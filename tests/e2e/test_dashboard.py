@@ -7,6 +7,7 @@ import csv
 import io
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -123,11 +124,12 @@ def test_dba_changes_the_ip_constant_and_sees_the_audit_row(
         cells = first.all_text_contents()
         assert cells[2:5] == ["smtp_ip_monthly_cost", "4.99", "5.49"]
         assert cells[6] == "Hostwinds raised the IP price [dashboard user dee]"
-        page.goto(f"{base}/tenants/{ACME}")
+        current = datetime.now(UTC).strftime("%Y-%m")
+        page.goto(f"{base}/tenants/{ACME}?period={current}")
         # The current month was recomputed at once: 30.00 VPS + the re-priced IP 5.49 a month,
         # accrued to the month's coverage; the page shows what the API says, in cents.
         api = httpx.get(
-            f"{base}/api/v1/tenants/{ACME}",
+            f"{base}/api/v1/tenants/{ACME}?period={current}",
             headers={"Authorization": f"Bearer {fleet.tokens['dee']}"},
         ).json()
         cost = api["summary"]["total_operational_cost"]

@@ -290,3 +290,17 @@ def test_cli_attribute_and_reports(use_database: str, conn: Connection) -> None:
     assert bad.exit_code == 2
     table = runner.invoke(app, ["report", "cost-drivers", "--month", "2025-11"])
     assert table.exit_code == 0 and "Compute" in table.output
+
+
+def test_the_default_month_is_the_latest_with_a_week_of_data(conn: Connection) -> None:
+    from tenantcost.report.rollup import latest_period
+
+    attribute(conn)  # November 2025, covered to its end
+    december = month_period("2025-12")
+    attribute_period(conn, december, as_of=datetime(2025, 12, 7, 23, tzinfo=UTC))
+    assert latest_period(conn) == "2025-11"  # 6 days 23 hours of December: not yet
+    attribute_period(conn, december, as_of=datetime(2025, 12, 8, tzinfo=UTC))
+    assert latest_period(conn) == "2025-12"  # a full week
+    conn.execute("DELETE FROM tenant_cost_periods WHERE period = '2025-11'")
+    attribute_period(conn, december, as_of=datetime(2025, 12, 1, 5, tzinfo=UTC))
+    assert latest_period(conn) == "2025-12"  # the only month shows from its first hours

@@ -9,7 +9,7 @@ import csv
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -377,8 +377,9 @@ def test_dba_changes_the_ip_constant_with_csrf_and_audit(own_fleet: tuple[Fleet,
         assert s["audit"][0]["old_value"] == "4.99" and s["audit"][0]["new_value"] == "5.49"
         # Two billable IPs re-priced; the current month is recomputed at once: Acme's
         # 30.00 + 5.49 = 35.49 a month, accrued to the month's coverage.
-        acme = c.get(f"/api/v1/tenants/{ACME}").json()
-        period = c.get("/api/v1/overview").json()["freshness"]
+        current = datetime.now(UTC).strftime("%Y-%m")
+        acme = c.get(f"/api/v1/tenants/{ACME}", params={"period": current}).json()
+        period = c.get("/api/v1/overview", params={"period": current}).json()["freshness"]
         covered = datetime.fromisoformat(period["covered_until"])
         start = covered.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         end = (start + timedelta(days=32)).replace(day=1)

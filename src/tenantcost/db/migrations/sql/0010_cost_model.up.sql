@@ -484,11 +484,17 @@ DROP POLICY IF EXISTS dba_all ON tenant_period_figures;
 CREATE POLICY dba_all ON tenant_period_figures FOR ALL TO db_administrators
     USING (true) WITH CHECK (true);
 
--- The period the seed's views show: the latest one attributed (NULL before any). SECURITY
--- DEFINER: tenant-facing roles read the month's key, never the periods table itself.
+-- The month every surface shows by default (the seed's views, reports, pages, API): the
+-- latest attributed month that covers at least a week — early in a month that is the month
+-- before, which is complete — else simply the latest (NULL before any). SECURITY DEFINER:
+-- tenant-facing roles read the month's key, never the periods table itself.
 CREATE OR REPLACE FUNCTION tenantcost_latest_period() RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER AS $$
-    SELECT max(period) FROM tenant_cost_periods
+    SELECT COALESCE(
+        (SELECT max(period) FROM tenant_cost_periods
+          WHERE covered_until >= period_start + interval '7 days'
+             OR covered_until >= period_end),
+        (SELECT max(period) FROM tenant_cost_periods))
 $$;
 DO $$
 BEGIN
@@ -498,7 +504,7 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenantcost_latest_period() FROM PUBLIC;
 COMMENT ON FUNCTION tenantcost_latest_period() IS
-'The latest attributed UTC month (YYYY-MM): the period the seed''s views show.';
+'The month shown by default (YYYY-MM): the latest attributed month covering at least 7 days (or all of itself), else the latest attributed month.';
 
 -- ---------------------------------------------------------------------------
 -- 8. The seed's views (names and columns kept), now projections of the figures.
