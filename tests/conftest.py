@@ -29,6 +29,14 @@ from tenantcost.db.embedded import EmbeddedServer  # noqa: E402
 
 get_settings.cache_clear()
 
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Leave no test home behind (clusters, embedded data dirs, demo databases' files): a
+    suite run must not fill the disk run after run."""
+    import shutil
+
+    shutil.rmtree(_TEST_HOME, ignore_errors=True)
+
 TEMPLATE = "tc_template_head"
 
 
