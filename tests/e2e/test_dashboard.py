@@ -168,3 +168,49 @@ def test_screenshots_of_every_page(page: Any, demo_base: str, tmp_path: Path) ->
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(folder / f"{name}.png"))
         assert (folder / f"{name}.png").stat().st_size > 10_000
+
+
+# Every cell, card figure and header that holds text must show all of it; the page itself
+# never scrolls sideways (tables scroll inside their .scroll box, key column pinned).
+LAYOUT_PROBE = """() => {
+  const clipped = [];
+  for (const el of document.querySelectorAll('td, th, .card .value, .card .label, h1, h2')) {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      clipped.push(el.tagName + ' ' + el.textContent.trim().slice(0, 40));
+    }
+  }
+  const unpinned = [];
+  for (const box of document.querySelectorAll('.scroll')) {
+    if (box.scrollWidth > box.clientWidth + 1) {
+      const key = box.querySelector('tbody td:first-child');
+      if (key && getComputedStyle(key).position !== 'sticky') { unpinned.push(box.innerHTML.slice(0, 60)); }
+    }
+  }
+  return {page: document.documentElement.scrollWidth, width: window.innerWidth, clipped, unpinned};
+}"""
+
+
+@pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
+def test_no_figure_is_clipped_and_no_page_scrolls_sideways(
+    browser: Any, demo_base: str, width: int, height: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{demo_base}/login")
+        assert page.evaluate(LAYOUT_PROBE)["page"] <= width
+        log_in(page, demo_base, "demo", "demo-password-1")
+        page.goto(f"{demo_base}/health")
+        tenant = page.locator("#table-health tbody tr td a").first.get_attribute("href")
+        for path in ("/", "/health", "/allocation", tenant, "/settings", "/whatif", "/docs"):
+            response = page.goto(f"{demo_base}{path}")
+            assert response.status == 200, path
+            found = page.evaluate(LAYOUT_PROBE)
+            assert found["page"] <= found["width"] == width, (path, found)
+            assert found["clipped"] == [], (path, found["clipped"])
+            assert found["unpinned"] == [], (path, found["unpinned"])
+            numbers = page.locator("td.num").count()
+            assert numbers > 0 or path in ("/docs", "/settings"), path  # the probe had figures to judge
+    finally:
+        context.close()

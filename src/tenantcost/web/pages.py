@@ -398,8 +398,10 @@ def markdown(text: str) -> str:
     """Markdown (and the API docstrings' ``literal`` spans) as HTML; raw HTML is escaped."""
     from markdown_it import MarkdownIt
 
-    return str(
-        MarkdownIt("commonmark", {"html": False}).enable("table").render(text.replace("``", "`"))
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(text.replace("``", "`"))
+    # Wide tables scroll inside their own box (base.html's .scroll), never the page.
+    return str(html).replace("<table>", '<div class="scroll"><table>').replace(
+        "</table>", "</table></div>"
     )
 
 
