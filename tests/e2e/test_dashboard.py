@@ -211,6 +211,8 @@ def test_no_figure_is_clipped_and_no_page_scrolls_sideways(
             assert found["clipped"] == [], (path, found["clipped"])
             assert found["unpinned"] == [], (path, found["unpinned"])
             numbers = page.locator("td.num").count()
-            assert numbers > 0 or path in ("/docs", "/settings"), path  # the probe had figures to judge
+            assert numbers > 0 or path in ("/docs", "/settings"), (
+                path
+            )  # the probe had figures to judge
     finally:
         context.close()

@@ -196,15 +196,27 @@ def settings_page(conn: Connection) -> dict[str, Any]:
                 "shipped": name in shipped,
             }
         )
-    return {
-        "settings": [
+    from tenantcost.tiers.store import list_tiers
+    from tenantcost.web.labels import setting_label
+
+    settings = []
+    for s in list_settings(conn):
+        choices = list(SETTINGS[s["key"]].choices) if s["key"] in SETTINGS else []
+        label = setting_label(s["key"], bool(choices))
+        settings.append(
             {
                 **s,
                 "editable": s["key"] in SETTINGS,
-                "choices": list(SETTINGS[s["key"]].choices) if s["key"] in SETTINGS else [],
+                "choices": choices,
+                "label": label.label,
+                "kind": label.kind,
+                "field_label": label.field_label,
+                "input_mode": label.input_mode,
             }
-            for s in list_settings(conn)
-        ],
+        )
+    return {
+        "settings": settings,
+        "tiers": list_tiers(conn),
         "audit": conn.execute(sql("setting_audit"), {"limit": 100}).fetchall(),
         "price_books": books,
         "freshness": freshness(conn, None),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -16,8 +16,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 from tenantcost.report.reports import run_report
-from tenantcost.web import data, whatif
-from tenantcost.web.app import STATIC, context, current_user, db, dba, page, reader
+from tenantcost.web import data, labels, whatif
+from tenantcost.web.app import STATIC, context, current_user, db, dba, reader
+from tenantcost.web.app import page as render_page
 from tenantcost.web.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -44,6 +45,19 @@ STATIC_FILES = {
 def chart_json(payload: Any) -> str:
     """Data for app.js in a ``<script type="application/json">`` block (CSP-safe, escaped)."""
     return json.dumps(jsonable(payload)).replace("<", "\\u003c")
+
+
+def page(
+    request: Request, name: str, values: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """A page with the label helpers every template uses (no snake_case for people)."""
+    helpers = {
+        "words": labels.words,
+        "column_label": labels.column_label,
+        "audit_label": labels.audit_label,
+        "tier_fields": labels.TIER_FIELDS,
+    }
+    return render_page(request, name, {**helpers, **values}, status_code)
 
 
 def safe_next(target: str | None) -> str:
@@ -149,18 +163,38 @@ def _money_values(values: list[Any]) -> list[Any]:
     return [round(v, 2) if v is not None else None for v in values]
 
 
+def visible_slices(rows: list[dict[str, Any]], key: str = "amount") -> list[dict[str, Any]]:
+    """(pure) The rows a money chart draws: none that shows as $0.00 (rounded half up)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    cent = Decimal("0.01")
+    return [r for r in rows if r[key] is not None and Decimal(r[key]).quantize(cent, ROUND_HALF_UP)]
+
+
+def money_datasets(
+    series: list[tuple[str, list[Any]]],
+) -> list[dict[str, Any]]:
+    """(pure) Chart datasets in cents, leaving out a series that is $0.00 throughout."""
+    out = []
+    for label, values in series:
+        rounded = _money_values(values)
+        if any(v for v in rounded):
+            out.append({"label": label, "values": rounded})
+    return out
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview_page(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     period = _period(request, conn)
     overview = data.overview(conn, period)
-    drivers = overview.get("cost_drivers", [])
+    drivers = visible_slices(overview.get("cost_drivers", []))
     chart = {
         "type": "doughnut",
         "labels": [d["driver"] for d in drivers],
         "values": _money_values([d["amount"] for d in drivers]),
-        "label": "cost (USD)",
+        "label": "Cost",
         "unit": "$",
     }
     plans = overview.get("plans", [])
@@ -168,10 +202,11 @@ def overview_page(
         "type": "bar",
         "labels": [p["plan_name"] for p in plans],
         "datasets": [
-            {"label": "Revenue (USD)", "values": _money_values([p["revenue"] for p in plans])},
-            {"label": "Cost (USD)", "values": _money_values([p["cost"] for p in plans])},
+            {"label": "Revenue", "values": _money_values([p["revenue"] for p in plans])},
+            {"label": "Cost", "values": _money_values([p["cost"] for p in plans])},
         ],
         "unit": "$",
+        "y_title": "USD per month",
     }
     return page(
         request,
@@ -199,6 +234,8 @@ def health_page(
         "type": "bar",
         "labels": [c["business_health_status"] for c in counts],
         "datasets": [{"label": "Tenants", "values": [c["tenants"] for c in counts]}],
+        "unit": "tenants",
+        "y_title": "Tenants",
     }
     return page(
         request,
@@ -232,17 +269,18 @@ def allocation_page(
         "labels": [r["plan_name"] for r in by_plan],
         "datasets": [
             {
-                "label": "Average VPS (USD)",
+                "label": "Average VPS",
                 "values": [r["avg_infrastructure_cost"] for r in by_plan],
             },
             {
-                "label": "Average dedicated IPs (USD)",
+                "label": "Average email service (IPs)",
                 "values": [r["avg_email_service_cost"] for r in by_plan],
             },
-            {"label": "Average usage (USD)", "values": [r["avg_usage_cost"] for r in by_plan]},
+            {"label": "Average usage", "values": [r["avg_usage_cost"] for r in by_plan]},
         ],
         "stacked": True,
         "unit": "$",
+        "y_title": "USD per tenant-month",
     }
     return page(
         request,
@@ -293,17 +331,17 @@ def tenant_page(
             h["period"] + (" (provisional)" if h["status"] == "provisional" else "")
             for h in history
         ],
-        "datasets": [
-            {"label": f"{label} (USD)", "values": _money_values([h[key] for h in history])}
-            for key, label in drivers
-        ],
+        "datasets": money_datasets([(label, [h[key] for h in history]) for key, label in drivers]),
         "unit": "$",
+        "y_title": "USD per month",
     }
     monthly = detail["monthly"]
     emails_chart = {
         "type": "bar",
         "labels": [m["month"].strftime("%Y-%m") for m in monthly],
         "datasets": [{"label": "Emails sent", "values": [m["emails_sent"] for m in monthly]}],
+        "unit": "emails",
+        "y_title": "Emails",
     }
     return page(
         request,
@@ -354,6 +392,46 @@ def settings_submit(
     return RedirectResponse(f"/settings?saved={change['key']}", status_code=303)
 
 
+@router.post("/settings/tiers/{name}", response_class=HTMLResponse)
+def tier_submit(
+    request: Request,
+    name: str,
+    monthly_price: str = Form(""),
+    cost_ceiling: str = Form(""),
+    storage_gb_ceiling: str = Form(""),
+    requests_per_hour_ceiling: str = Form(""),
+    latency_target_ms: str = Form(""),
+    margin_floor_pct: str = Form(""),
+    reason: str = Form(""),
+    csrf_token: str = Form(""),
+    user: User = Depends(dba),
+    conn: Connection = Depends(db),
+) -> Response:
+    """Change one tier's price and ceilings (dba, CSRF, reason required, audited)."""
+    from tenantcost.web.tier_changes import change_tier
+
+    check_csrf(user, csrf_token)
+    form = {
+        "monthly_price": monthly_price,
+        "cost_ceiling": cost_ceiling,
+        "storage_gb_ceiling": storage_gb_ceiling,
+        "requests_per_hour_ceiling": requests_per_hour_ceiling,
+        "latency_target_ms": latency_target_ms,
+        "margin_floor_pct": margin_floor_pct,
+    }
+    result = change_tier(conn, user.name, name, form, reason)
+    if result.errors:
+        values = {
+            "title": "Settings",
+            "s": data.settings_page(conn),
+            "tier_form": {"name": name, "form_values": result.values, "errors": result.errors},
+            "reason": reason,
+        }
+        return page(request, "settings.html", values, 400)
+    saved = f"tier {name}" if result.changes else f"tier {name} (nothing changed)"
+    return RedirectResponse(f"/settings?{urlencode({'saved': saved})}#tier-{name}", 303)
+
+
 @router.get("/whatif", response_class=HTMLResponse)
 def whatif_page(request: Request, user: User = Depends(reader)) -> Response:
     params = dict(request.query_params)
@@ -400,8 +478,10 @@ def markdown(text: str) -> str:
 
     html = MarkdownIt("commonmark", {"html": False}).enable("table").render(text.replace("``", "`"))
     # Wide tables scroll inside their own box (base.html's .scroll), never the page.
-    return str(html).replace("<table>", '<div class="scroll"><table>').replace(
-        "</table>", "</table></div>"
+    return (
+        str(html)
+        .replace("<table>", '<div class="scroll"><table>')
+        .replace("</table>", "</table></div>")
     )
 
 

@@ -1,0 +1,107 @@
+"""Dashboard pages a person reads (issue 14): tiers on the settings page, labels by kind,
+the tenant API's errors, what-if forms that keep what the user typed. Real server, real
+PostgreSQL, the hand-made fleet of tests/e2e/webfleet.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tenantcost.web.serve import running_server
+from tests.e2e.webfleet import Fleet, load_small_fleet
+from tests.integration.test_web import client, log_in
+
+pytestmark = pytest.mark.db
+
+STARTER_FORM = {  # migration 0009's STARTER: $5, cost ceiling $1, 2 GB, 50 req/h, 200 ms, 70 %
+    "monthly_price": "5.00",
+    "cost_ceiling": "1.00",
+    "storage_gb_ceiling": "2",
+    "requests_per_hour_ceiling": "50",
+    "latency_target_ms": "200",
+    "margin_floor_pct": "70",
+}
+
+
+@pytest.fixture
+def own(migrated_url: str) -> Iterator[tuple[Fleet, str]]:
+    fleet = load_small_fleet(migrated_url)
+    with running_server(fleet.url) as url:
+        yield fleet, url
+
+
+def csrf(html: str) -> str:
+    return html.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+def test_dba_changes_a_tier_with_csrf_reason_and_audit(own: tuple[Fleet, str]) -> None:
+    fleet, base = own
+    with log_in(base, "ana") as c:
+        assert c.post("/settings/tiers/STARTER", data=STARTER_FORM).status_code == 403
+    with log_in(base, "dee") as c:
+        page = c.get("/settings").text
+        assert 'id="form-tier-STARTER"' in page and "Cost ceiling (USD/month)" in page
+        token = csrf(page)
+        form = {**STARTER_FORM, "monthly_price": "7.50", "cost_ceiling": "1.25"}
+        assert c.post("/settings/tiers/STARTER", data={**form, "reason": "x"}).status_code == 403
+        no_reason = c.post("/settings/tiers/STARTER", data={**form, "csrf_token": token})
+        assert no_reason.status_code == 400 and 'data-test="error-reason"' in no_reason.text
+        bad = c.post(
+            "/settings/tiers/STARTER",
+            data={**form, "cost_ceiling": "lots", "reason": "new prices", "csrf_token": token},
+        )
+        # One bad field: its error beside it, every other value as the user typed it.
+        assert bad.status_code == 400
+        assert "Cost ceiling (USD/month): &#39;lots&#39; is not a number" in bad.text
+        assert 'value="7.50"' in bad.text and 'value="lots"' in bad.text
+        done = c.post(
+            "/settings/tiers/STARTER",
+            data={**form, "reason": "new prices", "csrf_token": token},
+        )
+        assert done.status_code == 303
+        after = c.get("/settings").text
+        assert "$7.50" in after and "$1.25" in after
+        assert "Tier STARTER: Price (USD/month)" in after
+        assert "new prices [dashboard user dee]" in after
+    with client(base, fleet.tokens["dee"]) as c:
+        audit = c.get("/api/v1/settings").json()["audit"]
+        rows = sorted((a["setting"], a["old_value"], a["new_value"]) for a in audit[:2])
+        assert rows == [
+            ("tier STARTER.cost_ceiling", "1.0000", "1.25"),  # the column keeps 4 places
+            ("tier STARTER.monthly_price", "5.00", "7.50"),
+        ]
+        tiers = {t["name"]: t for t in c.get("/api/v1/settings").json()["tiers"]}
+        assert tiers["STARTER"]["monthly_price"] == "7.500000"
+        assert tiers["PRO"]["monthly_price"] == "25.000000"  # untouched
+
+
+def test_settings_label_each_number_by_its_kind(own: tuple[Fleet, str]) -> None:
+    _, base = own
+    with log_in(base, "dee") as c:
+        page = c.get("/settings").text
+    form = page.split('id="form-annual_prepay_discount_pct"', 1)[1].split("</form>", 1)[0]
+    assert "New value (percent, 0–100)" in form and "USD" not in form
+    form = page.split('id="form-tier_step_down_hours"', 1)[1].split("</form>", 1)[0]
+    assert "New value (hours)" in form
+    form = page.split('id="form-free_abuse_threshold"', 1)[1].split("</form>", 1)[0]
+    assert "New value (count)" in form
+    form = page.split('id="form-smtp_ip_monthly_cost"', 1)[1].split("</form>", 1)[0]
+    assert "New value (USD)" in form
+    form = page.split('id="form-shared_cost_allocation"', 1)[1].split("</form>", 1)[0]
+    assert "New value (choice)" in form
+    assert "<h2>smtp_ip_monthly_cost</h2>" not in page
+
+
+def test_malformed_tenant_id_is_a_clear_4xx(own: tuple[Fleet, str]) -> None:
+    fleet, base = own
+    with client(base, fleet.tokens["ana"]) as c:
+        api = c.get("/api/v1/tenants/not-a-uuid")
+    assert api.status_code == 400
+    assert api.json() == {
+        "error": "'not-a-uuid' is not a tenant id",
+        "hint": "tenant ids are UUIDs",
+    }
+    with log_in(base, "ana") as c:
+        html = c.get("/tenants/not-a-uuid")
+    assert html.status_code == 404 and "No such tenant" in html.text
