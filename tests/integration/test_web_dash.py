@@ -5,15 +5,20 @@ PostgreSQL, the hand-made fleet of tests/e2e/webfleet.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 
+import psycopg
 import pytest
 
 from tenantcost.web.serve import running_server
-from tests.e2e.webfleet import Fleet, load_small_fleet
+from tests.e2e.webfleet import ACME, MONTH, Fleet, load_small_fleet
 from tests.integration.test_web import client, log_in
 
 pytestmark = pytest.mark.db
 
+HOUR_1 = datetime(2025, 11, 10, 3, tzinfo=UTC)
+HOUR_2 = datetime(2025, 11, 20, 4, tzinfo=UTC)
 STARTER_FORM = {  # migration 0009's STARTER: $5, cost ceiling $1, 2 GB, 50 req/h, 200 ms, 70 %
     "monthly_price": "5.00",
     "cost_ceiling": "1.00",
@@ -105,3 +110,64 @@ def test_malformed_tenant_id_is_a_clear_4xx(own: tuple[Fleet, str]) -> None:
     with log_in(base, "ana") as c:
         html = c.get("/tenants/not-a-uuid")
     assert html.status_code == 404 and "No such tenant" in html.text
+
+
+def test_tenant_page_shows_usage_signals_alerts_and_named_audit_rows(
+    own: tuple[Fleet, str],
+) -> None:
+    fleet, base = own
+    with psycopg.connect(fleet.url) as conn:
+        conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (HOUR_1,))
+        # Two hours of November 2025 for Acme. CPU has two sources: pg_stat_statements
+        # (priority 2) beats app (3), so CPU = 2.5 + 1.5 = 4.00 s; queries 100 + 50 = 150;
+        # storage is the month's last sampled hour: 3,000,000,000 B = 3.000 GB (not 2 + 3);
+        # egress 500,000,000 + 250,000,000 B = 0.750 GB.
+        rows = [
+            (HOUR_1, "query_count", "pg_stat_statements", 100),
+            (HOUR_2, "query_count", "pg_stat_statements", 50),
+            (HOUR_1, "compute_seconds", "pg_stat_statements", Decimal("2.5")),
+            (HOUR_1, "compute_seconds", "app", Decimal("9")),
+            (HOUR_2, "compute_seconds", "pg_stat_statements", Decimal("1.5")),
+            (HOUR_1, "storage_bytes", "database_size", 2_000_000_000),
+            (HOUR_2, "storage_bytes", "database_size", 3_000_000_000),
+            (HOUR_1, "egress_bytes", "app", 500_000_000),
+            (HOUR_2, "egress_bytes", "app", 250_000_000),
+        ]
+        for hour, metric, source, quantity in rows:
+            conn.execute(
+                "INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (hour, ACME, metric, source, quantity),
+            )
+        conn.execute(
+            "INSERT INTO tier_decisions (tenant_id, tier, hour, from_level, to_level, ceiling, "
+            "figure, ceiling_value, ratio) VALUES (%s, 'STARTER', %s, 'normal', 'soft_throttle',"
+            " 'cost_ceiling', 1.6, 1.0, 1.6)",
+            (ACME, HOUR_2),
+        )
+        conn.execute(
+            "INSERT INTO tier_alerts (kind, subject, opened_at, last_seen_at, message) "
+            "VALUES ('cost_jump', %s, %s, %s, 'hourly cost 0.50 against a median of 0.01')",
+            (str(ACME), HOUR_2, HOUR_2),
+        )
+        vps = conn.execute("SELECT id FROM vps_instances WHERE name = 'acme-1'").fetchone()
+        assert vps
+        conn.execute(
+            "INSERT INTO cost_audit (entity, entity_id, old_value, new_value, source, reason) "
+            "VALUES ('vps', %s, '30.00', '31.00', 'hostwinds', 'sync')",
+            (str(vps[0]),),
+        )
+    with log_in(base, "ana") as c:
+        html = c.get(f"/tenants/{ACME}?period={MONTH}").text
+    usage = html.split('id="table-usage"', 1)[1].split("</table>", 1)[0]
+    assert f"<td>{MONTH}" in usage
+    cells = usage.split(f"<td>{MONTH}", 1)[1]
+    assert '<td class="num">150</td><td class="num">4.00</td>' in cells
+    assert '<td class="num">3.000</td><td class="num">0.750</td>' in cells
+    decisions = html.split('id="table-tenant-decisions"', 1)[1].split("</table>", 1)[0]
+    assert "<td>Soft throttle</td><td>Cost ceiling</td>" in decisions
+    assert '<td class="num">160.0%</td>' in decisions  # ratio 1.6 = 1.6 / 1.0
+    alerts = html.split('id="table-tenant-alerts"', 1)[1].split("</table>", 1)[0]
+    assert "Sudden cost jump" in alerts and "median of 0.01" in alerts
+    assert 'data-test="audit-resource">VPS acme-1</td>' in html
+    assert f"vps {str(vps[0])[:8]}" not in html

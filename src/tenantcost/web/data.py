@@ -150,7 +150,7 @@ def tenant_detail(conn: Connection, tenant_id: UUID, period: str | None) -> dict
     vps = conn.execute(sql("tenant_vps"), params).fetchall()
     ips = conn.execute(sql("tenant_ips"), params).fetchall()
     audit = conn.execute(
-        sql("resource_audit"),
+        sql("resource_audit_named"),
         {
             "vps_ids": [str(v["id"]) for v in vps],
             "ip_ids": [str(i["id"]) for i in ips],
@@ -169,6 +169,9 @@ def tenant_detail(conn: Connection, tenant_id: UUID, period: str | None) -> dict
         "ips": ips,
         "audit": audit,
         "monthly": conn.execute(sql("tenant_monthly"), params).fetchall(),
+        "usage": [dict(r) for r in conn.execute(sql("tenant_usage_monthly"), params)],
+        "decisions": conn.execute(sql("tenant_decisions"), {**params, "limit": 50}).fetchall(),
+        "alerts": conn.execute(sql("tenant_alerts"), {**params, "limit": 50}).fetchall(),
     }
 
 

@@ -52,9 +52,10 @@ VALUE_LABELS = {
     "storage_gb_ceiling": "Storage ceiling (GB)",
     "requests_per_hour_ceiling": "Requests per hour ceiling",
     "tier_margin": "Tier margin below floor",
-    "tenant_outlier": "Tenant far above tier average",
+    "tenant_above_tier_average": "Tenant far above tier average",
     "cost_jump": "Sudden cost jump",
-    "plan_above_price": "Plan costs more than its price",
+    "plan_cost_above_price": "Plan costs more than its price",
+    "normal": "Normal",
 }
 
 
