@@ -171,3 +171,49 @@ def test_tenant_page_shows_usage_signals_alerts_and_named_audit_rows(
     assert "Sudden cost jump" in alerts and "median of 0.01" in alerts
     assert 'data-test="audit-resource">VPS acme-1</td>' in html
     assert f"vps {str(vps[0])[:8]}" not in html
+
+
+def test_whatif_keeps_what_the_user_typed_and_names_the_scenario(own: tuple[Fleet, str]) -> None:
+    _, base = own
+    with log_in(base, "ana") as c:
+        page = c.get("/whatif?scenario=railway-2025-11&price_PRO=30&count_PRO=abc&price_STARTER=")
+    assert page.status_code == 400
+    html = page.text
+    assert "Scenario <strong>railway-2025-11</strong>" in html and "(seed 002)" not in html
+    assert 'name="price_PRO" value="30"' in html  # kept, though another field is bad
+    assert 'name="count_PRO" value="abc"' in html
+    assert 'data-test="error-count_PRO"' in html
+    # Blank stays blank; the scenario's value is the placeholder, and the page says so.
+    assert 'name="price_STARTER" value="" placeholder="5"' in html
+    assert "price of STARTER" in html.split("Using the scenario", 1)[1].split("</p>", 1)[0]
+    # Every part of the cost card: seed-002-on-Railway mix with add-ons.
+    parts = html.split('data-test="whatif-cost-parts">', 1)[1].split("</div>", 1)[0]
+    assert "usage $" in parts and "+ control plane $30.00 + add-ons $" in parts
+    amounts = [Decimal(x.split()[0].replace(",", "")) for x in parts.split("$")[1:]]
+    total = html.split('data-test="whatif-cost">$', 1)[1].split("<", 1)[0].replace(",", "")
+    assert len(amounts) == 3 and abs(sum(amounts) - Decimal(total)) <= Decimal("0.02")
+
+
+def test_own_plan_repriced_over_its_measured_months(own: tuple[Fleet, str]) -> None:
+    _, base = own
+    with log_in(base, "exec") as c:
+        basic = c.get("/whatif?own_plan=Basic&own_price=120").text
+        free = c.get("/whatif?own_plan=Free&own_tier=STARTER").text
+        bad = c.get("/whatif?own_plan=Basic&own_price=lots")
+    # Basic ($100): Acme and Bolt, November 2025 covered in full. At $120: revenue
+    # 2 x 100 x 120/100 = 240.00; cost unchanged 34.99 + 10.00 = 44.99;
+    # profit 200.00 - 44.99 = 155.01 -> 240.00 - 44.99 = 195.01;
+    # margin 155.01 / 200 = 77.505 % -> 77.5 %; 195.01 / 240 = 81.254 % -> 81.3 %.
+    row = basic.split('id="table-own"', 1)[1].split("</table>", 1)[0]
+    assert (
+        f'<td>{MONTH} (provisional)</td><td class="num">2</td>'
+        '<td class="num">$200.00</td><td class="num">$240.00</td><td class="num">$44.99</td>'
+        '<td class="num ">$155.01</td><td class="num ">$195.01</td>'
+        '<td class="num">77.5%</td><td class="num">81.3%</td>'
+    ) in row
+    # Free ($0) to STARTER ($5): no list price to scale, so 5.00 x no discount x whole month
+    # = 5.00 against Cirrus's cost 4.99: profit -4.99 -> 0.01, margin n/a -> 0.2 %.
+    row = free.split('id="table-own"', 1)[1].split("</table>", 1)[0]
+    assert '<td class="num">$0.00</td><td class="num">$5.00</td><td class="num">$4.99</td>' in row
+    assert '<td class="num">n/a</td><td class="num">0.2%</td>' in row
+    assert bad.status_code == 400 and 'data-test="error-own_price"' in bad.text

@@ -231,3 +231,16 @@ def require_tenant_id(text: str) -> UUID:
         return UUID(text)
     except ValueError:
         raise UserError(f"{text!r} is not a tenant id", "tenant ids are UUIDs") from None
+
+
+# ----------------------------------------------------------------------------- what-if
+
+
+def replay_plans(conn: Connection) -> list[dict[str, Any]]:
+    """Plans with figures, their list price and tenants in the latest month."""
+    return conn.execute(sql("replay_plans")).fetchall()
+
+
+def plan_history(conn: Connection, plan: str) -> list[dict[str, Any]]:
+    """Every month's figures of the plan's tenants (whatif.replay_months' input)."""
+    return conn.execute(sql("replay_history"), {"plan": plan}).fetchall()

@@ -432,31 +432,65 @@ def tier_submit(
     return RedirectResponse(f"/settings?{urlencode({'saved': saved})}#tier-{name}", 303)
 
 
+def own_plan_replay(conn: Connection, params: dict[str, str]) -> dict[str, Any]:
+    """The what-if page's "our own plans" part: a plan's measured months at a new price."""
+    from tenantcost.tiers.store import list_tiers
+
+    plans = data.replay_plans(conn)
+    tiers = list_tiers(conn)
+    prices = {t["name"]: t["monthly_price"] for t in tiers}
+    plan, price, errors = whatif.parse_own(params, [p["plan_name"] for p in plans], prices)
+    months = (
+        whatif.replay_months(data.plan_history(conn, plan), price)
+        if plan and price is not None
+        else []
+    )
+    typed = {k: params.get(k, "") for k in ("own_plan", "own_price", "own_tier")}
+    return {
+        "plans": plans,
+        "tiers": tiers,
+        "plan": plan,
+        "price": price,
+        "months": months,
+        "typed": typed,
+        "errors": errors,
+        "error": bool(errors),
+    }
+
+
 @router.get("/whatif", response_class=HTMLResponse)
-def whatif_page(request: Request, user: User = Depends(reader)) -> Response:
+def whatif_page(
+    request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
+) -> Response:
     params = dict(request.query_params)
-    try:
-        result = whatif.run(params)
-        error = None
-    except UserError as exc:
-        result, error = whatif.run({"scenario": params.get("scenario", "seed-002")}), exc
+    form = whatif.parse_form(params)
+    result = whatif.results(form.scenario, form.inputs)
+    own = own_plan_replay(conn, params)
     tiers_chart = {
         "type": "bar",
         "labels": [line["tier"] for line in result["mix"]["lines"]],
         "datasets": [
-            {"label": "revenue", "values": [line["revenue"] for line in result["mix"]["lines"]]},
+            {"label": "Revenue", "values": [line["revenue"] for line in result["mix"]["lines"]]},
             {
-                "label": "usage cost",
+                "label": "Usage cost",
                 "values": [line["usage_cost"] for line in result["mix"]["lines"]],
             },
         ],
+        "unit": "$",
+        "y_title": "USD per month",
     }
     sweep_chart = {
         "type": "line",
         "labels": [f"{p['vcpu_price_change_pct']}%" for p in result["vcpu_sensitivity"]],
         "datasets": [
-            {"label": "margin %", "values": [p["margin_pct"] for p in result["vcpu_sensitivity"]]}
+            {
+                "label": "Gross margin",
+                "values": [p["margin_pct"] for p in result["vcpu_sensitivity"]],
+            }
         ],
+        "unit": "%",
+        "x_title": "vCPU price change",
+        "y_title": "Gross margin (%)",
     }
     return page(
         request,
@@ -464,11 +498,14 @@ def whatif_page(request: Request, user: User = Depends(reader)) -> Response:
         {
             "title": "What-if",
             "r": result,
-            "error": error,
+            "form": form,
+            "field_name": whatif.field_name,
+            "defaulted_names": [whatif.field_name(k) for k in form.defaulted],
+            "own": own,
             "tiers_chart": chart_json(tiers_chart),
             "sweep_chart": chart_json(sweep_chart),
         },
-        400 if error else 200,
+        400 if form.errors or own.get("error") else 200,
     )
 
 

@@ -250,3 +250,46 @@ SELECT kind, message, details, opened_at, last_seen_at, closed_at
  WHERE subject = %(tenant_id)s::text
  ORDER BY opened_at DESC
  LIMIT %(limit)s;
+
+-- name: replay_plans
+-- The operator's plans that have figures, with today's list price and tenants in the latest
+-- month (the what-if page's "our own plans" picker).
+SELECT f.plan_name, max(pl.price_monthly) AS list_price,
+       count(*) FILTER (WHERE f.period = tenantcost_latest_period()) AS tenants
+  FROM tenant_period_figures f
+  LEFT JOIN plans pl ON pl.name = f.plan_name
+ GROUP BY f.plan_name
+ ORDER BY f.plan_name;
+
+-- name: replay_history
+-- Every month's figures of the tenants that were on a plan then: subscription and add-on
+-- revenue and the full cost as measured, the plan's list price, the month's covered share
+-- (accrual) and the tenant's discount factor (annual pre-pay, then multi-project, as in
+-- tenant_monthly_revenue) — what a repricing replay needs, and nothing recomputed.
+WITH discount AS (
+    SELECT coalesce(max(value::numeric) FILTER (WHERE key = 'annual_prepay_discount_pct'), 0) AS annual,
+           coalesce(max(value::numeric) FILTER (WHERE key = 'multi_project_discount_pct'), 0) AS multi
+      FROM cost_settings
+), terms AS (
+    SELECT s.tenant_id, bool_or(st.annual_prepay) AS annual_prepay,
+           bool_or(st.multi_project) AS multi_project
+      FROM subscriptions s
+      JOIN subscription_terms st ON st.subscription_id = s.id
+     WHERE s.status = 'active'
+     GROUP BY s.tenant_id
+), price AS (
+    SELECT name, max(price_monthly) AS list_price FROM plans GROUP BY name
+)
+SELECT f.period, p.status, f.tenant_id, f.subscription_revenue, f.addon_revenue,
+       f.total_operational_cost AS cost, coalesce(pr.list_price, 0) AS list_price,
+       extract(epoch FROM p.covered_until - p.period_start)
+         / extract(epoch FROM p.period_end - p.period_start) AS fraction,
+       (1 - CASE WHEN t.annual_prepay THEN d.annual / 100 ELSE 0 END)
+         * (1 - CASE WHEN t.multi_project THEN d.multi / 100 ELSE 0 END) AS discount_factor
+  FROM tenant_period_figures f
+  JOIN tenant_cost_periods p ON p.period = f.period
+  LEFT JOIN price pr ON pr.name = f.plan_name
+  LEFT JOIN terms t ON t.tenant_id = f.tenant_id
+  CROSS JOIN discount d
+ WHERE f.plan_name = %(plan)s
+ ORDER BY f.period, f.tenant_id;
