@@ -216,3 +216,29 @@ def test_no_figure_is_clipped_and_no_page_scrolls_sideways(
             )  # the probe had figures to judge
     finally:
         context.close()
+
+
+def test_dba_changes_a_tier_price_in_the_browser(
+    page: Any, admin_url: str, template_url: str
+) -> None:
+    fleet = load_small_fleet(create_database(admin_url, TEMPLATE))
+    with running_server(fleet.url) as base:
+        log_in(page, base, "dee")
+        page.goto(f"{base}/settings#tiers")
+        page.click("#tier-PRO summary")
+        form = page.locator("#form-tier-PRO")
+        form.locator("input[name=monthly_price]").fill("29")
+        form.locator("input[name=cost_ceiling]").fill("too much")
+        form.locator("input[name=reason]").fill("PRO repriced")
+        form.locator("button[type=submit]").click()
+        # The bad field is named beside it; what was typed elsewhere is still there.
+        assert "is not a number" in form.locator("[data-test=error-cost_ceiling]").inner_text()
+        assert form.locator("input[name=monthly_price]").input_value() == "29"
+        assert form.locator("input[name=reason]").input_value() == "PRO repriced"
+        form.locator("input[name=cost_ceiling]").fill("6")
+        form.locator("button[type=submit]").click()
+        page.wait_for_selector("[data-test=saved]")
+        pro = page.locator("#table-tiers tbody tr", has_text="PRO").locator("td")
+        assert pro.nth(1).inner_text() == "$29.00" and pro.nth(2).inner_text() == "$6.00"
+        audit = page.locator("#table-setting-audit tbody tr").all_inner_texts()
+        assert any("Tier PRO: Price (USD/month)" in row and "PRO repriced" in row for row in audit)
