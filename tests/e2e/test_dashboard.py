@@ -146,28 +146,39 @@ def demo_base(admin_url: str, template_url: str) -> Iterator[str]:
         yield base
 
 
-def test_screenshots_of_every_page(page: Any, demo_base: str, tmp_path: Path) -> None:
-    """Set TENANTCOST_SCREENSHOTS=docs/screenshots to refresh the README's pictures."""
+def test_screenshots_of_every_page(browser: Any, demo_base: str, tmp_path: Path) -> None:
+    """Set TENANTCOST_SCREENSHOTS=docs/screenshots to refresh the README's pictures
+    (NAME.png at 1440×900, NAME-phone.png at 390×844)."""
     folder = Path(os.environ.get("TENANTCOST_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    log_in(page, demo_base, "demo", "demo-password-1")
-    page.goto(f"{demo_base}/health")
-    first_tenant = page.locator("#table-health tbody tr td a").first.get_attribute("href")
-    pages = {
-        "overview": "/",
-        "health": "/health",
-        "allocation": "/allocation",
-        "tenant": first_tenant,
-        "settings": "/settings",
-        "whatif": "/whatif?vcpu_multiplier=1.5",
-        "api": "/docs",
-    }
-    for name, path in pages.items():
-        response = page.goto(f"{demo_base}{path}")
-        assert response.status == 200, path
-        page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(folder / f"{name}.png"))
-        assert (folder / f"{name}.png").stat().st_size > 10_000
+    for suffix, width, height in (("", 1440, 900), ("-phone", 390, 844)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(15_000)
+        try:
+            page = context.new_page()
+            log_in(page, demo_base, "demo", "demo-password-1")
+            page.goto(f"{demo_base}/health")
+            first_tenant = page.locator("#table-health tbody tr td a").first.get_attribute("href")
+            page.goto(f"{demo_base}/whatif")
+            plan = page.locator("[data-test=own-plan] option").nth(1).get_attribute("value")
+            pages = {
+                "overview": "/",
+                "health": "/health",
+                "allocation": "/allocation",
+                "tenant": first_tenant,
+                "settings": "/settings",
+                "whatif": f"/whatif?vcpu_multiplier=1.5&own_plan={plan}&own_price=12",
+                "api": "/docs",
+            }
+            for name, path in pages.items():
+                response = page.goto(f"{demo_base}{path}")
+                assert response.status == 200, path
+                page.wait_for_load_state("networkidle")
+                shot = folder / f"{name}{suffix}.png"
+                page.screenshot(path=str(shot))
+                assert shot.stat().st_size > 10_000
+        finally:
+            context.close()
 
 
 # Every cell, card figure and header that holds text must show all of it; the page itself
@@ -203,13 +214,18 @@ def test_no_figure_is_clipped_and_no_page_scrolls_sideways(
         log_in(page, demo_base, "demo", "demo-password-1")
         page.goto(f"{demo_base}/health")
         tenant = page.locator("#table-health tbody tr td a").first.get_attribute("href")
-        for path in ("/", "/health", "/allocation", tenant, "/settings", "/whatif", "/docs"):
+        page.goto(f"{demo_base}/whatif")
+        plan = page.locator("[data-test=own-plan] option").nth(1).get_attribute("value")
+        replay = f"/whatif?own_plan={plan}&own_price=12.5&count_PRO=abc"  # a table and an error
+        for path in ("/", "/health", "/allocation", tenant, "/settings", replay, "/docs"):
             response = page.goto(f"{demo_base}{path}")
-            assert response.status == 200, path
+            assert response.status == (400 if path == replay else 200), path
             found = page.evaluate(LAYOUT_PROBE)
             assert found["page"] <= found["width"] == width, (path, found)
             assert found["clipped"] == [], (path, found["clipped"])
             assert found["unpinned"] == [], (path, found["unpinned"])
+            if path == replay:  # the replay drew its months
+                assert page.locator("#table-own tbody td.num").count() >= 8
             numbers = page.locator("td.num").count()
             assert numbers > 0 or path in ("/docs", "/settings"), (
                 path
