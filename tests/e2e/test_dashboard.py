@@ -106,33 +106,40 @@ def test_analyst_is_refused_the_settings_page(page: Any, base: str) -> None:
     assert "may not" in (page.text_content("[role=alert]") or "")
 
 
-def test_dba_changes_the_ip_constant_and_sees_the_audit_row(
-    page: Any, admin_url: str, template_url: str
-) -> None:
+@pytest.fixture
+def as_dba(page: Any, admin_url: str, template_url: str) -> Iterator[tuple[Fleet, str]]:
+    """A fleet of its own (the test changes it), served, with the page logged in as dba."""
     fleet = load_small_fleet(create_database(admin_url, TEMPLATE))
     with running_server(fleet.url) as base:
         log_in(page, base, "dee")
-        page.click("nav a[href='/settings']")
-        form = page.locator("#form-smtp_ip_monthly_cost")
-        form.locator("input[name=value]").fill("5.49")
-        form.locator("input[name=reason]").fill("Hostwinds raised the IP price")
-        form.locator("button[type=submit]").click()
-        page.wait_for_selector("[data-test=saved]")
-        assert page.text_content("[data-test=value-smtp_ip_monthly_cost]") == "5.49"
-        first = page.locator("#table-setting-audit tbody tr").first.locator("td")
-        cells = first.all_text_contents()
-        assert cells[2:5] == ["smtp_ip_monthly_cost", "4.99", "5.49"]
-        assert cells[6] == "Hostwinds raised the IP price [dashboard user dee]"
-        page.goto(f"{base}/tenants/{ACME}")
-        # The current month was recomputed at once: 30.00 VPS + the re-priced IP 5.49 a month,
-        # accrued to the month's coverage; the page shows what the API says, in cents.
-        api = httpx.get(
-            f"{base}/api/v1/tenants/{ACME}",
-            headers={"Authorization": f"Bearer {fleet.tokens['dee']}"},
-        ).json()
-        cost = api["summary"]["total_operational_cost"]
-        assert page.text_content("[data-test=tenant-cost]") == f"${cents(cost)}"
-        assert "5.49" in page.locator("#table-audit tbody tr").first.text_content()
+        yield fleet, base
+
+
+def test_dba_changes_the_ip_constant_and_sees_the_audit_row(
+    page: Any, as_dba: tuple[Fleet, str]
+) -> None:
+    fleet, base = as_dba
+    page.click("nav a[href='/settings']")
+    form = page.locator("#form-smtp_ip_monthly_cost")
+    form.locator("input[name=value]").fill("5.49")
+    form.locator("input[name=reason]").fill("Hostwinds raised the IP price")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("[data-test=saved]")
+    assert page.text_content("[data-test=value-smtp_ip_monthly_cost]") == "5.49"
+    first = page.locator("#table-setting-audit tbody tr").first.locator("td")
+    cells = first.all_text_contents()
+    assert cells[2:5] == ["Dedicated SMTP IP, monthly cost", "4.99", "5.49"]
+    assert cells[6] == "Hostwinds raised the IP price [dashboard user dee]"
+    page.goto(f"{base}/tenants/{ACME}")
+    # The current month was recomputed at once: 30.00 VPS + the re-priced IP 5.49 a month,
+    # accrued to the month's coverage; the page shows what the API says, in cents.
+    api = httpx.get(
+        f"{base}/api/v1/tenants/{ACME}",
+        headers={"Authorization": f"Bearer {fleet.tokens['dee']}"},
+    ).json()
+    cost = api["summary"]["total_operational_cost"]
+    assert page.text_content("[data-test=tenant-cost]") == f"${cents(cost)}"
+    assert "5.49" in page.locator("#table-audit tbody tr").first.text_content()
 
 
 @pytest.fixture(scope="module")
@@ -227,34 +234,28 @@ def test_no_figure_is_clipped_and_no_page_scrolls_sideways(
             if path == replay:  # the replay drew its months
                 assert page.locator("#table-own tbody td.num").count() >= 8
             numbers = page.locator("td.num").count()
-            assert numbers > 0 or path in ("/docs", "/settings"), (
-                path
-            )  # the probe had figures to judge
+            assert numbers > 0 or path == "/docs", path  # the probe had figures to judge
     finally:
         context.close()
 
 
-def test_dba_changes_a_tier_price_in_the_browser(
-    page: Any, admin_url: str, template_url: str
-) -> None:
-    fleet = load_small_fleet(create_database(admin_url, TEMPLATE))
-    with running_server(fleet.url) as base:
-        log_in(page, base, "dee")
-        page.goto(f"{base}/settings#tiers")
-        page.click("#tier-PRO summary")
-        form = page.locator("#form-tier-PRO")
-        form.locator("input[name=monthly_price]").fill("29")
-        form.locator("input[name=cost_ceiling]").fill("too much")
-        form.locator("input[name=reason]").fill("PRO repriced")
-        form.locator("button[type=submit]").click()
-        # The bad field is named beside it; what was typed elsewhere is still there.
-        assert "is not a number" in form.locator("[data-test=error-cost_ceiling]").inner_text()
-        assert form.locator("input[name=monthly_price]").input_value() == "29"
-        assert form.locator("input[name=reason]").input_value() == "PRO repriced"
-        form.locator("input[name=cost_ceiling]").fill("6")
-        form.locator("button[type=submit]").click()
-        page.wait_for_selector("[data-test=saved]")
-        pro = page.locator("#table-tiers tbody tr", has_text="PRO").locator("td")
-        assert pro.nth(1).inner_text() == "$29.00" and pro.nth(2).inner_text() == "$6.00"
-        audit = page.locator("#table-setting-audit tbody tr").all_inner_texts()
-        assert any("Tier PRO: Price (USD/month)" in row and "PRO repriced" in row for row in audit)
+def test_dba_changes_a_tier_price_in_the_browser(page: Any, as_dba: tuple[Fleet, str]) -> None:
+    _, base = as_dba
+    page.goto(f"{base}/settings#tiers")
+    page.click("#tier-PRO summary")
+    form = page.locator("#form-tier-PRO")
+    form.locator("input[name=monthly_price]").fill("29")
+    form.locator("input[name=cost_ceiling]").fill("too much")
+    form.locator("input[name=reason]").fill("PRO repriced")
+    form.locator("button[type=submit]").click()
+    # The bad field is named beside it; what was typed elsewhere is still there.
+    assert "is not a number" in form.locator("[data-test=error-cost_ceiling]").inner_text()
+    assert form.locator("input[name=monthly_price]").input_value() == "29"
+    assert form.locator("input[name=reason]").input_value() == "PRO repriced"
+    form.locator("input[name=cost_ceiling]").fill("6")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("[data-test=saved]")
+    pro = page.locator("#table-tiers tbody tr", has_text="PRO").locator("td")
+    assert pro.nth(1).inner_text() == "$29.00" and pro.nth(2).inner_text() == "$6.00"
+    audit = page.locator("#table-setting-audit tbody tr").all_inner_texts()
+    assert any("Tier PRO: Price (USD/month)" in row and "PRO repriced" in row for row in audit)

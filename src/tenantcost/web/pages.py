@@ -371,19 +371,23 @@ def settings_page(
     )
 
 
+def dba_form(csrf_token: str = Form(""), user: User = Depends(dba)) -> User:
+    """A dba posting a settings form with the session's CSRF token (403 otherwise)."""
+    check_csrf(user, csrf_token)
+    return user
+
+
 @router.post("/settings", response_class=HTMLResponse)
 def settings_submit(
     request: Request,
     key: str = Form(...),
     value: str = Form(...),
     reason: str = Form(""),
-    csrf_token: str = Form(""),
-    user: User = Depends(dba),
+    user: User = Depends(dba_form),
     conn: Connection = Depends(db),
 ) -> Response:
     from tenantcost.web.api import change_setting
 
-    check_csrf(user, csrf_token)
     try:
         change = change_setting(conn, user, key, value, reason)
     except UserError as exc:
@@ -403,14 +407,12 @@ def tier_submit(
     latency_target_ms: str = Form(""),
     margin_floor_pct: str = Form(""),
     reason: str = Form(""),
-    csrf_token: str = Form(""),
-    user: User = Depends(dba),
+    user: User = Depends(dba_form),
     conn: Connection = Depends(db),
 ) -> Response:
     """Change one tier's price and ceilings (dba, CSRF, reason required, audited)."""
     from tenantcost.web.tier_changes import change_tier
 
-    check_csrf(user, csrf_token)
     form = {
         "monthly_price": monthly_price,
         "cost_ceiling": cost_ceiling,
