@@ -216,6 +216,10 @@ def test_no_figure_is_clipped_and_no_page_scrolls_sideways(
     context.set_default_timeout(15_000)
     try:
         page = context.new_page()
+        script_errors: list[Any] = []
+        page.on(
+            "pageerror", lambda e: script_errors.append(e)
+        )  # app.js's chart formatting must not throw
         page.goto(f"{demo_base}/login")
         assert page.evaluate(LAYOUT_PROBE)["page"] <= width
         log_in(page, demo_base, "demo", "demo-password-1")
@@ -235,6 +239,7 @@ def test_no_figure_is_clipped_and_no_page_scrolls_sideways(
                 assert page.locator("#table-own tbody td.num").count() >= 8
             numbers = page.locator("td.num").count()
             assert numbers > 0 or path == "/docs", path  # the probe had figures to judge
+            assert script_errors == [], (path, script_errors)
     finally:
         context.close()
 

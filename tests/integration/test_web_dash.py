@@ -217,3 +217,17 @@ def test_own_plan_repriced_over_its_measured_months(own: tuple[Fleet, str]) -> N
     assert '<td class="num">$0.00</td><td class="num">$5.00</td><td class="num">$4.99</td>' in row
     assert '<td class="num">n/a</td><td class="num">0.2%</td>' in row
     assert bad.status_code == 400 and 'data-test="error-own_price"' in bad.text
+
+
+def test_every_page_has_one_title_and_no_snake_case_in_its_notes(own: tuple[Fleet, str]) -> None:
+    _, base = own
+    with client(base) as anonymous:
+        login = anonymous.get("/login").text
+    assert "<title>Log in · tenantcost</title>" in login
+    with log_in(base, "dee") as c:
+        for path in ("/", "/health", "/allocation", f"/tenants/{ACME}", "/settings", "/docs"):
+            html = c.get(path).text
+            title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+            assert title.count("tenantcost") == 1 and title != "tenantcost", (path, title)
+            note = html.split('data-test="period-note"', 1)[-1].split("</p>", 1)[0]
+            assert "list_prices" not in note, path

@@ -78,7 +78,8 @@ def secure(request: Request) -> bool:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> Response:
     token = new_csrf_token()
-    response = page(request, "login.html", {"login_csrf": token, "next": safe_next(next)})
+    values = {"title": "Log in", "login_csrf": token, "next": safe_next(next)}
+    response = page(request, "login.html", values)
     response.set_cookie(
         LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), max_age=3600
     )
@@ -117,7 +118,9 @@ def login_submit(
 
 def login_form_again(request: Request, values: dict[str, Any], status: int) -> Response:
     token = new_csrf_token()
-    response = page(request, "login.html", {**values, "login_csrf": token}, status)
+    response = page(
+        request, "login.html", {"title": "Log in", **values, "login_csrf": token}, status
+    )
     response.set_cookie(
         LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), max_age=3600
     )
