@@ -231,3 +231,17 @@ def test_every_page_has_one_title_and_no_snake_case_in_its_notes(own: tuple[Flee
             assert title.count("tenantcost") == 1 and title != "tenantcost", (path, title)
             note = html.split('data-test="period-note"', 1)[-1].split("</p>", 1)[0]
             assert "list_prices" not in note, path
+
+
+def test_a_tenant_without_cost_says_so_instead_of_an_empty_chart(own: tuple[Fleet, str]) -> None:
+    fleet, base = own
+    with psycopg.connect(fleet.url) as conn:
+        row = conn.execute(
+            "INSERT INTO companies (name) VALUES ('Dormant') RETURNING id"
+        ).fetchone()
+        assert row
+    with log_in(base, "ana") as c:
+        dormant = c.get(f"/tenants/{row[0]}").text
+        acme = c.get(f"/tenants/{ACME}").text
+    assert 'data-test="no-cost"' in dormant and 'id="chart-cost"' not in dormant
+    assert 'id="chart-cost"' in acme and 'data-test="no-cost"' not in acme

@@ -354,6 +354,7 @@ def tenant_page(
             "t": detail,
             "periods": data.periods(conn),
             "cost_chart": chart_json(chart),
+            "has_cost": bool(chart["datasets"]),
             "emails_chart": chart_json(emails_chart),
         },
     )
