@@ -1,11 +1,11 @@
-"""``python -m bench bi-views|telemetry|web``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|cpu-accuracy|web``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bench import bi_views, telemetry, web
+from bench import bi_views, cpu_accuracy, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     telemetry.add_arguments(
         sub.add_parser("telemetry", help="Telemetry accuracy and overhead (issue 5).")
+    )
+    cpu_accuracy.add_arguments(
+        sub.add_parser(
+            "cpu-accuracy", help="Per-tenant CPU: sampler vs execution time vs truth (issue 12)."
+        )
     )
     sub.add_parser(
         "web", add_help=False, help="Dashboard pages and 100 concurrent users (issue 8)."
@@ -31,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return bi_views.run(args)
     if args.name == "telemetry":
         return telemetry.run(args)
+    if args.name == "cpu-accuracy":
+        return cpu_accuracy.run(args)
     parser.print_help()
     return 2
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -31,6 +29,7 @@ from uuid import UUID
 
 import psycopg
 
+from bench import machine
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.db import migrate
 from tenantcost.db.connect import connect
@@ -237,11 +236,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="tenantcost-bench-telemetry-"))
     server = EmbeddedServer(data_dir)
     results: dict[str, Any] = {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        }
+        "machine": machine(),
     }
     try:
         url = server.start()

@@ -99,3 +99,21 @@ def use_database(monkeypatch: pytest.MonkeyPatch, migrated_url: str) -> Iterator
     get_settings.cache_clear()
     yield migrated_url
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def fleet(admin_url: str, template_url: str) -> Any:
+    """The dashboard tests' small hand-made fleet (tests/e2e/webfleet.py) in its own
+    database, one per test module (modules with another ``fleet`` define their own)."""
+    from tests.e2e.webfleet import load_small_fleet
+
+    return load_small_fleet(create_database(admin_url, TEMPLATE))
+
+
+@pytest.fixture(scope="module")
+def base(fleet: Any) -> Iterator[str]:
+    """A real dashboard server on 127.0.0.1 (ephemeral port) for the module's fleet."""
+    from tenantcost.web.serve import running_server
+
+    with running_server(fleet.url) as url:
+        yield url

@@ -22,6 +22,7 @@ from tenantcost.db.cli import app as db_app
 from tenantcost.demo.cli import app as demo_app
 from tenantcost.errors import UserError
 from tenantcost.model.cli import app as model_app
+from tenantcost.outbox.cli import app as outbox_app
 from tenantcost.pricing.cli import app as pricebook_app
 from tenantcost.report.cli import app as report_app
 from tenantcost.settings_cli import settings_command
@@ -46,6 +47,17 @@ class TenantcostGroup(TyperGroup):
                 UserError(
                     f"the database lacks part of tenantcost's schema: {exc.diag.message_primary}",
                     "run `tenantcost db upgrade` (see `tenantcost db current`)",
+                )
+            )
+            raise typer.Exit(UserError.exit_code) from None
+        except psycopg.DataError as exc:
+            # A value from the command line the database cannot take (NUL bytes, out of
+            # range, not a valid uuid or date): the input's fault, so one line and exit 2.
+            detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+            report_user_error(
+                UserError(
+                    f"the database refused a value given on the command line: {detail}",
+                    "check the arguments (see the command's --help)",
                 )
             )
             raise typer.Exit(UserError.exit_code) from None
@@ -78,6 +90,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(tiers_app, name="tiers")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
+app.add_typer(outbox_app, name="outbox")
 app.command("serve")(serve_command)
 report_app.command("send")(send_command)
 app.command("collect")(collect_command)

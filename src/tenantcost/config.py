@@ -10,10 +10,10 @@ import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     hostwinds_retries: int = Field(
         default=4, ge=1, le=10, description="Attempts per Hostwinds API call before giving up."
     )
+    hostwinds_min_monthly: Decimal = Field(
+        default=Decimal("0.50"),
+        ge=0,
+        allow_inf_nan=False,
+        description="A Hostwinds price below this many USD a month is refused as implausible "
+        "(the VPS is reported failed and keeps its stored cost).",
+    )
+    hostwinds_max_monthly: Decimal = Field(
+        default=Decimal(10000),
+        gt=0,
+        le=Decimal("999999.99"),
+        allow_inf_nan=False,
+        description="A Hostwinds price above this many USD a month is refused as implausible "
+        "(the VPS is reported failed and keeps its stored cost).",
+    )
 
     # ---- telemetry and cost attribution (issue 5) --------------------------------------
     connection_memory_mb: Decimal = Field(
@@ -111,6 +126,19 @@ class Settings(BaseSettings):
         description="Shared tables with more (estimated) rows than this are sampled with "
         "TABLESAMPLE to estimate each tenant's row share of their size.",
     )
+    sampler_interval: float = Field(
+        default=1.0,
+        ge=0.05,
+        le=3600,
+        description="Seconds between two backend CPU samples (per-backend CPU from the kernel, "
+        "for a server on this machine); the sampler runs inside `collect --every`, "
+        "`collect --sample-for` and the dashboard's jobs.",
+    )
+    proc_root: Path = Field(
+        default=Path("/proc"),
+        description="Where the backend CPU sampler reads process CPU times (procfs); a "
+        "different root only for tests or a bind-mounted host /proc.",
+    )
 
     hourly_cost_retention_days: int = Field(
         default=14,
@@ -129,17 +157,146 @@ class Settings(BaseSettings):
 
     webhook_url: str | None = Field(
         default=None,
-        description="Where tier decisions and alerts are POSTed (JSON, HMAC-signed); unset: log only.",
+        description="Where tier decisions and alerts are POSTed (JSON, HMAC-signed) by the "
+        "outbox drain; unset: nothing is queued, log only.",
     )
     webhook_secret: SecretStr | None = Field(
         default=None, description="Shared secret for the webhook's HMAC-SHA256 signature."
     )
     webhook_retries: int = Field(
-        default=4,
+        default=20,
         ge=1,
-        le=10,
-        description="Attempts per webhook delivery before it is reported failed.",
+        le=1000,
+        description="Attempts per webhook event (one per outbox drain, with backoff) before it "
+        "is given up and marked failed; `tenantcost outbox retry` tries it again.",
     )
+    webhook_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="Seconds one webhook POST may take before the attempt counts as failed.",
+    )
+
+    # ---- outbox (issue 13): events delivered after their transaction ------------------
+    outbox_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait after an event's first failed delivery; doubles after each "
+        "further failure, up to outbox_backoff_max_seconds.",
+    )
+    outbox_backoff_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest wait between two delivery attempts of one outbox event.",
+    )
+    outbox_drain_limit: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Most outbox events one drain attempts (serve's job, collect --every).",
+    )
+
+    # ---- dashboard hardening (issue 13) -----------------------------------------------
+    web_db_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description=(
+            "Seconds a dashboard request waits for a database connection; after that (e.g. "
+            "while the database is down) it answers 503 instead of hanging."
+        ),
+    )
+    login_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description=(
+            "Failed logins to one account name before the dashboard makes it wait (HTTP 429 "
+            "with Retry-After): 1 s, then doubling with each further failure."
+        ),
+    )
+    login_failures_per_ip: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description=(
+            "Failed logins from one client address (any names) before it must wait, "
+            "doubling like the per-account wait."
+        ),
+    )
+    login_lockout_max_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=86_400,
+        description="Longest wait imposed after repeated failed logins, in seconds.",
+    )
+    login_hash_workers: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description=(
+            "Threads that check passwords (scrypt, 16 MB each), apart from the request "
+            "threads; more logins at once wait in a short queue."
+        ),
+    )
+    login_hash_queue: int = Field(
+        default=8,
+        ge=0,
+        le=1000,
+        description=(
+            "Logins that may wait for a password-checking thread; beyond that a login "
+            "is answered 503 with Retry-After at once."
+        ),
+    )
+    token_expiry_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days a new API token stays valid unless `users token --expires-in` says.",
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description=(
+            "Mark dashboard cookies Secure: auto (when the request came over https, including "
+            "behind a TLS proxy listed in TENANTCOST_FORWARDED_ALLOW_IPS), always, or never."
+        ),
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description=(
+            "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto "
+            "headers are trusted (client address, https); unset: no proxy headers are read."
+        ),
+    )
+    allowed_hosts: str = Field(
+        default="127.0.0.1,localhost,[::1]",
+        min_length=1,
+        description=(
+            "Comma-separated host names the dashboard answers to (Host header, port aside; "
+            "'*.example.com' wildcards allowed); others get HTTP 400. `serve --host ADDR` "
+            "adds ADDR."
+        ),
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, value: str) -> str:
+        """Names, addresses ([::1] for IPv6), '*.example.com', or '*' alone (any host)."""
+        for host in (h.strip() for h in value.split(",")):
+            if (
+                not host
+                or "/" in host
+                or (
+                    "*" in host
+                    and host != "*"
+                    and not (host.startswith("*.") and "*" not in host[1:])
+                )
+            ):
+                raise ValueError(
+                    f"{host!r} is not a host name pattern (use names like dash.example.com, "
+                    "*.example.com, 127.0.0.1 or [::1], separated by commas)"
+                )
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -8,6 +8,7 @@ import typer
 from pydantic import SecretStr
 
 from tenantcost.config import Settings, config_file, get_settings
+from tenantcost.db.connect import redact
 from tenantcost.output import OutputFormat, emit
 
 
@@ -17,8 +18,11 @@ def settings_rows() -> list[dict[str, str]]:
     for name, field in Settings.model_fields.items():
         env = f"TENANTCOST_{name.upper()}"
         value = getattr(current, name)
+        # URLs may carry a password or token (database, webhook): masked like every message
         shown = (
-            "********" if isinstance(value, SecretStr) else ("" if value is None else str(value))
+            "********"
+            if isinstance(value, SecretStr)
+            else ("" if value is None else redact(str(value)))
         )
         source = "env" if env in os.environ else "file/default"
         rows.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -65,3 +66,65 @@ def test_cli_import_and_list_stored(use_database: str) -> None:
     assert "seed-002: unchanged" in again.output
     listed = runner.invoke(app, ["pricebook", "list", "--stored", "--format", "csv"])
     assert "seed-002,seed-002,USD" in listed.output and ",database" in listed.output
+
+
+def store_raw(conn: Conn, name: str, effective: datetime, rates: dict[str, str]) -> None:
+    """A book written straight into price_books, as one imported before the bounds existed."""
+    from psycopg.types.json import Jsonb
+
+    document = railway().model_dump(mode="json")
+    document.update(name=name, effective_from=effective.isoformat())
+    document["rates"].update(rates)
+    conn.execute(
+        "INSERT INTO price_books (name, provider, effective_from, currency, source_url, "
+        "source_date, document) VALUES (%s, 'railway', %s, 'USD', 'x', '2026-01-01', %s)",
+        (name, effective, Jsonb(document)),
+    )
+    conn.commit()
+
+
+def test_a_bad_stored_book_is_skipped_with_one_warning(
+    migrated_conn: Conn, caplog: pytest.LogCaptureFixture
+) -> None:
+    import_book(migrated_conn, railway())  # effective 2025-03-03
+    name = f"railway-bad-{uuid.uuid4().hex[:6]}"
+    store_raw(migrated_conn, name, datetime(2026, 1, 1, tzinfo=UTC), {"vcpu_per_second": "1E+30"})
+    later = datetime(2026, 6, 1, tzinfo=UTC)
+    with caplog.at_level("WARNING", logger="tenantcost.pricing"):
+        assert stored_book_in_force(migrated_conn, "railway", later).name == "railway-2025-11"
+        assert stored_book_in_force(migrated_conn, "railway", later).name == "railway-2025-11"
+    warnings = [r.getMessage() for r in caplog.records if name in r.getMessage()]
+    assert len(warnings) == 1
+    assert "rates.vcpu_per_second" in warnings[0] and "plausible bound 1" in warnings[0]
+
+
+def test_collect_and_attribute_keep_working_past_a_bad_book(
+    use_database: str, migrated_conn: Conn
+) -> None:
+    import_book(migrated_conn, railway())
+    now = datetime.now(UTC)
+    store_raw(migrated_conn, "railway-broken", now - timedelta(days=1), {"egress_gb": "1E+30"})
+    # 2 GB of egress this hour: priced with the broken book it would be 2e30 USD, which
+    # overflows the ledger, so every collect and attribute failed until the row was deleted.
+    tenant = migrated_conn.execute(
+        "INSERT INTO companies (name) VALUES ('acme') RETURNING id"
+    ).fetchone()
+    assert tenant is not None
+    hour_start = now.replace(minute=0, second=0, microsecond=0)
+    migrated_conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (hour_start,))
+    migrated_conn.execute(
+        "INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity) "
+        "VALUES (%s, %s, 'egress_bytes', 'app', 2000000000)",
+        (hour_start, tenant["id"]),
+    )
+    migrated_conn.commit()
+    runner = CliRunner()
+    collected = runner.invoke(app, ["collect", "--no-host", "--format", "json"])
+    assert collected.exit_code == 0, collected.output
+    hour = now.strftime("%Y-%m-%dT%H")
+    attributed = runner.invoke(app, ["attribute", "--hour", hour, "--format", "json"])
+    assert attributed.exit_code == 0, attributed.output
+    assert "railway-broken" not in attributed.output
+    listed = runner.invoke(app, ["pricebook", "list", "--stored", "--format", "csv"])
+    assert "railway-broken" in listed.output and "INVALID (skipped)" in listed.output
+    assert "egress_gb" in listed.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
@@ -20,7 +20,6 @@ from tenantcost.errors import UserError
 from tenantcost.telemetry.timeutil import month_period
 from tenantcost.tiers.evaluate import HOURS_PER_MONTH, evaluate_hour
 from tenantcost.tiers.store import tier_from_input
-from tenantcost.tiers.webhook import Delivery
 
 pytestmark = pytest.mark.db
 Conn = psycopg.Connection[dict[str, Any]]
@@ -249,67 +248,6 @@ def test_free_tier_abuse_groups_with_combined_cost(migrated_conn: Conn) -> None:
         ("signup_ip", "198.51.100.7", 3),
     ]
     assert rows[0]["combined_cost"] == D("0.35")  # 0.10 + 0.20 + 0.05 (no fixed costs)
-
-
-class Recorder:
-    def __init__(self, ok: bool) -> None:
-        self.ok = ok
-        self.sent: list[Mapping[str, Any]] = []
-
-    def __call__(self, payload: Mapping[str, Any]) -> Delivery:
-        self.sent.append(payload)
-        return Delivery(self.ok, 1, 204 if self.ok else None, "" if self.ok else "ConnectError")
-
-
-def test_webhook_down_never_stops_evaluation(
-    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
-) -> None:
-    down = Recorder(ok=False)
-    set_hour_cost(migrated_conn, fleet["acme"], 0, "3.00")
-    refresh(migrated_conn, 0)
-    migrated_conn.commit()
-    report = evaluate_hour(migrated_conn, hour(0), sender=down)
-    assert signals(migrated_conn, fleet["acme"]) == [(0, "hard_throttle")]
-    assert report.deliveries_failed == len(down.sent) >= 1
-    delivery = migrated_conn.execute("SELECT delivery FROM tier_decisions").fetchone()
-    assert delivery is not None and delivery["delivery"].startswith("failed")
-
-
-def test_signed_webhook_reaches_a_local_receiver(
-    use_database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """End to end through the CLI: tiers evaluate → signed POST → receiver verifies."""
-    import threading
-
-    from tenantcost.config import get_settings
-    from tests.integration.test_tier_webhook import SECRET, Receiver
-
-    receiver = Receiver()
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("TENANTCOST_WEBHOOK_URL", receiver.url)
-        monkeypatch.setenv("TENANTCOST_WEBHOOK_SECRET", SECRET)
-        get_settings.cache_clear()
-        with psycopg.connect(use_database, row_factory=psycopg.rows.dict_row) as conn:
-            conn.execute("INSERT INTO plans (name, price_monthly) VALUES ('Starter', 5)")
-            conn.execute("INSERT INTO plan_tiers SELECT id, 'STARTER' FROM plans")
-            acme = add_tenant(conn, "Starter", "acme")
-            set_hour_cost(conn, acme, 0, "1.60")
-        result = CliRunner().invoke(
-            app, ["tiers", "evaluate", "--hour", hour(0).isoformat(), "--format", "json"]
-        )
-        assert result.exit_code == 0, result.output
-        assert json.loads(result.output)[0]["decisions"] == 1
-        payloads = [json.loads(body) for _headers, body in receiver.received]
-        assert [p["to_level"] for p in payloads if p["type"] == "tier_decision"] == [
-            "soft_throttle"
-        ]
-        decisions = CliRunner().invoke(app, ["tiers", "decisions", "--active", "--format", "csv"])
-        assert "soft_throttle" in decisions.output and "delivered" in decisions.output
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
-        get_settings.cache_clear()
 
 
 def test_tier_validation_names_the_field() -> None:

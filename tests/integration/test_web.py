@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import psycopg
 import pytest
 
 from tenantcost.web.serve import running_server
@@ -279,8 +280,18 @@ def test_focus_export_rows_sum_to_the_total_cost(fleet: Fleet, base: str) -> Non
 
 
 def test_metrics_exposition(fleet: Fleet, base: str) -> None:
+    with psycopg.connect(fleet.url) as conn:  # two events waiting, one of them tried 3 times
+        conn.execute(
+            "INSERT INTO outbox (sink, dedupe_key, payload, attempts, last_error) VALUES "
+            "('webhook', 'metrics:1', '{}', 3, 'HTTP 500'), ('webhook', 'metrics:2', '{}', 0, NULL)"
+        )
     with client(base, fleet.tokens["exec"]) as c:
         text = c.get("/metrics").text
+    with psycopg.connect(fleet.url) as conn:
+        conn.execute("DELETE FROM outbox WHERE dedupe_key LIKE 'metrics:%'")
+    assert 'tenantcost_outbox_pending{sink="webhook"} 2\n' in text
+    assert 'tenantcost_outbox_failed_total{sink="webhook"} 3\n' in text  # 3 + 0 failed attempts
+    assert 'tenantcost_outbox_given_up{sink="webhook"} 0\n' in text
     assert 'tenantcost_plan_tenants{plan="Basic"} 2\n' in text
     assert 'tenantcost_plan_monthly_revenue_usd{plan="Basic"} 200.000000\n' in text
     assert 'tenantcost_plan_monthly_cost_usd{plan="Free"} 4.990000\n' in text

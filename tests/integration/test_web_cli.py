@@ -69,7 +69,7 @@ def test_token_user_short_password_and_bad_role(use_database: str) -> None:
     short = runner.invoke(
         cli, ["users", "add", "eve", "--role", "dba", "--password-stdin"], input="short\n"
     )
-    assert short.exit_code == 2 and "shorter than 10" in short.output
+    assert short.exit_code == 2 and "fewer than 10 characters besides spaces" in short.output
     bad = runner.invoke(cli, ["users", "add", "eve", "--role", "root", "--token"])
     assert bad.exit_code != 0
     assert user_row(use_database, "eve") is None
@@ -146,3 +146,38 @@ def test_report_send_to_a_webhook(use_database: str, receiver: str) -> None:
         cli, ["report", "send", "--webhook", "http://127.0.0.1:9/nothing-listens-here"]
     )
     assert down.exit_code == 2 and "cannot deliver" in down.output
+
+
+def test_tokens_expire_after_the_default_or_expires_in(use_database: str) -> None:
+    added = runner.invoke(cli, ["users", "add", "bot", "--role", "analyst", "--token"])
+    assert added.exit_code == 0, added.output
+    rows = json.loads(runner.invoke(cli, ["users", "list", "--format", "json"]).stdout)
+    assert rows[0]["token_last_used_at"] is None
+    with connect(use_database) as conn:
+        left = conn.execute(
+            "SELECT extract(epoch FROM token_expires_at - now()) AS s FROM dashboard_users"
+        ).fetchone()
+    # default TENANTCOST_TOKEN_EXPIRY_DAYS = 90: 90 × 86,400 = 7,776,000 s from creation
+    assert left is not None and 7_776_000 - 60 <= left["s"] <= 7_776_000
+    rotated = runner.invoke(cli, ["users", "token", "bot", "--expires-in", "12h"])
+    assert rotated.exit_code == 0 and "valid 0.5 days" in rotated.output
+    with connect(use_database) as conn:
+        left = conn.execute(
+            "SELECT extract(epoch FROM token_expires_at - now()) AS s FROM dashboard_users"
+        ).fetchone()
+    assert left is not None and 12 * 3600 - 60 <= left["s"] <= 12 * 3600  # 43,200 s
+    bad = runner.invoke(cli, ["users", "token", "bot", "--expires-in", "forever"])
+    assert bad.exit_code == 2 and "--expires-in 'forever'" in bad.output
+    revoked = runner.invoke(cli, ["users", "token", "bot", "--revoke"])
+    assert revoked.exit_code == 0
+    rows = json.loads(runner.invoke(cli, ["users", "list", "--format", "json"]).stdout)
+    assert rows[0]["has_token"] is False and rows[0]["token_expires_at"] is None
+
+
+def test_passwords_of_spaces_are_refused(use_database: str) -> None:
+    for password in (" " * 10, "abc" + " " * 20 + "defghi"):  # 0 and 9 non-space characters
+        result = runner.invoke(
+            cli, ["users", "add", "eve", "--role", "dba", "--password-stdin"], input=password + "\n"
+        )
+        assert result.exit_code == 2 and "besides spaces" in result.output
+    assert user_row(use_database, "eve") is None

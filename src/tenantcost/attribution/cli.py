@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import typer
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.console import Console
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
+from tenantcost.numbers import parse_decimal
 from tenantcost.output import OutputFormat, emit
 from tenantcost.report.costs import driver_rows, period_quality, tenant_cost_rows
 from tenantcost.report.reports import MONEY_MACHINE, MONEY_PEOPLE, PCT, quantize
@@ -23,18 +24,13 @@ MONTH = typer.Option(
     None, "--month", help="UTC month YYYY-MM (default: the latest attributed month)."
 )
 FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
+INVOICE_MAX = Decimal("999999999999.99")  # host_invoices.amount is numeric(14,2)
 
 
 def _decimal(text: str | None, option: str) -> Decimal | None:
     if text is None:
         return None
-    try:
-        value = Decimal(text.replace(",", "").lstrip("$"))
-    except InvalidOperation:
-        raise UserError(f"{option} {text!r} is not an amount", f"e.g. {option} 123.45") from None
-    if not value.is_finite() or value < 0:
-        raise UserError(f"{option} must be a non-negative amount", f"e.g. {option} 123.45")
-    return value
+    return parse_decimal(text, what=option, maximum=INVOICE_MAX, places=2, example="123.45")
 
 
 def attribute_command(

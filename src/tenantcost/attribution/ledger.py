@@ -97,41 +97,66 @@ class Attribution:
 # ----------------------------------------------------------------------------- pricing
 
 
-def _pricing_params(settings: Settings) -> dict[str, Any]:
-    return {"provider": settings.usage_provider, "memory_mb": settings.connection_memory_mb}
+def _pricing_params(conn: Connection, settings: Settings) -> dict[str, Any]:
+    """What the pricing function needs: provider, memory model, and the books it may use —
+    only stored books that still validate (``stored_books`` skips a bad one, say 1e30)."""
+    books = [b.name for b in stored_books(conn, settings.usage_provider)]
+    return {
+        "provider": settings.usage_provider,
+        "memory_mb": settings.connection_memory_mb,
+        "books": books,
+    }
+
+
+def price_hours(
+    conn: Connection, start: datetime, end: datetime, settings: Settings | None = None
+) -> None:
+    """Re-price the hours in [start, end) into ``tenant_cost_hourly`` (replaces them:
+    re-running changes nothing); hours past the retention window are dropped."""
+    settings = settings or get_settings()
+    params = {"start": hour_of(start), "end": end, **_pricing_params(conn, settings)}
+    conn.execute(sql("hourly_delete"), params)
+    conn.execute(sql("hourly_insert"), params)
+    before = hour_of(end) - timedelta(days=settings.hourly_cost_retention_days)
+    conn.execute(sql("hourly_retention"), {"before": before})
 
 
 def price_hour(conn: Connection, hour: datetime, settings: Settings | None = None) -> None:
-    """Re-price one hour into ``tenant_cost_hourly`` (replaces it: re-running changes nothing)."""
-    settings = settings or get_settings()
-    params = {"hour": hour_of(hour), **_pricing_params(settings)}
-    conn.execute(sql("hourly_delete"), params)
-    conn.execute(sql("hourly_insert"), params)
-    before = hour_of(hour) - timedelta(days=settings.hourly_cost_retention_days)
-    conn.execute(sql("hourly_retention"), {"before": before})
+    """Re-price one hour into ``tenant_cost_hourly``."""
+    price_hours(conn, hour_of(hour), hour_of(hour) + HOUR, settings)
 
 
 def price_days(
     conn: Connection, days: Iterable[date], settings: Settings | None = None
 ) -> list[str]:
-    """Re-price whole UTC days into ``tenant_cost_daily``; notes for hours left unpriced."""
-    settings = settings or get_settings()
-    params = _pricing_params(settings)
+    """Re-price whole UTC days into ``tenant_cost_daily``, one statement per day (memory stays
+    bounded whatever the month's size); notes for hours left unpriced."""
     notes = []
     for day in days:
-        conn.execute(sql("daily_delete"), {"day": day})
-        conn.execute(sql("daily_insert"), {"day": day, **params})
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        row: Any = conn.execute(
-            sql("unpriced_hours"), {"start": start, "end": start + DAY, **params}
-        ).fetchone()
-        if row["hours"]:
-            notes.append(
-                f"{day}: {row['hours']} hour(s) of usage not priced: no {settings.usage_provider!r} "
-                "price book in force then (import one: `tenantcost pricebook import "
-                "railway-2025-11`, or set TENANTCOST_USAGE_PROVIDER)"
-            )
+        notes += price_day_range(conn, day, day, settings)
     return notes
+
+
+def price_day_range(
+    conn: Connection, first: date, last: date, settings: Settings | None = None
+) -> list[str]:
+    """Re-price the UTC days first..last in one statement (a bulk load of known size)."""
+    settings = settings or get_settings()
+    params = {"first": first, "last": last, **_pricing_params(conn, settings)}
+    conn.execute(sql("daily_delete"), params)
+    conn.execute(sql("daily_insert"), params)
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    row: Any = conn.execute(
+        sql("unpriced_hours"),
+        {"start": start, "end": start + DAY * ((last - first).days + 1), **params},
+    ).fetchone()
+    if not row["hours"]:
+        return []
+    return [
+        f"{first}..{last}: {row['hours']} hour(s) of usage not priced: no "
+        f"{settings.usage_provider!r} price book in force then (import one: `tenantcost "
+        "pricebook import railway-2025-11`, or set TENANTCOST_USAGE_PROVIDER)"
+    ]
 
 
 def usage_days(conn: Connection, start: datetime, end: datetime) -> list[date]:
@@ -573,7 +598,9 @@ __all__ = [
     "Attribution",
     "attribute_period",
     "close_due_periods",
+    "price_day_range",
     "price_days",
     "price_hour",
+    "price_hours",
     "refresh_current",
 ]

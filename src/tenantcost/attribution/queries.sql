@@ -2,40 +2,41 @@
 -- its periods and the per-tenant figures. Parameters are always bound.
 
 -- name: hourly_delete
-DELETE FROM tenant_cost_hourly WHERE hour = %(hour)s;
+DELETE FROM tenant_cost_hourly WHERE hour >= %(start)s AND hour < %(end)s;
 
 -- name: hourly_insert
--- One hour's usage cost per tenant at list prices, with its storage (GB) and queries.
+-- Each hour's usage cost per tenant at list prices, with its storage (GB) and queries.
 WITH priced AS (
-    SELECT * FROM tenantcost_priced_usage(%(hour)s, %(hour)s + interval '1 hour', 'hour',
-                                          %(provider)s, %(memory_mb)s)
+    SELECT * FROM tenantcost_priced_usage(%(start)s, %(end)s, 'hour', %(provider)s,
+                                          %(memory_mb)s, %(books)s::text[])
      WHERE line = 'tenant' AND amount IS NOT NULL
 ), cost AS (
-    SELECT tenant_id,
+    SELECT tenant_id, at AS hour,
            sum(amount) FILTER (WHERE driver = 'compute') AS compute,
            sum(amount) FILTER (WHERE driver = 'memory') AS memory,
            sum(amount) FILTER (WHERE driver = 'storage') AS storage,
            sum(amount) FILTER (WHERE driver = 'network') AS network,
            sum(amount) AS cost, min(price_book) AS price_book
-      FROM priced GROUP BY tenant_id
+      FROM priced GROUP BY tenant_id, at
 ), evidence AS (
-    SELECT u.tenant_id, u.metric, u.quantity,
-           rank() OVER (PARTITION BY u.tenant_id, u.metric ORDER BY m.priority, u.source) AS r
+    SELECT u.tenant_id, u.hour, u.metric, u.quantity,
+           rank() OVER (PARTITION BY u.tenant_id, u.hour, u.metric
+                        ORDER BY m.priority, u.source) AS r
       FROM tenant_usage_hourly u JOIN telemetry_metrics m USING (metric, source)
-     WHERE u.hour = %(hour)s AND u.tenant_id IS NOT NULL
+     WHERE u.hour >= %(start)s AND u.hour < %(end)s AND u.tenant_id IS NOT NULL
        AND u.metric IN ('storage_bytes', 'query_count')
 ), used AS (
-    SELECT tenant_id,
+    SELECT tenant_id, hour,
            sum(quantity) FILTER (WHERE metric = 'storage_bytes') / 1000000000 AS storage_gb,
            sum(quantity) FILTER (WHERE metric = 'query_count' AND r = 1) AS requests
-      FROM evidence GROUP BY tenant_id
+      FROM evidence GROUP BY tenant_id, hour
 )
 INSERT INTO tenant_cost_hourly (tenant_id, hour, compute, memory, storage, network, cost,
                                 storage_gb, requests, price_book)
-SELECT coalesce(c.tenant_id, u.tenant_id), %(hour)s, coalesce(c.compute, 0),
+SELECT coalesce(c.tenant_id, u.tenant_id), coalesce(c.hour, u.hour), coalesce(c.compute, 0),
        coalesce(c.memory, 0), coalesce(c.storage, 0), coalesce(c.network, 0),
        coalesce(c.cost, 0), u.storage_gb, coalesce(u.requests, 0)::bigint, c.price_book
-  FROM cost c FULL JOIN used u ON u.tenant_id = c.tenant_id;
+  FROM cost c FULL JOIN used u ON u.tenant_id = c.tenant_id AND u.hour = c.hour;
 
 -- name: hourly_retention
 DELETE FROM tenant_cost_hourly WHERE hour < %(before)s;
@@ -43,20 +44,21 @@ DELETE FROM tenant_cost_hourly WHERE hour < %(before)s;
 -- name: unpriced_hours
 -- Hours with usage but no price book in force (they are left out, and said so).
 SELECT count(DISTINCT at) AS hours
-  FROM tenantcost_priced_usage(%(start)s, %(end)s, 'hour', %(provider)s, %(memory_mb)s)
+  FROM tenantcost_priced_usage(%(start)s, %(end)s, 'hour', %(provider)s, %(memory_mb)s, %(books)s::text[])
  WHERE price_book IS NULL;
 
 -- name: daily_delete
-DELETE FROM tenant_cost_daily WHERE day = %(day)s;
+DELETE FROM tenant_cost_daily WHERE day >= %(first)s AND day <= %(last)s;
 
 -- name: daily_insert
+-- The UTC days first..last re-priced from the evidence (one statement: the caller bounds it).
 INSERT INTO tenant_cost_daily (day, line, tenant_id, driver, source, kind, price_book,
                                quantity, unit, unit_price, amount)
 SELECT (at AT TIME ZONE 'UTC')::date, line, tenant_id, driver, source, kind, price_book,
        quantity, unit, unit_price, amount
-  FROM tenantcost_priced_usage(%(day)s::date AT TIME ZONE 'UTC',
-                               (%(day)s::date + 1) AT TIME ZONE 'UTC', 'day',
-                               %(provider)s, %(memory_mb)s)
+  FROM tenantcost_priced_usage(%(first)s::date AT TIME ZONE 'UTC',
+                               (%(last)s::date + 1) AT TIME ZONE 'UTC', 'day',
+                               %(provider)s, %(memory_mb)s, %(books)s::text[])
  WHERE price_book IS NOT NULL;
 
 -- name: period_usage

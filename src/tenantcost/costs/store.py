@@ -7,13 +7,14 @@ and commits together, or changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from tenantcost.costs.audit import record_change
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
+from tenantcost.numbers import parse_decimal
 
 ResourceKind = Literal["vps", "ip"]
 
@@ -114,19 +115,9 @@ def _sql(name: str) -> str:
 
 
 def parse_amount(text: str, *, what: str, maximum: Decimal) -> Decimal:
-    """A non-negative USD amount with at most 2 decimals that fits its column."""
-    try:
-        amount = Decimal(text.strip())
-    except InvalidOperation:
-        raise UserError(f"{what}: {text!r} is not a number", "give an amount like 4.99") from None
-    if not amount.is_finite():
-        raise UserError(f"{what}: {text!r} is not a number", "give an amount like 4.99")
-    if amount < 0:
-        raise UserError(f"{what}: {amount} is negative", "costs must be 0 or more")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise UserError(f"{what}: {amount} has more than 2 decimals", "round it to cents")
-    if amount > maximum:
-        raise UserError(f"{what}: {amount} is above the largest allowed {maximum}")
+    """A non-negative USD amount with at most 2 decimals that fits its column (strict:
+    plain digits, see :func:`tenantcost.numbers.parse_decimal`)."""
+    amount = parse_decimal(text, what=what, maximum=maximum, places=2)
     return amount.quantize(Decimal("0.01"))
 
 

@@ -9,9 +9,15 @@ Two phases, so a Hostwinds outage can never damage stored values:
    confirms unchanged but that is labelled otherwise (e.g. 'manual' after an override was
    cleared) only gets ``cost_source='hostwinds'`` (no audit row: the value did not change).
 
-Instances whose price could not be fetched are reported as failed and keep their stored value.
-Once Hostwinds is unavailable (retries exhausted) or refuses the API key, the remaining instances
-are not attempted, so a dead API or a wrong key fails fast instead of once per instance.
+All or nothing: once Hostwinds is unavailable (retries exhausted), refuses the API key or
+answers something that is not its documented shape, the remaining instances are not attempted
+and NOTHING is written — not even the prices fetched before the failure — so an outage
+part-way through leaves every stored value as it was (exit code 1).
+
+Per-instance refusals keep the instance's stored value and are reported as failed while the
+others are written: a price outside the plausible range (``TENANTCOST_HOSTWINDS_MIN_MONTHLY``
+/ ``MAX_MONTHLY``, default $0.50 to $10,000 a month), a cycle the plan does not offer, an
+unknown service, a custom configuration without ``--allow-upgrade-orders``.
 Records with ``cost_override = true`` are never touched (Finance set them). A dry run does
 phase 1 and compares, writing nothing.
 """
@@ -26,14 +32,22 @@ from typing import Any, Literal
 from tenantcost.costs.audit import record_change
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
-from tenantcost.providers.errors import HostwindsAuthError, HostwindsUnavailable
+from tenantcost.providers.errors import (
+    HostwindsAuthError,
+    HostwindsError,
+    HostwindsResponseError,
+    HostwindsUnavailable,
+)
 from tenantcost.providers.hostwinds import HostwindsClient, Quote, price_instance
+from tenantcost.providers.normalise import implausible
 
 SOURCE = "hostwinds"
 SYNC_REASON = "hostwinds sync"
 RECONCILE_REASON = "monthly reconciliation"
-#: vps_instances.approximate_cost is numeric(8,2).
-MAX_COST = Decimal("999999.99")
+#: Plausible monthly VPS prices (the settings' defaults): outside them the price is refused.
+DEFAULT_BOUNDS = (Decimal("0.50"), Decimal(10000))
+#: Failures of the fetch itself (not of one instance's data): the whole sync writes nothing.
+FetchFailure = (HostwindsUnavailable, HostwindsAuthError, HostwindsResponseError)
 
 Status = Literal["changed", "unchanged", "overridden", "failed"]
 Progress = Callable[[int, int, str], None]
@@ -82,6 +96,7 @@ class InstanceResult:
     basis: str = ""
     reason: str = ""
     relabel: bool = False  # unchanged value whose cost_source is not yet 'hostwinds'
+    fetch_failure: str = ""  # set when Hostwinds itself failed (the sync then writes nothing)
 
     @property
     def delta(self) -> Decimal:
@@ -98,6 +113,7 @@ class SyncReport:
     dry_run: bool = False
     reason: str = SYNC_REASON
     unlinked: int = 0  # VPS rows without hostwinds_service_id (not priced by Hostwinds)
+    aborted: str = ""  # why nothing was written (a fetch failure), else ""
 
     def _with(self, status: Status) -> list[InstanceResult]:
         return [r for r in self.results if r.status == status]
@@ -124,7 +140,7 @@ class SyncReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.aborted
 
     def summary_row(self) -> dict[str, Any]:
         return {
@@ -191,11 +207,14 @@ def _load(conn: Connection, instance: str | None) -> tuple[list[dict[str, Any]],
 
 
 def fetch_quotes(
-    client: HostwindsClient, rows: Sequence[Mapping[str, Any]], progress: Progress | None = None
+    client: HostwindsClient,
+    rows: Sequence[Mapping[str, Any]],
+    progress: Progress | None = None,
+    bounds: tuple[Decimal, Decimal] = DEFAULT_BOUNDS,
 ) -> list[InstanceResult]:
     """Phase 1: ask Hostwinds for every non-overridden row; no database access."""
     results: list[InstanceResult] = []
-    unavailable: HostwindsUnavailable | HostwindsAuthError | None = None
+    unavailable: HostwindsError | None = None
     for done, row in enumerate(rows, 1):
         base = {
             "id": row["id"],
@@ -218,14 +237,20 @@ def fetch_quotes(
                     row["hostwinds_plan_id"],
                     _config(row["hostwinds_config"]),
                 )
-                if quote.monthly > MAX_COST:
+                refused = implausible(quote.monthly, *bounds)
+                if refused is not None:
                     raise UserError(
-                        f"monthly cost {quote.monthly} exceeds the column limit {MAX_COST}",
-                        "check the plan and billing cycle, or set a cost override",
+                        f"{refused} ({quote.basis}); stored value kept",
+                        "check the plan and billing cycle, set a cost override, or widen "
+                        "TENANTCOST_HOSTWINDS_MIN_MONTHLY / TENANTCOST_HOSTWINDS_MAX_MONTHLY",
                     )
-            except (HostwindsUnavailable, HostwindsAuthError) as exc:
+            except FetchFailure as exc:
                 unavailable = exc
-                results.append(InstanceResult(**base, status="failed", reason=exc.message))
+                results.append(
+                    InstanceResult(
+                        **base, status="failed", reason=exc.message, fetch_failure=exc.message
+                    )
+                )
             except UserError as exc:
                 results.append(InstanceResult(**base, status="failed", reason=exc.message))
             else:
@@ -277,17 +302,31 @@ def sync_vps(
     dry_run: bool = False,
     reason: str = SYNC_REASON,
     progress: Progress | None = None,
+    bounds: tuple[Decimal, Decimal] = DEFAULT_BOUNDS,
 ) -> SyncReport:
     """Price one VPS (``instance_id``: id, name or Hostwinds service id) or all linked ones.
 
     Returns the report; never raises for a per-instance failure (see ``report.failed``).
+    A fetch failure writes nothing at all (``report.aborted``).
     Raises UserError when ``instance_id`` matches no linked VPS.
     """
     rows, unlinked = _load(conn, instance_id)
-    results = fetch_quotes(client, rows, progress)
-    if not dry_run:
+    results = fetch_quotes(client, rows, progress, bounds)
+    report = SyncReport(results=results, dry_run=dry_run, reason=reason, unlinked=unlinked)
+    report.aborted = abort_reason(results)
+    if report.aborted:
+        for result in results:
+            if result.status == "changed" or result.relabel:
+                result.status, result.relabel = "failed", False
+                result.reason = f"not written: {report.aborted}"
+    elif not dry_run:
         _write(conn, results, reason)
-    return SyncReport(results=results, dry_run=dry_run, reason=reason, unlinked=unlinked)
+    return report
+
+
+def abort_reason(results: Sequence[InstanceResult]) -> str:
+    """The first fetch failure (Hostwinds down, key refused, bad shape), else ""."""
+    return next((r.fetch_failure for r in results if r.fetch_failure), "")
 
 
 def reconcile(
@@ -296,9 +335,18 @@ def reconcile(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    bounds: tuple[Decimal, Decimal] = DEFAULT_BOUNDS,
 ) -> SyncReport:
     """The monthly re-sync of every linked VPS (audit reason 'monthly reconciliation').
 
     Idempotent: when Hostwinds prices did not change, a second run writes nothing.
     """
-    return sync_vps(conn, client, None, dry_run=dry_run, reason=RECONCILE_REASON, progress=progress)
+    return sync_vps(
+        conn,
+        client,
+        None,
+        dry_run=dry_run,
+        reason=RECONCILE_REASON,
+        progress=progress,
+        bounds=bounds,
+    )

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tenantcost.config import get_settings
 from tenantcost.costs.sync import SyncReport, reconcile, sync_vps
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
@@ -90,6 +93,14 @@ def show_report(report: SyncReport, fmt: OutputFormat, title: str) -> None:
     else:
         emit(report.instance_rows(), fmt, columns=["id", *DETAIL_COLUMNS])
         Console(stderr=True).print(render_json([summary]), highlight=False, soft_wrap=True)
+    if report.aborted:
+        Console(stderr=True).print(
+            f"[bold red]{len(report.failed)} instance(s) failed[/]: Hostwinds failed "
+            f"({escape(report.aborted)}). Nothing was written: every stored cost is as it "
+            "was. Run again when Hostwinds answers.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
     if not report.ok:
         Console(stderr=True).print(
             f"[bold red]{len(report.failed)} instance(s) failed[/]; their stored costs are "
@@ -97,6 +108,19 @@ def show_report(report: SyncReport, fmt: OutputFormat, title: str) -> None:
             highlight=False,
         )
         raise typer.Exit(1)
+
+
+def _bounds() -> tuple[Decimal, Decimal]:
+    """The plausible monthly price range from the settings (refused outside it)."""
+    settings = get_settings()
+    low, high = settings.hostwinds_min_monthly, settings.hostwinds_max_monthly
+    if low > high:
+        raise UserError(
+            f"TENANTCOST_HOSTWINDS_MIN_MONTHLY {low} is above TENANTCOST_HOSTWINDS_MAX_MONTHLY "
+            f"{high}",
+            "set the minimum below the maximum",
+        )
+    return low, high
 
 
 def sync_vps_command(
@@ -129,7 +153,9 @@ def sync_vps_command(
         connect() as conn,
         _progress_bar("pricing VPS on Hostwinds") as progress,
     ):
-        report = sync_vps(conn, client, instance, dry_run=dry_run, progress=progress)
+        report = sync_vps(
+            conn, client, instance, dry_run=dry_run, progress=progress, bounds=_bounds()
+        )
         if report.changed and not dry_run:
             refresh_rollups(conn)
     show_report(report, fmt, "Hostwinds VPS sync")
@@ -150,7 +176,7 @@ def reconcile_command(
         connect() as conn,
         _progress_bar("reconciling VPS costs with Hostwinds") as progress,
     ):
-        report = reconcile(conn, client, dry_run=dry_run, progress=progress)
+        report = reconcile(conn, client, dry_run=dry_run, progress=progress, bounds=_bounds())
         if report.changed and not dry_run:
             refresh_rollups(conn)
     show_report(report, fmt, "Hostwinds monthly reconciliation")

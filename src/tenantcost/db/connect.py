@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.rows import dict_row
@@ -31,19 +33,122 @@ def database_url(settings: Settings | None = None, *, start: bool = True) -> str
     return server.start() if start else server.url()
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+# Names whose values are secrets, in URL query strings and key=value connection strings:
+# libpq's password/sslpassword, and what webhook URLs carry (tokens, keys, signatures).
+SECRET_NAMES = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "sslpassword",
+        "token",
+        "access_token",
+        "auth",
+        "secret",
+        "client_secret",
+        "key",
+        "api_key",
+        "apikey",
+        "sig",
+        "signature",
+    }
+)
+MASK = "***"
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_QUERY_PAIR = re.compile(r"(?P<sep>[?&;])(?P<key>[^=&;#]+)=(?P<value>[^&;#]*)")
+_DSN_PAIR = re.compile(
+    r"(?P<key>\b(?:" + "|".join(sorted(SECRET_NAMES, key=len, reverse=True)) + r"))"
+    r"(?P<eq>\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'?|[^\s'&;]*)",
+    re.IGNORECASE,
+)
+# libpq's URL schemes: there the user name is not a secret, only the password is.
+_DB_SCHEMES = frozenset({"postgresql", "postgres"})
 
 
-def explain_connect_error(url: str, exc: psycopg.OperationalError) -> UserError:
-    """Turn libpq's message into what went wrong and what to do about it."""
-    text = str(exc)
-    shown = redact(url)
+def _split_url(url: str) -> tuple[str, str, str, str]:
+    """(scheme, userinfo or "", host part, the rest: path, query, fragment)."""
+    scheme, rest = url.split("://", 1)
+    cut = len(rest)
+    for mark in ("/", "?", "#"):
+        if (i := rest.find(mark)) >= 0:
+            cut = min(cut, i)
+    if scheme.lower() in _DB_SCHEMES:
+        # a password with an unencoded "/" or "#" still ends at the last "@" before the query
+        before_query = rest.split("?", 1)[0]
+        at = before_query.rfind("@")
+        if at >= 0:
+            host_end = at + 1 + len(rest[at + 1 :].split("/", 1)[0].split("?", 1)[0])
+            return scheme, rest[:at], rest[at + 1 : host_end], rest[host_end:]
+    authority, tail = rest[:cut], rest[cut:]
+    userinfo, at_sign, host = authority.rpartition("@")
+    return scheme, userinfo if at_sign else "", host, tail
+
+
+def _redact_url(url: str) -> str:
+    scheme, userinfo, host, tail = _split_url(url)
+    if userinfo:
+        if scheme.lower() in _DB_SCHEMES:
+            user, colon, _password = userinfo.partition(":")
+            userinfo = f"{user}:{MASK}" if colon else user
+        else:  # http(s) webhooks: the user part may be a token itself
+            userinfo = MASK
+        host = f"{userinfo}@{host}"
+
+    def pair(match: re.Match[str]) -> str:
+        if unquote(match["key"]).strip().lower() in SECRET_NAMES:
+            return f"{match['sep']}{match['key']}={MASK}"
+        return match[0]
+
+    return f"{scheme}://{host}{_QUERY_PAIR.sub(pair, tail)}"
+
+
+def redact(text: str, *, also: Iterable[str] = ()) -> str:
+    """``text`` with every secret masked, for messages, logs and printed settings.
+
+    Handles URLs (``postgresql://user:PASSWORD@…`` keeps the user; other schemes such as a
+    webhook's ``https://TOKEN@…`` lose the whole user part), secret query parameters
+    (``?password=…``, ``?token=…``, see ``SECRET_NAMES``), key=value connection strings
+    (``password=… `` or ``password='…'``) and any of these inside a longer message.
+    ``also``: more secret strings to mask wherever they appear (e.g. a password libpq
+    quotes back in a parse error).
+    """
+    masked = _URL.sub(lambda m: _redact_url(m[0]), text)
+    masked = _DSN_PAIR.sub(
+        lambda m: m[0] if m["value"] == MASK else f"{m['key']}{m['eq']}{MASK}", masked
+    )
+    for secret in sorted({s for s in also if len(s) >= 3}, key=len, reverse=True):
+        masked = masked.replace(secret, MASK)
+    return masked
+
+
+def secrets_of(url: str) -> list[str]:
+    """The password(s) in a connection URL or key=value string, raw and percent-decoded."""
+    found: list[str] = []
+    for match in _URL.finditer(url):
+        scheme, userinfo, _host, tail = _split_url(match[0])
+        if scheme.lower() not in _DB_SCHEMES:
+            found.append(userinfo)
+        elif ":" in userinfo:
+            found.append(userinfo.partition(":")[2])
+        found += [
+            m["value"]
+            for m in _QUERY_PAIR.finditer(tail)
+            if unquote(m["key"]).strip().lower() in SECRET_NAMES
+        ]
+    found += [m["value"].strip("'") for m in _DSN_PAIR.finditer(url)]
+    return list(dict.fromkeys(s for raw in found for s in (raw, unquote(raw)) if s))
+
+
+def explain_connect_error(url: str, exc: psycopg.Error) -> UserError:
+    """Turn libpq's message into what went wrong and what to do about it (never a secret)."""
+    text = redact(str(exc), also=secrets_of(url))
+    shown = redact(url, also=secrets_of(url))
+    if isinstance(exc, psycopg.ProgrammingError):  # libpq could not parse the URL/DSN
+        return UserError(
+            f"the database connection string {shown} is not valid: {text.strip()}",
+            "fix TENANTCOST_DATABASE_URL (postgresql://user:password@host:port/database; "
+            "percent-encode special characters in the password)",
+        )
     if "password authentication failed" in text or "no password supplied" in text:
         return UserError(
             f"PostgreSQL at {shown} rejected the credentials",
@@ -73,8 +178,9 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> Connection:
             row_factory=dict_row,
             connect_timeout=get_settings().connect_timeout,
         )
-    except psycopg.OperationalError as exc:
-        raise explain_connect_error(url, exc) from exc
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        # from None: the original message may quote the password back
+        raise explain_connect_error(url, exc) from None
     if conn.info.server_version < MIN_SERVER_VERSION:
         version = conn.info.server_version
         conn.close()

@@ -9,13 +9,24 @@ from rich.console import Console
 
 from tenantcost.db.connect import connect
 from tenantcost.demo.fleet import DemoSummary, load_demo
+from tenantcost.numbers import strict_int
 from tenantcost.output import OutputFormat, emit
 
 app = typer.Typer(help="The demo fleet, and the main job that shows it.", no_args_is_help=True)
 console = Console(stderr=True)
 
-TENANTS = typer.Option(200, "--tenants", min=1, help="How many tenants (companies) to generate.")
-SEED = typer.Option(42, "--seed", help="Random seed: the same seed and day give the same fleet.")
+TENANTS = typer.Option(
+    200,
+    "--tenants",
+    parser=strict_int("--tenants", 1, 1_000_000),
+    help="How many tenants (companies) to generate (1 to 1,000,000).",
+)
+SEED = typer.Option(
+    42,
+    "--seed",
+    parser=strict_int("--seed", 0, 2**31 - 1),
+    help="Random seed: the same seed and day give the same fleet.",
+)
 
 
 SUMMARY_FIELDS = (

@@ -19,6 +19,7 @@ from tenantcost.output import emit
 @dataclass
 class JobState:
     url: str = ""
+    loaded: bool = False  # the fleet was (re)loaded this run: its history is loaded too
     notes: list[str] = field(default_factory=list)
 
 
@@ -57,6 +58,7 @@ def _load(
                 )
                 return
             summary = load_demo(conn, tenants=tenants, seed=seed, replace=True, progress=say)
+            state.loaded = True
             state.notes.append(
                 f"loaded {summary.tenants} tenants, {summary.vps} VPS, {summary.ips} IPs, "
                 f"{summary.payments} payments, {summary.analytics_rows} daily analytics rows"
@@ -92,6 +94,25 @@ def _sync_hostwinds(state: JobState, say: Callable[[str], None]) -> None:
         f"{len(report.unchanged)} unchanged, {len(report.overridden)} overridden, "
         f"{len(report.failed)} failed; monthly delta {report.total_delta}"
     )
+
+
+def _history(days: int) -> Callable[[JobState, Callable[[str], None]], None]:
+    def step(state: JobState, say: Callable[[str], None]) -> None:
+        """Demo usage evidence for the last ``days`` days, priced and attributed like real
+        telemetry (only when the fleet was loaded this run: it belongs to those tenants)."""
+        from tenantcost.demo.history import load_history
+
+        if not state.loaded:
+            return
+        with connect(state.url) as conn:
+            result = load_history(conn, days=days, progress=say)
+        state.notes.append(
+            f"usage history: {result.days} days, {result.evidence_rows:,} evidence rows "
+            f"(source 'demo', seed 002's tier profiles), priced and attributed for "
+            f"{', '.join(result.months)}"
+        )
+
+    return step
 
 
 def _refresh(state: JobState, say: Callable[[str], None]) -> None:
@@ -137,22 +158,32 @@ def _attribute(state: JobState, say: Callable[[str], None]) -> None:
 
 def _evaluate_tiers(state: JobState, say: Callable[[str], None]) -> None:
     import logging
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from tenantcost.tiers.evaluate import evaluate_hour
 
     alerts_log = logging.getLogger("tenantcost.tiers")
     level = alerts_log.level
     alerts_log.setLevel(logging.ERROR)  # the summary below counts them; keep the bar clean
+    now = datetime.now(UTC)
+    decisions = opened = tenants = 0
     try:
         with connect(state.url) as conn:
-            report = evaluate_hour(conn, datetime.now(UTC))
+            for back in range(EVALUATED_HOURS - 1, -1, -1):  # oldest first: signals build up
+                report = evaluate_hour(conn, now - timedelta(hours=back))
+                decisions += len(report.decisions)
+                opened += len(report.alerts_opened)
+                tenants = report.tenants or tenants
     finally:
         alerts_log.setLevel(level)
     state.notes.append(
-        f"tier evaluation: {report.tenants} tenants, {len(report.decisions)} new decisions, "
-        f"{len(report.alerts_opened)} alerts opened (tenantcost tiers decisions --active)"
+        f"tier evaluation of the last {EVALUATED_HOURS} hours: {tenants} tenants, "
+        f"{decisions} new decisions, {opened} alerts opened (tenantcost tiers decisions --active)"
     )
+
+
+EVALUATED_HOURS = 4  # enough for "3 consecutive hours over the ceiling" to show
+HISTORY_DAYS = 60
 
 
 def sql(name: str) -> str:
@@ -191,7 +222,8 @@ def run_main_job(*, tenants: int, seed: int, reload: bool, serve: bool, port: in
             ("importing price books", _price_books),
             ("loading demo fleet", _load(tenants, seed, reload)),
             ("syncing VPS prices from Hostwinds", _sync_hostwinds),
-            ("refreshing rollups", _refresh),
+            ("loading usage history", _history(HISTORY_DAYS)),
+            ("recomputing the current month", _refresh),
             ("driving a telemetry workload", _workload),
             ("attributing usage cost", _attribute),
             ("evaluating tiers", _evaluate_tiers),

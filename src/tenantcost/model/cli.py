@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from tenantcost.model.present import Plain, cents, count, percent, small
 from tenantcost.model.scenario import Scenario, load_scenario
 from tenantcost.model.seed import ClaimCheck, compare_seed
 from tenantcost.model.sensitivity import VARIABLE_HELP, sensitivity, write_chart
+from tenantcost.numbers import parse_decimal, parse_integer
 from tenantcost.output import OutputFormat, emit
 
 app = typer.Typer(
@@ -28,6 +29,8 @@ SCENARIO_HELP = "A shipped scenario name (seed-002, railway-2025-11) or a scenar
 MIX_HELP = (
     "A named mix from the scenario (e.g. a-month-1-3, b, c, conversion-10); default: its mix."
 )
+MAX_COUNT = 100_000_000  # tenants per tier in a what-if mix
+MAX_PERCENT = Decimal(100_000)  # a conversion or change in percent
 COUNTS_HELP = "Tenants per tier, e.g. FREE=700,STARTER=200,PRO=80,ENTERPRISE=20 (overrides --mix)."
 
 
@@ -35,10 +38,12 @@ def parse_counts(text: str) -> dict[str, int]:
     """``FREE=700,STARTER=200`` -> counts; anything else is the user's to fix."""
     counts: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
-        tier, _, number = part.partition("=")
-        if not number.strip().isdigit():
+        tier, equals, number = part.partition("=")
+        if not equals:
             raise UserError(f"--counts: {part!r} is not TIER=COUNT", "e.g. FREE=700,STARTER=200")
-        counts[tier.strip()] = int(number)
+        counts[tier.strip()] = parse_integer(
+            number, what=f"--counts {tier.strip()}", maximum=MAX_COUNT, example="700"
+        )
     if not counts:
         raise UserError("--counts is empty", "e.g. FREE=700,STARTER=200")
     return counts
@@ -175,10 +180,16 @@ def parse_values(text: str | None) -> list[Decimal] | None:
     """``--values -50,0,25`` -> Decimals (percent)."""
     if text is None:
         return None
-    try:
-        return [Decimal(v.strip()) for v in text.split(",") if v.strip()]
-    except InvalidOperation as exc:
-        raise UserError(f"--values {text!r} is not a list of numbers", "e.g. 0,10,20") from exc
+    values: list[Decimal] = []
+    for part in filter(None, (v.strip() for v in text.split(","))):
+        negative = part.startswith("-")
+        magnitude = parse_decimal(
+            part[1:] if negative else part, what="--values", maximum=MAX_PERCENT, example="25"
+        )
+        values.append(-magnitude if negative else magnitude)
+    if not values:
+        raise UserError("--values is empty", "e.g. 0,10,20")
+    return values
 
 
 @app.command("sensitivity")

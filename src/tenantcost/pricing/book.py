@@ -17,13 +17,56 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tenantcost.errors import UserError
 from tenantcost.pricing.tomlio import parse_toml, read_toml, validate_as
 
 NonNegative = Annotated[Decimal, Field(ge=0)]
 SECONDS_PER_MINUTE = Decimal(60)
+
+#: The most a rate can plausibly be, with its unit. Real list prices are orders of magnitude
+#: lower (Railway: $0.0000077/vCPU-second, $0.15/GB-month, $0.05/GB egress); a value above
+#: these is a typo or a unit mix-up, and would overflow the ledger's NUMERIC columns.
+RATE_BOUNDS: dict[str, tuple[Decimal, str]] = {
+    "vcpu_per_second": (Decimal(1), "USD per vCPU-second"),
+    "vcpu_per_minute": (Decimal(60), "USD per vCPU-minute"),
+    "ram_gb_per_second": (Decimal(1), "USD per GB-second"),
+    "ram_gb_per_minute": (Decimal(60), "USD per GB-minute"),
+    "storage_gb_month": (Decimal(100), "USD per GB-month"),
+    "egress_gb": (Decimal(100), "USD per GB"),
+    "dedicated_ip_month": (Decimal(1000), "USD per IP-month"),
+}
+#: The most a plan's subscription or included credit can plausibly be, USD per month.
+PLAN_BOUND = Decimal(1_000_000)
+#: The smallest non-zero rate: anything below a trillionth of a dollar per unit is not a
+#: price (``1e-400`` would be read back as 0); write 0 for a free item.
+SMALLEST_NONZERO = Decimal("1e-12")
+
+
+def plausible(value: Decimal, bound: Decimal, unit: str) -> Decimal:
+    """``value`` when it is a finite rate in {0} ∪ [1e-12, bound]; ValueError naming the bound."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number")
+    if value.is_signed():
+        raise ValueError(f"{value} is negative (write 0 for free)")
+    if value > bound:
+        raise ValueError(f"{value} is above the plausible bound {bound} {unit}")
+    if 0 < value < SMALLEST_NONZERO:
+        raise ValueError(
+            f"{value} is below the smallest non-zero rate {SMALLEST_NONZERO} {unit} "
+            "(write 0 for free)"
+        )
+    return value
+
+
 BOOK_HINT = "compare the file with a shipped book: `tenantcost pricebook show railway-2025-11`"
 
 
@@ -70,6 +113,14 @@ class Rates(BaseModel):
         default=None, description="Per dedicated IP per month; omit when the provider has none."
     )
 
+    @field_validator("*")
+    @classmethod
+    def _plausible(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if value is None or info.field_name is None:
+            return value
+        bound, unit = RATE_BOUNDS[info.field_name]
+        return plausible(value, bound, unit)
+
     @model_validator(mode="before")
     @classmethod
     def _minute_rates(cls, data: Any) -> Any:
@@ -89,6 +140,11 @@ class Plan(BaseModel):
         default=True,
         description="False when usage above the credit is not sold (the plan stops instead).",
     )
+
+    @field_validator("monthly_subscription", "included_usage_credit")
+    @classmethod
+    def _plausible(cls, value: Decimal) -> Decimal:
+        return plausible(value, PLAN_BOUND, "USD per month")
 
 
 class PriceBook(BaseModel):

@@ -89,10 +89,14 @@ def list_books(
         rows += [summary_row(b, str(directory)) for b in books_in_dir(directory)]
     if stored:
         from tenantcost.db.connect import connect
-        from tenantcost.pricing.store import stored_books
+        from tenantcost.pricing.store import bad_stored_books, stored_books
 
         with connect() as conn:
             rows += [summary_row(b, "database") for b in stored_books(conn)]
+            rows += [
+                {"name": b["name"], "origin": f"database, INVALID (skipped): {b['problem']}"}
+                for b in bad_stored_books(conn)
+            ]
     emit(rows, fmt, title="Price books")
 
 

@@ -11,7 +11,7 @@ ON CONFLICT (name) DO UPDATE
        source_date = EXCLUDED.source_date, document = EXCLUDED.document,
        imported_at = now(), imported_by = current_user;
 
--- name: books
-SELECT document FROM price_books
+-- name: books_with_names
+SELECT name, document FROM price_books
  WHERE %(provider)s::text IS NULL OR provider = %(provider)s
  ORDER BY provider, effective_from, name;

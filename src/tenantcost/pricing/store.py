@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Literal
 
 from psycopg.types.json import Jsonb
+from pydantic import ValidationError
 
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
 from tenantcost.pricing.book import PriceBook, book_in_force
+from tenantcost.pricing.tomlio import describe_error
+
+log = logging.getLogger("tenantcost.pricing")
+_warned: set[str] = set()
 
 ImportOutcome = Literal["imported", "unchanged", "replaced"]
 
@@ -52,8 +58,41 @@ def import_book(conn: Connection, book: PriceBook, *, replace: bool = False) -> 
 
 
 def stored_books(conn: Connection, provider: str | None = None) -> list[PriceBook]:
-    rows = conn.execute(_sql("books"), {"provider": provider}).fetchall()
-    return [PriceBook.model_validate(row["document"]) for row in rows]
+    """Every stored book that still validates; a bad one is skipped with one warning.
+
+    A book stored before the plausibility bounds (e.g. a rate of 1e30) or edited by hand
+    must not stop pricing with every other book, nor collection: it is left out, so usage
+    is priced with the previous book in force, or left unpriced ("no price book in force")
+    and kept. Each bad book is logged once per process; ``bad_stored_books`` lists them.
+    """
+    rows = conn.execute(_sql("books_with_names"), {"provider": provider}).fetchall()
+    books: list[PriceBook] = []
+    for row in rows:
+        try:
+            books.append(PriceBook.model_validate(row["document"]))
+        except ValidationError as exc:
+            problem = "; ".join(describe_error(err) for err in exc.errors())
+            if row["name"] not in _warned:
+                _warned.add(row["name"])
+                log.warning(
+                    "stored price book %s is invalid and is skipped: %s "
+                    "(fix it with `tenantcost pricebook import FILE --replace`)",
+                    row["name"],
+                    problem,
+                )
+    return books
+
+
+def bad_stored_books(conn: Connection) -> list[dict[str, str]]:
+    """Stored books that no longer validate: name and every problem (``pricebook list``)."""
+    bad: list[dict[str, str]] = []
+    for row in conn.execute(_sql("books_with_names"), {"provider": None}).fetchall():
+        try:
+            PriceBook.model_validate(row["document"])
+        except ValidationError as exc:
+            problem = "; ".join(describe_error(err) for err in exc.errors())
+            bad.append({"name": row["name"], "problem": problem})
+    return bad
 
 
 def stored_book_in_force(conn: Connection, provider: str, at: datetime) -> PriceBook:

@@ -7,6 +7,7 @@ Price books and scenario files are written by people; a mistake must come back a
 
 from __future__ import annotations
 
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -28,12 +29,37 @@ _MESSAGES = {
 }
 
 
+_PLAIN_FLOAT = re.compile(r"-?[0-9]+\.[0-9]+")
+
+
+class _OddNumber(ValueError):
+    """A TOML float that is valid TOML but not a plain decimal (see ``strict_float``)."""
+
+
+def strict_float(text: str) -> Decimal:
+    """A TOML float as an exact Decimal, written plainly: ``0.000002156``.
+
+    TOML also allows ``inf``, ``nan``, exponents (``1e-400``, which a JSON reader later
+    turns into 0.0) and ``1_000.5``; none of them is how a price is written, so each is
+    refused rather than silently changed.
+    """
+    if not _PLAIN_FLOAT.fullmatch(text):
+        raise _OddNumber(text)
+    return Decimal(text)
+
+
 def parse_toml(text: str, source: str) -> dict[str, Any]:
     """Parse TOML with floats as Decimal so ``0.000002156`` stays exactly that."""
     try:
-        return tomllib.loads(text, parse_float=Decimal)
+        return tomllib.loads(text, parse_float=strict_float)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{source}: not valid TOML: {exc}", "fix the TOML syntax") from exc
+    except _OddNumber as exc:
+        raise UserError(
+            f"{source}: the number {str(exc)[:40]!r} is not a plain decimal",
+            "write numbers as plain digits with a decimal point, e.g. 0.000463 (no exponent, "
+            "inf, nan or underscores)",
+        ) from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -42,6 +68,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}", "check the path") from exc
+    except UnicodeDecodeError:
+        raise UserError(
+            f"{path.name} is not a UTF-8 text file", "give a TOML file (see `--help`)"
+        ) from None
     return parse_toml(text, path.name)
 
 

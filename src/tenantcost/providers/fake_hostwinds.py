@@ -5,6 +5,7 @@
         fake.fail_next(2, status=429)     # the next two requests get HTTP 429
         fake.set_delay(3.0, count=1)      # the next request answers after 3 s
         fake.malformed_next(1)            # the next request gets a body that is not JSON
+        fake.fail_after(3, 100)           # 3 requests succeed, then 100 get HTTP 500
         fake.request_count                # requests seen (including failed ones)
 
 It speaks the shapes of :mod:`tenantcost.providers.hostwinds_api` (second-hand, see there):
@@ -143,6 +144,9 @@ class _Faults:
     delay_count: int | None = None  # None = every request while delay > 0
     error_count: int = 0
     error_message: str = "Temporary failure"
+    # fail_after: this many requests succeed, then fail_count := pending_fail_count
+    ok_before_failing: int | None = None
+    pending_fail_count: int = 0
 
 
 @dataclass
@@ -273,6 +277,14 @@ class FakeHostwinds:
             f = self._state.faults
             f.fail_count, f.fail_status, f.retry_after = count, status, retry_after
 
+    def fail_after(self, ok: int, count: int, status: int = 500) -> None:
+        """Let the next ``ok`` requests through, then answer ``count`` with HTTP ``status``:
+        an outage that starts part-way through a sync."""
+        with self._lock:
+            f = self._state.faults
+            f.ok_before_failing, f.pending_fail_count, f.fail_status = ok, count, status
+            f.retry_after = None
+
     def malformed_next(self, count: int = 1) -> None:
         """Answer the next ``count`` requests with HTTP 200 and a body that is not JSON."""
         with self._lock:
@@ -350,6 +362,12 @@ class FakeHostwinds:
             self._stop.wait(delay)
         with self._lock:
             f = state.faults
+            if f.ok_before_failing is not None:
+                if f.ok_before_failing > 0:
+                    f.ok_before_failing -= 1
+                else:
+                    f.ok_before_failing = None
+                    f.fail_count = f.pending_fail_count
             if f.fail_count > 0:
                 f.fail_count -= 1
                 body = json.dumps({"error": "Service Unavailable"}).encode()

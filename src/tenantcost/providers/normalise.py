@@ -12,6 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from tenantcost.errors import UserError
 
 CENT = Decimal("0.01")
+#: No VPS costs a trillion dollars a month; above this a price cannot even be rounded to
+#: cents in 28 significant digits, so it is refused before rounding (``1e30`` from the API).
+ABSURD_MONTHLY = Decimal(10) ** 12
 
 #: Months in each Hostwinds billing cycle (REFERENCE.md, "Hostwinds Cloud API").
 CYCLE_MONTHS: dict[str, int] = {
@@ -57,4 +60,19 @@ def monthly_cost(price: Decimal, cycle: str | None) -> Decimal:
             f"price {price} for billing cycle {cycle!r} is negative (cycle not offered)",
             "pick a billing cycle this plan offers, or set a cost override",
         )
-    return round_cents(price / cycle_months(cycle))
+    monthly = price / cycle_months(cycle)
+    if monthly >= ABSURD_MONTHLY:
+        raise UserError(
+            f"price {price} for billing cycle {cycle!r} is implausible (not a VPS price)",
+            "check the Hostwinds price list, or set a cost override",
+        )
+    return round_cents(monthly)
+
+
+def implausible(monthly: Decimal, low: Decimal, high: Decimal) -> str | None:
+    """Why a monthly VPS price outside ``[low, high]`` is refused, or None when it is in."""
+    if monthly < low:
+        return f"monthly price {monthly} is below the plausible minimum {low}"
+    if monthly > high:
+        return f"monthly price {monthly} is above the plausible maximum {high}"
+    return None

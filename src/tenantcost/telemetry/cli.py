@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import FrameType
 from typing import Any
 
+import psycopg
 import typer
 from rich.console import Console
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit
 from tenantcost.telemetry.collector import Collector, PassReport
 from tenantcost.telemetry.mapping import Kind, map_tenant, sql, unmap_tenant
+from tenantcost.telemetry.sampler import BackendSampler, start_sampler
 from tenantcost.telemetry.timeutil import hour_of
 
 tenants_app = typer.Typer(
@@ -111,17 +117,21 @@ def list_command(
 
 
 # ---- collect ---------------------------------------------------------------------------
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+_DURATION = re.compile(r"\s*([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*(s|m|h)?\s*")
+#: The longest interval: one pass a day (a longer wait is a typo, and overflows timers).
+MAX_DURATION_S = 86400.0
 
 
-def parse_duration(text: str) -> float:
-    """``60``, ``60s``, ``5m``, ``1h`` -> seconds."""
-    match = _DURATION.match(text)
+def parse_duration(text: str, option: str = "--every") -> float:
+    """``60``, ``60s``, ``5m``, ``1h`` -> seconds, from 1 s to 24 h."""
+    match = _DURATION.fullmatch(text)
     if not match:
-        raise UserError(f"--every {text!r} is not a duration", "e.g. --every 60s, 5m or 1h")
+        raise UserError(f"{option} {text!r} is not a duration", f"e.g. {option} 60s, 5m or 1h")
     value = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
     if value < 1:
-        raise UserError("--every must be at least 1 second", "e.g. --every 60s")
+        raise UserError(f"{option} must be at least 1 second", f"e.g. {option} 60s")
+    if value > MAX_DURATION_S:
+        raise UserError(f"{option} must be at most 24 hours", f"e.g. {option} 1h")
     return value
 
 
@@ -130,9 +140,14 @@ def _price_hour(conn: Connection, report: PassReport) -> str | None:
     from tenantcost.telemetry.timeutil import hour_period
 
     try:
-        attribute_period(conn, hour_period(report.hour))
+        for hour in report.hours:  # a pass's usage may straddle an hour boundary
+            attribute_period(conn, hour_period(hour))
     except UserError as exc:
         return f"hourly pricing skipped: {exc.message}"
+    except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
+        return f"hourly pricing skipped: {exc.diag.message_primary or exc}"
+    except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure
+        return f"hourly pricing skipped: arithmetic error ({type(exc).__name__})"
     return None
 
 
@@ -156,6 +171,19 @@ def _show_pass(conn: Connection, report: PassReport, fmt: OutputFormat) -> None:
                 "egress_bytes": q("egress_bytes"),
             }
         )
+    background = report.per_tenant().get(None, {}).get("background_cpu_seconds")
+    if background is not None:  # server processes serving no tenant: a line of its own
+        rows.append(
+            {
+                "tenant": "(background)",
+                "queries": None,
+                "compute_seconds": background[0],
+                "compute_source": background[1],
+                "connection_seconds": None,
+                "storage_bytes": None,
+                "egress_bytes": None,
+            }
+        )
     emit(rows, fmt, title=f"Usage counted for {report.hour:%Y-%m-%d %H}:00 UTC")
     if fmt is OutputFormat.table:
         for name, text in report.sources.items():
@@ -168,20 +196,141 @@ def _evaluate_finished_hour(
     conn: Connection, now: datetime, evaluated: datetime | None
 ) -> datetime | None:
     """Evaluate tiers once per hour, for the hour that has just ended (its usage is priced)."""
-    from tenantcost.tiers.cli import webhook_sender
     from tenantcost.tiers.evaluate import evaluate_hour
 
     finished = hour_of(now) - timedelta(hours=1)
     if evaluated is not None and finished <= evaluated:
         return evaluated
-    report = evaluate_hour(conn, finished, sender=webhook_sender())
+    report = evaluate_hour(conn, finished)
     err.print(
         f"tiers {finished:%Y-%m-%dT%H}: {report.tenants} tenants, "
         f"{len(report.decisions)} decisions, {len(report.alerts_opened)} alerts opened, "
-        f"{report.deliveries_failed} webhook failures",
+        f"{report.events_queued} events queued",
         highlight=False,
     )
     return finished
+
+
+def _drain_outbox(conn: Connection) -> str | None:
+    """Deliver due outbox events (the webhook); a failing receiver is a warning, no more."""
+    from tenantcost.config import get_settings
+    from tenantcost.outbox.drain import drain_configured
+
+    report = drain_configured(conn, get_settings())
+    if report.failed:
+        return f"outbox: {report.delivered} delivered, {report.failed} failed attempts (retried)"
+    return None
+
+
+#: Longest wait between two reconnection attempts while the database is away.
+RECONNECT_MAX_WAIT = 60.0
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """An outage worth waiting out: the server went away or refuses connections for now.
+
+    ``connect`` turns a failed connection into a UserError caused by an OperationalError.
+    """
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    return isinstance(exc, UserError) and isinstance(exc.__cause__, psycopg.OperationalError)
+
+
+class Outage:
+    """Logs a database outage once when it starts and once when it ends."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, state: RetryCallState) -> None:
+        self.failures += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            exc = state.outcome.exception() if state.outcome else None
+            detail = str(exc).strip().splitlines()[0] if exc else "unknown error"
+            self.say(f"database unavailable ({detail}); retrying with backoff until it is back")
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            away = time.monotonic() - self.since
+            self.say(f"database back after {away:.0f}s ({self.failures} failed attempts)")
+        self.since, self.failures = None, 0
+
+
+def _interruptible(stop: threading.Event) -> Callable[[float], None]:
+    """A sleep for tenacity that SIGINT/SIGTERM (``stop``) cut short."""
+
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return sleep
+
+
+def run_every(
+    seconds: float,
+    stop: threading.Event,
+    open_connection: Callable[[], Connection],
+    one_pass: Callable[[Connection, Collector], None],
+    make_collector: Callable[[Connection], Collector],
+    say: Callable[[str], None],
+    *,
+    backoff_base: float = 1.0,
+    backoff_max: float = RECONNECT_MAX_WAIT,
+) -> int:
+    """Run ``one_pass`` every ``seconds`` until ``stop`` is set; returns the passes completed.
+
+    When the database goes away (a restart, a failover) the pass is retried with exponential
+    backoff (tenacity: base, 2·base, … up to ``backoff_max`` seconds) on a new connection,
+    logging the outage once when it starts and once when it ends; SIGINT/SIGTERM still stop
+    it at once. Any other error ends the loop as before.
+    """
+    session: dict[str, Any] = {}
+    outage = Outage(say)
+
+    def reset() -> None:
+        conn = session.pop("conn", None)
+        session.pop("collector", None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def attempt() -> None:
+        if "conn" not in session or session["conn"].closed:
+            reset()
+            session["conn"] = open_connection()
+            session["collector"] = make_collector(session["conn"])
+        try:
+            one_pass(session["conn"], session["collector"])
+        except BaseException as exc:
+            if database_unavailable(exc):
+                reset()
+            raise
+
+    retrying = Retrying(
+        retry=retry_if_exception(database_unavailable),
+        wait=wait_exponential(multiplier=backoff_base, max=backoff_max),
+        stop=lambda state: stop.is_set(),
+        sleep=_interruptible(stop),
+        before_sleep=outage.failed,
+        reraise=True,
+    )
+    passes = 0
+    try:
+        while not stop.is_set():
+            try:
+                retrying(attempt)
+            except Exception as exc:
+                if stop.is_set() and database_unavailable(exc):
+                    break  # stopped while waiting for the database
+                raise
+            outage.recovered()
+            passes += 1
+            stop.wait(seconds)
+    finally:
+        reset()
+    return passes
 
 
 def collect_command(
@@ -207,47 +356,137 @@ def collect_command(
         True,
         "--evaluate/--no-evaluate",
         help="With --every: evaluate tiers for each hour once it has ended (signals, alerts, "
-        "webhook).",
+        "queued for the webhook).",
+    ),
+    sample: bool = typer.Option(
+        True,
+        "--sampler/--no-sampler",
+        help="Measure compute with the backend CPU sampler (per-backend CPU from the kernel "
+        "every TENANTCOST_SAMPLER_INTERVAL seconds) when the server's processes are visible "
+        "here; otherwise, or with --no-sampler, pg_stat_kcache or execution time.",
+    ),
+    sample_for: str | None = typer.Option(
+        None,
+        "--sample-for",
+        help="For a single pass: run the backend CPU sampler this long (e.g. 30s) before "
+        "the pass, to measure a workload driven meanwhile.",
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
 ) -> None:
     """Collect usage per tenant: pg_stat_statements deltas, pg_stat_database and
-    pg_stat_activity samples, storage sizes and host CPU/memory, into tenant_usage_hourly."""
+    pg_stat_activity samples, backend CPU samples, storage sizes and host CPU/memory, into
+    tenant_usage_hourly. Says which source measured compute.
+
+    With --every, each pass also delivers due outbox events (the tier webhook), and a
+    database restart is waited out: retried with exponential backoff up to 60 s, logged once
+    when it starts and once when it ends."""
     seconds = parse_duration(every or interval)
-    with connect(autocommit=True) as conn:  # each pass commits its own transaction
-        collector = Collector(conn, interval_s=seconds, measure_host=host)
-        if every is None:
-            report = collector.collect()
-            note = _price_hour(conn, report) if price else None
-            if note:
-                report.warnings.append(note)
-            _show_pass(conn, report, fmt)
-            return
-        stop = threading.Event()
-
-        def handle(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        passes = 0
-        evaluated: datetime | None = None
-        try:
-            while not stop.is_set():
+    window = parse_duration(sample_for, "--sample-for") if sample_for is not None else None
+    if window is not None and every is not None:
+        raise UserError(
+            "--sample-for is for a single pass; with --every the sampler runs all along",
+            "drop one of --sample-for and --every",
+        )
+    if window is not None and not sample:
+        raise UserError("--sample-for needs the sampler", "drop --no-sampler")
+    if every is None:
+        with connect(autocommit=True) as conn:  # each pass commits its own transaction
+            sampler = _start_sampler(conn) if sample and window else None
+            collector = Collector(conn, interval_s=seconds, measure_host=host, sampler=sampler)
+            try:
+                if sampler is not None and window is not None:
+                    err.print(f"sampling backend CPU for {window:g} s …", highlight=False)
+                    _wait(window)
+                    sampler.stop()
                 report = collector.collect()
                 note = _price_hour(conn, report) if price else None
-                passes += 1
-                err.print(
-                    f"pass {passes} {report.started_at:%H:%M:%S}: {len(report.rows)} usage rows, "
-                    f"{report.statements_seen} statements, {report.duration_s * 1000:.0f} ms"
-                    + "".join(
-                        f"\n  warning: {w}" for w in [*report.warnings, *([note] if note else [])]
-                    ),
-                    highlight=False,
-                )
-                if evaluate:
-                    evaluated = _evaluate_finished_hour(conn, report.started_at, evaluated)
-                stop.wait(seconds)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-        err.print(f"stopped after {passes} passes", highlight=False)
+                if note:
+                    report.warnings.append(note)
+                _show_pass(conn, report, fmt)
+            finally:
+                if sampler is not None:
+                    sampler.stop(final_tick=False)
+        return
+    _collect_loop(seconds, price=price, host=host, evaluate=evaluate, sample=sample)
+
+
+def _start_sampler(conn: Connection) -> BackendSampler | None:
+    """A running backend sampler, or None (with a note) when the server is not visible."""
+    sampler, why = start_sampler(conn)
+    if sampler is None:
+        err.print(
+            f"backend sampler off: {why}; compute from pg_stat_kcache or execution time",
+            highlight=False,
+        )
+    return sampler
+
+
+def _wait(window: float) -> None:
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop.wait(window)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _collect_loop(seconds: float, *, price: bool, host: bool, evaluate: bool, sample: bool) -> None:
+    """``collect --every``: passes until SIGINT/SIGTERM, reconnecting after an outage; the
+    backend sampler (when it can run) keeps sampling across passes and reconnections."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    passes = 0
+    evaluated: datetime | None = None
+    samplers: list[BackendSampler] = []
+
+    def make_collector(conn: Connection) -> Collector:
+        if sample and not samplers:
+            started = _start_sampler(conn)
+            if started is not None:
+                samplers.append(started)
+        sampler = samplers[0] if samplers else None
+        return Collector(conn, interval_s=seconds, measure_host=host, sampler=sampler)
+
+    def one_pass(conn: Connection, collector: Collector) -> None:
+        nonlocal passes, evaluated
+        report = collector.collect()
+        notes = [*report.warnings]
+        note = _price_hour(conn, report) if price else None
+        notes += [note] if note else []
+        passes += 1
+        err.print(
+            f"pass {passes} {report.started_at:%H:%M:%S}: {len(report.rows)} usage rows, "
+            f"{report.statements_seen} statements, {report.duration_s * 1000:.0f} ms, "
+            f"compute from {report.compute_source}" + "".join(f"\n  warning: {w}" for w in notes),
+            highlight=False,
+        )
+        if evaluate:
+            evaluated = _evaluate_finished_hour(conn, report.started_at, evaluated)
+        drained = _drain_outbox(conn)
+        if drained:
+            err.print(f"  warning: {drained}", highlight=False)
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run_every(
+            seconds,
+            stop,
+            lambda: connect(autocommit=True),
+            one_pass,
+            make_collector,
+            lambda text: err.print(text, highlight=False),
+        )
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for sampler in samplers:
+            sampler.stop(final_tick=False)
+    err.print(f"stopped after {passes} passes", highlight=False)

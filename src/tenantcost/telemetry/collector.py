@@ -4,7 +4,15 @@ Everything a pass reads and writes happens in one transaction under an advisory 
 the new ``pg_stat_statements`` snapshot, the counters it is compared with next time, and
 the usage rows its deltas produced are committed together, so a pass that fails adds
 nothing and a second pass straight after adds (almost) nothing — only what really ran in
-between. Usage is booked to the UTC hour in which the pass runs.
+between. Counter deltas are split across the UTC hours between the previous pass and this
+one, in proportion to time (``split_across_hours``; gauges such as storage and peaks stay in
+the hour of the pass).
+
+Compute comes from the best signal available, and the pass says which
+(``report.sources["compute"]``): the backend CPU sampler when the server's processes are
+visible here (``backend_sampler``, measured per backend from the kernel), else
+``pg_stat_kcache`` (getrusage per statement, planning included), else
+``pg_stat_statements`` execution time (an estimate).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -33,7 +41,9 @@ from tenantcost.telemetry.deltas import (
 )
 from tenantcost.telemetry.mapping import TenantMap, load_map, sql
 from tenantcost.telemetry.pgss_columns import kcache_query, missing_keys, pgss_query
-from tenantcost.telemetry.timeutil import add_months, hour_of, month_start
+from tenantcost.telemetry.sampler import SOURCE as SAMPLER_SOURCE
+from tenantcost.telemetry.sampler import Accumulated, BackendSampler
+from tenantcost.telemetry.timeutil import add_months, hour_of, month_start, split_across_hours
 
 # tenantcost's own tables that have a tenant_id column: never "shared tables".
 OWN_TABLES = (
@@ -44,6 +54,7 @@ OWN_TABLES = (
 )
 MICRO = Decimal("0.000001")
 GB = Decimal(10) ** 9
+MAX_SPLIT = timedelta(hours=24)  # a longer gap is spread over its last 24 hours only
 
 
 def ms_to_seconds(ms: float) -> Decimal:
@@ -76,31 +87,51 @@ class PassReport:
     host_rows: dict[str, Decimal] = field(default_factory=dict)
     statements_seen: int = 0
     duration_s: float = 0.0
+    compute_source: str = ""
+    since: datetime | None = None  # the previous pass: counters are spread from there
+    sampler: dict[str, Any] = field(default_factory=dict)
 
     def per_tenant(self) -> dict[UUID | None, dict[str, tuple[Decimal, str]]]:
-        """{tenant: {metric: (quantity, source)}} keeping the best source per metric."""
-        from tenantcost.telemetry.metrics import PRIORITY
+        """{tenant: {metric: (quantity, source)}} keeping the best source per metric; a
+        counter's parts in several hours add up."""
+        from tenantcost.telemetry.metrics import AGGREGATE, PRIORITY
 
-        out: dict[UUID | None, dict[str, tuple[Decimal, str]]] = defaultdict(dict)
+        by_source: dict[tuple[UUID | None, str, str], Decimal] = {}
         for row in self.rows:
-            current = out[row.tenant_id].get(row.metric)
-            rank = PRIORITY.get((row.metric, row.source), 99)
-            if row.metric == "storage_bytes" and current is not None:
-                out[row.tenant_id][row.metric] = (
-                    current[0] + row.quantity,
-                    "+".join(sorted({*current[1].split("+"), row.source})),
+            key = (row.tenant_id, row.metric, row.source)
+            if key not in by_source:
+                by_source[key] = row.quantity
+            elif AGGREGATE.get((row.metric, row.source)) == "add":
+                by_source[key] += row.quantity
+            else:
+                by_source[key] = max(by_source[key], row.quantity)
+        out: dict[UUID | None, dict[str, tuple[Decimal, str]]] = defaultdict(dict)
+        for (tenant, metric, source), quantity in sorted(by_source.items(), key=repr):
+            current = out[tenant].get(metric)
+            rank = PRIORITY.get((metric, source), 99)
+            if metric == "storage_bytes" and current is not None:
+                out[tenant][metric] = (
+                    current[0] + quantity,
+                    "+".join(sorted({*current[1].split("+"), source})),
                 )
-            elif current is None or rank < PRIORITY.get((row.metric, current[1]), 99):
-                out[row.tenant_id][row.metric] = (row.quantity, row.source)
+            elif current is None or rank < PRIORITY.get((metric, current[1]), 99):
+                out[tenant][metric] = (quantity, source)
         return dict(out)
+
+    @property
+    def hours(self) -> list[datetime]:
+        """Every UTC hour this pass booked usage to (the pass's own hour included)."""
+        return sorted({self.hour, *(r.hour for r in self.rows)})
 
     def summary(self) -> dict[str, Any]:
         return {
             "sources": self.sources,
+            "compute_source": self.compute_source,
             "statements_seen": self.statements_seen,
             "usage_rows": len(self.rows),
             "host": {k: str(v) for k, v in self.host_rows.items()},
             "duration_s": round(self.duration_s, 4),
+            "sampler": self.sampler,
         }
 
 
@@ -115,6 +146,7 @@ class Collector:
         interval_s: float = 60.0,
         measure_host: bool = True,
         clock: Callable[[], float] = time.perf_counter,
+        sampler: BackendSampler | None = None,
     ) -> None:
         self.conn = conn
         self.settings = settings or get_settings()
@@ -123,9 +155,19 @@ class Collector:
         self._clock = clock
         self._postmaster: Any = None
         self._postmaster_checked = False
+        self.sampler = sampler
 
     # ---- the pass ----------------------------------------------------------------------
     def collect(self) -> PassReport:
+        taken = self.sampler.take() if self.sampler is not None else None
+        try:
+            return self._collect(taken)
+        except BaseException:
+            if self.sampler is not None and taken is not None:
+                self.sampler.restore(taken)  # nothing was written: keep it for the next pass
+            raise
+
+    def _collect(self, taken: Accumulated | None) -> PassReport:
         started = self._clock()
         conn = self.conn
         with conn.transaction():
@@ -140,13 +182,22 @@ class Collector:
                 for r in conn.execute(sql("state_all")).fetchall()
             }
             weight = self._sample_weight(state, now)
+            previous = state.get(("activity", "last_sample"))
+            since = previous[1] if previous is not None else None
             self._statements(report, tenant_map, names, state)
             self._databases(report, tenant_map, state, now)
             self._activity(report, tenant_map, weight)
             self._storage(report, tenant_map)
             if self.measure_host:
                 self._host(report, state, now, weight)
+            report.rows = spread_counters(
+                report.rows,
+                since if since is not None else now - timedelta(seconds=float(weight)),
+                now,
+            )
+            self._sampled(report, taken)
             self._put_state("activity", "last_sample", {"at": now.isoformat()}, now)
+            report.since = since
             self._write_usage(report)
             self._retention(report, now)
             report.duration_s = self._clock() - started
@@ -160,6 +211,42 @@ class Collector:
                 },
             )
         return report
+
+    # ---- the backend sampler's seconds ------------------------------------------------
+    def _sampled(self, report: PassReport, taken: Accumulated | None) -> None:
+        kcache = report.sources.get("statements", "")
+        report.compute_source = choose_compute_source(
+            sampler_running=self.sampler is not None and self.sampler.postmaster_pid is not None,
+            kcache="compute from pg_stat_kcache" in kcache,
+            statements=kcache.startswith("pg_stat_statements"),
+        )
+        if self.sampler is None:
+            report.sources["compute"] = f"{report.compute_source} (no backend sampler running)"
+            return
+        report.sources["compute"] = self.sampler.describe()
+        if report.compute_source == SAMPLER_SOURCE and "statements" in report.sources:
+            report.sources["statements"] += " (per-tenant compute: the backend sampler's)"
+        if taken is None:
+            return
+        for r in taken.rows():
+            report.rows.append(UsageRow(r.hour, r.tenant_id, r.metric, SAMPLER_SOURCE, r.quantity))
+        report.sampler = {
+            "ticks": taken.ticks,
+            "exited_unattributed_s": str(taken.exited.quantize(MICRO)),
+            "exit_tails_estimated_s": str(taken.tails.quantize(MICRO)),
+            "sampler_cpu_s": round(self.sampler.own_cpu_s, 4),
+            "errors": self.sampler.errors,
+        }
+        if taken.exited:
+            report.sources["compute"] += (
+                f"; {taken.exited.quantize(MICRO)} s of CPU by processes that exited between "
+                "ticks booked as unattributed"
+            )
+        if taken.tails:
+            report.sources["compute"] += (
+                f"; {taken.tails.quantize(MICRO)} s of exiting backends' last CPU estimated "
+                "from their rate and given to their tenants"
+            )
 
     # ---- helpers -----------------------------------------------------------------------
     def _object_names(self) -> dict[tuple[str, int], str]:
@@ -478,9 +565,11 @@ class Collector:
 
     # ---- writing -----------------------------------------------------------------------
     def _write_usage(self, report: PassReport) -> None:
+        since, now = report.since, report.started_at
         rows = merge_rows(report.rows)
         report.rows = rows
-        self.conn.execute(sql("ensure_partition"), {"at": report.hour})
+        for month in sorted({month_start(h) for h in report.hours}):
+            self.conn.execute(sql("ensure_partition"), {"at": month})
         if rows:
             self.conn.execute(
                 sql("usage_upsert"),
@@ -494,14 +583,21 @@ class Collector:
             )
         if report.host_rows:
             label = hostmod.host_label(self.conn)
-            items = list(report.host_rows.items())
+            start = max(since, now - MAX_SPLIT) if since is not None else now
+            items: list[tuple[datetime, str, Decimal]] = []
+            for metric, value in report.host_rows.items():
+                if metric in ("cpu_seconds", "memory_gb_seconds"):
+                    parts = split_across_hours(start, now, value)
+                    items += [(h, metric, q) for h, q in parts.items()]
+                else:
+                    items.append((report.hour, metric, value))
             self.conn.execute(
                 sql("host_upsert"),
                 {
-                    "hours": [report.hour] * len(items),
+                    "hours": [h for h, _, _ in items],
                     "hosts": [label] * len(items),
-                    "metrics": [k for k, _ in items],
-                    "quantities": [v for _, v in items],
+                    "metrics": [m for _, m, _ in items],
+                    "quantities": [q for _, _, q in items],
                 },
             )
 
@@ -518,6 +614,38 @@ class Collector:
             report.warnings.append(
                 f"retention ({self.settings.usage_retention_months} months): dropped {', '.join(dropped)}"
             )
+
+
+def choose_compute_source(*, sampler_running: bool, kcache: bool, statements: bool) -> str:
+    """Which source measures compute this pass, best first (pure): the backend sampler,
+    then pg_stat_kcache, then pg_stat_statements execution time."""
+    if sampler_running:
+        return SAMPLER_SOURCE
+    if kcache:
+        return "pg_stat_kcache"
+    if statements:
+        return "pg_stat_statements"
+    return "none"
+
+
+def spread_counters(rows: Iterable[UsageRow], since: datetime, now: datetime) -> list[UsageRow]:
+    """Counter rows (aggregate ``add``) booked to the pass's hour, spread over the UTC hours
+    from the previous pass to this one in proportion to time (pure). Gauges stay. A gap
+    longer than 24 hours is spread over its last 24 hours."""
+    from tenantcost.telemetry.metrics import AGGREGATE, METRICS
+
+    start = max(since, now - MAX_SPLIT)
+    out: list[UsageRow] = []
+    for r in rows:
+        if AGGREGATE.get((r.metric, r.source)) != "add" or hour_of(start) == hour_of(now):
+            out.append(r)
+            continue
+        info = METRICS.get((r.metric, r.source))
+        places = Decimal(1) if info is not None and info.unit != "second" else MICRO
+        for hour, part in split_across_hours(start, now, r.quantity, places=places).items():
+            if part:
+                out.append(UsageRow(hour, r.tenant_id, r.metric, r.source, part))
+    return out
 
 
 def row_share_bytes(counts: Mapping[UUID | None, int], table_bytes: int) -> dict[UUID, Decimal]:
@@ -631,8 +759,10 @@ __all__ = [
     "Collector",
     "PassReport",
     "UsageRow",
+    "choose_compute_source",
     "collect_once",
     "merge_rows",
     "row_share_bytes",
+    "spread_counters",
     "statement_usage",
 ]

@@ -19,6 +19,9 @@ class MetricInfo(NamedTuple):
 
 
 METRICS: dict[tuple[str, str], MetricInfo] = {
+    # migration 0012 (issue 12): kernel CPU per backend, the best compute source
+    ("compute_seconds", "backend_sampler"): MetricInfo("second", "measured", "add", 0),
+    ("background_cpu_seconds", "backend_sampler"): MetricInfo("second", "measured", "add", 0),
     ("compute_seconds", "pg_stat_kcache"): MetricInfo("second", "measured", "add", 1),
     ("compute_seconds", "pg_stat_statements"): MetricInfo("second", "estimated", "add", 2),
     ("compute_seconds", "app"): MetricInfo("second", "estimated", "add", 3),
@@ -40,6 +43,12 @@ METRICS: dict[tuple[str, str], MetricInfo] = {
     ("storage_bytes", "database_size"): MetricInfo("byte", "measured", "last", 1),
     ("storage_bytes", "schema_size"): MetricInfo("byte", "measured", "last", 1),
     ("storage_bytes", "shared_row_share"): MetricInfo("byte", "estimated", "last", 1),
+    # migration 0010: demo usage (`tenantcost demo run`), ranked below every real source
+    ("compute_seconds", "demo"): MetricInfo("second", "modelled", "add", 9),
+    ("connection_seconds", "demo"): MetricInfo("second", "modelled", "add", 9),
+    ("storage_bytes", "demo"): MetricInfo("byte", "modelled", "last", 9),
+    ("egress_bytes", "demo"): MetricInfo("byte", "modelled", "add", 9),
+    ("query_count", "demo"): MetricInfo("query", "modelled", "add", 9),
 }
 
 PRIORITY = {key: info.priority for key, info in METRICS.items()}

@@ -22,6 +22,17 @@ buffer and the oldest are dropped past its limit — ``recorder.stats()`` report
 Every flushed row carries an event id unique per recorder (``source_id``), and ingestion is
 ``ON CONFLICT DO NOTHING``: a batch re-sent after a lost acknowledgement counts once.
 
+**Backend tag** (``tag_backend=True``, the default): so that the backend CPU sampler can
+attribute a shared database's backends to tenants, the connection's ``application_name``
+carries ``tc:<tenant uuid>`` (after the application's own name, cut to fit PostgreSQL's 63
+bytes) while it serves a tenant. The library compares the wanted name with the one the
+server last reported (``ParameterStatus``, no round trip) before each query and sends a
+session-level ``set_config('application_name', …)`` only when the tenant changes — so a
+pooled connection that switches tenants between transactions is re-tagged on its first
+query for the new tenant, an untagged query clears the tag, and a rolled-back ``SET`` is
+noticed (the server reports the restored name) and sent again. A failing ``SET`` is
+ignored: the application's query runs (and fails, if it must) as before.
+
 ``comment=True`` also appends a sqlcommenter-style ``/*tenant_id='…'*/`` to each query
 for log readers. It does not split ``pg_stat_statements`` rows (comments do not change
 queryid), and it makes psycopg prepare one statement per tenant.
@@ -29,6 +40,8 @@ queryid), and it makes psycopg prepare one statement per tenant.
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 import time
 import uuid
@@ -65,6 +78,61 @@ def tenant(tenant_id: UUID | str) -> Iterator[UUID]:
 
 def current_tenant() -> UUID | None:
     return _current.get()
+
+
+TAG_PREFIX = "tc:"
+APP_NAME_MAX = 63  # NAMEDATALEN - 1
+_TAG_RE = re.compile(r"\s?tc:[0-9a-fA-F-]{36}")
+
+
+def tagged_app_name(current: str | None, tenant_id: UUID | None) -> str:
+    """The application_name for ``tenant_id``: the application's own name (without an
+    earlier tag) and ``tc:<uuid>``, within 63 bytes; without a tenant, the own name (pure)."""
+    base = _TAG_RE.sub("", current or "").strip()
+    if tenant_id is None:
+        return base
+    tag = f"{TAG_PREFIX}{tenant_id}"
+    room = APP_NAME_MAX - len(tag) - 1
+    base = base.encode()[: max(room, 0)].decode(errors="ignore").strip()
+    return f"{base} {tag}" if base else tag
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag(tenant_id: UUID) -> str:
+    return f"{TAG_PREFIX}{tenant_id}"
+
+
+def sync_backend_tag(conn: Any, tenant_id: UUID | None) -> bool:
+    """Make ``conn``'s application_name carry ``tenant_id``'s tag (psycopg 3 or 2); True when
+    a SET was sent. Never raises."""
+    try:
+        pgconn = getattr(conn, "pgconn", None)
+        if pgconn is not None:  # psycopg 3, without building a ConnectionInfo
+            raw = pgconn.parameter_status(b"application_name")
+            current = raw.decode() if raw is not None else None
+        else:
+            current = conn.get_parameter_status("application_name")
+        if tenant_id is None:
+            if not current or TAG_PREFIX not in current:
+                return False
+        elif current and current.endswith(_tag(tenant_id)):
+            return False  # the common case: already tagged for this tenant
+        wanted = tagged_app_name(current, tenant_id)
+        if wanted == (current or ""):
+            return False
+        if isinstance(conn, psycopg.Connection):
+            psycopg.Cursor(conn).execute(
+                "SELECT set_config('application_name', %s, false)", (wanted,)
+            )
+        else:
+            cur = conn.cursor()
+            try:
+                cur.execute("SELECT set_config('application_name', %s, false)", (wanted,))
+            finally:
+                cur.close()
+        return True
+    except Exception:  # the tag is best effort: the application's query must not suffer
+        return False
 
 
 def add_comment(query: str, tenant_id: UUID) -> str:
@@ -339,6 +407,7 @@ class TaggedCursor(psycopg.Cursor[Row]):
 
     recorder: ClassVar[Recorder | None] = None
     comment: ClassVar[bool] = False
+    tag_backend: ClassVar[bool] = True
 
     def execute(
         self,
@@ -349,6 +418,8 @@ class TaggedCursor(psycopg.Cursor[Row]):
         binary: bool | None = None,
     ) -> TaggedCursor[Row]:
         tid = _current.get()
+        if self.tag_backend:
+            sync_backend_tag(self.connection, tid)
         if tid is None:
             super().execute(query, params, prepare=prepare, binary=binary)
             return self
@@ -366,28 +437,48 @@ class TaggedCursor(psycopg.Cursor[Row]):
         return self
 
 
-def tagged_cursor_class(recorder: Recorder, *, comment: bool = False) -> type[TaggedCursor[Any]]:
+def tagged_cursor_class(
+    recorder: Recorder, *, comment: bool = False, tag_backend: bool = True
+) -> type[TaggedCursor[Any]]:
     """A TaggedCursor subclass bound to ``recorder``."""
-    return type("BoundTaggedCursor", (TaggedCursor,), {"recorder": recorder, "comment": comment})
+    return type(
+        "BoundTaggedCursor",
+        (TaggedCursor,),
+        {"recorder": recorder, "comment": comment, "tag_backend": tag_backend},
+    )
 
 
 def instrument_connection(
-    conn: psycopg.Connection[Any], recorder: Recorder, *, comment: bool = False
+    conn: psycopg.Connection[Any],
+    recorder: Recorder,
+    *,
+    comment: bool = False,
+    tag_backend: bool = True,
 ) -> psycopg.Connection[Any]:
-    """Make ``conn``'s cursors (and ``conn.execute``) count tagged queries."""
-    conn.cursor_factory = tagged_cursor_class(recorder, comment=comment)
+    """Make ``conn``'s cursors (and ``conn.execute``) count tagged queries, and tag its
+    backend's application_name with the tenant it serves (``tag_backend``)."""
+    conn.cursor_factory = tagged_cursor_class(recorder, comment=comment, tag_backend=tag_backend)
     return conn
 
 
 def tagged_connect(
-    url: str, recorder: Recorder, *, comment: bool = False, **kwargs: Any
+    url: str,
+    recorder: Recorder,
+    *,
+    comment: bool = False,
+    tag_backend: bool = True,
+    **kwargs: Any,
 ) -> psycopg.Connection[Any]:
     """``psycopg.connect`` with tagged cursors."""
-    return instrument_connection(psycopg.connect(url, **kwargs), recorder, comment=comment)
+    return instrument_connection(
+        psycopg.connect(url, **kwargs), recorder, comment=comment, tag_backend=tag_backend
+    )
 
 
 # ---- SQLAlchemy ----------------------------------------------------------------------
-def instrument_engine(engine: Any, recorder: Recorder, *, comment: bool = False) -> None:
+def instrument_engine(
+    engine: Any, recorder: Recorder, *, comment: bool = False, tag_backend: bool = True
+) -> None:
     """Count tagged queries on a SQLAlchemy engine (``before/after_cursor_execute``)."""
     from sqlalchemy import event
 
@@ -395,6 +486,8 @@ def instrument_engine(engine: Any, recorder: Recorder, *, comment: bool = False)
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> tuple[str, Any]:
         tid = _current.get()
+        if tag_backend:
+            sync_backend_tag(getattr(cursor, "connection", None), tid)
         if tid is not None:
             if context is not None:
                 context._tenantcost_start = time.perf_counter_ns()

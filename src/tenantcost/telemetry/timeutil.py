@@ -57,14 +57,23 @@ class Period:
         return [self.start + i * HOUR for i in range(self.hours)]
 
 
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-HOUR_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})(?::00)?(?:Z)?$")
+MONTH_RE = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+HOUR_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2})(?::00)?(?:Z)?$")
+#: Years a period may be in: usage before 1970 or after 9000 is a typo (and 0 / 9999 break
+#: date arithmetic at the calendar's edges).
+MIN_YEAR, MAX_YEAR = 1970, 9000
+
+
+def check_year(year: int, text: str, example: str) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise UserError(f"{text!r} is outside the years {MIN_YEAR}-{MAX_YEAR}", f"e.g. {example}")
 
 
 def month_period(text: str) -> Period:
     match = MONTH_RE.match(text.strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise UserError(f"month {text!r} is not YYYY-MM", "e.g. --month 2025-11")
+    check_year(int(match.group(1)), text, "--month 2025-11")
     start = datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=UTC)
     return Period(f"{start:%Y-%m}", start, add_months(start, 1), "month")
 
@@ -78,6 +87,7 @@ def parse_hour(text: str) -> Period:
     match = HOUR_RE.match(text.strip())
     if not match:
         raise UserError(f"hour {text!r} is not YYYY-MM-DDTHH (UTC)", "e.g. --hour 2025-11-21T10")
+    check_year(int(match.group(1)), text, "--hour 2025-11-21T10")
     try:
         year, month, day, hour = (int(g) for g in match.groups())
         start = datetime(year, month, day, hour, tzinfo=UTC)
@@ -89,3 +99,31 @@ def parse_hour(text: str) -> Period:
 def current_month(now: datetime | None = None) -> Period:
     now = now or datetime.now(UTC)
     return month_period(f"{now.astimezone(UTC):%Y-%m}")
+
+
+MICRO = Decimal("0.000001")
+
+
+def split_across_hours(
+    start: datetime, end: datetime, quantity: Decimal, *, places: Decimal = MICRO
+) -> dict[datetime, Decimal]:
+    """``quantity`` accrued evenly over [start, end) spread over the UTC hours it covers,
+    in proportion to the time in each hour (pure). Parts are rounded to ``places`` and the
+    rounding remainder goes to the last hour, so the parts add up to ``quantity`` exactly.
+    An empty or reversed interval books everything to the hour containing ``end``."""
+    if start >= end:
+        return {hour_of(end): quantity}
+    total = Decimal((end - start) // timedelta(microseconds=1))
+    parts: dict[datetime, Decimal] = {}
+    hour = hour_of(start)
+    booked = Decimal(0)
+    while hour < end:
+        lo, hi = max(start, hour), min(end, hour + HOUR)
+        span = Decimal((hi - lo) // timedelta(microseconds=1))
+        part = (quantity * span / total).quantize(places)
+        parts[hour] = part
+        booked += part
+        hour += HOUR
+    last = max(parts)
+    parts[last] += quantity - booked
+    return parts

@@ -10,13 +10,13 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from tenantcost.config import get_settings
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
+from tenantcost.numbers import parse_decimal, parse_integer, strict_int
 from tenantcost.output import OutputFormat, emit
+from tenantcost.telemetry.timeutil import check_year
 from tenantcost.tiers import store
-from tenantcost.tiers.evaluate import Sender, evaluate_hour
-from tenantcost.tiers.webhook import Delivery, deliver
+from tenantcost.tiers.evaluate import evaluate_hour
 
 app = typer.Typer(
     help="Tiers: ceilings, hourly evaluation (upgrade / soft / hard throttle signals), alerts.",
@@ -33,32 +33,75 @@ def list_(fmt: OutputFormat = FORMAT) -> None:
         emit(store.list_tiers(conn), fmt, title="tiers")
 
 
+#: Largest values the tiers table holds (numeric(10,2) price, int ceilings) or that make sense.
+TIER_MAX_MONEY = Decimal("99999999.99")
+TIER_MAX_GB = Decimal(1_000_000_000)
+TIER_MAX_INT = 2**31 - 1
+
+
+def tier_input(
+    price: str | None,
+    cost_ceiling: str | None,
+    storage_gb: str | None,
+    requests_per_hour: str | None,
+    latency_ms: str | None,
+    margin_floor: str | None,
+) -> dict[str, Any]:
+    """The options given, parsed strictly (plain digits), keyed by the tier's field names."""
+    money = {"maximum": TIER_MAX_MONEY, "places": 2, "example": "25.00"}
+    decimals: dict[str, tuple[str | None, str, dict[str, Any]]] = {
+        "monthly_price": (price, "--price", money),
+        "cost_ceiling": (cost_ceiling, "--cost-ceiling", money),
+        "storage_gb_ceiling": (storage_gb, "--storage-gb", {"maximum": TIER_MAX_GB}),
+        "margin_floor_pct": (
+            margin_floor,
+            "--margin-floor",
+            {"maximum": Decimal(100), "example": "70"},
+        ),
+    }
+    parsed: dict[str, Any] = {
+        field: parse_decimal(text, what=option, **limits)
+        for field, (text, option, limits) in decimals.items()
+        if text is not None
+    }
+    for field, text, option in (
+        ("requests_per_hour_ceiling", requests_per_hour, "--requests-per-hour"),
+        ("latency_target_ms", latency_ms, "--latency-ms"),
+    ):
+        if text is not None:
+            parsed[field] = parse_integer(text, what=option, minimum=1, maximum=TIER_MAX_INT)
+    return parsed
+
+
 @app.command("set")
 def set_(
     name: str = typer.Argument(..., help="Tier name, upper case (e.g. STARTER, or a new one)."),
-    price: str = typer.Option(None, "--price", help="Monthly price, USD."),
-    cost_ceiling: str = typer.Option(None, "--cost-ceiling", help="Monthly cost ceiling, USD."),
+    price: str = typer.Option(None, "--price", help="Monthly price, USD (e.g. 25.00)."),
+    cost_ceiling: str = typer.Option(
+        None, "--cost-ceiling", help="Monthly cost ceiling, USD (more than 0)."
+    ),
     storage_gb: str = typer.Option(None, "--storage-gb", help="Storage ceiling, GB."),
-    requests_per_hour: int = typer.Option(None, "--requests-per-hour", help="Request ceiling."),
-    latency_ms: int = typer.Option(None, "--latency-ms", help="Latency target, ms."),
-    margin_floor: str = typer.Option(None, "--margin-floor", help="Alert below this margin %."),
+    requests_per_hour: str = typer.Option(
+        None, "--requests-per-hour", help="Request ceiling: queries per hour (whole number)."
+    ),
+    latency_ms: str = typer.Option(None, "--latency-ms", help="Latency target, ms (whole number)."),
+    margin_floor: str = typer.Option(
+        None, "--margin-floor", help="Alert below this margin %% (0-100)."
+    ),
 ) -> None:
-    """Create a tier or change some of its fields (the others keep their values)."""
-    given = {
-        "monthly_price": price,
-        "cost_ceiling": cost_ceiling,
-        "storage_gb_ceiling": storage_gb,
-        "requests_per_hour_ceiling": requests_per_hour,
-        "latency_target_ms": latency_ms,
-        "margin_floor_pct": margin_floor,
-    }
+    """Create a tier or change some of its fields (the others keep their values).
+
+    Numbers are plain digits (no sign, exponent or separators); money has at most 2 decimals.
+    """
+    given = tier_input(price, cost_ceiling, storage_gb, requests_per_hour, latency_ms, margin_floor)
     with connect() as conn:
         current: Mapping[str, Any] = store.get_tier(conn, name) or {}
-        if not current and (price is None or cost_ceiling is None):
+        if not current and ("monthly_price" not in given or "cost_ceiling" not in given):
             raise UserError(f"tier {name} is new", "give at least --price and --cost-ceiling")
-        fields = {k: v if v is not None else current.get(k) for k, v in given.items()}
-        if fields["margin_floor_pct"] is None:
-            fields.pop("margin_floor_pct")
+        fields = {k: current.get(k) for k in store.Tier.model_fields if k != "name"}
+        fields.update(given)
+        if fields.get("margin_floor_pct") is None:
+            fields.pop("margin_floor_pct", None)
         tier = store.tier_from_input(name=name, **fields)
         store.save_tier(conn, tier)
     console.print(f"tier {tier.name} saved")
@@ -75,22 +118,6 @@ def link(
     console.print(f"plan {plan_name} → tier {tier}")
 
 
-def webhook_sender() -> Sender | None:
-    settings = get_settings()
-    if not settings.webhook_url:
-        return None
-    if settings.webhook_secret is None:
-        raise UserError(
-            "TENANTCOST_WEBHOOK_URL is set without a secret", "set TENANTCOST_WEBHOOK_SECRET"
-        )
-    url, secret = settings.webhook_url, settings.webhook_secret.get_secret_value()
-
-    def send(payload: Mapping[str, Any]) -> Delivery:
-        return deliver(url, secret, payload, attempts=settings.webhook_retries)
-
-    return send
-
-
 def parse_hour(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
@@ -100,7 +127,9 @@ def parse_hour(text: str | None) -> datetime:
         raise UserError(
             f"--hour {text!r} is not a time", "use ISO 8601, e.g. 2026-11-22T14:00Z"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    check_year(moment.year, text, "--hour 2026-11-22T14:00Z")
+    return moment
 
 
 @app.command("evaluate")
@@ -111,10 +140,11 @@ def evaluate(
     """Compare each tenant's hour with its tier's ceilings; record decisions and alerts.
 
     Idempotent per hour and tenant. Decisions and new alerts go to the log and, when
-    TENANTCOST_WEBHOOK_URL is set, to the webhook (signed); a failing webhook is reported.
+    TENANTCOST_WEBHOOK_URL is set, into the outbox in the same transaction; `tenantcost
+    outbox drain` (or the serve / collect --every job) sends them, signed, with retries.
     """
     with connect() as conn:
-        report = evaluate_hour(conn, parse_hour(hour), sender=webhook_sender())
+        report = evaluate_hour(conn, parse_hour(hour))
     emit([report.summary_row()], fmt, title="tier evaluation")
     if report.decisions and fmt is OutputFormat.table:
         emit(report.decisions, fmt, title="new decisions")
@@ -123,7 +153,9 @@ def evaluate(
 @app.command("decisions")
 def decisions(
     active: bool = typer.Option(False, "--active", help="Only signals still in force."),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many rows."),
+    limit: int = typer.Option(
+        200, "--limit", parser=strict_int("--limit", 1, 100_000), help="At most this many rows."
+    ),
     fmt: OutputFormat = FORMAT,
 ) -> None:
     """Tier decisions with their evidence: ceiling, figure, percent of ceiling, since when."""
@@ -135,7 +167,9 @@ def decisions(
 @app.command("alerts")
 def alerts(
     open_only: bool = typer.Option(False, "--open", help="Only alerts whose episode goes on."),
-    limit: int = typer.Option(200, "--limit", min=1, help="At most this many rows."),
+    limit: int = typer.Option(
+        200, "--limit", parser=strict_int("--limit", 1, 100_000), help="At most this many rows."
+    ),
     fmt: OutputFormat = FORMAT,
 ) -> None:
     """Margin, outlier, jump and plan-above-price alerts: one row per episode."""
@@ -147,7 +181,10 @@ def alerts(
 @app.command("abuse")
 def abuse(
     threshold: int = typer.Option(
-        None, "--threshold", min=2, help="Tenants sharing a value before it is flagged."
+        None,
+        "--threshold",
+        parser=strict_int("--threshold", 2, 1_000_000),
+        help="Tenants sharing a value before it is flagged (at least 2).",
     ),
     fmt: OutputFormat = FORMAT,
 ) -> None:

@@ -1,15 +1,15 @@
-"""Hourly tier evaluation: ceilings → state machine → decisions and alerts → webhook.
+"""Hourly tier evaluation: ceilings → state machine → decisions and alerts → outbox.
 
 One hour is one unit of work: the state, decisions and alert episodes for that hour commit
 together, and an hour already evaluated for a tenant is skipped, so re-running an hour
-changes nothing. Webhooks go out after the commit; a failing receiver is recorded on the
-decision or alert (``delivery``) and reported, never allowed to stop the evaluation.
+changes nothing. New decisions and alerts are queued in the outbox in the same transaction
+(when a webhook is configured); the outbox drain sends them, never this evaluation.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,7 +23,7 @@ from tenantcost.errors import UserError
 from tenantcost.tiers import anomaly
 from tenantcost.tiers.rules import Level, Reading, TenantState, step, worst_reading
 from tenantcost.tiers.store import sql
-from tenantcost.tiers.webhook import Delivery
+from tenantcost.tiers.webhook import queue_events
 
 log = logging.getLogger("tenantcost.tiers")
 
@@ -65,7 +65,7 @@ class EvaluationReport:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     alerts_opened: list[dict[str, Any]] = field(default_factory=list)
     alerts_closed: int = 0
-    deliveries_failed: int = 0
+    events_queued: int = 0
 
     def summary_row(self) -> dict[str, Any]:
         return {
@@ -75,11 +75,8 @@ class EvaluationReport:
             "decisions": len(self.decisions),
             "alerts_opened": len(self.alerts_opened),
             "alerts_closed": self.alerts_closed,
-            "webhook_failures": self.deliveries_failed,
+            "events_queued": self.events_queued,
         }
-
-
-Sender = Callable[[Mapping[str, Any]], Delivery]
 
 
 def truncate_hour(moment: datetime) -> datetime:
@@ -108,7 +105,6 @@ def evaluate_hour(
     conn: Connection,
     hour: datetime,
     *,
-    sender: Sender | None = None,
     step_down_hours: int | None = None,
 ) -> EvaluationReport:
     """Evaluate every tiered tenant for ``hour`` (UTC, truncated to the hour).
@@ -130,8 +126,7 @@ def evaluate_hour(
             report.tenants += 1
             _advance(conn, tenant, hour, _state(saved), saved, step_down_hours, report)
         _evaluate_alerts(conn, hour, report)
-    if sender is not None:
-        _deliver(conn, report, sender)
+        report.events_queued = queue_events(conn, report.decisions, report.alerts_opened)
     return report
 
 
@@ -314,18 +309,3 @@ def _evaluate_alerts(conn: Connection, hour: datetime, report: EvaluationReport)
             log.warning("alert %s %s: %s", c.kind, c.subject, c.message)
     keys = [f"{c.kind}\x1f{c.subject}" for c in conditions]
     report.alerts_closed = conn.execute(sql("alerts_close"), {"hour": hour, "keys": keys}).rowcount
-
-
-def _deliver(conn: Connection, report: EvaluationReport, sender: Sender) -> None:
-    for kind, items, table in (
-        ("tier_decision", report.decisions, "tier_decisions"),
-        ("alert", report.alerts_opened, "tier_alerts"),
-    ):
-        for item in items:
-            delivery = sender({"type": kind, **{k: str(v) for k, v in item.items()}})
-            status = "delivered" if delivery.ok else f"failed: {delivery.error}"[:200]
-            if not delivery.ok:
-                report.deliveries_failed += 1
-                log.error("webhook for %s %s failed: %s", kind, item.get("id"), delivery.error)
-            conn.execute(sql(f"{table}_delivery"), {"id": item["id"], "delivery": status})
-    conn.commit()

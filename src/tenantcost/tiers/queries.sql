@@ -33,7 +33,7 @@ ON CONFLICT (plan_id) DO UPDATE SET tier = EXCLUDED.tier;
 
 -- name: decisions
 SELECT d.tenant_id, c.name AS company_name, d.tier, d.to_level AS signal, d.from_level,
-       d.ceiling, d.figure, d.ceiling_value, round(d.ratio * 100, 1) AS pct_of_ceiling,
+       d.ceiling, round(d.figure, 4) AS figure, d.ceiling_value, round(d.ratio * 100, 1) AS pct_of_ceiling,
        d.episode_since, d.hour, d.ended_at, d.delivery
   FROM tier_decisions d
   LEFT JOIN companies c ON c.id = d.tenant_id

@@ -3,8 +3,11 @@
 Each POST carries JSON and two headers: ``X-Tenantcost-Timestamp`` (Unix seconds) and
 ``X-Tenantcost-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<body>"`` with
 the shared secret (the scheme Stripe and GitHub use, so receivers can reject replays by age).
-Delivery retries with exponential backoff on connection errors, timeouts, 429 and 5xx; a
-webhook that stays down is reported, never raised into the evaluation that called it.
+Events are not sent by the evaluation: :func:`queue_events` records them in the outbox in
+the evaluation's transaction, and the outbox drain (``tenantcost outbox drain``, ``serve``,
+``collect --every``) POSTs each once per attempt, retrying with exponential backoff. Every
+POST also carries ``X-Tenantcost-Event-Id`` (also in the signed body as ``event_id``), the
+same on every retry, so a receiver can drop a repeat.
 """
 
 from __future__ import annotations
@@ -13,18 +16,17 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
+
+from tenantcost.config import Settings, get_settings
+from tenantcost.db.connect import Connection, redact
+from tenantcost.db.queries import queries
+from tenantcost.errors import UserError
+from tenantcost.outbox.sinks import DeliveryFailed, OutboxEvent, Sink
+from tenantcost.outbox.store import enqueue
 
 SIGNATURE_HEADER = "X-Tenantcost-Signature"
 TIMESTAMP_HEADER = "X-Tenantcost-Timestamp"
@@ -58,63 +60,88 @@ def encode(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-@dataclass(frozen=True)
-class Delivery:
-    ok: bool
-    attempts: int
-    status: int | None
-    error: str
+EVENT_HEADER = "X-Tenantcost-Event-Id"
+SINK = "webhook"
 
 
-class _Retryable(Exception):
-    def __init__(self, status: int | None, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
+def post_once(url: str, secret: str, event: OutboxEvent, *, timeout: float = 5.0) -> None:
+    """One signed POST of the event's payload; DeliveryFailed unless the receiver says 2xx.
 
-
-def deliver(
-    url: str,
-    secret: str,
-    payload: Mapping[str, Any],
-    *,
-    attempts: int = 4,
-    timeout: float = 5.0,
-    backoff_base: float = 0.5,
-    clock: Callable[[], float] = time.time,
-) -> Delivery:
-    """POST the payload signed; never raises for a failing receiver."""
-    body = encode(payload)
-    tries = 0
-
-    def post() -> httpx.Response:
-        nonlocal tries
-        tries += 1
-        stamp = int(clock())
-        headers = {
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: str(stamp),
-            SIGNATURE_HEADER: sign(secret, stamp, body),
-        }
-        try:
-            response = httpx.post(url, content=body, headers=headers, timeout=timeout)
-        except httpx.HTTPError as exc:
-            raise _Retryable(None, f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _Retryable(response.status_code, f"HTTP {response.status_code}")
-        return response
-
-    retrying = Retrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=backoff_base, max=8),
-        retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
-        reraise=False,
-    )
+    Retries are the outbox's (persisted, with backoff), never in here, so a dead receiver
+    costs one timeout per drain, not seconds per signal.
+    """
+    body = encode(event.payload)
+    stamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: str(stamp),
+        SIGNATURE_HEADER: sign(secret, stamp, body),
+        EVENT_HEADER: event.dedupe_key,
+    }
     try:
-        response = retrying(post)
-    except RetryError as exc:
-        last = exc.last_attempt.exception()
-        status = last.status if isinstance(last, _Retryable) else None
-        return Delivery(False, tries, status, str(last))
-    if response.is_success:
-        return Delivery(True, tries, response.status_code, "")
-    return Delivery(False, tries, response.status_code, f"HTTP {response.status_code}")
+        response = httpx.post(url, content=body, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {redact(str(exc))}", sink_down=True) from None
+    if not response.is_success:
+        raise DeliveryFailed(f"HTTP {response.status_code}")
+
+
+def webhook_sink(settings: Settings) -> Sink | None:
+    """The ``webhook`` outbox sink, or None when TENANTCOST_WEBHOOK_URL is not set."""
+    if not settings.webhook_url:
+        return None
+    if settings.webhook_secret is None:
+        raise UserError(
+            "TENANTCOST_WEBHOOK_URL is set without a secret", "set TENANTCOST_WEBHOOK_SECRET"
+        )
+    url, secret = settings.webhook_url, settings.webhook_secret.get_secret_value()
+    timeout = settings.webhook_timeout
+
+    def deliver(event: OutboxEvent) -> None:
+        post_once(url, secret, event, timeout=timeout)
+
+    return Sink(SINK, deliver, max_attempts=settings.webhook_retries, on_result=record_delivery)
+
+
+def _sql(name: str) -> str:
+    return queries("tenantcost.tiers", "webhook.sql")[name]
+
+
+#: Outbox payload type -> the table whose ``delivery`` column shows the outcome.
+_TABLES = {"tier_decision": "tier_decisions", "alert": "tier_alerts"}
+
+
+def record_delivery(conn: Connection, event: OutboxEvent, error: str | None, last: bool) -> None:
+    """Show the outcome on the decision or alert (``tiers decisions`` / ``tiers alerts``)."""
+    table = _TABLES.get(str(event.payload.get("type")))
+    if table is None or "id" not in event.payload:
+        return
+    if error is None:
+        status = "delivered"
+    else:
+        status = (f"failed: {error}" if last else f"retrying: {error}")[:200]
+    conn.execute(_sql(f"{table}_delivery"), {"id": int(event.payload["id"]), "delivery": status})
+
+
+def queue_events(
+    conn: Connection,
+    decisions: Iterable[Mapping[str, Any]],
+    alerts: Iterable[Mapping[str, Any]],
+) -> int:
+    """Record new decisions and alerts in the outbox, in the caller's transaction.
+
+    Only when TENANTCOST_WEBHOOK_URL is set (unset: the log and the tables are the only
+    delivery). Returns how many events were queued; ``tenantcost outbox drain`` sends them.
+    """
+    if not get_settings().webhook_url:
+        return 0
+    queued = 0
+    for kind, items in (("tier_decision", decisions), ("alert", alerts)):
+        for item in items:
+            key = f"{kind}:{item['id']}"
+            payload = {"type": kind, "event_id": key, **{k: str(v) for k, v in item.items()}}
+            if enqueue(conn, SINK, key, payload):
+                queued += 1
+                table = _TABLES[kind]
+                conn.execute(_sql(f"{table}_delivery"), {"id": item["id"], "delivery": "queued"})
+    return queued

@@ -7,6 +7,7 @@ Field names are the BI views' column names; money is a decimal string. Tables an
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.outbox.store import backlog
 from tenantcost.report.costs import period_quality, tenant_cost_rows
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, focus, metrics, whatif
@@ -26,6 +28,7 @@ from tenantcost.web.views import table_json
 
 router = APIRouter()
 
+MAX_PAGE = 1_000_000  # far beyond any fleet; keeps OFFSET within PostgreSQL's bigint
 TableName = Literal["health", "optimization", "cost_by_plan", "cost_per_email"]
 PERIOD = Query(None, description="UTC month YYYY-MM; default the latest attributed month.")
 Format = Literal["json", "csv"]
@@ -39,7 +42,7 @@ def ok(payload: Any) -> JSONResponse:
 def healthz(request: Request) -> JSONResponse:
     """``{"status": "ok"}`` when the server answers and the database does."""
     try:
-        with context(request).pool.connection(timeout=5) as conn:
+        with context(request).pool.connection() as conn:  # waits web_db_timeout at most
             conn.execute("SELECT 1")
     except Exception:
         return JSONResponse({"status": "database unavailable"}, status_code=503)
@@ -56,7 +59,8 @@ def prometheus(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     """Per-plan tenants, revenue, cost, margin; rollup age; each scheduled job's runs,
-    errors and lag (``tenantcost_collector_configured 0`` when no collector runs here)."""
+    errors and lag (``tenantcost_collector_configured 0`` when no collector runs here); the
+    outbox backlog per sink."""
     period = data.choose_period(conn, None)
     overview = conn.execute(data.sql("plan_breakdown"), {"period": period}).fetchall()
     fresh = data.freshness(conn, period)
@@ -79,6 +83,7 @@ def prometheus(
         if fresh["refreshed_at"]
         else None,
         now=now,
+        outbox=backlog(conn, datetime.fromtimestamp(now, UTC)),
     )
     return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
 
@@ -121,7 +126,7 @@ def table(
     order: Literal["asc", "desc"] | None = Query(None, description="asc or desc."),
     plan: str | None = Query(None, description="Only tenants of this plan_name."),
     health: str | None = Query(None, description="Only this business_health_status."),
-    page: int = Query(1, ge=1, description="Page number, from 1."),
+    page: int = Query(1, ge=1, le=MAX_PAGE, description="Page number, from 1."),
     per_page: int = Query(50, ge=1, le=500, description="Rows per page (at most 500)."),
     format: Format = Query("json", description="json (one page) or csv (every row)."),
     period: str | None = PERIOD,
@@ -249,7 +254,40 @@ def change(
     return ok(change_setting(conn, user, key, body.value, body.reason))
 
 
-@router.get("/api/v1/whatif", tags=["model"], summary="What-if model")
+def _whatif_parameters() -> list[dict[str, Any]]:
+    """The what-if query for the OpenAPI document (the handler reads it as a mapping)."""
+
+    def param(name: str, description: str) -> dict[str, Any]:
+        schema = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,10})?$"}
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": schema,
+            "description": description,
+        }
+
+    tiers = ("FREE", "STARTER", "PRO", "ENTERPRISE")
+    return [
+        {
+            "name": "scenario",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "A shipped scenario (default seed-002).",
+        },
+        *(param(f"price_{t}", f"Monthly price of {t} (plain decimal).") for t in tiers),
+        *(param(f"count_{t}", f"Tenants on {t} (whole number).") for t in tiers),
+        param("vcpu_multiplier", "vCPU price multiplier, 1 = the price book's rate."),
+    ]
+
+
+@router.get(
+    "/api/v1/whatif",
+    tags=["model"],
+    summary="What-if model",
+    openapi_extra={"parameters": _whatif_parameters()},
+)
 def whatif_api(request: Request, user: User = Depends(reader)) -> JSONResponse:
     """Query: ``scenario``, ``price_<TIER>``, ``count_<TIER>``, ``vcpu_multiplier``.
     Per-tier cost and margin, the mix's cost/revenue/margin, hosting plan bills, and margin

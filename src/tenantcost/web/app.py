@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
 
+import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -23,9 +24,11 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import Signer
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from tenantcost import __version__
-from tenantcost.db.connect import Connection
+from tenantcost.config import Settings, get_settings
+from tenantcost.db.connect import Connection, redact
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
 from tenantcost.web import render
@@ -39,12 +42,17 @@ from tenantcost.web.auth import (
     require,
 )
 from tenantcost.web.jobs import JobRunner
+from tenantcost.web.throttle import Backoff, HashGate, LoginThrottle
 
 log = logging.getLogger("tenantcost.web")
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 DEFAULT_INTERVAL = 900.0
+DATABASE_RETRY_AFTER = 5  # seconds, in 503 answers while the database is away
+# Forms and JSON bodies here are a login or a setting change: a few hundred bytes. Larger
+# bodies are refused (413) before they are read into memory.
+MAX_BODY_BYTES = 64 * 1024
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -60,6 +68,9 @@ class WebContext:
     templates: Jinja2Templates
     runner: JobRunner | None
     started: float
+    settings: Settings
+    throttle: LoginThrottle
+    gate: HashGate
 
 
 def context(request: Request) -> WebContext:
@@ -137,7 +148,13 @@ def signing_secret(pool: ConnectionPool[Any]) -> str:
     return str(row["secret"])
 
 
-def make_pool(database_url: str, max_size: int) -> ConnectionPool[Any]:
+def make_pool(
+    database_url: str, max_size: int, settings: Settings | None = None
+) -> ConnectionPool[Any]:
+    """The request pool: a request waits at most ``web_db_timeout`` seconds for a connection
+    (then 503), and every connection is checked before use, so a database that went away
+    and came back costs no failed request."""
+    settings = settings or get_settings()
     return ConnectionPool(
         database_url,
         min_size=2,
@@ -146,10 +163,32 @@ def make_pool(database_url: str, max_size: int) -> ConnectionPool[Any]:
             "autocommit": True,
             "row_factory": dict_row,
             "options": "-c TimeZone=UTC -c application_name=tenantcost-web",
+            "connect_timeout": settings.connect_timeout,
         },
         open=False,
         name="tenantcost-web",
+        timeout=settings.web_db_timeout,
+        check=ConnectionPool.check_connection,
     )
+
+
+def login_throttle(settings: Settings) -> LoginThrottle:
+    cap = float(settings.login_lockout_max_seconds)
+    return LoginThrottle(
+        Backoff(settings.login_failures_per_account, cap=cap),
+        Backoff(settings.login_failures_per_ip, cap=cap),
+        clock=time.monotonic,
+    )
+
+
+def allowed_hosts(settings: Settings, extra: list[str] | None = None) -> list[str]:
+    """The Host header allow-list: the setting's names plus ``extra`` (``serve --host``)."""
+    names = [h.strip().lower() for h in settings.allowed_hosts.split(",") if h.strip()]
+    for host in extra or []:
+        if host in ("0.0.0.0", "::"):  # every address: only the setting's names count
+            continue
+        names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
+    return list(dict.fromkeys(names))
 
 
 def templates() -> Jinja2Templates:
@@ -159,6 +198,14 @@ def templates() -> Jinja2Templates:
     engine.env.filters["cell"] = lambda value, column="": render.fmt_cell(column, value)
     engine.env.globals["version"] = __version__
     return engine
+
+
+def cookie_secure(request: Request) -> bool:
+    """Whether cookies get the Secure flag (``TENANTCOST_COOKIE_SECURE``): ``auto`` follows
+    the request's scheme, which is https behind a TLS proxy trusted through
+    ``TENANTCOST_FORWARDED_ALLOW_IPS``."""
+    mode = context(request).settings.cookie_secure
+    return mode == "always" or (mode == "auto" and request.url.scheme == "https")
 
 
 def is_api(request: Request) -> bool:
@@ -203,10 +250,54 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> Response:
+        return bad_request(request, exc.message, exc.hint)
+
+    @app.exception_handler(psycopg.DataError)
+    async def _data_error(request: Request, exc: psycopg.DataError) -> Response:
+        # a value PostgreSQL cannot take (e.g. out of range) that validation let through
+        log.warning(
+            "%s %s: the database rejected a value: %s",
+            request.method,
+            request.url.path,
+            redact(str(exc)),
+        )
+        return bad_request(
+            request, "a value in the request is out of range or not valid", "check the parameters"
+        )
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def _database_away(request: Request, exc: psycopg.OperationalError) -> Response:
+        """The database is down, restarting or unreachable (psycopg_pool.PoolTimeout is an
+        OperationalError): answer at once instead of letting requests pile up."""
+        log.warning(
+            "%s %s: database unavailable: %s",
+            request.method,
+            request.url.path,
+            redact(str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc),
+        )
+        message = "the database is unavailable right now"
+        hint = "try again in a few seconds; if it lasts, check the PostgreSQL server"
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
         if is_api(request):
-            return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=400)
-        values = {"title": "Check the input", "message": exc.message, "hint": exc.hint}
-        return page(request, "error.html", values, 400)
+            return JSONResponse({"error": message, "hint": hint}, status_code=503, headers=headers)
+        values = {"title": "Database unavailable", "message": message, "hint": hint}
+        response = page(request, "error.html", values, 503)
+        response.headers.update(headers)
+        return response
+
+
+def bad_request(request: Request, message: str, hint: str | None = None) -> Response:
+    if is_api(request):
+        return JSONResponse({"error": message, "hint": hint}, status_code=400)
+    values = {"title": "Check the input", "message": message, "hint": hint}
+    return page(request, "error.html", values, 400)
+
+
+def has_nul(request: Request) -> bool:
+    """NUL characters in the path or query: PostgreSQL text cannot hold them."""
+    if "\x00" in request.url.path:
+        return True
+    return any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items())
 
 
 def create_app(
@@ -215,16 +306,30 @@ def create_app(
     jobs: bool = False,
     interval: float = DEFAULT_INTERVAL,
     pool_size: int = 20,
+    settings: Settings | None = None,
+    hosts: list[str] | None = None,
 ) -> FastAPI:
-    """The dashboard for the database at ``database_url`` (migrated to head)."""
+    """The dashboard for the database at ``database_url`` (migrated to head).
+
+    ``settings``: default ``get_settings()``; ``hosts``: addresses to accept in the Host
+    header besides ``TENANTCOST_ALLOWED_HOSTS`` (the address ``serve`` listens on)."""
+    settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = make_pool(database_url, pool_size)
+        pool = make_pool(database_url, pool_size, settings)
         pool.open(wait=True, timeout=30)
         runner = JobRunner.default(pool, interval) if jobs else None
+        gate = HashGate(settings.login_hash_workers, settings.login_hash_queue)
         app.state.ctx = WebContext(
-            pool, make_signer(signing_secret(pool)), templates(), runner, time.time()
+            pool,
+            make_signer(signing_secret(pool)),
+            templates(),
+            runner,
+            time.time(),
+            settings,
+            login_throttle(settings),
+            gate,
         )
         if runner is not None:
             runner.start()
@@ -233,6 +338,7 @@ def create_app(
         finally:
             if runner is not None:
                 runner.stop()
+            gate.close()
             pool.close()
 
     app = FastAPI(
@@ -245,6 +351,7 @@ def create_app(
             "session. Money is a decimal string."
         ),
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -253,13 +360,24 @@ def create_app(
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+        if has_nul(request):
+            response = JSONResponse(
+                {"error": "the request's path or parameters contain a NUL character"},
+                status_code=400,
+            )
+        else:
+            response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    # Outermost: a request for another Host name (DNS rebinding, a stray proxy) gets 400.
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings, hosts), www_redirect=False
+    )
 
     from tenantcost.web import api, pages
 

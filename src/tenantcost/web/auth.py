@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Request
 from itsdangerous import BadSignature, Signer
+from psycopg_pool import ConnectionPool
 
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
@@ -49,6 +50,11 @@ _DUMMY_HASH = hash_password("not a real password")
 
 def _sql(name: str) -> str:
     return queries("tenantcost.web")[name]
+
+
+def _users_sql(name: str) -> str:
+    """Token queries (expiry, last use: migration 0013)."""
+    return queries("tenantcost.web", "users.sql")[name]
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,8 @@ def bearer_token(request: Request) -> str | None:
 
 
 def user_from_token(conn: Connection, token: str) -> User | None:
-    row = conn.execute(_sql("user_by_token"), {"token_hash": sha256_hex(token)}).fetchone()
+    """The token's user while the token has not expired (its use is noted)."""
+    row = conn.execute(_users_sql("user_by_token"), {"token_hash": sha256_hex(token)}).fetchone()
     return None if row is None else User(row["id"], row["name"], row["role"], "token")
 
 
@@ -117,15 +124,21 @@ def authenticate(conn: Connection, signer: Signer, request: Request) -> User | N
     return user_from_cookie(conn, signer, cookie) if cookie else None
 
 
-def login(conn: Connection, name: str, password: str) -> tuple[int, str] | None:
-    """(user id, role) when the password is right; None otherwise (same time either way)."""
-    row = conn.execute(_sql("user_by_name"), {"name": name}).fetchone()
+def password_login(
+    pool: ConnectionPool[Any], signer: Signer, name: str, password: str
+) -> str | None:
+    """A new session's signed cookie when the password is right; None otherwise, in the
+    same time either way. Runs on the login thread (``throttle.HashGate``) and holds a
+    pooled connection only for its two short queries, not while hashing."""
+    with pool.connection() as conn:
+        row = conn.execute(_sql("user_by_name"), {"name": name}).fetchone()
     stored = row["password_hash"] if row else None
     ok = verify_password(password, stored or _DUMMY_HASH)
     if row is None or stored is None or not ok:
         return None
-    conn.execute(_sql("user_logged_in"), {"id": row["id"]})
-    return int(row["id"]), str(row["role"])
+    with pool.connection() as conn:
+        conn.execute(_sql("user_logged_in"), {"id": row["id"]})
+        return start_session(conn, signer, int(row["id"]))
 
 
 def start_session(conn: Connection, signer: Signer, user_id: int) -> str:

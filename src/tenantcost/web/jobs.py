@@ -3,7 +3,9 @@
 Jobs, each in turn on one background thread, every ``interval`` seconds:
 
 - ``collect``: one pass of the telemetry collector and pricing of its hour into the ledger;
-- ``evaluate_tiers``: tier signals and alerts for the hour that has just ended;
+- ``evaluate_tiers``: tier signals and alerts for the hour that has just ended (queued in
+  the outbox);
+- ``drain_outbox``: deliver due outbox events (the webhook), retried with backoff;
 - ``refresh_rollups``: recompute the current month's ledger and figures (and close months
   past their closing time) so the pages show what changed.
 
@@ -19,41 +21,73 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 
+JOB_POOL_TIMEOUT = 30.0  # seconds a job waits for a pooled connection
 log = logging.getLogger("tenantcost.web.jobs")
 
 JobFn = Callable[[Connection], Any]
 
 
-def collector_job(interval: float) -> JobFn:
-    """One telemetry pass, then pricing of its hour (``tenantcost collect``'s work, once)."""
-    from tenantcost.attribution.ledger import attribute_period
-    from tenantcost.telemetry.collector import collect_once
-    from tenantcost.telemetry.timeutil import hour_period
+class CollectorJob:
+    """One telemetry pass, then pricing of the hours it booked (``tenantcost collect``'s
+    work, once). The backend CPU sampler starts with the first pass when the server's
+    processes are visible here, and runs on its own thread until ``close``."""
 
-    def collect(conn: Connection) -> None:
-        report = collect_once(conn, interval_s=interval)
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.sampler: Any = None
+        self._probed = False
+
+    def __call__(self, conn: Connection) -> None:
+        from tenantcost.attribution.ledger import attribute_period
+        from tenantcost.telemetry.collector import Collector
+        from tenantcost.telemetry.sampler import start_sampler
+        from tenantcost.telemetry.timeutil import hour_period
+
+        if not self._probed:
+            self._probed = True
+            self.sampler, why = start_sampler(conn)
+            log.info("compute: %s", why)
+        report = Collector(conn, interval_s=self.interval, sampler=self.sampler).collect()
         try:
-            attribute_period(conn, hour_period(report.hour))
+            for hour in report.hours:
+                attribute_period(conn, hour_period(hour))
         except UserError as exc:  # e.g. no price book in force: the usage is kept
             log.warning("hourly pricing skipped: %s", exc.message)
+        except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
+            log.warning("hourly pricing skipped: %s", exc.diag.message_primary or exc)
+        except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure
+            log.warning("hourly pricing skipped: arithmetic error (%s)", type(exc).__name__)
 
-    return collect
+    def close(self) -> None:
+        if self.sampler is not None:
+            self.sampler.stop(final_tick=False)
+            self.sampler = None
 
 
 def evaluate_tiers(conn: Connection) -> None:
     """Tier signals and alerts for the hour that has just ended (idempotent per hour)."""
     from datetime import UTC, datetime, timedelta
 
-    from tenantcost.tiers.cli import webhook_sender
     from tenantcost.tiers.evaluate import evaluate_hour
 
     finished = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    evaluate_hour(conn, finished, sender=webhook_sender())
+    evaluate_hour(conn, finished)
+
+
+def drain_outbox(conn: Connection) -> None:
+    """Deliver due outbox events (tier webhook, …); failures wait with backoff."""
+    from tenantcost.config import get_settings
+    from tenantcost.outbox.drain import drain_configured
+
+    report = drain_configured(conn, get_settings())
+    if report.failed:
+        log.warning("outbox: %d delivered, %d failed attempts", report.delivered, report.failed)
 
 
 def refresh(conn: Connection) -> None:
@@ -84,8 +118,9 @@ class JobRunner:
     @classmethod
     def default(cls, pool: ConnectionPool[Any], interval: float) -> JobRunner:
         jobs: dict[str, JobFn] = {
-            "collect": collector_job(interval),
+            "collect": CollectorJob(interval),
             "evaluate_tiers": evaluate_tiers,
+            "drain_outbox": drain_outbox,
             "refresh_rollups": refresh,
         }
         return cls(pool, interval, jobs, {name: JobStatus() for name in jobs})
@@ -103,7 +138,9 @@ class JobRunner:
             status.runs += 1
             status.last_run = started
             try:
-                with self.pool.connection() as conn:
+                # jobs are not requests: they may wait for a busy pool longer than the
+                # dashboard's short TENANTCOST_WEB_DB_TIMEOUT
+                with self.pool.connection(timeout=JOB_POOL_TIMEOUT) as conn:
                     fn(conn)
             except Exception as exc:  # a failing job must not stop the others or the server
                 status.errors += 1
@@ -126,6 +163,10 @@ class JobRunner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        for fn in self.jobs.values():
+            close = getattr(fn, "close", None)
+            if close is not None:
+                close()
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {name: dict(vars(s)) for name, s in self.status.items()}

@@ -48,8 +48,10 @@ def render(
     collector_configured: bool,
     rollup_age_seconds: float | None,
     now: float,
+    outbox: Iterable[Mapping[str, Any]] = (),
 ) -> str:
-    """Per-plan cost/revenue/margin/tenants, rollup age, and each job's runs, errors, lag."""
+    """Per-plan cost/revenue/margin/tenants, rollup age, each job's runs, errors, lag, and
+    the outbox backlog per sink (rows of ``tenantcost.outbox.backlog``)."""
     plans = list(plans)
     lines: list[str] = []
     per_plan = (
@@ -107,4 +109,39 @@ def render(
             for j, s in jobs.items()
         ),
     )
+    lines += outbox_families(outbox)
     return "\n".join(lines) + "\n"
+
+
+def outbox_families(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Events waiting per sink, given up, the oldest one's age, failed attempts so far."""
+    rows = list(rows)
+    lines: list[str] = []
+    for name, text, kind, key in (
+        (
+            "tenantcost_outbox_pending",
+            "Outbox events not delivered yet (including given up), per sink.",
+            "gauge",
+            "pending",
+        ),
+        (
+            "tenantcost_outbox_given_up",
+            "Outbox events whose sink gave up after its last attempt (outbox retry).",
+            "gauge",
+            "given_up",
+        ),
+        (
+            "tenantcost_outbox_oldest_pending_seconds",
+            "Age of the oldest undelivered outbox event, per sink (NaN: none).",
+            "gauge",
+            "oldest_pending_seconds",
+        ),
+        (
+            "tenantcost_outbox_failed_total",
+            "Failed outbox delivery attempts so far, per sink.",
+            "counter",
+            "failed_attempts",
+        ),
+    ):
+        lines += family(name, text, kind, (({"sink": str(r["sink"])}, r[key]) for r in rows))
+    return lines

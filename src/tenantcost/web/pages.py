@@ -7,6 +7,8 @@ Every page but /login needs a session; tables take ``sort``, ``order``, ``plan``
 from __future__ import annotations
 
 import json
+import logging
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -17,7 +19,15 @@ from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, labels, whatif
-from tenantcost.web.app import STATIC, context, current_user, db, dba, reader
+from tenantcost.web.app import (
+    STATIC,
+    context,
+    cookie_secure,
+    current_user,
+    db,
+    dba,
+    reader,
+)
 from tenantcost.web.app import page as render_page
 from tenantcost.web.auth import (
     LOGIN_COOKIE,
@@ -26,14 +36,15 @@ from tenantcost.web.auth import (
     User,
     check_csrf,
     end_session,
-    login,
-    start_session,
+    password_login,
 )
 from tenantcost.web.render import jsonable
 from tenantcost.web.security import new_csrf_token, same
+from tenantcost.web.throttle import Saturated, retry_after_header
 from tenantcost.web.views import csv_response, page_tables, wants_csv
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("tenantcost.web")
 
 STATIC_FILES = {
     "app.js": "text/javascript",
@@ -68,61 +79,88 @@ def safe_next(target: str | None) -> str:
     return target if not parts.netloc and not parts.scheme else "/"
 
 
-def secure(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
 # ----------------------------------------------------------------------------- login
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> Response:
-    token = new_csrf_token()
-    values = {"title": "Log in", "login_csrf": token, "next": safe_next(next)}
-    response = page(request, "login.html", values)
-    response.set_cookie(
-        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), max_age=3600
-    )
-    return response
+    return login_form_again(request, {"next": safe_next(next)}, 200)
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_submit(
+async def login_submit(
     request: Request,
     name: str = Form(...),
     password: str = Form(...),
     login_csrf: str = Form(""),
     next: str = Form("/"),
-    conn: Connection = Depends(db),
 ) -> Response:
+    """Check a password without tying up the request threads: an address or account that
+    failed too often waits (429), the check runs on the login thread (``HashGate``), and a
+    full queue is turned away at once (503)."""
+    target = safe_next(next)
     if not same(request.cookies.get(LOGIN_COOKIE), login_csrf):
-        values = {"login_csrf": "", "next": safe_next(next), "error": "the form expired; try again"}
+        values = {"login_csrf": "", "next": target, "error": "the form expired; try again"}
         return login_form_again(request, values, 403)
-    found = login(conn, name, password)
-    if found is None:
-        values = {"next": safe_next(next), "error": "wrong name or password", "name": name}
+    if "\x00" in name or "\x00" in password:
+        values = {"next": target, "error": "the name or password contains a NUL character"}
+        return login_form_again(request, values, 400)
+    ctx = context(request)
+    address = request.client.host if request.client else "unknown"
+    wait = ctx.throttle.retry_after(address, name)
+    if wait > 0:
+        return login_refused(request, target, name, wait, 429)
+    try:
+        cookie = await ctx.gate.run(partial(password_login, ctx.pool, ctx.signer, name, password))
+    except Saturated:
+        return login_refused(request, target, name, 1.0, 503)
+    if cookie is None:
+        if (wait := ctx.throttle.failed(address, name)) > 0:
+            log.warning(
+                "failed logins: name %r from %s must now wait %s s", name[:80], address, wait
+            )
+        values = {"next": target, "error": "wrong name or password", "name": name}
         return login_form_again(request, values, 401)
-    cookie = start_session(conn, context(request).signer, found[0])
-    response = RedirectResponse(safe_next(next), status_code=303)
+    ctx.throttle.succeeded(name)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
         httponly=True,
         samesite="strict",
-        secure=secure(request),
+        secure=cookie_secure(request),
         max_age=SESSION_SECONDS,
     )
     response.delete_cookie(LOGIN_COOKIE)
     return response
 
 
+def login_refused(request: Request, target: str, name: str, wait: float, status: int) -> Response:
+    """429 (too many failed logins) or 503 (too many logins at once), with Retry-After."""
+    seconds = retry_after_header(wait)
+    error = (
+        f"too many failed logins; try again in {seconds} s"
+        if status == 429
+        else "the server is busy checking other logins; try again in a second"
+    )
+    response = login_form_again(request, {"next": target, "error": error, "name": name}, status)
+    response.headers["Retry-After"] = seconds
+    return response
+
+
 def login_form_again(request: Request, values: dict[str, Any], status: int) -> Response:
+    """The login page with a fresh login-form token (cookie and hidden field)."""
     token = new_csrf_token()
     response = page(
         request, "login.html", {"title": "Log in", **values, "login_csrf": token}, status
     )
     response.set_cookie(
-        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), max_age=3600
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request),
+        max_age=3600,
     )
     return response
 

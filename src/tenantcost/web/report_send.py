@@ -18,7 +18,7 @@ import typer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
 
-from tenantcost.db.connect import Connection, connect
+from tenantcost.db.connect import Connection, connect, redact
 from tenantcost.errors import UserError
 from tenantcost.web import data, render
 from tenantcost.web.tables import (
@@ -93,11 +93,12 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float = 10.0) -> in
         response = httpx.post(url, json=payload, timeout=timeout)
     except httpx.HTTPError as exc:
         raise UserError(
-            f"cannot deliver the report to {url}: {exc}", "check the --webhook URL"
+            f"cannot deliver the report to {redact(url)}: {redact(str(exc))}",
+            "check the --webhook URL",
         ) from None
     if response.status_code >= 400:
         raise UserError(
-            f"the webhook {url} answered HTTP {response.status_code}",
+            f"the webhook {redact(url)} answered HTTP {response.status_code}",
             "check the URL and what the receiver expects",
         )
     return response.status_code
@@ -136,4 +137,4 @@ def send_command(
         "html": html,
     }
     status = post_webhook(webhook, json.loads(json.dumps(payload)))
-    err.print(f"sent the {period.value} executive report to {webhook} (HTTP {status})")
+    err.print(f"sent the {period.value} executive report to {redact(webhook)} (HTTP {status})")

@@ -14,8 +14,10 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import connect, database_url, redact
 from tenantcost.errors import UserError
+from tenantcost.numbers import strict_int
 from tenantcost.web.app import DEFAULT_INTERVAL, create_app
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -43,11 +45,26 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def server_for(
-    url: str, *, jobs: bool, interval: float, log_level: str = "warning"
+    url: str,
+    *,
+    jobs: bool,
+    interval: float,
+    log_level: str = "warning",
+    settings: Settings | None = None,
+    hosts: list[str] | None = None,
 ) -> uvicorn.Server:
-    app = create_app(url, jobs=jobs, interval=interval)
+    """The uvicorn server for the app. Proxy headers (X-Forwarded-For/-Proto) are read only
+    from the addresses in TENANTCOST_FORWARDED_ALLOW_IPS; unset, never."""
+    settings = settings or get_settings()
+    app = create_app(url, jobs=jobs, interval=interval, settings=settings, hosts=hosts)
+    proxies = settings.forwarded_allow_ips
     config = uvicorn.Config(
-        app, log_level=log_level, access_log=False, proxy_headers=False, server_header=False
+        app,
+        log_level=log_level,
+        access_log=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies if proxies else "",
+        server_header=False,
     )
     return uvicorn.Server(config)
 
@@ -75,9 +92,11 @@ def serve_forever(
     if host not in LOOPBACK:
         console.print(
             "[yellow]warning: listening beyond this machine; the dashboard is internal — keep "
-            "it behind your VPN or an authenticating proxy with TLS[/]"
+            "it behind your VPN or an authenticating proxy with TLS (TENANTCOST_FORWARDED_"
+            "ALLOW_IPS); it answers only the host names in TENANTCOST_ALLOWED_HOSTS and "
+            "the address it listens on[/]"
         )
-    server = server_for(url, jobs=jobs, interval=interval, log_level="info")
+    server = server_for(url, jobs=jobs, interval=interval, log_level="info", hosts=[host])
     try:
         server.run(sockets=[sock])
     finally:
@@ -85,10 +104,12 @@ def serve_forever(
 
 
 @contextmanager
-def running_server(url: str, *, jobs: bool = False, interval: float = 3600.0) -> Iterator[str]:
+def running_server(
+    url: str, *, jobs: bool = False, interval: float = 3600.0, settings: Settings | None = None
+) -> Iterator[str]:
     """A real server on 127.0.0.1 (ephemeral port) in a thread; yields its base URL."""
     sock = bind("127.0.0.1", 0)
-    server = server_for(url, jobs=jobs, interval=interval)
+    server = server_for(url, jobs=jobs, interval=interval, settings=settings)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -127,15 +148,17 @@ def serve_command(
     no_jobs: bool = typer.Option(
         False, "--no-jobs", help="Serve only: do not run the collector/rollup schedule here."
     ),
-    interval: float = typer.Option(
+    interval: int = typer.Option(
         DEFAULT_INTERVAL,
         "--interval",
-        min=10,
-        help="Seconds between runs of the jobs (collect, refresh rollups, snapshot).",
+        parser=strict_int("--interval", 10, 86400),
+        help="Seconds between runs of the jobs (collect, evaluate tiers, drain the outbox, "
+        "refresh rollups, snapshot): a whole number from 10 to 86400.",
     ),
 ) -> None:
     """Serve the internal dashboard and JSON API (log in with a `tenantcost users` account)."""
     url = database_url()
+    connect(url).close()  # one clear (redacted) message now if the database is unreachable
     serve_forever(
         url,
         host,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.numbers import parse_decimal, parse_integer
 from tenantcost.web.labels import TIER_FIELDS
 
 OPTIONAL = ("storage_gb_ceiling", "requests_per_hour_ceiling", "latency_target_ms")
@@ -29,6 +30,24 @@ class TierForm:
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
     changes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+
+
+#: Each number's bounds and decimals, as the ``tiers`` columns hold them (migration 0009).
+DECIMALS: dict[str, tuple[Decimal, Decimal, int]] = {  # minimum, maximum, places
+    "monthly_price": (Decimal(0), Decimal("99999999.99"), 2),
+    "cost_ceiling": (Decimal("0.0001"), Decimal("99999999.9999"), 4),
+    "storage_gb_ceiling": (Decimal("0.001"), Decimal("999999999.999"), 3),
+    "margin_floor_pct": (Decimal(0), Decimal(100), 2),
+}
+MAX_INT = 2_147_483_647  # integer columns
+
+
+def _parse(name: str, text: str, label: str) -> Decimal | int:
+    """One field through the strict number parsers (no sign, exponent or underscore)."""
+    if name in WHOLE:
+        return parse_integer(text, what=label, minimum=1, maximum=MAX_INT, example="50")
+    low, high, places = DECIMALS[name]
+    return parse_decimal(text, what=label, minimum=low, maximum=high, places=places, example="5")
 
 
 def _text(value: Any) -> str | None:
@@ -47,20 +66,13 @@ def parse_tier_form(current: Mapping[str, Any], form: Mapping[str, str]) -> Tier
         if text == "":
             if name in OPTIONAL:
                 typed[name] = None
-                continue
-            result.errors[name] = f"{label} is required"
+            else:
+                result.errors[name] = f"{label} is required"
             continue
         try:
-            number = Decimal(text)
-        except InvalidOperation:
-            result.errors[name] = f"{label}: {text!r} is not a number"
-            continue
-        if not number.is_finite():
-            result.errors[name] = f"{label}: {text!r} is not a number"
-        elif name in WHOLE and number != number.to_integral_value():
-            result.errors[name] = f"{label}: give a whole number"
-        else:
-            typed[name] = int(number) if name in WHOLE else number
+            typed[name] = _parse(name, text, label)
+        except UserError as exc:
+            result.errors[name] = exc.message + (f" — {exc.hint}" if exc.hint else "")
     if result.errors:
         return result
     try:

@@ -7,7 +7,9 @@ once, when created, and never stored.
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -16,6 +18,7 @@ import psycopg
 import typer
 from rich.console import Console
 
+from tenantcost.config import get_settings
 from tenantcost.db.connect import Connection, connect
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
@@ -45,13 +48,43 @@ def _sql(name: str) -> str:
     return queries("tenantcost.web")[name]
 
 
+def _users_sql(name: str) -> str:
+    return queries("tenantcost.web", "users.sql")[name]
+
+
 def check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
+    """The password, when it has at least MIN_PASSWORD_LENGTH characters that are not
+    spaces (ten spaces, or a short word padded with them, are refused)."""
+    if "\x00" in password:
+        raise UserError("the password contains a NUL character", "choose another password")
+    if sum(not c.isspace() for c in password) < MIN_PASSWORD_LENGTH:
         raise UserError(
-            f"the password is shorter than {MIN_PASSWORD_LENGTH} characters",
+            f"the password has fewer than {MIN_PASSWORD_LENGTH} characters besides spaces",
             "choose a longer password (a passphrase works well)",
         )
     return password
+
+
+_DURATION = re.compile(r"(?P<amount>[0-9]{1,6})(?P<unit>[hdw]?)")
+_UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400, "": 86400}
+MAX_TOKEN_DAYS = 3650
+
+
+def parse_expiry(text: str) -> int:
+    """``--expires-in``: ``12h``, ``30d``, ``8w`` or a plain number of days → seconds
+    (1 hour to 10 years)."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    seconds = int(match["amount"]) * _UNIT_SECONDS[match["unit"]] if match else 0
+    if not match or not 3600 <= seconds <= MAX_TOKEN_DAYS * 86400:
+        raise UserError(
+            f"--expires-in {text!r} is not a duration from 1 hour to {MAX_TOKEN_DAYS} days",
+            "use e.g. 12h, 30d or 8w (a plain number counts days)",
+        )
+    return seconds
+
+
+def default_expiry_seconds() -> int:
+    return get_settings().token_expiry_days * 86400
 
 
 @dataclass(frozen=True)
@@ -62,9 +95,17 @@ class NewUser:
 
 
 def add_user(
-    conn: Connection, name: str, role: str, *, password: str | None, token: bool
+    conn: Connection,
+    name: str,
+    role: str,
+    *,
+    password: str | None,
+    token: bool,
+    expires_seconds: int | None = None,
 ) -> NewUser:
-    """Create a user with a password, a token or both; UserError if the name is taken."""
+    """Create a user with a password, a token or both; UserError if the name is taken.
+
+    The token expires after ``expires_seconds`` (default TENANTCOST_TOKEN_EXPIRY_DAYS)."""
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}", f"use one of: {', '.join(ROLES)}")
     if password is None and not token:
@@ -73,8 +114,9 @@ def add_user(
     try:
         with conn.transaction():
             conn.execute(
-                _sql("user_insert"),
+                _users_sql("user_insert"),
                 {
+                    "expires_seconds": expires_seconds or default_expiry_seconds(),
                     "name": name,
                     "role": role,
                     "password_hash": hash_password(check_password(password))
@@ -95,9 +137,14 @@ def add_user(
     return NewUser(name, role, clear_token)
 
 
-def _require(conn: Connection, sql_name: str, params: dict[str, Any]) -> None:
+def _require(
+    conn: Connection,
+    sql_name: str,
+    params: dict[str, Any],
+    sql: Callable[[str], str] = _sql,
+) -> None:
     with conn.transaction():
-        row = conn.execute(_sql(sql_name), params).fetchone()
+        row = conn.execute(sql(sql_name), params).fetchone()
         if row is None:
             raise UserError(f"no user named {params['name']!r}", "see `tenantcost users list`")
         conn.execute(_sql("sessions_end_for_user"), {"user_id": row["id"]})
@@ -109,15 +156,22 @@ def set_password(conn: Connection, name: str, password: str) -> None:
     _require(conn, "user_set_password", params)
 
 
-def issue_token(conn: Connection, name: str) -> str:
-    """A new API token (the old one stops working); returned in clear text once."""
+def issue_token(conn: Connection, name: str, expires_seconds: int | None = None) -> str:
+    """A new API token (the old one stops working), valid for ``expires_seconds`` (default
+    TENANTCOST_TOKEN_EXPIRY_DAYS); returned in clear text once."""
     token = new_token()
-    _require(conn, "user_set_token", {"name": name, "token_hash": sha256_hex(token)})
+    params = {
+        "name": name,
+        "token_hash": sha256_hex(token),
+        "expires_seconds": expires_seconds or default_expiry_seconds(),
+    }
+    _require(conn, "user_set_token", params, _users_sql)
     return token
 
 
 def revoke_token(conn: Connection, name: str) -> None:
-    _require(conn, "user_set_token", {"name": name, "token_hash": None})
+    params = {"name": name, "token_hash": None, "expires_seconds": 0}
+    _require(conn, "user_set_token", params, _users_sql)
 
 
 def set_role(conn: Connection, name: str, role: str) -> None:
@@ -134,7 +188,7 @@ def remove_user(conn: Connection, name: str) -> None:
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
-    return conn.execute(_sql("users_list")).fetchall()
+    return conn.execute(_users_sql("users_list")).fetchall()
 
 
 # --------------------------------------------------------------------------- CLI
@@ -152,6 +206,14 @@ PASSWORD_STDIN = typer.Option(
     False,
     "--password-stdin",
     help="Read the password from standard input (first line) instead of prompting.",
+)
+
+
+EXPIRES_IN = typer.Option(
+    None,
+    "--expires-in",
+    help="How long the API token stays valid: 12h, 30d, 8w or days "
+    "(default TENANTCOST_TOKEN_EXPIRY_DAYS).",
 )
 
 
@@ -178,11 +240,15 @@ def add_command(
     with_password: bool = typer.Option(
         False, "--with-password", help="With --token: also ask for (or read) a password."
     ),
+    expires_in: str | None = EXPIRES_IN,
 ) -> None:
     """Add a dashboard user with a role, a hashed password and/or an API token."""
+    expires = parse_expiry(expires_in) if expires_in is not None else None
     password = read_password(password_stdin) if (not token or with_password) else None
     with connect() as conn:
-        user = add_user(conn, name, role.value, password=password, token=token)
+        user = add_user(
+            conn, name, role.value, password=password, token=token, expires_seconds=expires
+        )
     err.print(f"added {user.name} ({user.role}: {ROLES[user.role]})")
     if user.token:
         err.print("API token (shown once; use it as 'Authorization: Bearer <token>'):")
@@ -193,7 +259,8 @@ def add_command(
 def list_command(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
 ) -> None:
-    """Every dashboard user, their role, how they log in and their active sessions."""
+    """Every dashboard user, their role, how they log in, when their token expires and was
+    last used, and their active sessions."""
     with connect() as conn:
         rows = list_users(conn)
     emit(rows, fmt, title="dashboard users")
@@ -234,13 +301,16 @@ def set_role_command(
 def token_command(
     name: str = typer.Argument(..., help="The user who gets a new API token."),
     revoke: bool = typer.Option(False, "--revoke", help="Remove the token instead."),
+    expires_in: str | None = EXPIRES_IN,
 ) -> None:
     """Issue a new API token (printed once; the old one stops working), or --revoke it."""
+    expires = parse_expiry(expires_in) if expires_in is not None else None
     with connect() as conn:
         if revoke:
             revoke_token(conn, name)
             err.print(f"token of {name} revoked")
             return
-        token = issue_token(conn, name)
-    err.print(f"new API token for {name} (shown once):")
+        token = issue_token(conn, name, expires)
+    days = (expires or default_expiry_seconds()) / 86400
+    err.print(f"new API token for {name} (shown once; valid {days:g} days):")
     print(token)

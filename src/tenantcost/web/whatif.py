@@ -7,9 +7,10 @@ what ``tenantcost model cost|mix|plans|sensitivity`` print, computed by the same
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tenantcost.errors import UserError
@@ -26,6 +27,7 @@ from tenantcost.model.sensitivity import varied
 
 MAX_MULTIPLIER = Decimal(100)
 MAX_TENANTS = 10_000_000
+MAX_PRICE = Decimal(1_000_000)  # per tier and month; far above any plan, keeps sums exact
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,19 @@ class WhatIfInputs:
     vcpu_multiplier: Decimal
 
 
+# Plain decimals only: no sign, exponent, underscore, NaN or Infinity (``-0``, ``1_000``,
+# ``1e999`` and ``1e-400`` are refused, not read as something else).
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,10})?")
+
+
 def _decimal(text: str, what: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise UserError(f"{what}: {text!r} is not a number", "e.g. 25 or 1.5") from None
-    if not value.is_finite() or value < 0:
-        raise UserError(f"{what}: {text!r} must be a number of 0 or more")
-    return value
+    if not _PLAIN_DECIMAL.fullmatch(text.strip()):
+        raise UserError(
+            f"{what}: {text[:40]!r} is not a plain number of 0 or more",
+            "write digits with an optional decimal point, e.g. 25 or 1.5 "
+            "(at most 12 digits before it and 10 after)",
+        )
+    return Decimal(text.strip())
 
 
 @dataclass
@@ -82,6 +89,13 @@ def _count(text: str, what: str) -> int:
     return int(count)
 
 
+def _price(text: str, what: str) -> Decimal:
+    value = _decimal(text, what)
+    if value > MAX_PRICE:
+        raise UserError(f"{what}: {value} is above {MAX_PRICE}")
+    return value
+
+
 def _multiplier(text: str, what: str) -> Decimal:
     value = _decimal(text, what)
     if value > MAX_MULTIPLIER:
@@ -109,13 +123,13 @@ def parse_form(params: Mapping[str, str]) -> WhatIfForm:
         if not text:
             defaulted.append(key)
             continue
-        parse = _decimal if key.startswith("price_") else _count
+        parse = _price if key.startswith("price_") else _count
         if key == "vcpu_multiplier":
             parse = _multiplier
         try:
             values[key] = parse(text, field_name(key))
         except UserError as exc:
-            errors[key] = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            errors[key] = exc.message + (f" — {exc.hint}" if exc.hint else "")
     inputs = WhatIfInputs(
         name,
         {t.name: values[f"price_{t.name}"] for t in scenario.tiers},
@@ -303,7 +317,7 @@ def parse_own(
         errors["own_price"] = "give a new price or a tier, not both"
     elif price_text:
         try:
-            price = _decimal(price_text, "new price")
+            price = _price(price_text, "new price")
         except UserError as exc:
             errors["own_price"] = exc.message
     elif tier:

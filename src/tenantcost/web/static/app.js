@@ -1,7 +1,7 @@
 // Draws every chart on the page from its <script type="application/json" data-chart=ID> block.
 // Money arrives as decimal strings; Chart.js needs numbers only for drawing. The payload's
-// "unit" ("$", "%", or a word such as "tenants") formats the value axis, the tooltips and
-// the doughnut legend; "x_title"/"y_title" name the axes.
+// "unit" ("$" or "%") formats the value axis, the tooltips and the doughnut legend; a word
+// unit ("tenants") only names the value axis when "y_title" does not; "x_title" names the other.
 (function () {
   "use strict";
   var palette = ["#2457c5", "#e07b39", "#3a9d5d", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#667085"];
@@ -14,8 +14,7 @@
       return (n < 0 ? "−$" : "$") + Math.abs(n).toLocaleString("en-US", digits);
     }
     var text = n.toLocaleString("en-US", { maximumFractionDigits: 2 });
-    if (unit === "%") { return text + "%"; }
-    return unit ? text + " " + unit : text;
+    return unit === "%" ? text + "%" : text;  // a word unit ("tenants") names the axis instead
   }
   function draw(block) {
     var spec = JSON.parse(block.textContent);
@@ -50,7 +49,7 @@
       options.scales = {
         x: { stacked: !!spec.stacked, title: { display: !!spec.x_title, text: spec.x_title || "" } },
         y: { stacked: !!spec.stacked, beginAtZero: true,
-             title: { display: !!spec.y_title, text: spec.y_title || "" },
+             title: { display: !!(spec.y_title || (unit.length > 1)), text: spec.y_title || unit },
              ticks: { callback: function (value) { return format(value, unit, true); } } }
       };
     }

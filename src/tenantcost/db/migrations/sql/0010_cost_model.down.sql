@@ -33,7 +33,7 @@ END
 $$;
 DROP FUNCTION IF EXISTS tenantcost_note_cost_input_change();
 DROP SEQUENCE IF EXISTS tenantcost_cost_input_changes;
-DROP FUNCTION IF EXISTS tenantcost_priced_usage(timestamptz, timestamptz, text, text, numeric);
+DROP FUNCTION IF EXISTS tenantcost_priced_usage(timestamptz, timestamptz, text, text, numeric, text[]);
 DROP FUNCTION IF EXISTS tenantcost_latest_period();
 DROP FUNCTION IF EXISTS tenantcost_cost_lines(text, timestamptz);
 ALTER TABLE cost_settings DROP CONSTRAINT IF EXISTS chk_cost_settings_overhead_allocation;
@@ -41,3 +41,5 @@ DELETE FROM cost_audit WHERE entity = 'period';
 ALTER TABLE cost_audit DROP CONSTRAINT IF EXISTS cost_audit_entity_check;
 ALTER TABLE cost_audit ADD CONSTRAINT cost_audit_entity_check
     CHECK (entity IN ('setting', 'vps', 'ip'));
+DELETE FROM tenant_usage_hourly WHERE source = 'demo';
+DELETE FROM telemetry_metrics WHERE source = 'demo';

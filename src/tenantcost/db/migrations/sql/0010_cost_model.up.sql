@@ -56,6 +56,18 @@ ALTER TABLE cost_audit DROP CONSTRAINT IF EXISTS cost_audit_entity_check;
 ALTER TABLE cost_audit ADD CONSTRAINT cost_audit_entity_check
     CHECK (entity IN ('setting', 'vps', 'ip', 'period'));
 
+-- Demo usage (`tenantcost demo run`): modelled from seed 002's tier profiles, ranked below
+-- every real source so real telemetry wins any hour it covers.
+INSERT INTO telemetry_metrics (metric, source, unit, kind, aggregate, priority, description) VALUES
+ ('compute_seconds', 'demo', 'second', 'modelled', 'add', 9, 'Demo data: queries x seconds x vCPU per query (seed 002 profiles).'),
+ ('connection_seconds', 'demo', 'second', 'modelled', 'add', 9, 'Demo data: query time x RAM per query / the per-connection footprint.'),
+ ('storage_bytes', 'demo', 'byte', 'modelled', 'last', 9, 'Demo data: the tier profile''s storage, growing.'),
+ ('egress_bytes', 'demo', 'byte', 'modelled', 'add', 9, 'Demo data: the tier profile''s egress spread over the month.'),
+ ('query_count', 'demo', 'query', 'modelled', 'add', 9, 'Demo data: the tier profile''s queries a day, shaped by day and week.')
+ON CONFLICT (metric, source) DO UPDATE
+   SET unit = EXCLUDED.unit, kind = EXCLUDED.kind, aggregate = EXCLUDED.aggregate,
+       priority = EXCLUDED.priority, description = EXCLUDED.description;
+
 -- ---------------------------------------------------------------------------
 -- 2. The old derived objects go: materialized rollups, barrier views, two-mode ledger.
 -- ---------------------------------------------------------------------------
@@ -232,7 +244,8 @@ $fn$;
 -- (server processes serving nobody, metric background_cpu_seconds). Hours without a book in
 -- force come back with price_book NULL and amount NULL, so the caller can say so.
 CREATE OR REPLACE FUNCTION tenantcost_priced_usage(
-    p_start timestamptz, p_end timestamptz, p_grain text, p_provider text, p_memory_mb numeric)
+    p_start timestamptz, p_end timestamptz, p_grain text, p_provider text, p_memory_mb numeric,
+    p_books text[])
 RETURNS TABLE (at timestamptz, line text, tenant_id uuid, driver text, source text, kind text,
                price_book text, quantity numeric, unit text, unit_price numeric, amount numeric)
 LANGUAGE sql STABLE AS $$
@@ -245,7 +258,7 @@ WITH evidence AS (
      WHERE u.hour >= p_start AND u.hour < p_end
        AND u.metric IN ('compute_seconds', 'connection_seconds', 'storage_bytes',
                         'egress_bytes', 'background_cpu_seconds')
-), chosen AS (
+), chosen AS MATERIALIZED (
     SELECT * FROM evidence e WHERE e.r = 1 OR e.metric = 'storage_bytes'
 ), books AS (
     SELECT b.name, b.effective_from,
@@ -253,10 +266,10 @@ WITH evidence AS (
            (b.document -> 'rates' ->> 'ram_gb_per_second')::numeric AS ram,
            (b.document -> 'rates' ->> 'storage_gb_month')::numeric AS storage,
            (b.document -> 'rates' ->> 'egress_gb')::numeric AS egress
-      FROM price_books b WHERE b.provider = p_provider
-), hours AS (
+      FROM price_books b WHERE b.provider = p_provider AND b.name = ANY (p_books)
+), hours AS MATERIALIZED (
     SELECT DISTINCT c.hour FROM chosen c
-), in_force AS (
+), in_force AS MATERIALIZED (
     SELECT h.hour, b.name, b.vcpu, b.ram, b.storage, b.egress,
            extract(epoch FROM (date_trunc('month', h.hour, 'UTC') + interval '1 month')
                               - date_trunc('month', h.hour, 'UTC'))::numeric / 3600
@@ -295,8 +308,8 @@ SELECT p.at, p.line, p.tenant_id, p.driver, p.source, p.kind, p.price_book,
  GROUP BY p.at, p.line, p.tenant_id, p.driver, p.source, p.kind, p.price_book, p.unit,
           p.unit_price
 $$;
-COMMENT ON FUNCTION tenantcost_priced_usage(timestamptz, timestamptz, text, text, numeric) IS
-'Usage evidence in [p_start, p_end) priced with the book of provider p_provider in force at each hour, grouped to p_grain (hour | day | month). compute: CPU seconds x price per vCPU-second; memory: connection-seconds x p_memory_mb / 1000 x price per GB-second (modelled); storage: bytes / 1e9 / hours in that month per hour sampled (GB-months) x price per GB-month; network: egress bytes / 1e9 x price per GB. Amounts rounded once, to 12 decimals.';
+COMMENT ON FUNCTION tenantcost_priced_usage(timestamptz, timestamptz, text, text, numeric, text[]) IS
+'Usage evidence in [p_start, p_end) priced with the book of provider p_provider in force at each hour (among p_books: the stored books that pass validation, so a bad row never prices anything), grouped to p_grain (hour | day | month). compute: CPU seconds x price per vCPU-second; memory: connection-seconds x p_memory_mb / 1000 x price per GB-second (modelled); storage: bytes / 1e9 / hours in that month per hour sampled (GB-months) x price per GB-month; network: egress bytes / 1e9 x price per GB. Amounts rounded once, to 12 decimals.';
 
 -- ---------------------------------------------------------------------------
 -- 5. Priced usage per tenant-hour (recent window) and per day (all history).

@@ -1,0 +1,109 @@
+"""``collect --every`` keeps going when its database connection is killed (issue 13 item 10).
+
+A real embedded PostgreSQL: between passes an admin terminates the collector's backend, as a
+server restart or failover does; the next pass fails with a real OperationalError, and the
+loop reconnects (tenacity backoff) and goes on, logging the outage once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+
+from tenantcost.db.connect import Connection, connect
+from tenantcost.telemetry.cli import run_every
+from tenantcost.telemetry.collector import Collector
+
+pytestmark = pytest.mark.db
+
+
+def test_collector_loop_survives_a_killed_connection(migrated_url: str, admin_url: str) -> None:
+    stop = threading.Event()
+    log: list[str] = []
+    backends: list[int] = []
+    passes_seen: list[int] = []
+
+    def one_pass(conn: Connection, collector: Collector) -> None:
+        pid = conn.info.backend_pid
+        collector.collect()  # fails with OperationalError when the backend was killed
+        passes_seen.append(pid)
+        if len(passes_seen) == 1:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        if len(passes_seen) == 3:
+            stop.set()
+
+    def open_connection() -> Connection:
+        conn = connect(migrated_url, autocommit=True)
+        backends.append(conn.info.backend_pid)
+        return conn
+
+    def collector(conn: Connection) -> Any:
+        return Collector(conn, interval_s=1, measure_host=False)
+
+    passes = run_every(
+        0.05, stop, open_connection, one_pass, collector, log.append, backoff_base=0.05
+    )
+    assert passes == 3
+    assert len(backends) == 2  # the killed connection was replaced once
+    assert passes_seen[0] == backends[0] and passes_seen[1:] == [backends[1]] * 2
+    assert [line.split(" ")[:2] for line in log] == [
+        ["database", "unavailable"],
+        ["database", "back"],
+    ]
+
+
+def test_collect_every_command_reconnects_and_stops_on_sigterm(
+    migrated_url: str, admin_url: str
+) -> None:
+    """The real command in its own process: its connection is killed between passes; it logs
+    the outage once, goes on, and still stops cleanly on SIGTERM."""
+    import os
+    import queue
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TENANTCOST_DATABASE_URL": migrated_url}
+    command = [sys.executable, "-m", "tenantcost", "collect", "--every", "1s", "--no-host"]
+    command += ["--no-evaluate", "--no-price"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+    stream = process.stderr
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True)
+    reader.start()
+
+    def wait_for(text: str) -> list[str]:
+        seen: list[str] = []
+        while True:
+            line = lines.get(timeout=60)
+            seen.append(line)
+            if text in line:
+                return seen
+
+    try:
+        wait_for("pass 1 ")
+        database = migrated_url.rsplit("/", 1)[1]
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+        seen = wait_for("database back")
+        assert sum("database unavailable" in line for line in seen) == 1
+        assert any("pass 2 " in line for line in seen)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        rest = [lines.get(timeout=5) for _ in range(lines.qsize())]
+        assert any("stopped after" in line for line in rest + seen)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)  # EOF once the process is gone
+        stream.close()
