@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from markupsafe import Markup, escape
+
 #: Table headers (short: money cells already carry "$", percents "%").
 COLUMN_LABELS = {
     "company_name": "Company",
@@ -146,3 +148,12 @@ def audit_label(entity_id: str) -> str:
         what = TIER_FIELDS[name].label if name in TIER_FIELDS else words(name)
         return f"Tier {tier}: {what}"
     return setting_label(entity_id).label
+
+
+def code_words(text: str | None) -> Markup:
+    """Prose that names settings or values (``overhead_allocation``): escaped, with each such
+    identifier set as code, so it reads as a name rather than as a typo."""
+    import re
+
+    escaped = str(escape(text or ""))
+    return Markup(re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", r"<code>\g<0></code>", escaped))

@@ -66,6 +66,7 @@ def page(
         "words": labels.words,
         "column_label": labels.column_label,
         "audit_label": labels.audit_label,
+        "code_words": labels.code_words,
         "tier_fields": labels.TIER_FIELDS,
     }
     return render_page(request, name, {**helpers, **values}, status_code)
