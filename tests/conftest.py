@@ -37,6 +37,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     shutil.rmtree(_TEST_HOME, ignore_errors=True)
 
+
 TEMPLATE = "tc_template_head"
 
 

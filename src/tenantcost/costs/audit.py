@@ -16,3 +16,26 @@ from tenantcost.db.queries import queries
 def audit_context(conn: Connection, source: str, reason: str) -> None:
     """Label the cost changes of the caller's open transaction (until it ends)."""
     conn.execute(queries("tenantcost.costs")["audit_context"], {"source": source, "reason": reason})
+
+
+def record_change(
+    conn: Connection,
+    entity: str,
+    entity_id: str,
+    old_value: str | None,
+    new_value: str | None,
+    source: str,
+    reason: str,
+) -> None:
+    """One audit row for a change no trigger sees (a tier's price or ceilings)."""
+    conn.execute(
+        queries("tenantcost.costs")["audit_insert"],
+        {
+            "entity": entity,
+            "entity_id": entity_id,
+            "old_value": old_value,
+            "new_value": new_value,
+            "source": source,
+            "reason": reason,
+        },
+    )

@@ -54,3 +54,8 @@ UPDATE vps_instances SET cost_override = false, cost_source = 'manual', cost_upd
 UPDATE smtp_ip_addresses SET cost_override = false, cost_source = 'manual'
  WHERE id::text = %(id)s
 RETURNING approximate_cost;
+
+-- name: audit_insert
+-- A change the triggers do not see (tier prices and ceilings live outside the cost tables).
+INSERT INTO cost_audit (entity, entity_id, old_value, new_value, source, reason)
+VALUES (%(entity)s, %(entity_id)s, %(old_value)s, %(new_value)s, %(source)s, %(reason)s);

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Any, Literal
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -186,16 +185,24 @@ def tenant_costs(
 
 @router.get("/api/v1/tenants/{tenant_id}", tags=["pages"], summary="One tenant")
 def tenant(
-    tenant_id: UUID,
+    tenant_id: str,
     period: str | None = PERIOD,
     user: User = Depends(reader),
     conn: Connection = Depends(db),
 ) -> JSONResponse:
     """The tenant's summary row, VPS and IPs with cost source and override, their audit
-    history, monthly payments and emails, and ledger cost by driver when collected."""
-    detail = data.tenant_detail(conn, tenant_id, data.choose_period(conn, period))
+    history, monthly payments and emails, and ledger cost by driver when collected.
+    A malformed id is 400 ``{"error": …, "hint": …}``; an unknown one 404."""
+    try:
+        tid = data.require_tenant_id(tenant_id)
+    except UserError as exc:
+        return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=400)
+    detail = data.tenant_detail(conn, tid, data.choose_period(conn, period))
     if detail is None:
-        return JSONResponse({"error": f"no company has id {tenant_id}"}, status_code=404)
+        return JSONResponse(
+            {"error": f"no company has id {tid}", "hint": "see /api/v1/tenant-costs for ids"},
+            status_code=404,
+        )
     return ok(detail)
 
 

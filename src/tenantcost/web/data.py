@@ -150,7 +150,7 @@ def tenant_detail(conn: Connection, tenant_id: UUID, period: str | None) -> dict
     vps = conn.execute(sql("tenant_vps"), params).fetchall()
     ips = conn.execute(sql("tenant_ips"), params).fetchall()
     audit = conn.execute(
-        sql("resource_audit"),
+        sql("resource_audit_named"),
         {
             "vps_ids": [str(v["id"]) for v in vps],
             "ip_ids": [str(i["id"]) for i in ips],
@@ -169,6 +169,9 @@ def tenant_detail(conn: Connection, tenant_id: UUID, period: str | None) -> dict
         "ips": ips,
         "audit": audit,
         "monthly": conn.execute(sql("tenant_monthly"), params).fetchall(),
+        "usage": [dict(r) for r in conn.execute(sql("tenant_usage_monthly"), params)],
+        "decisions": conn.execute(sql("tenant_decisions"), {**params, "limit": 50}).fetchall(),
+        "alerts": conn.execute(sql("tenant_alerts"), {**params, "limit": 50}).fetchall(),
     }
 
 
@@ -196,15 +199,27 @@ def settings_page(conn: Connection) -> dict[str, Any]:
                 "shipped": name in shipped,
             }
         )
-    return {
-        "settings": [
+    from tenantcost.tiers.store import list_tiers
+    from tenantcost.web.labels import setting_label
+
+    settings = []
+    for s in list_settings(conn):
+        choices = list(SETTINGS[s["key"]].choices) if s["key"] in SETTINGS else []
+        label = setting_label(s["key"], bool(choices))
+        settings.append(
             {
                 **s,
                 "editable": s["key"] in SETTINGS,
-                "choices": list(SETTINGS[s["key"]].choices) if s["key"] in SETTINGS else [],
+                "choices": choices,
+                "label": label.label,
+                "kind": label.kind,
+                "field_label": label.field_label,
+                "input_mode": label.input_mode,
             }
-            for s in list_settings(conn)
-        ],
+        )
+    return {
+        "settings": settings,
+        "tiers": list_tiers(conn),
         "audit": conn.execute(sql("setting_audit"), {"limit": 100}).fetchall(),
         "price_books": books,
         "freshness": freshness(conn, None),
@@ -216,3 +231,16 @@ def require_tenant_id(text: str) -> UUID:
         return UUID(text)
     except ValueError:
         raise UserError(f"{text!r} is not a tenant id", "tenant ids are UUIDs") from None
+
+
+# ----------------------------------------------------------------------------- what-if
+
+
+def replay_plans(conn: Connection) -> list[dict[str, Any]]:
+    """Plans with figures, their list price and tenants in the latest month."""
+    return conn.execute(sql("replay_plans")).fetchall()
+
+
+def plan_history(conn: Connection, plan: str) -> list[dict[str, Any]]:
+    """Every month's figures of the plan's tenants (whatif.replay_months' input)."""
+    return conn.execute(sql("replay_history"), {"plan": plan}).fetchall()

@@ -10,7 +10,7 @@ import json
 import logging
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 from tenantcost.report.reports import run_report
-from tenantcost.web import data, whatif
+from tenantcost.web import data, labels, whatif
 from tenantcost.web.app import (
     STATIC,
     context,
@@ -26,9 +26,9 @@ from tenantcost.web.app import (
     current_user,
     db,
     dba,
-    page,
     reader,
 )
+from tenantcost.web.app import page as render_page
 from tenantcost.web.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -56,6 +56,20 @@ STATIC_FILES = {
 def chart_json(payload: Any) -> str:
     """Data for app.js in a ``<script type="application/json">`` block (CSP-safe, escaped)."""
     return json.dumps(jsonable(payload)).replace("<", "\\u003c")
+
+
+def page(
+    request: Request, name: str, values: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """A page with the label helpers every template uses (no snake_case for people)."""
+    helpers = {
+        "words": labels.words,
+        "column_label": labels.column_label,
+        "audit_label": labels.audit_label,
+        "code_words": labels.code_words,
+        "tier_fields": labels.TIER_FIELDS,
+    }
+    return render_page(request, name, {**helpers, **values}, status_code)
 
 
 def safe_next(target: str | None) -> str:
@@ -138,7 +152,9 @@ def login_refused(request: Request, target: str, name: str, wait: float, status:
 def login_form_again(request: Request, values: dict[str, Any], status: int) -> Response:
     """The login page with a fresh login-form token (cookie and hidden field)."""
     token = new_csrf_token()
-    response = page(request, "login.html", {**values, "login_csrf": token}, status)
+    response = page(
+        request, "login.html", {"title": "Log in", **values, "login_csrf": token}, status
+    )
     response.set_cookie(
         LOGIN_COOKIE,
         token,
@@ -189,18 +205,38 @@ def _money_values(values: list[Any]) -> list[Any]:
     return [round(v, 2) if v is not None else None for v in values]
 
 
+def visible_slices(rows: list[dict[str, Any]], key: str = "amount") -> list[dict[str, Any]]:
+    """(pure) The rows a money chart draws: none that shows as $0.00 (rounded half up)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    cent = Decimal("0.01")
+    return [r for r in rows if r[key] is not None and Decimal(r[key]).quantize(cent, ROUND_HALF_UP)]
+
+
+def money_datasets(
+    series: list[tuple[str, list[Any]]],
+) -> list[dict[str, Any]]:
+    """(pure) Chart datasets in cents, leaving out a series that is $0.00 throughout."""
+    out = []
+    for label, values in series:
+        rounded = _money_values(values)
+        if any(v for v in rounded):
+            out.append({"label": label, "values": rounded})
+    return out
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview_page(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     period = _period(request, conn)
     overview = data.overview(conn, period)
-    drivers = overview.get("cost_drivers", [])
+    drivers = visible_slices(overview.get("cost_drivers", []))
     chart = {
         "type": "doughnut",
         "labels": [d["driver"] for d in drivers],
         "values": _money_values([d["amount"] for d in drivers]),
-        "label": "cost (USD)",
+        "label": "Cost",
         "unit": "$",
     }
     plans = overview.get("plans", [])
@@ -208,10 +244,11 @@ def overview_page(
         "type": "bar",
         "labels": [p["plan_name"] for p in plans],
         "datasets": [
-            {"label": "Revenue (USD)", "values": _money_values([p["revenue"] for p in plans])},
-            {"label": "Cost (USD)", "values": _money_values([p["cost"] for p in plans])},
+            {"label": "Revenue", "values": _money_values([p["revenue"] for p in plans])},
+            {"label": "Cost", "values": _money_values([p["cost"] for p in plans])},
         ],
         "unit": "$",
+        "y_title": "USD per month",
     }
     return page(
         request,
@@ -239,6 +276,8 @@ def health_page(
         "type": "bar",
         "labels": [c["business_health_status"] for c in counts],
         "datasets": [{"label": "Tenants", "values": [c["tenants"] for c in counts]}],
+        "unit": "tenants",
+        "y_title": "Tenants",
     }
     return page(
         request,
@@ -272,17 +311,18 @@ def allocation_page(
         "labels": [r["plan_name"] for r in by_plan],
         "datasets": [
             {
-                "label": "Average VPS (USD)",
+                "label": "Average VPS",
                 "values": [r["avg_infrastructure_cost"] for r in by_plan],
             },
             {
-                "label": "Average dedicated IPs (USD)",
+                "label": "Average email service (IPs)",
                 "values": [r["avg_email_service_cost"] for r in by_plan],
             },
-            {"label": "Average usage (USD)", "values": [r["avg_usage_cost"] for r in by_plan]},
+            {"label": "Average usage", "values": [r["avg_usage_cost"] for r in by_plan]},
         ],
         "stacked": True,
         "unit": "$",
+        "y_title": "USD per tenant-month",
     }
     return page(
         request,
@@ -333,17 +373,17 @@ def tenant_page(
             h["period"] + (" (provisional)" if h["status"] == "provisional" else "")
             for h in history
         ],
-        "datasets": [
-            {"label": f"{label} (USD)", "values": _money_values([h[key] for h in history])}
-            for key, label in drivers
-        ],
+        "datasets": money_datasets([(label, [h[key] for h in history]) for key, label in drivers]),
         "unit": "$",
+        "y_title": "USD per month",
     }
     monthly = detail["monthly"]
     emails_chart = {
         "type": "bar",
         "labels": [m["month"].strftime("%Y-%m") for m in monthly],
         "datasets": [{"label": "Emails sent", "values": [m["emails_sent"] for m in monthly]}],
+        "unit": "emails",
+        "y_title": "Emails",
     }
     return page(
         request,
@@ -353,6 +393,7 @@ def tenant_page(
             "t": detail,
             "periods": data.periods(conn),
             "cost_chart": chart_json(chart),
+            "has_cost": bool(chart["datasets"]),
             "emails_chart": chart_json(emails_chart),
         },
     )
@@ -373,19 +414,23 @@ def settings_page(
     )
 
 
+def dba_form(csrf_token: str = Form(""), user: User = Depends(dba)) -> User:
+    """A dba posting a settings form with the session's CSRF token (403 otherwise)."""
+    check_csrf(user, csrf_token)
+    return user
+
+
 @router.post("/settings", response_class=HTMLResponse)
 def settings_submit(
     request: Request,
     key: str = Form(...),
     value: str = Form(...),
     reason: str = Form(""),
-    csrf_token: str = Form(""),
-    user: User = Depends(dba),
+    user: User = Depends(dba_form),
     conn: Connection = Depends(db),
 ) -> Response:
     from tenantcost.web.api import change_setting
 
-    check_csrf(user, csrf_token)
     try:
         change = change_setting(conn, user, key, value, reason)
     except UserError as exc:
@@ -394,31 +439,103 @@ def settings_submit(
     return RedirectResponse(f"/settings?saved={change['key']}", status_code=303)
 
 
+@router.post("/settings/tiers/{name}", response_class=HTMLResponse)
+def tier_submit(
+    request: Request,
+    name: str,
+    monthly_price: str = Form(""),
+    cost_ceiling: str = Form(""),
+    storage_gb_ceiling: str = Form(""),
+    requests_per_hour_ceiling: str = Form(""),
+    latency_target_ms: str = Form(""),
+    margin_floor_pct: str = Form(""),
+    reason: str = Form(""),
+    user: User = Depends(dba_form),
+    conn: Connection = Depends(db),
+) -> Response:
+    """Change one tier's price and ceilings (dba, CSRF, reason required, audited)."""
+    from tenantcost.web.tier_changes import change_tier
+
+    form = {
+        "monthly_price": monthly_price,
+        "cost_ceiling": cost_ceiling,
+        "storage_gb_ceiling": storage_gb_ceiling,
+        "requests_per_hour_ceiling": requests_per_hour_ceiling,
+        "latency_target_ms": latency_target_ms,
+        "margin_floor_pct": margin_floor_pct,
+    }
+    result = change_tier(conn, user.name, name, form, reason)
+    if result.errors:
+        values = {
+            "title": "Settings",
+            "s": data.settings_page(conn),
+            "tier_form": {"name": name, "form_values": result.values, "errors": result.errors},
+            "reason": reason,
+        }
+        return page(request, "settings.html", values, 400)
+    saved = f"tier {name}" if result.changes else f"tier {name} (nothing changed)"
+    return RedirectResponse(f"/settings?{urlencode({'saved': saved})}#tier-{name}", 303)
+
+
+def own_plan_replay(conn: Connection, params: dict[str, str]) -> dict[str, Any]:
+    """The what-if page's "our own plans" part: a plan's measured months at a new price."""
+    from tenantcost.tiers.store import list_tiers
+
+    plans = data.replay_plans(conn)
+    tiers = list_tiers(conn)
+    prices = {t["name"]: t["monthly_price"] for t in tiers}
+    plan, price, errors = whatif.parse_own(params, [p["plan_name"] for p in plans], prices)
+    months = (
+        whatif.replay_months(data.plan_history(conn, plan), price)
+        if plan and price is not None
+        else []
+    )
+    typed = {k: params.get(k, "") for k in ("own_plan", "own_price", "own_tier")}
+    return {
+        "plans": plans,
+        "tiers": tiers,
+        "plan": plan,
+        "price": price,
+        "months": months,
+        "typed": typed,
+        "errors": errors,
+        "error": bool(errors),
+    }
+
+
 @router.get("/whatif", response_class=HTMLResponse)
-def whatif_page(request: Request, user: User = Depends(reader)) -> Response:
+def whatif_page(
+    request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
+) -> Response:
     params = dict(request.query_params)
-    try:
-        result = whatif.run(params)
-        error = None
-    except UserError as exc:
-        result, error = whatif.run({"scenario": params.get("scenario", "seed-002")}), exc
+    form = whatif.parse_form(params)
+    result = whatif.results(form.scenario, form.inputs)
+    own = own_plan_replay(conn, params)
     tiers_chart = {
         "type": "bar",
         "labels": [line["tier"] for line in result["mix"]["lines"]],
         "datasets": [
-            {"label": "revenue", "values": [line["revenue"] for line in result["mix"]["lines"]]},
+            {"label": "Revenue", "values": [line["revenue"] for line in result["mix"]["lines"]]},
             {
-                "label": "usage cost",
+                "label": "Usage cost",
                 "values": [line["usage_cost"] for line in result["mix"]["lines"]],
             },
         ],
+        "unit": "$",
+        "y_title": "USD per month",
     }
     sweep_chart = {
         "type": "line",
         "labels": [f"{p['vcpu_price_change_pct']}%" for p in result["vcpu_sensitivity"]],
         "datasets": [
-            {"label": "margin %", "values": [p["margin_pct"] for p in result["vcpu_sensitivity"]]}
+            {
+                "label": "Gross margin",
+                "values": [p["margin_pct"] for p in result["vcpu_sensitivity"]],
+            }
         ],
+        "unit": "%",
+        "x_title": "vCPU price change",
+        "y_title": "Gross margin (%)",
     }
     return page(
         request,
@@ -426,11 +543,14 @@ def whatif_page(request: Request, user: User = Depends(reader)) -> Response:
         {
             "title": "What-if",
             "r": result,
-            "error": error,
+            "form": form,
+            "field_name": whatif.field_name,
+            "defaulted_names": [whatif.field_name(k) for k in form.defaulted],
+            "own": own,
             "tiers_chart": chart_json(tiers_chart),
             "sweep_chart": chart_json(sweep_chart),
         },
-        400 if error else 200,
+        400 if form.errors or own.get("error") else 200,
     )
 
 
@@ -438,8 +558,12 @@ def markdown(text: str) -> str:
     """Markdown (and the API docstrings' ``literal`` spans) as HTML; raw HTML is escaped."""
     from markdown_it import MarkdownIt
 
-    return str(
-        MarkdownIt("commonmark", {"html": False}).enable("table").render(text.replace("``", "`"))
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(text.replace("``", "`"))
+    # Wide tables scroll inside their own box (base.html's .scroll), never the page.
+    return (
+        str(html)
+        .replace("<table>", '<div class="scroll"><table>')
+        .replace("</table>", "</table></div>")
     )
 
 

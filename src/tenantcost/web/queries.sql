@@ -182,3 +182,114 @@ SELECT l.line, l.tenant_id, c.name AS company_name, f.plan_name, l.driver, l.sou
   LEFT JOIN tenant_period_figures f ON f.period = l.period AND f.tenant_id = l.tenant_id
  WHERE l.period = %(period)s
  ORDER BY l.driver, l.line, c.name, l.tenant_id, l.source;
+
+-- name: resource_audit_named
+-- resource_audit with each row's resource named as its table shows it (VPS name, IP address).
+SELECT a.changed_at, a.changed_by, a.entity, a.entity_id,
+       coalesce(v.name, ip.ip_address, a.entity_id) AS resource_name,
+       a.old_value, a.new_value, a.source, a.reason
+  FROM cost_audit a
+  LEFT JOIN vps_instances v ON a.entity = 'vps' AND v.id::text = a.entity_id
+  LEFT JOIN smtp_ip_addresses ip ON a.entity = 'ip' AND ip.id::text = a.entity_id
+ WHERE (a.entity = 'vps' AND a.entity_id = ANY(%(vps_ids)s))
+    OR (a.entity = 'ip' AND a.entity_id = ANY(%(ip_ids)s))
+ ORDER BY a.changed_at DESC, a.id DESC
+ LIMIT %(limit)s;
+
+-- name: tenant_usage_monthly
+-- The tenant's usage per UTC month (the 12 months up to the page's month, default the current
+-- one), best source per tenant-hour and metric (as tenant_resource_usage): queries, CPU
+-- seconds, storage GB at the month's last sampled hour, egress GB (decimal GB); with the
+-- month's figures status when it has been attributed.
+WITH bounds AS (
+    SELECT coalesce((%(period)s::text || '-01 00:00+00')::timestamptz,
+                    date_trunc('month', now(), 'UTC')) AS month_start
+), chosen AS (
+    SELECT DISTINCT ON (u.hour, u.metric, CASE WHEN u.metric = 'storage_bytes' THEN u.source END)
+           u.hour, u.metric, u.quantity
+      FROM tenant_usage_hourly u
+      JOIN telemetry_metrics m USING (metric, source)
+      CROSS JOIN bounds b
+     WHERE u.tenant_id = %(tenant_id)s
+       AND u.metric IN ('query_count', 'compute_seconds', 'storage_bytes', 'egress_bytes')
+       AND u.hour >= b.month_start - interval '11 months'
+       AND u.hour < b.month_start + interval '1 month'
+     ORDER BY u.hour, u.metric, CASE WHEN u.metric = 'storage_bytes' THEN u.source END, m.priority
+), monthly AS (
+    SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM') AS period, metric, hour, quantity
+      FROM chosen
+), storage_last AS (
+    SELECT period, max(hour) AS last_hour FROM monthly WHERE metric = 'storage_bytes'
+     GROUP BY period
+)
+SELECT m.period, p.status,
+       coalesce(sum(m.quantity) FILTER (WHERE m.metric = 'query_count'), 0) AS queries,
+       coalesce(sum(m.quantity) FILTER (WHERE m.metric = 'compute_seconds'), 0) AS cpu_seconds,
+       coalesce(sum(m.quantity) FILTER (WHERE m.metric = 'storage_bytes'
+                                          AND m.hour = s.last_hour), 0) / 1e9 AS storage_gb,
+       coalesce(sum(m.quantity) FILTER (WHERE m.metric = 'egress_bytes'), 0) / 1e9 AS egress_gb
+  FROM monthly m
+  LEFT JOIN storage_last s USING (period)
+  LEFT JOIN tenant_cost_periods p ON p.period = m.period
+ GROUP BY m.period, p.status
+ ORDER BY m.period;
+
+-- name: tenant_decisions
+-- The tenant's tier signals, newest first, with their evidence.
+SELECT d.tier, d.to_level AS signal, d.from_level, d.ceiling, d.figure, d.ceiling_value,
+       round(d.ratio * 100, 1) AS pct_of_ceiling, d.episode_since, d.hour, d.ended_at
+  FROM tier_decisions d
+ WHERE d.tenant_id = %(tenant_id)s
+ ORDER BY d.hour DESC
+ LIMIT %(limit)s;
+
+-- name: tenant_alerts
+-- Alert episodes about this tenant (outlier, cost jump: the subject is its id), newest first.
+SELECT kind, message, details, opened_at, last_seen_at, closed_at
+  FROM tier_alerts
+ WHERE subject = %(tenant_id)s::text
+ ORDER BY opened_at DESC
+ LIMIT %(limit)s;
+
+-- name: replay_plans
+-- The operator's plans that have figures, with today's list price and tenants in the latest
+-- month (the what-if page's "our own plans" picker).
+SELECT f.plan_name, max(pl.price_monthly) AS list_price,
+       count(*) FILTER (WHERE f.period = tenantcost_latest_period()) AS tenants
+  FROM tenant_period_figures f
+  LEFT JOIN plans pl ON pl.name = f.plan_name
+ GROUP BY f.plan_name
+ ORDER BY f.plan_name;
+
+-- name: replay_history
+-- Every month's figures of the tenants that were on a plan then: subscription and add-on
+-- revenue and the full cost as measured, the plan's list price, the month's covered share
+-- (accrual) and the tenant's discount factor (annual pre-pay, then multi-project, as in
+-- tenant_monthly_revenue) — what a repricing replay needs, and nothing recomputed.
+WITH discount AS (
+    SELECT coalesce(max(value::numeric) FILTER (WHERE key = 'annual_prepay_discount_pct'), 0) AS annual,
+           coalesce(max(value::numeric) FILTER (WHERE key = 'multi_project_discount_pct'), 0) AS multi
+      FROM cost_settings
+), terms AS (
+    SELECT s.tenant_id, bool_or(st.annual_prepay) AS annual_prepay,
+           bool_or(st.multi_project) AS multi_project
+      FROM subscriptions s
+      JOIN subscription_terms st ON st.subscription_id = s.id
+     WHERE s.status = 'active'
+     GROUP BY s.tenant_id
+), price AS (
+    SELECT name, max(price_monthly) AS list_price FROM plans GROUP BY name
+)
+SELECT f.period, p.status, f.tenant_id, f.subscription_revenue, f.addon_revenue,
+       f.total_operational_cost AS cost, coalesce(pr.list_price, 0) AS list_price,
+       extract(epoch FROM p.covered_until - p.period_start)
+         / extract(epoch FROM p.period_end - p.period_start) AS fraction,
+       (1 - CASE WHEN t.annual_prepay THEN d.annual / 100 ELSE 0 END)
+         * (1 - CASE WHEN t.multi_project THEN d.multi / 100 ELSE 0 END) AS discount_factor
+  FROM tenant_period_figures f
+  JOIN tenant_cost_periods p ON p.period = f.period
+  LEFT JOIN price pr ON pr.name = f.plan_name
+  LEFT JOIN terms t ON t.tenant_id = f.tenant_id
+  CROSS JOIN discount d
+ WHERE f.plan_name = %(plan)s
+ ORDER BY f.period, f.tenant_id;

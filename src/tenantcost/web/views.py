@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.web.labels import column_label
 from tenantcost.web.render import csv_text
 from tenantcost.web.tables import (
     TABLES,
@@ -60,10 +61,10 @@ def table_view(
     result = fetch(conn, spec, query, people=True)
     base = {**own, "table": spec.name}
     headers = []
-    for column in spec.shown:
+    for column in dict.fromkeys(spec.shown):  # each column once, even if a spec repeats it
         href, arrow = sort_link(spec, query, column, base)
         headers.append(
-            {"column": column, "label": column.replace("_", " "), "href": href, "arrow": arrow}
+            {"column": column, "label": column_label(column), "href": href, "arrow": arrow}
         )
     links = {k: (f"{path}?{v}" if v else None) for k, v in page_links(result, base).items()}
     csv_params = {k: v for k, v in base.items() if k not in ("page", "per_page")}

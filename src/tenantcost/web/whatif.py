@@ -8,7 +8,7 @@ what ``tenantcost model cost|mix|plans|sensitivity`` print, computed by the same
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -53,35 +53,101 @@ def _decimal(text: str, what: str) -> Decimal:
     return Decimal(text.strip())
 
 
-def parse_inputs(params: Mapping[str, str]) -> tuple[Scenario, WhatIfInputs]:
-    """Validate the form against the chosen scenario; missing fields keep the scenario's values."""
+@dataclass
+class WhatIfForm:
+    """The form as the user typed it, what each field means, and what is wrong with it.
+
+    ``typed`` keeps every field's text (blank stays blank: the page shows the scenario's value
+    as its placeholder); ``errors`` names the bad fields (the results use the scenario's value
+    for them); ``defaults`` is each field's scenario value; ``defaulted`` the fields left blank.
+    """
+
+    scenario: Scenario
+    inputs: WhatIfInputs
+    typed: dict[str, str]
+    defaults: dict[str, str]
+    errors: dict[str, str]
+    defaulted: list[str]
+
+
+FIELD_NAMES = {"vcpu_multiplier": "vCPU price multiplier"}
+
+
+def field_name(key: str) -> str:
+    """How the page names a form field (``price_PRO`` → "price of PRO")."""
+    if key.startswith("price_"):
+        return f"price of {key[6:]}"
+    if key.startswith("count_"):
+        return f"{key[6:]} tenants"
+    return FIELD_NAMES.get(key, key)
+
+
+def _count(text: str, what: str) -> int:
+    count = _decimal(text, what)
+    if count != count.to_integral_value() or count > MAX_TENANTS:
+        raise UserError(f"{what}: give a whole number up to {MAX_TENANTS:,}")
+    return int(count)
+
+
+def _price(text: str, what: str) -> Decimal:
+    value = _decimal(text, what)
+    if value > MAX_PRICE:
+        raise UserError(f"{what}: {value} is above {MAX_PRICE}")
+    return value
+
+
+def _multiplier(text: str, what: str) -> Decimal:
+    value = _decimal(text, what)
+    if value > MAX_MULTIPLIER:
+        raise UserError(f"{what}: {value} is above {MAX_MULTIPLIER}")
+    return value
+
+
+def parse_form(params: Mapping[str, str]) -> WhatIfForm:
+    """(pure) Validate each field on its own: one bad field never discards the others."""
     name = params.get("scenario") or "seed-002"
     if name not in shipped_scenario_names():
         raise UserError(f"no scenario named {name!r}", f"use {', '.join(shipped_scenario_names())}")
     scenario = load_scenario(name)
     base_counts = scenario.mix.resolved()
-    prices: dict[str, Decimal] = {}
-    counts: dict[str, int] = {}
+    defaults: dict[str, Any] = {}
     for tier in scenario.tiers:
-        price_text = params.get(f"price_{tier.name}")
-        prices[tier.name] = (
-            _decimal(price_text, f"price of {tier.name}") if price_text else tier.price_monthly
-        )
-        if prices[tier.name] > MAX_PRICE:
-            raise UserError(f"price of {tier.name} {prices[tier.name]} is above {MAX_PRICE}")
-        count_text = params.get(f"count_{tier.name}")
-        if count_text:
-            count = _decimal(count_text, f"{tier.name} tenants")
-            if count != count.to_integral_value() or count > MAX_TENANTS:
-                raise UserError(f"{tier.name} tenants: give a whole number up to {MAX_TENANTS}")
-            counts[tier.name] = int(count)
-        else:
-            counts[tier.name] = base_counts.get(tier.name, 0)
-    multiplier_text = params.get("vcpu_multiplier") or "1"
-    multiplier = _decimal(multiplier_text, "vCPU price multiplier")
-    if multiplier > MAX_MULTIPLIER:
-        raise UserError(f"vCPU price multiplier {multiplier} is above {MAX_MULTIPLIER}")
-    return scenario, WhatIfInputs(name, prices, counts, multiplier)
+        defaults[f"price_{tier.name}"] = tier.price_monthly
+        defaults[f"count_{tier.name}"] = base_counts.get(tier.name, 0)
+    defaults["vcpu_multiplier"] = Decimal(1)
+    typed: dict[str, str] = {k: (params.get(k) or "").strip() for k in defaults}
+    values: dict[str, Any] = dict(defaults)
+    errors: dict[str, str] = {}
+    defaulted: list[str] = []
+    for key, text in typed.items():
+        if not text:
+            defaulted.append(key)
+            continue
+        parse = _price if key.startswith("price_") else _count
+        if key == "vcpu_multiplier":
+            parse = _multiplier
+        try:
+            values[key] = parse(text, field_name(key))
+        except UserError as exc:
+            errors[key] = exc.message + (f" — {exc.hint}" if exc.hint else "")
+    inputs = WhatIfInputs(
+        name,
+        {t.name: values[f"price_{t.name}"] for t in scenario.tiers},
+        {t.name: int(values[f"count_{t.name}"]) for t in scenario.tiers},
+        values["vcpu_multiplier"],
+    )
+    return WhatIfForm(
+        scenario, inputs, typed, {k: str(v) for k, v in defaults.items()}, errors, defaulted
+    )
+
+
+def parse_inputs(params: Mapping[str, str]) -> tuple[Scenario, WhatIfInputs]:
+    """Validate the form against the chosen scenario; missing fields keep the scenario's
+    values; the first bad field is a UserError (the API's answer)."""
+    form = parse_form(params)
+    if form.errors:
+        raise UserError(next(iter(form.errors.values())))
+    return form.scenario, form.inputs
 
 
 def apply(scenario: Scenario, inputs: WhatIfInputs) -> Scenario:
@@ -101,13 +167,18 @@ def _r(value: Decimal | None, places: int = 2) -> Decimal | None:
 
 def run(params: Mapping[str, str]) -> dict[str, Any]:
     """Everything the page and ``/api/v1/whatif`` show for the form's inputs."""
-    base, inputs = parse_inputs(params)
+    return results(*parse_inputs(params))
+
+
+def results(base: Scenario, inputs: WhatIfInputs) -> dict[str, Any]:
+    """The model's results for validated inputs (plain values)."""
     scenario = apply(base, inputs)
     mix = mix_result(scenario, inputs.counts)
     sweep = sensitivity(scenario, "vcpu-price", counts=inputs.counts)
     return {
         "inputs": {
             "scenario": inputs.scenario,
+            "description": scenario.description,
             "price_book": scenario.book.name,
             "prices": inputs.prices,
             "counts": inputs.counts,
@@ -142,6 +213,10 @@ def run(params: Mapping[str, str]) -> dict[str, Any]:
             ],
             "usage_cost": _r(mix.usage_cost),
             "control_plane": _r(mix.control_plane),
+            "addon_cost": _r(mix.addon_cost),
+            "addon_revenue": _r(mix.addon_revenue),
+            "tier_revenue": _r(mix.tier_revenue),
+            "discount": _r(mix.discount),
             "base_cost": _r(mix.base_cost),
             "base_revenue": _r(mix.base_revenue),
             "base_margin_pct": _r(mix.base_margin_percent, 1),
@@ -172,3 +247,84 @@ def run(params: Mapping[str, str]) -> dict[str, Any]:
             for p in sweep
         ],
     }
+
+
+# ----------------------------------------------------------------------------- own plans
+
+
+def replayed_subscription(row: Mapping[str, Any], new_price: Decimal) -> Decimal:
+    """(pure) A tenant-month's subscription revenue had its plan cost ``new_price``: the
+    measured revenue scaled by new ÷ list price (same discounts, same accrual); for a $0 plan,
+    new price × discount factor × the month's covered share."""
+    list_price = Decimal(row["list_price"])
+    if list_price > 0:
+        return Decimal(row["subscription_revenue"]) * new_price / list_price
+    return new_price * Decimal(row["discount_factor"]) * Decimal(row["fraction"])
+
+
+def _margin(revenue: Decimal, cost: Decimal) -> Decimal | None:
+    return None if revenue == 0 else (revenue - cost) / revenue * 100
+
+
+def replay_months(rows: Iterable[Mapping[str, Any]], new_price: Decimal) -> list[dict[str, Any]]:
+    """(pure) A plan's measured months replayed at ``new_price``: per month the tenants,
+    revenue before and after (add-ons unchanged), the cost (unchanged: what they used), and
+    profit and margin before and after. Rows: tenant_period_figures of the plan's tenants."""
+    months: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        month = months.setdefault(
+            row["period"],
+            {
+                "period": row["period"],
+                "status": row["status"],
+                "tenants": 0,
+                "revenue_before": Decimal(0),
+                "revenue_after": Decimal(0),
+                "cost": Decimal(0),
+            },
+        )
+        addons = Decimal(row["addon_revenue"])
+        month["tenants"] += 1
+        month["revenue_before"] += Decimal(row["subscription_revenue"]) + addons
+        month["revenue_after"] += replayed_subscription(row, new_price) + addons
+        month["cost"] += Decimal(row["cost"])
+    out = []
+    for key in sorted(months):
+        m = months[key]
+        m["profit_before"] = m["revenue_before"] - m["cost"]
+        m["profit_after"] = m["revenue_after"] - m["cost"]
+        m["margin_before_pct"] = _margin(m["revenue_before"], m["cost"])
+        m["margin_after_pct"] = _margin(m["revenue_after"], m["cost"])
+        out.append(m)
+    return out
+
+
+def parse_own(
+    params: Mapping[str, str], plans: Iterable[str], tier_prices: Mapping[str, Decimal]
+) -> tuple[str | None, Decimal | None, dict[str, str]]:
+    """(pure) The "our own plans" form: the plan, and the new price (typed in ``own_price``,
+    or a tier's price from ``own_tier``); errors per field. No plan chosen: nothing to do."""
+    plan = (params.get("own_plan") or "").strip()
+    price_text = (params.get("own_price") or "").strip()
+    tier = (params.get("own_tier") or "").strip()
+    errors: dict[str, str] = {}
+    if not plan:
+        return None, None, errors
+    if plan not in set(plans):
+        errors["own_plan"] = f"no plan {plan!r} has figures"
+    price: Decimal | None = None
+    if price_text and tier:
+        errors["own_price"] = "give a new price or a tier, not both"
+    elif price_text:
+        try:
+            price = _price(price_text, "new price")
+        except UserError as exc:
+            errors["own_price"] = exc.message
+    elif tier:
+        if tier in tier_prices:
+            price = Decimal(tier_prices[tier])
+        else:
+            errors["own_tier"] = f"no tier {tier!r}"
+    else:
+        errors["own_price"] = "give the plan's new price (USD/month) or pick a tier"
+    return (None, None, errors) if errors else (plan, price, errors)
