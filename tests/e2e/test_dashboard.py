@@ -17,6 +17,9 @@ import pytest
 
 from tenantcost.db.connect import connect
 from tenantcost.demo.fleet import load_demo
+from tenantcost.demo.history import load_history
+from tenantcost.pricing.book import find_price_book
+from tenantcost.pricing.store import import_book
 from tenantcost.report import refresh_rollups
 from tenantcost.web.serve import running_server
 from tenantcost.web.users import add_user
@@ -148,7 +151,9 @@ def test_dba_changes_the_ip_constant_and_sees_the_audit_row(
 def demo_base(admin_url: str, template_url: str) -> Iterator[str]:
     url = create_database(admin_url, TEMPLATE)
     with connect(url) as conn:
+        import_book(conn, find_price_book("railway-2025-11"))
         load_demo(conn, tenants=150, seed=7, replace=True)
+        load_history(conn, days=40, seed=7)  # usage priced like real telemetry, as make run
         refresh_rollups(conn)
         add_user(conn, "demo", "dba", password="demo-password-1", token=False)
     with running_server(url) as base:

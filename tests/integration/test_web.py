@@ -414,3 +414,24 @@ def test_logout_ends_the_session(own_fleet: tuple[Fleet, str]) -> None:
     with client(base) as fresh:
         fresh.cookies.set("tc_session", cookie)
         assert fresh.get("/api/v1/me").status_code == 401
+
+
+def test_margin_trend_compares_like_with_like(migrated_url: str) -> None:
+    """The month before is judged as the month shown: revenue against the whole cost."""
+    from datetime import UTC as _UTC
+    from datetime import datetime as _dt
+
+    from tenantcost.attribution.ledger import attribute_period
+    from tenantcost.db.connect import connect
+    from tenantcost.telemetry.timeutil import month_period
+    from tenantcost.web.data import overview
+
+    load_small_fleet(migrated_url)  # November 2025, in full
+    with connect(migrated_url) as conn:
+        attribute_period(conn, month_period("2025-10"), as_of=_dt(2025, 12, 1, 1, tzinfo=_UTC))
+        trend = overview(conn, "2025-11")["trend"]
+    # Both months: revenue 200.00 against the whole cost 69.98 (20.00 of it charged to
+    # nobody), so the margin did not move.
+    assert trend["compared_with"] == "2025-10"
+    assert trend["margin_pct_then"] == (Decimal("200.00") - Decimal("69.98")) / 200 * 100
+    assert trend["change_points"] == 0

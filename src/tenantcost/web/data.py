@@ -54,16 +54,22 @@ def freshness(conn: Connection, period: str | None) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- overview
 
 
+def month_totals(conn: Connection, period: str) -> tuple[Decimal, Decimal] | None:
+    """(revenue, whole cost) of a month, None when it was never attributed."""
+    row: Any = conn.execute(sql("month_totals"), {"period": period}).fetchone()
+    if row is None or row["cost"] is None:
+        return None
+    return Decimal(row["revenue"]), Decimal(row["cost"])
+
+
 def trend(conn: Connection, period: str, margin_now: Decimal | None) -> dict[str, Any]:
-    """Margin now against the month before (both from the figures), in points."""
+    """Margin now against the month before (the same definition for both), in points."""
     before = add_months(month_period(period).start, -1)
     key = f"{before:%Y-%m}"
-    rows = conn.execute(sql("plan_breakdown"), {"period": key}).fetchall()
-    if not rows:
+    totals = month_totals(conn, key)
+    if totals is None:
         return {"available": False, "compared_with": key, "note": f"no figures for {key}"}
-    revenue = sum((Decimal(r["revenue"]) for r in rows), Decimal(0))
-    cost = sum((Decimal(r["cost"]) for r in rows), Decimal(0))
-    then = margin_percent(revenue, cost)
+    then = margin_percent(*totals)
     change = None if then is None or margin_now is None else margin_now - then
     return {
         "available": change is not None,
@@ -81,10 +87,9 @@ def overview(conn: Connection, period: str | None = None, *, top: int = 10) -> d
         return {"available": False, "note": NO_PERIOD, "freshness": freshness(conn, None)}
     info = period_quality(conn, period)
     plans = [dict(p) for p in conn.execute(sql("plan_breakdown"), {"period": period})]
-    revenue = sum((Decimal(p["revenue"]) for p in plans), Decimal(0))
     tenant_cost = sum((Decimal(p["cost"]) for p in plans), Decimal(0))
     drivers = driver_rows(conn, period)
-    total = drivers[-1]["amount"]
+    revenue, total = month_totals(conn, period) or (Decimal(0), Decimal(0))
     margin = margin_percent(revenue, total)
     return {
         "available": True,

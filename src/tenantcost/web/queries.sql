@@ -293,3 +293,10 @@ SELECT f.period, p.status, f.tenant_id, f.subscription_revenue, f.addon_revenue,
   CROSS JOIN discount d
  WHERE f.plan_name = %(plan)s
  ORDER BY f.period, f.tenant_id;
+
+-- name: month_totals
+-- A month's revenue (the tenants' figures) against its whole cost (every ledger line, the
+-- lines no tenant carries included): the overview's margin and its trend, one definition.
+SELECT (SELECT coalesce(sum(revenue), 0) FROM tenant_period_figures
+         WHERE period = %(period)s) AS revenue,
+       (SELECT total FROM tenant_cost_periods WHERE period = %(period)s) AS cost;
