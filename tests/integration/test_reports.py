@@ -206,3 +206,45 @@ def test_reports_say_when_the_figures_are_behind(refreshed: str) -> None:
     assert bolt["total_operational_cost"] == m("27.50")  # 25.00 + 2.49 + 0.01
     assert str(C) in {r["tenant_id"] for r in rows}
     assert "change(s)" not in run("health", "--format", "json").stderr
+
+
+COST_MODEL_REPORTS = [
+    ["report", "health"],
+    ["report", "optimization"],
+    ["report", "cost-by-plan"],
+    ["report", "cost-per-email"],
+    ["report", "shared"],
+    ["report", "tenant-costs"],
+    ["report", "cost-drivers"],
+    ["report", "quality"],
+]
+CUT_FIGURE = re.compile(r"[0-9$]…|…[0-9]")
+
+
+@pytest.mark.parametrize("args", COST_MODEL_REPORTS, ids=" ".join)
+@pytest.mark.parametrize("width", [80, 200])
+def test_every_cost_report_fits_the_terminal_and_round_trips(
+    refreshed: str, args: list[str], width: int
+) -> None:
+    from tenantcost.cli import app as root
+
+    def invoke(*extra: str) -> Result:
+        result = runner.invoke(root, [*args, *extra], env={"COLUMNS": str(width)})
+        assert result.exit_code == 0, result.output
+        return result
+
+    table = invoke().stdout
+    assert max(len(line) for line in table.splitlines()) <= width
+    assert not CUT_FIGURE.search(table), table  # no figure is ever cut short
+    rows = json.loads(invoke("--format", "json").stdout)
+    parsed = list(csv.DictReader(io.StringIO(invoke("--format", "csv").stdout)))
+    assert len(parsed) == len(rows) and rows
+    # Every total cost shown to people is the JSON figure in cents, whole.
+    key = next(
+        (k for k in ("total_operational_cost", "total_cost", "total_monthly_cost") if k in rows[0]),
+        None,
+    )
+    if key is not None and width == 200:
+        for row in rows:
+            cents = Decimal(row[key]).quantize(Decimal("0.01"))
+            assert f"${cents:,}" in table, (key, cents)
