@@ -20,8 +20,8 @@ from tenantcost.outbox.store import backlog
 from tenantcost.report.costs import period_quality, tenant_cost_rows
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, focus, metrics, whatif
-from tenantcost.web.app import context, db, dba, reader
 from tenantcost.web.auth import CSRF_HEADER, User, check_csrf
+from tenantcost.web.deps import context, db, dba, reader
 from tenantcost.web.render import csv_lines, csv_text, jsonable
 from tenantcost.web.tables import TABLES, fetch, parse_query
 from tenantcost.web.views import table_json

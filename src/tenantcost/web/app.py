@@ -1,7 +1,8 @@
 """The dashboard's FastAPI application: wiring, authentication, errors and security headers.
 
 ``create_app(database_url)`` builds it; pages live in ``pages.py``, the JSON API in
-``api.py``. Every route but ``/healthz`` needs a logged-in user or an API token.
+``api.py``, and what both depend on (context, connection, user) in ``deps.py``, so the
+imports run one way: app -> pages/api -> deps. Every route but ``/healthz`` needs a logged-in user or an API token.
 """
 
 from __future__ import annotations
@@ -11,44 +12,38 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
-from fastapi import Depends, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from itsdangerous import Signer
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from tenantcost import __version__
 from tenantcost.config import Settings, get_settings
-from tenantcost.db.connect import Connection, redact
+from tenantcost.db.connect import redact
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
-from tenantcost.web import render
+from tenantcost.web import api, pages
 from tenantcost.web.auth import (
     CsrfRejected,
     Forbidden,
     NotAuthenticated,
-    User,
-    authenticate,
     make_signer,
-    require,
 )
-from tenantcost.web.jobs import JobRunner
-from tenantcost.web.serve import DEFAULT_INTERVAL
+from tenantcost.web.deps import (
+    WebContext,
+    is_api,
+    page,
+    templates,
+)
+from tenantcost.web.jobs import DEFAULT_INTERVAL, JobRunner
 from tenantcost.web.throttle import Backoff, HashGate, LoginThrottle
 
 log = logging.getLogger("tenantcost.web")
-HERE = Path(__file__).parent
-TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
 DATABASE_RETRY_AFTER = 5  # seconds, in 503 answers while the database is away
 # Forms and JSON bodies here are a login or a setting change: a few hundred bytes. Larger
 # bodies are refused (413) before they are read into memory.
@@ -59,83 +54,6 @@ CSP = (
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
     "base-uri 'none'"
 )
-
-
-@dataclass
-class WebContext:
-    pool: ConnectionPool[Any]
-    signer: Signer
-    templates: Jinja2Templates
-    runner: JobRunner | None
-    started: float
-    settings: Settings
-    throttle: LoginThrottle
-    gate: HashGate
-
-
-def context(request: Request) -> WebContext:
-    ctx: WebContext = request.app.state.ctx
-    return ctx
-
-
-class LazyConnection:
-    """A pooled connection taken on first use, in the thread that uses it.
-
-    Holding a connection while waiting for a worker thread deadlocks a thread pool whose
-    threads wait for connections (seen at 100 concurrent users), so a request takes its
-    connection only inside the thread that runs its handler, and gives it back right after.
-    """
-
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
-        self._pool = pool
-        self._cm: Any = None
-        self._conn: Connection | None = None
-
-    def _get(self) -> Connection:
-        if self._conn is None:
-            self._cm = self._pool.connection()
-            self._conn = self._cm.__enter__()
-        return self._conn
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._get(), name)
-
-    def close(self) -> None:
-        if self._cm is not None:
-            cm, self._cm, self._conn = self._cm, None, None
-            cm.__exit__(None, None, None)
-
-
-async def db(request: Request) -> AsyncIterator[Connection]:
-    """The request's connection (autocommit, dict rows, UTC), taken lazily; see LazyConnection."""
-    handle = LazyConnection(context(request).pool)
-    try:
-        yield cast(Connection, handle)
-    finally:
-        handle.close()
-
-
-def _authenticate(request: Request) -> User | None:
-    ctx = context(request)
-    with ctx.pool.connection() as conn:
-        return authenticate(conn, ctx.signer, request)
-
-
-async def current_user(request: Request) -> User:
-    """The logged-in user or token holder (one short pooled query in a worker thread)."""
-    user = await run_in_threadpool(_authenticate, request)
-    if user is None:
-        raise NotAuthenticated()
-    request.state.user = user
-    return user
-
-
-async def reader(user: User = Depends(current_user)) -> User:
-    return require("read")(user)
-
-
-async def dba(user: User = Depends(current_user)) -> User:
-    return require("settings")(user)
 
 
 def signing_secret(pool: ConnectionPool[Any]) -> str:
@@ -189,37 +107,6 @@ def allowed_hosts(settings: Settings, extra: list[str] | None = None) -> list[st
             continue
         names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
     return list(dict.fromkeys(names))
-
-
-def templates() -> Jinja2Templates:
-    engine = Jinja2Templates(directory=str(TEMPLATES))
-    engine.env.filters["money"] = render.fmt_money
-    engine.env.filters["pct"] = render.fmt_pct
-    engine.env.filters["cell"] = lambda value, column="": render.fmt_cell(column, value)
-    engine.env.globals["version"] = __version__
-    return engine
-
-
-def cookie_secure(request: Request) -> bool:
-    """Whether cookies get the Secure flag (``TENANTCOST_COOKIE_SECURE``): ``auto`` follows
-    the request's scheme, which is https behind a TLS proxy trusted through
-    ``TENANTCOST_FORWARDED_ALLOW_IPS``."""
-    mode = context(request).settings.cookie_secure
-    return mode == "always" or (mode == "auto" and request.url.scheme == "https")
-
-
-def is_api(request: Request) -> bool:
-    path = request.url.path
-    return path.startswith("/api/") or path in ("/metrics", "/openapi.json")
-
-
-def page(
-    request: Request, name: str, values: dict[str, Any], status_code: int = 200
-) -> HTMLResponse:
-    user = getattr(request.state, "user", None)
-    return context(request).templates.TemplateResponse(
-        request, name, {"user": user, "path": request.url.path, **values}, status_code=status_code
-    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -378,8 +265,6 @@ def create_app(
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings, hosts), www_redirect=False
     )
-
-    from tenantcost.web import api, pages
 
     app.include_router(pages.router)
     app.include_router(api.router)

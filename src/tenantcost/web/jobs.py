@@ -27,6 +27,8 @@ from psycopg_pool import ConnectionPool
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 
+#: Seconds between runs of the dashboard's jobs (collect, refresh rollups, snapshot).
+DEFAULT_INTERVAL = 900.0
 JOB_POOL_TIMEOUT = 30.0  # seconds a job waits for a pooled connection
 log = logging.getLogger("tenantcost.web.jobs")
 

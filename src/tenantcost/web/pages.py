@@ -19,16 +19,7 @@ from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, labels, whatif
-from tenantcost.web.app import (
-    STATIC,
-    context,
-    cookie_secure,
-    current_user,
-    db,
-    dba,
-    reader,
-)
-from tenantcost.web.app import page as render_page
+from tenantcost.web.api import change_setting
 from tenantcost.web.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -38,6 +29,16 @@ from tenantcost.web.auth import (
     end_session,
     password_login,
 )
+from tenantcost.web.deps import (
+    STATIC,
+    context,
+    cookie_secure,
+    current_user,
+    db,
+    dba,
+    reader,
+)
+from tenantcost.web.deps import page as render_page
 from tenantcost.web.render import jsonable
 from tenantcost.web.security import new_csrf_token, same
 from tenantcost.web.throttle import Saturated, retry_after_header
@@ -429,8 +430,6 @@ def settings_submit(
     user: User = Depends(dba_form),
     conn: Connection = Depends(db),
 ) -> Response:
-    from tenantcost.web.api import change_setting
-
     try:
         change = change_setting(conn, user, key, value, reason)
     except UserError as exc:

@@ -18,14 +18,13 @@ from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import connect, database_url, redact
 from tenantcost.errors import UserError
 from tenantcost.numbers import strict_int
+from tenantcost.web.jobs import DEFAULT_INTERVAL
 
 if TYPE_CHECKING:
     import uvicorn
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 DEMO_USER = "demo"
-#: Seconds between runs of the dashboard's jobs (collect, refresh rollups, snapshot).
-DEFAULT_INTERVAL = 900.0
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -1,0 +1,139 @@
+"""What every route depends on: the app's context, the request's connection, the user.
+
+``pages.py`` and ``api.py`` take these as FastAPI dependencies; ``app.py`` builds the
+context they read. Keeping them here lets the routers and the app import one way only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from itsdangerous import Signer
+from psycopg_pool import ConnectionPool
+
+from tenantcost import __version__
+from tenantcost.config import Settings
+from tenantcost.db.connect import Connection
+from tenantcost.web import render
+from tenantcost.web.auth import NotAuthenticated, User, authenticate, require
+from tenantcost.web.jobs import JobRunner
+from tenantcost.web.throttle import HashGate, LoginThrottle
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+@dataclass
+class WebContext:
+    pool: ConnectionPool[Any]
+    signer: Signer
+    templates: Jinja2Templates
+    runner: JobRunner | None
+    started: float
+    settings: Settings
+    throttle: LoginThrottle
+    gate: HashGate
+
+
+def context(request: Request) -> WebContext:
+    ctx: WebContext = request.app.state.ctx
+    return ctx
+
+
+class LazyConnection:
+    """A pooled connection taken on first use, in the thread that uses it.
+
+    Holding a connection while waiting for a worker thread deadlocks a thread pool whose
+    threads wait for connections (seen at 100 concurrent users), so a request takes its
+    connection only inside the thread that runs its handler, and gives it back right after.
+    """
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self._pool = pool
+        self._cm: Any = None
+        self._conn: Connection | None = None
+
+    def _get(self) -> Connection:
+        if self._conn is None:
+            self._cm = self._pool.connection()
+            self._conn = self._cm.__enter__()
+        return self._conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+    def close(self) -> None:
+        if self._cm is not None:
+            cm, self._cm, self._conn = self._cm, None, None
+            cm.__exit__(None, None, None)
+
+
+async def db(request: Request) -> AsyncIterator[Connection]:
+    """The request's connection (autocommit, dict rows, UTC), taken lazily; see LazyConnection."""
+    handle = LazyConnection(context(request).pool)
+    try:
+        yield cast(Connection, handle)
+    finally:
+        handle.close()
+
+
+def _authenticate(request: Request) -> User | None:
+    ctx = context(request)
+    with ctx.pool.connection() as conn:
+        return authenticate(conn, ctx.signer, request)
+
+
+async def current_user(request: Request) -> User:
+    """The logged-in user or token holder (one short pooled query in a worker thread)."""
+    user = await run_in_threadpool(_authenticate, request)
+    if user is None:
+        raise NotAuthenticated()
+    request.state.user = user
+    return user
+
+
+async def reader(user: User = Depends(current_user)) -> User:
+    return require("read")(user)
+
+
+async def dba(user: User = Depends(current_user)) -> User:
+    return require("settings")(user)
+
+
+def templates() -> Jinja2Templates:
+    engine = Jinja2Templates(directory=str(TEMPLATES))
+    engine.env.filters["money"] = render.fmt_money
+    engine.env.filters["pct"] = render.fmt_pct
+    engine.env.filters["cell"] = lambda value, column="": render.fmt_cell(column, value)
+    engine.env.globals["version"] = __version__
+    return engine
+
+
+def cookie_secure(request: Request) -> bool:
+    """Whether cookies get the Secure flag (``TENANTCOST_COOKIE_SECURE``): ``auto`` follows
+    the request's scheme, which is https behind a TLS proxy trusted through
+    ``TENANTCOST_FORWARDED_ALLOW_IPS``."""
+    mode = context(request).settings.cookie_secure
+    return mode == "always" or (mode == "auto" and request.url.scheme == "https")
+
+
+def is_api(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path in ("/metrics", "/openapi.json")
+
+
+def page(
+    request: Request, name: str, values: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    user = getattr(request.state, "user", None)
+    return context(request).templates.TemplateResponse(
+        request, name, {"user": user, "path": request.url.path, **values}, status_code=status_code
+    )
