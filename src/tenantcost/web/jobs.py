@@ -19,13 +19,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+
+if TYPE_CHECKING:  # the pool library loads with the server, not with every CLI command
+    from psycopg_pool import ConnectionPool
 
 #: Seconds between runs of the dashboard's jobs (collect, refresh rollups, snapshot).
 DEFAULT_INTERVAL = 900.0
