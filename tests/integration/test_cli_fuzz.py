@@ -102,8 +102,9 @@ def test_costs_amounts(vps_id: str, amount: str) -> None:
 @FUZZ
 @given(price=numbers, ceiling=numbers, whole=numbers)
 def test_tier_numbers(use_database: str, price: str, ceiling: str, whole: str) -> None:
-    clean(invoke("tiers", "set", "FUZZ", "--price", price, "--cost-ceiling", ceiling))
-    clean(invoke("tiers", "set", "FUZZ", "--price", "5", "--cost-ceiling", "1",
+    clean(invoke("tiers", "set", "FUZZ", "--price", price, "--cost-ceiling", ceiling,
+                 "--reason", "fuzz"))  # fmt: skip
+    clean(invoke("tiers", "set", "FUZZ", "--price", "5", "--cost-ceiling", "1", "--reason", "fuzz",
                  "--requests-per-hour", whole, "--latency-ms", whole, "--storage-gb", price,
                  "--margin-floor", ceiling))  # fmt: skip
     clean(invoke("tiers", "decisions", "--limit", whole))

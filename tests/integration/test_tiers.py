@@ -261,13 +261,33 @@ def test_tiers_cli_set_list_link(use_database: str) -> None:
     runner = CliRunner()
     with psycopg.connect(use_database) as conn:
         conn.execute("INSERT INTO plans (name, price_monthly) VALUES ('Gold', 50)")
-    assert (
-        runner.invoke(
-            app, ["tiers", "set", "GOLD", "--price", "50", "--cost-ceiling", "10"]
-        ).exit_code
-        == 0
-    )
-    assert runner.invoke(app, ["tiers", "set", "GOLD", "--storage-gb", "20"]).exit_code == 0
+    new_tier = [
+        "tiers",
+        "set",
+        "GOLD",
+        "--price",
+        "50",
+        "--cost-ceiling",
+        "10",
+        "--reason",
+        "launch",
+    ]
+    assert runner.invoke(app, new_tier).exit_code == 0
+    change = ["tiers", "set", "GOLD", "--storage-gb", "20", "--price", "50", "--reason", "bigger"]
+    assert runner.invoke(app, change).exit_code == 0
+    with psycopg.connect(use_database) as conn:
+        audit = conn.execute(
+            "SELECT entity, entity_id, old_value, new_value, source, reason FROM cost_audit"
+            " WHERE entity_id LIKE 'tier GOLD.%' ORDER BY id"
+        ).fetchall()
+    # New tier: one row per field that got a value; the change: only storage (the price
+    # given again is unchanged, so no row).
+    assert ("setting", "tier GOLD.monthly_price", None, "50", "cli", "launch") in audit
+    assert ("setting", "tier GOLD.cost_ceiling", None, "10", "cli", "launch") in audit
+    changed = [row for row in audit if row[5] == "bigger"]
+    assert [(r[1], r[2], r[3]) for r in changed] == [("tier GOLD.storage_gb_ceiling", None, "20")]
+    no_reason = runner.invoke(app, ["tiers", "set", "GOLD", "--price", "60", "--reason", " "])
+    assert no_reason.exit_code != 0 and "--reason" in no_reason.output
     assert runner.invoke(app, ["tiers", "link", "Gold", "GOLD"]).exit_code == 0
     listed = {
         r["name"]: r
@@ -277,7 +297,7 @@ def test_tiers_cli_set_list_link(use_database: str) -> None:
     assert listed["GOLD"]["storage_gb_ceiling"] == "20.000"
     assert listed["GOLD"]["plans"] == "Gold"
     assert listed["STARTER"]["cost_ceiling"] == "1.0000"
-    bad = runner.invoke(app, ["tiers", "set", "NEW", "--price", "5"])
+    bad = runner.invoke(app, ["tiers", "set", "NEW", "--price", "5", "--reason", "new"])
     assert bad.exit_code == 2 and "--cost-ceiling" in bad.output
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from tenantcost.costs.audit import record_change
 from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
 from tenantcost.numbers import parse_decimal, parse_integer, strict_int
@@ -79,6 +80,21 @@ def tier_input(
     return parsed
 
 
+def changed_fields(
+    old: Mapping[str, Any], new: Mapping[str, Any]
+) -> list[tuple[str, str | None, str | None]]:
+    """(pure) The tier fields whose value differs, as (field, old text, new text)."""
+    changes = []
+    for field in store.Tier.model_fields:
+        before, after = old.get(field), new.get(field)
+        if field == "name" or before == after:
+            continue
+        changes.append(
+            (field, None if before is None else str(before), None if after is None else str(after))
+        )
+    return changes
+
+
 @app.command("set")
 def set_(
     name: str = typer.Argument(..., help="Tier name, upper case (e.g. STARTER, or a new one)."),
@@ -94,13 +110,20 @@ def set_(
     margin_floor: str = typer.Option(
         None, "--margin-floor", help="Alert below this margin %% (0-100)."
     ),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why (kept in the audit trail with each changed field)."
+    ),
 ) -> None:
     """Create a tier or change some of its fields (the others keep their values).
 
     Numbers are plain digits (no sign, exponent or separators); money has at most 2 decimals.
+    Each changed field leaves a `cost_audit` row (entity setting, `tier NAME.field`), as a
+    change on the settings page does.
     """
+    if not reason.strip():
+        raise UserError("--reason is empty", "say why the tier changes, e.g. --reason 'Q3 pricing'")
     given = tier_input(price, cost_ceiling, storage_gb, requests_per_hour, latency_ms, margin_floor)
-    with connect() as conn:
+    with connect() as conn, conn.transaction():
         current: Mapping[str, Any] = store.get_tier(conn, name) or {}
         if not current and ("monthly_price" not in given or "cost_ceiling" not in given):
             raise UserError(f"tier {name} is new", "give at least --price and --cost-ceiling")
@@ -110,6 +133,8 @@ def set_(
             fields.pop("margin_floor_pct", None)
         tier = store.tier_from_input(name=name, **fields)
         store.save_tier(conn, tier)
+        for field, old, new in changed_fields(current, tier.model_dump()):
+            record_change(conn, "setting", f"tier {tier.name}.{field}", old, new, "cli", reason)
     console.print(f"tier {tier.name} saved", markup=False)
 
 
