@@ -51,20 +51,6 @@ SELECT t.plan, min(t.price_monthly) AS price_monthly, count(*) AS tenants,
  GROUP BY t.plan
  ORDER BY min(t.price_monthly);
 
--- name: resource_summary
--- Shared = no owning tenant, directly (ip.tenant_id) or through the VPS.
-SELECT 'vps' AS resource, count(*) FILTER (WHERE tenant_id IS NULL) AS shared,
-       count(*) FILTER (WHERE tenant_id IS NOT NULL) AS dedicated,
-       coalesce(sum(approximate_cost) FILTER (WHERE status = 'active'), 0.00) AS active_monthly_cost
-  FROM vps_instances
-UNION ALL
-SELECT 'ip',
-       count(*) FILTER (WHERE coalesce(ip.tenant_id, v.tenant_id) IS NULL),
-       count(*) FILTER (WHERE coalesce(ip.tenant_id, v.tenant_id) IS NOT NULL),
-       coalesce(sum(ip.approximate_cost) FILTER (WHERE ip.status IN ('active', 'warmed', 'warming')), 0.00)
-  FROM smtp_ip_addresses ip
-  LEFT JOIN vps_instances v ON v.id = ip.vps_instance_id;
-
 -- name: linked_vps
 SELECT hostwinds_service_id, hostwinds_plan_id, billing_cycle
   FROM vps_instances

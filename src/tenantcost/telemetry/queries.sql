@@ -67,9 +67,6 @@ INSERT INTO telemetry_state (source, key, data, observed_at)
 VALUES (%(source)s, %(key)s, %(data)s, %(observed_at)s)
 ON CONFLICT (source, key) DO UPDATE SET data = EXCLUDED.data, observed_at = EXCLUDED.observed_at;
 
--- name: state_delete
-DELETE FROM telemetry_state WHERE source = %(source)s AND key = %(key)s;
-
 -- name: snapshot_all
 SELECT dbid::bigint AS dbid, userid::bigint AS userid, queryid, toplevel, calls, exec_ms, plan_ms,
        rows, io_read_ms, shared_blks_read, shared_blks_hit, wal_bytes, cpu_user_s,

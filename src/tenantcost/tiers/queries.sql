@@ -169,9 +169,3 @@ UPDATE tier_alerts SET closed_at = %(hour)s
  WHERE closed_at IS NULL
    AND opened_at <= %(hour)s
    AND kind || chr(31) || subject <> ALL (%(keys)s::text[]);
-
--- name: tier_decisions_delivery
-UPDATE tier_decisions SET delivery = %(delivery)s WHERE id = %(id)s;
-
--- name: tier_alerts_delivery
-UPDATE tier_alerts SET delivery = %(delivery)s WHERE id = %(id)s;

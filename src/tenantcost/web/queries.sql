@@ -125,14 +125,6 @@ SELECT ip.id, ip.ip_address, ip.status, ip.approximate_cost, ip.cost_source, ip.
  WHERE COALESCE(ip.tenant_id, v.tenant_id) = %(tenant_id)s
  ORDER BY ip.status, ip.ip_address, ip.id;
 
--- name: resource_audit
-SELECT changed_at, changed_by, entity, entity_id, old_value, new_value, source, reason
-  FROM cost_audit
- WHERE (entity = 'vps' AND entity_id = ANY(%(vps_ids)s))
-    OR (entity = 'ip' AND entity_id = ANY(%(ip_ids)s))
- ORDER BY changed_at DESC, id DESC
- LIMIT %(limit)s;
-
 -- name: tenant_monthly
 -- Revenue received (payments) and emails sent per month, last 12 months, UTC.
 WITH months AS (
@@ -163,9 +155,6 @@ SELECT changed_at, changed_by, entity_id AS setting, old_value, new_value, sourc
   FROM cost_audit WHERE entity = 'setting'
  ORDER BY changed_at DESC, id DESC
  LIMIT %(limit)s;
-
--- name: ip_reprice_count
-SELECT count(*) AS n FROM cost_audit WHERE entity = 'ip' AND source = 'setting';
 
 -- name: relation_exists
 SELECT to_regclass(%(name)s) IS NOT NULL AS present;
