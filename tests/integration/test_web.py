@@ -279,6 +279,30 @@ def test_focus_export_rows_sum_to_the_total_cost(fleet: Fleet, base: str) -> Non
     assert all(r["ChargePeriodStart"] < r["ChargePeriodEnd"] for r in rows)
 
 
+def test_overview_shows_what_waits_in_the_outbox(fleet: Fleet, base: str) -> None:
+    # Three webhook events waiting; the oldest queued 3 h ago and given up after 20 tries.
+    with psycopg.connect(fleet.url) as conn:
+        conn.execute(
+            "INSERT INTO outbox (sink, dedupe_key, payload, attempts, created_at, "
+            "next_attempt_at) VALUES "
+            "('webhook', 'page:1', '{}', 20, now() - interval '3 hours 5 minutes', 'infinity'),"
+            "('webhook', 'page:2', '{}', 1, now() - interval '1 minute', now()),"
+            "('webhook', 'page:3', '{}', 0, now(), now())"
+        )
+    try:
+        with client(base, fleet.tokens["exec"]) as c:
+            html = c.get("/").text
+    finally:
+        with psycopg.connect(fleet.url) as conn:
+            conn.execute("DELETE FROM outbox WHERE dedupe_key LIKE 'page:%'")
+    assert (
+        'data-test="outbox-backlog">Waiting to be delivered (webhook): 3 events, '
+        "1 given up after every retry; the oldest has waited 3 h." in html
+    )
+    with client(base, fleet.tokens["exec"]) as c:  # nothing waiting: no banner
+        assert 'data-test="outbox-backlog"' not in c.get("/").text
+
+
 def test_metrics_exposition(fleet: Fleet, base: str) -> None:
     with psycopg.connect(fleet.url) as conn:  # two events waiting, one of them tried 3 times
         conn.execute(

@@ -157,3 +157,17 @@ def code_words(text: str | None) -> Markup:
 
     escaped = str(escape(text or ""))
     return Markup(re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", r"<code>\g<0></code>", escaped))
+
+
+def age_words(seconds: float | None) -> str:
+    """(pure) A waiting time as people say it: '45 s', '12 min', '3 h', '2 days'."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 2 * 3600:
+        return f"{s // 60} min"
+    if s < 2 * 86400:
+        return f"{s // 3600} h"
+    return f"{s // 86400} days"

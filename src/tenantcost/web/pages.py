@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -17,6 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.outbox.store import backlog
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, labels, whatif
 from tenantcost.web.api import change_setting
@@ -68,6 +70,7 @@ def page(
         "column_label": labels.column_label,
         "audit_label": labels.audit_label,
         "code_words": labels.code_words,
+        "age_words": labels.age_words,
         "tier_fields": labels.TIER_FIELDS,
     }
     return render_page(request, name, {**helpers, **values}, status_code)
@@ -256,6 +259,7 @@ def overview_page(
         "overview.html",
         {
             "o": overview,
+            "outbox": [row for row in backlog(conn, datetime.now(UTC)) if row["pending"]],
             "periods": data.periods(conn),
             "drivers_chart": chart_json(chart),
             "plans_chart": chart_json(plans_chart),
