@@ -147,6 +147,14 @@ def test_modes_after_db_start_as_root(sandbox: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert modes_of(watched) == before
         assert_private(data_dir, server.cluster_dir, password)
+        # The data directory's connection file gone (the cluster lives elsewhere as root):
+        # one clear message and a way out, not a traceback.
+        (data_dir / "embedded.json").unlink()
+        orphan = tenantcost_cli(python, ["db", "start"], env, None)
+        assert orphan.returncode == 2, orphan.stderr
+        said = " ".join(orphan.stderr.split())  # however the terminal wrapped it
+        assert "connection file" in said and "tenantcost db stop" in said
+        assert "Traceback" not in orphan.stderr
     finally:
         server.destroy()
 

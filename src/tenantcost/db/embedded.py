@@ -174,7 +174,13 @@ class EmbeddedServer:
             self._initdb()
         _private_dir(self.data_dir)  # also narrows a directory an older version widened
         state = self.state()
-        assert state is not None
+        if state is None:  # the data dir was removed, the cluster (kept apart as root) was not
+            raise UserError(
+                f"the embedded PostgreSQL cluster in {self.pgdata} exists but its connection "
+                f"file {self.state_file} is missing (was {self.data_dir} deleted?)",
+                f"run `tenantcost db stop`, then delete {self.pgdata} to start afresh "
+                "(its data is lost)",
+            )
         if not self.is_running():
             if _port_in_use(state.port):
                 raise UserError(
