@@ -457,24 +457,6 @@ def _is_record(body: Any) -> bool:
     return not getattr(body, "show_header", True)
 
 
-def render_table(
-    rows: Sequence[Row],
-    columns: Sequence[str] | None = None,
-    title: str = "",
-    *,
-    places: Mapping[str, int] | None = None,
-    priority: Sequence[str] = (),
-    width: int = 80,
-) -> Any:
-    """The table for ``rows`` as one Rich renderable (table plus notes)."""
-    from rich.console import Group
-
-    parts, _ = table_renderables(
-        rows, _columns(rows, columns), title=title, places=places, priority=priority, width=width
-    )
-    return Group(*parts)
-
-
 def emit(
     rows: Sequence[Row],
     fmt: OutputFormat = OutputFormat.table,

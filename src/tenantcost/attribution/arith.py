@@ -31,28 +31,6 @@ CENT = Decimal("0.01")
 GB = Decimal(10) ** 9
 
 USAGE_DRIVERS = ("compute", "memory", "storage", "network")
-#: Every driver of a tenant's cost, in the order reports show them.
-TENANT_DRIVERS = (
-    "vps",
-    "dedicated_ips",
-    "shared_vps",
-    "shared_ips",
-    "compute",
-    "memory",
-    "storage",
-    "network",
-    "addons",
-    "platform_overhead",
-)
-#: Lines charged to no tenant (``tenant`` and ``no_active_subscription`` carry a company).
-NON_TENANT_LINES = (
-    "unattributed",
-    "background",
-    "idle",
-    "control_plane",
-    "shared_unallocated",
-    "no_active_subscription",
-)
 #: Lines platform overhead is made of when the operator spreads it.
 OVERHEAD_LINES = ("unattributed", "background", "idle", "control_plane")
 

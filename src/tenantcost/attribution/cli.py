@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from tenantcost.attribution.ledger import attribute_period
-from tenantcost.db.connect import connect
+from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
 from tenantcost.numbers import parse_decimal
 from tenantcost.output import OutputFormat, emit
@@ -76,9 +78,11 @@ def attribute_command(
             err.print(f"• {note}", highlight=False, markup=False, soft_wrap=True)
 
 
-def resolve_month(conn_month: str | None, month: str | None) -> str:
+def resolve_month(conn: Connection, month: str | None) -> str:
+    """The month asked for, else the latest attributed one (looked up only then)."""
     if month:
         return month_period(month).key
+    conn_month = latest_period(conn)
     if conn_month is None:
         raise UserError(
             "no month has been attributed yet",
@@ -96,19 +100,12 @@ def tenant_costs_command(
     overhead), its share of the month's total, revenue, profit and margin; then the lines no
     tenant carries (unattributed, background, idle, control plane, unallocated shared cost)."""
     with connect() as conn:
-        period = resolve_month(latest_period(conn), month)
+        period = resolve_month(conn, month)
         rows = tenant_cost_rows(conn, period, top)
         info = period_quality(conn, period)
     people = fmt is OutputFormat.table
     money = MONEY_PEOPLE if people else MONEY_MACHINE
-    shown = [
-        {
-            k: quantize(v, PCT if k.endswith("_pct") else money)
-            for k, v in row.items()
-            if not (people and k == "tenant_id")
-        }
-        for row in rows
-    ]
+    shown = [_rounded(row, money, drop=("tenant_id",) if people else ()) for row in rows]
     emit(shown, fmt, title=f"Tenant costs {period} (internal approximation, not billing)")
     if people:
         _quality_note(info)
@@ -118,19 +115,12 @@ def cost_drivers_command(month: str | None = MONTH, fmt: OutputFormat = FORMAT) 
     """Cost drivers of a month as in seed 002's dashboard: each driver's amount and share of
     the month's total, tenants' drivers first, then what no tenant carries."""
     with connect() as conn:
-        period = resolve_month(latest_period(conn), month)
+        period = resolve_month(conn, month)
         rows = driver_rows(conn, period)
         info = period_quality(conn, period)
     people = fmt is OutputFormat.table
     money = MONEY_PEOPLE if people else MONEY_MACHINE
-    shown = [
-        {
-            k: quantize(v, PCT if k == "share_pct" else money)
-            for k, v in row.items()
-            if not (people and k in ("line", "key"))
-        }
-        for row in rows
-    ]
+    shown = [_rounded(row, money, drop=("line", "key") if people else ()) for row in rows]
     emit(shown, fmt, title=f"Cost drivers {period}")
     if people:
         _quality_note(info)
@@ -141,19 +131,24 @@ def quality_command(month: str | None = MONTH, fmt: OutputFormat = FORMAT) -> No
     share of usage carried by tenants, unattributed, background and idle, and the list-price
     usage's error against the imported invoice."""
     with connect() as conn:
-        period = resolve_month(latest_period(conn), month)
+        period = resolve_month(conn, month)
         info = period_quality(conn, period)
     people = fmt is OutputFormat.table
     money = MONEY_PEOPLE if people else MONEY_MACHINE
-    row = {
-        k: quantize(v, PCT if k.endswith("_pct") else money)
-        for k, v in info.items()
-        if k != "notes"
-    }
+    row = _rounded(info, money, drop=("notes",))
     emit([row], fmt, title=f"Attribution quality {period}")
     if people:
         for note in info["notes"]:
             err.print(f"• {note}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _rounded(row: Mapping[str, Any], money: int, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """(pure) A report row at its scale: percentages to PCT places, other figures to ``money``."""
+    return {
+        k: quantize(v, PCT if k.endswith("_pct") else money)
+        for k, v in row.items()
+        if k not in drop
+    }
 
 
 def _quality_note(info: dict[str, object]) -> None:

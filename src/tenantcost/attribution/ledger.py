@@ -131,18 +131,25 @@ def price_days(
 ) -> list[str]:
     """Re-price whole UTC days into ``tenant_cost_daily``, one statement per day (memory stays
     bounded whatever the month's size); notes for hours left unpriced."""
+    settings = settings or get_settings()
+    pricing = _pricing_params(conn, settings)  # the books are read and checked once
     notes = []
     for day in days:
-        notes += price_day_range(conn, day, day, settings)
+        notes += price_day_range(conn, day, day, settings, pricing=pricing)
     return notes
 
 
 def price_day_range(
-    conn: Connection, first: date, last: date, settings: Settings | None = None
+    conn: Connection,
+    first: date,
+    last: date,
+    settings: Settings | None = None,
+    *,
+    pricing: dict[str, Any] | None = None,
 ) -> list[str]:
     """Re-price the UTC days first..last in one statement (a bulk load of known size)."""
     settings = settings or get_settings()
-    params = {"first": first, "last": last, **_pricing_params(conn, settings)}
+    params = {"first": first, "last": last, **(pricing or _pricing_params(conn, settings))}
     conn.execute(sql("daily_delete"), params)
     conn.execute(sql("daily_insert"), params)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)

@@ -9,7 +9,7 @@ from tenantcost.attribution.cli import MONTH, resolve_month
 from tenantcost.db.connect import connect
 from tenantcost.output import OutputFormat, emit
 from tenantcost.report.reports import REPORTS, run_report
-from tenantcost.report.rollup import latest_period, refresh_rollups, rollup_state
+from tenantcost.report.rollup import refresh_rollups, rollup_state
 
 app = typer.Typer(
     help=(
@@ -29,7 +29,7 @@ def _show(name: str, fmt: OutputFormat, month: str | None) -> None:
     report = REPORTS[name]
     people = fmt is OutputFormat.table
     with connect() as conn:
-        period = resolve_month(latest_period(conn), month)
+        period = resolve_month(conn, month)
         rows = run_report(conn, name, period, people=people)
         state = rollup_state(conn, period)
     columns = report.columns

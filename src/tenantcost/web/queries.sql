@@ -1,33 +1,15 @@
 -- Dashboard SQL: users and sessions (0008), the pages' reads over the BI rollups (0006),
 -- tenant resources and their audit trail.
 
--- name: user_insert
-INSERT INTO dashboard_users (name, role, password_hash, token_hash)
-VALUES (%(name)s, %(role)s, %(password_hash)s, %(token_hash)s)
-RETURNING id;
-
 -- name: user_by_name
 SELECT id, name, role, password_hash, token_hash, created_at, last_login_at
   FROM dashboard_users WHERE name = %(name)s;
-
--- name: user_by_token
-SELECT id, name, role FROM dashboard_users WHERE token_hash = %(token_hash)s;
-
--- name: users_list
-SELECT u.name, u.role, u.password_hash IS NOT NULL AS has_password,
-       u.token_hash IS NOT NULL AS has_token, u.created_at, u.created_by, u.last_login_at,
-       (SELECT count(*) FROM dashboard_sessions s
-         WHERE s.user_id = u.id AND s.expires_at > now()) AS active_sessions
-  FROM dashboard_users u ORDER BY u.name;
 
 -- name: user_delete
 DELETE FROM dashboard_users WHERE name = %(name)s;
 
 -- name: user_set_password
 UPDATE dashboard_users SET password_hash = %(password_hash)s WHERE name = %(name)s RETURNING id;
-
--- name: user_set_token
-UPDATE dashboard_users SET token_hash = %(token_hash)s WHERE name = %(name)s RETURNING id;
 
 -- name: user_set_role
 UPDATE dashboard_users SET role = %(role)s WHERE name = %(name)s RETURNING id;

@@ -23,6 +23,7 @@ from tenantcost.model import (
     shipped_scenario_names,
     tier_costs,
 )
+from tenantcost.model.engine import margin_percent
 from tenantcost.model.sensitivity import varied
 
 MAX_MULTIPLIER = Decimal(100)
@@ -262,10 +263,6 @@ def replayed_subscription(row: Mapping[str, Any], new_price: Decimal) -> Decimal
     return new_price * Decimal(row["discount_factor"]) * Decimal(row["fraction"])
 
 
-def _margin(revenue: Decimal, cost: Decimal) -> Decimal | None:
-    return None if revenue == 0 else (revenue - cost) / revenue * 100
-
-
 def replay_months(rows: Iterable[Mapping[str, Any]], new_price: Decimal) -> list[dict[str, Any]]:
     """(pure) A plan's measured months replayed at ``new_price``: per month the tenants,
     revenue before and after (add-ons unchanged), the cost (unchanged: what they used), and
@@ -293,8 +290,8 @@ def replay_months(rows: Iterable[Mapping[str, Any]], new_price: Decimal) -> list
         m = months[key]
         m["profit_before"] = m["revenue_before"] - m["cost"]
         m["profit_after"] = m["revenue_after"] - m["cost"]
-        m["margin_before_pct"] = _margin(m["revenue_before"], m["cost"])
-        m["margin_after_pct"] = _margin(m["revenue_after"], m["cost"])
+        m["margin_before_pct"] = margin_percent(m["revenue_before"], m["cost"])
+        m["margin_after_pct"] = margin_percent(m["revenue_after"], m["cost"])
         out.append(m)
     return out
 
