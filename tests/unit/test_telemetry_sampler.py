@@ -274,9 +274,13 @@ def test_split_across_hours_by_hand() -> None:
         datetime(2026, 1, 5, 10, tzinfo=UTC): Decimal(8),
         datetime(2026, 1, 5, 11, tzinfo=UTC): Decimal(2),
     }
-    # rounding: 1 over three equal thirds -> 0.333333, 0.333333, rest 0.333334
-    thirds = split_across_hours(start, end - timedelta(minutes=0), Decimal(1) * 0 + Decimal(1))
-    assert sum(thirds.values()) == Decimal(1)
+    # rounding: 1 over three whole hours -> 0.333333, 0.333333, and the rest 0.333334 last
+    nine, noon = datetime(2026, 1, 5, 9, tzinfo=UTC), datetime(2026, 1, 5, 12, tzinfo=UTC)
+    assert split_across_hours(nine, noon, Decimal(1)) == {
+        nine: Decimal("0.333333"),
+        datetime(2026, 1, 5, 10, tzinfo=UTC): Decimal("0.333333"),
+        datetime(2026, 1, 5, 11, tzinfo=UTC): Decimal("0.333334"),
+    }
     within = split_across_hours(end - timedelta(minutes=5), end, Decimal("7.5"))
     assert within == {datetime(2026, 1, 5, 11, tzinfo=UTC): Decimal("7.5")}
     assert split_across_hours(end, end, Decimal(3)) == {datetime(2026, 1, 5, 11, tzinfo=UTC): 3}
