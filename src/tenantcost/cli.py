@@ -86,13 +86,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
-#: Commands other modules add to a group when it loads (group → name → module:attribute).
-EXTRA_COMMANDS: dict[str, dict[str, str]] = {
+#: Commands other modules add to a group, loaded only when they run (or their own ``--help``
+#: is asked for): group → name → (module:attribute, one-line help for the group's --help).
+EXTRA_COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "report": {
-        "send": "tenantcost.web.report_send:send_command",
-        "tenant-costs": "tenantcost.attribution.cli:tenant_costs_command",
-        "cost-drivers": "tenantcost.attribution.cli:cost_drivers_command",
-        "quality": "tenantcost.attribution.cli:quality_command",
+        "send": (
+            "tenantcost.web.report_send:send_command",
+            "Render the executive report (HTML) to a file or a webhook.",
+        ),
+        "tenant-costs": (
+            "tenantcost.attribution.cli:tenant_costs_command",
+            "Per-tenant cost by driver (compute, memory, storage, network, VPS and IPs, add-ons, "
+            "overhead), its share of the month's total, revenue, profit and margin; then the "
+            "lines no tenant carries (unattributed, background, idle, control plane, "
+            "unallocated shared cost).",
+        ),
+        "cost-drivers": (
+            "tenantcost.attribution.cli:cost_drivers_command",
+            "Cost drivers of a month as in seed 002's dashboard: each driver's amount and share "
+            "of the month's total, tenants' drivers first, then what no tenant carries.",
+        ),
+        "quality": (
+            "tenantcost.attribution.cli:quality_command",
+            "Attribution quality of a month: its basis (list prices, measured host, invoice), "
+            "the share of usage carried by tenants, unattributed, background and idle, and the "
+            "list-price usage's error against the imported invoice.",
+        ),
     }
 }
 
@@ -107,21 +126,77 @@ def load_command(name: str) -> Any:
     from tenantcost.output import add_view_options
 
     target = _attribute(COMMANDS[name][0])
-    if isinstance(target, typer.Typer):
-        sub = target
-        registered = {info.name for info in sub.registered_commands}
-        for extra, where in EXTRA_COMMANDS.get(name, {}).items():
-            if extra not in registered:
-                sub.command(extra)(_attribute(where))
-    else:
-        sub = typer.Typer(rich_markup_mode="rich")
-        sub.command(name)(target)
-    sub.rich_markup_mode = "rich"
+    if not isinstance(target, typer.Typer):
+        return load_function(name, target)
+    if name in EXTRA_COMMANDS:
+        target.info.cls = ExtrasGroup
+    target.rich_markup_mode = "rich"
+    add_view_options(target)
+    command = typer.main.get_command(target)
+    command.name = name
+    tidy_help(command)
+    return command
+
+
+def load_function(name: str, function: Any) -> Any:
+    """One command function as a click command, with the view options and tidy help."""
+    from tenantcost.output import add_view_options
+
+    sub = typer.Typer(rich_markup_mode="rich")
+    sub.command(name)(function)
     add_view_options(sub)
     command = typer.main.get_command(sub)
     command.name = name
     tidy_help(command)
     return command
+
+
+class LazyGroup(TyperGroup):
+    """A group whose commands in :meth:`lazy` load on demand; its own ``--help`` lists them by
+    their one-line help without importing them."""
+
+    listing = False
+
+    def lazy(self) -> dict[str, tuple[str, str]]:
+        """name → (module:attribute, one-line help)."""
+        return {}
+
+    def load(self, name: str) -> Any:
+        raise NotImplementedError
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        own = list(super().list_commands(ctx))
+        return [*own, *(n for n in self.lazy() if n not in own)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in self.lazy():
+            return None
+        if self.listing:  # the group's --help needs the one-line help, not the command
+            return TyperCommand(name=cmd_name, help=self.lazy()[cmd_name][1])
+        command = self.load(cmd_name)
+        self.commands[cmd_name] = command
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self.listing = True
+        tidy_help(self, recursive=False)
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
+
+class ExtrasGroup(LazyGroup):
+    """A command group with the commands :data:`EXTRA_COMMANDS` adds to it from elsewhere
+    (``report tenant-costs`` lives with the attribution), loaded only when they run."""
+
+    def lazy(self) -> dict[str, tuple[str, str]]:
+        return EXTRA_COMMANDS.get(self.name or "", {})
+
+    def load(self, name: str) -> Any:
+        return load_function(name, _attribute(self.lazy()[name][0]))
 
 
 def reflow(text: str) -> str:
@@ -182,25 +257,18 @@ def _metavar(param: Any) -> str:
     return TYPE_LABELS.get(bare, bare.upper())
 
 
-class TenantcostGroup(TyperGroup):
+class TenantcostGroup(LazyGroup):
     """Root command group: sub-commands load on demand; a UserError anywhere below becomes
     one message and exit code 2."""
 
-    listing = False
+    def lazy(self) -> dict[str, tuple[str, str]]:
+        return COMMANDS
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*COMMANDS, *(n for n in self.commands if n not in COMMANDS)]
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any | None:
-        if cmd_name in self.commands:
-            return self.commands[cmd_name]
-        if cmd_name not in COMMANDS:
-            return None
-        if self.listing:  # the root --help needs the one-line help, not the command
-            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name][1])
-        command = load_command(cmd_name)
-        self.commands[cmd_name] = command
-        return command
+    def load(self, name: str) -> Any:
+        return load_command(name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """As Typer's, but typos are matched against every command, loaded or not."""
@@ -214,14 +282,6 @@ class TenantcostGroup(TyperGroup):
                     names = ", ".join(repr(m) for m in matches)
                     exc.message = f"{message.rstrip('.')}. Did you mean {names}?"  # type: ignore[attr-defined]
             raise
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        self.listing = True
-        tidy_help(self, recursive=False)
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self.listing = False
 
     def invoke(self, ctx: Any) -> Any:
         try:

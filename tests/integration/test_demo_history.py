@@ -76,3 +76,24 @@ def test_reloading_history_replaces_it(conn: Any) -> None:
         "SELECT count(*) AS n, sum(quantity) AS q FROM tenant_usage_hourly"
     ).fetchone()
     assert after == before  # deterministic, and nothing added twice
+
+
+def test_two_connections_write_what_one_writes(conn: Any, migrated_url: str) -> None:
+    """The window split across connections changes the speed, never the rows or their price."""
+
+    def snapshot() -> tuple[Any, ...]:
+        usage = conn.execute(
+            "SELECT metric, count(*) AS n, sum(quantity) AS q FROM tenant_usage_hourly "
+            "GROUP BY metric ORDER BY metric"
+        ).fetchall()
+        daily = conn.execute(
+            "SELECT day, sum(amount) AS a FROM tenant_cost_daily GROUP BY day ORDER BY day"
+        ).fetchall()
+        return (usage, daily)
+
+    load_history(conn, days=5, seed=3, now=NOW)
+    alone = snapshot()
+    with psycopg.connect(migrated_url, row_factory=dict_row, autocommit=True) as second:
+        load_history(conn, days=5, seed=3, now=NOW, more=[second])
+    assert snapshot() == alone
+    assert len(alone[1]) == 6  # a part day at each end of the 5-day window, all priced

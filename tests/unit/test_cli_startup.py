@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tenantcost.cli import COMMANDS, app, load_command, reflow
+from tenantcost.cli import COMMANDS, EXTRA_COMMANDS, app, load_command, reflow
 
 HEAVY = ["fastapi", "uvicorn", "matplotlib", "alembic", "psycopg_pool", "psycopg", "sqlalchemy"]
 
@@ -60,11 +60,39 @@ def test_root_help_lists_every_command_with_its_own_first_line() -> None:
         assert own.startswith(short.rstrip(".")), (name, own, short)
 
 
+def test_group_help_lists_the_commands_added_from_elsewhere_without_loading_them() -> None:
+    for group, extras in EXTRA_COMMANDS.items():
+        command: Any = load_command(group)
+        result = runner.invoke(app, [group, "--help"])
+        assert result.exit_code == 0
+        for name, (_, short) in extras.items():
+            assert name in result.output
+            assert name not in command.commands  # listed from the table, not imported
+            own = " ".join((command.get_command(None, name).help or "").split("\n\n")[0].split())
+            assert own.startswith(short.rstrip(".")), (name, own, short)
+
+
+def test_a_report_command_loads_no_other_commands_modules() -> None:
+    """``report health`` imports the report modules, not the attribution's or the web's
+    (the commands ``report`` gains from them load only when they run)."""
+    script = (
+        "import json, sys\nfrom tenantcost.cli import load_command\n"
+        "load_command('report').get_command(None, 'health')\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    loaded = set(json.loads(out.splitlines()[-1]))
+    assert "tenantcost.report.cli" in loaded
+    assert not {m for m in loaded if m.startswith(("tenantcost.attribution", "tenantcost.web"))}
+
+
 def all_command_paths() -> list[list[str]]:
     paths: list[list[str]] = []
     for name in COMMANDS:
         command: Any = load_command(name)
-        subs = getattr(command, "commands", {})
+        subs = command.list_commands(None) if hasattr(command, "list_commands") else []
         paths += [[name, sub] for sub in subs] if subs else [[name]]
     return paths
 
@@ -76,7 +104,7 @@ def test_every_help_has_no_type_brackets_and_explains_the_command(path: list[str
     assert not re.search(r"<(bool|str|int|float|text)>", result.output), result.output
     command: Any = load_command(path[0])
     if len(path) > 1:
-        command = command.commands[path[1]]
+        command = command.get_command(None, path[1])
     assert command.help and len(command.help.split()) >= 4, path  # a sentence, not a stub
 
 

@@ -11,21 +11,18 @@ import typer
 from rich.console import Console
 
 from tenantcost.attribution.ledger import attribute_period
-from tenantcost.db.connect import Connection, connect
+from tenantcost.cli_options import FORMAT, MONTH
+from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
 from tenantcost.numbers import parse_decimal
 from tenantcost.output import OutputFormat, emit
 from tenantcost.report.costs import driver_rows, period_quality, tenant_cost_rows
 from tenantcost.report.reports import MONEY_MACHINE, MONEY_PEOPLE, PCT, quantize
-from tenantcost.report.rollup import latest_period
+from tenantcost.report.rollup import resolve_month
 from tenantcost.telemetry.timeutil import Period, current_month, month_period, parse_hour
 
 err = Console(stderr=True)
 
-MONTH = typer.Option(
-    None, "--month", help="UTC month YYYY-MM (default: the latest attributed month)."
-)
-FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
 INVOICE_MAX = Decimal("999999999999.99")  # host_invoices.amount is numeric(14,2)
 
 
@@ -76,19 +73,6 @@ def attribute_command(
     if fmt is OutputFormat.table:
         for note in result.notes:
             err.print(f"• {note}", highlight=False, markup=False, soft_wrap=True)
-
-
-def resolve_month(conn: Connection, month: str | None) -> str:
-    """The month asked for, else the latest attributed one (looked up only then)."""
-    if month:
-        return month_period(month).key
-    conn_month = latest_period(conn)
-    if conn_month is None:
-        raise UserError(
-            "no month has been attributed yet",
-            "run `tenantcost attribute` (or `tenantcost collect`) first",
-        )
-    return conn_month
 
 
 def tenant_costs_command(

@@ -97,7 +97,7 @@ class Attribution:
 # ----------------------------------------------------------------------------- pricing
 
 
-def _pricing_params(conn: Connection, settings: Settings) -> dict[str, Any]:
+def pricing_params(conn: Connection, settings: Settings) -> dict[str, Any]:
     """What the pricing function needs: provider, memory model, and the books it may use —
     only stored books that still validate (``stored_books`` skips a bad one, say 1e30)."""
     books = [b.name for b in stored_books(conn, settings.usage_provider)]
@@ -114,7 +114,7 @@ def price_hours(
     """Re-price the hours in [start, end) into ``tenant_cost_hourly`` (replaces them:
     re-running changes nothing); hours past the retention window are dropped."""
     settings = settings or get_settings()
-    params = {"start": hour_of(start), "end": end, **_pricing_params(conn, settings)}
+    params = {"start": hour_of(start), "end": end, **pricing_params(conn, settings)}
     conn.execute(sql("hourly_delete"), params)
     conn.execute(sql("hourly_insert"), params)
     before = hour_of(end) - timedelta(days=settings.hourly_cost_retention_days)
@@ -132,7 +132,7 @@ def price_days(
     """Re-price whole UTC days into ``tenant_cost_daily``, one statement per day (memory stays
     bounded whatever the month's size); notes for hours left unpriced."""
     settings = settings or get_settings()
-    pricing = _pricing_params(conn, settings)  # the books are read and checked once
+    pricing = pricing_params(conn, settings)  # the books are read and checked once
     notes = []
     for day in days:
         notes += price_day_range(conn, day, day, settings, pricing=pricing)
@@ -149,7 +149,7 @@ def price_day_range(
 ) -> list[str]:
     """Re-price the UTC days first..last in one statement (a bulk load of known size)."""
     settings = settings or get_settings()
-    params = {"first": first, "last": last, **(pricing or _pricing_params(conn, settings))}
+    params = {"first": first, "last": last, **(pricing or pricing_params(conn, settings))}
     conn.execute(sql("daily_delete"), params)
     conn.execute(sql("daily_insert"), params)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ class JobState:
     url: str = ""
     loaded: bool = False  # the fleet was (re)loaded this run: its history is loaded too
     notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per step (bench/demo)
 
 
 Step = tuple[str, Callable[[JobState, Callable[[str], None]], None]]
@@ -104,8 +106,8 @@ def _history(days: int) -> Callable[[JobState, Callable[[str], None]], None]:
 
         if not state.loaded:
             return
-        with connect(state.url) as conn:
-            result = load_history(conn, days=days, progress=say)
+        with connect(state.url) as conn, connect(state.url) as second:
+            result = load_history(conn, days=days, progress=say, more=[second])
         state.notes.append(
             f"usage history: {result.days} days, {result.evidence_rows:,} evidence rows "
             f"(source 'demo', seed 002's tier profiles), priced and attributed for "
@@ -207,14 +209,20 @@ def run_steps(steps: list[Step], console: Console) -> JobState:
             def say(message: str, title: str = title) -> None:
                 progress.update(task, description=f"{title}: {message}")
 
+            started = time.perf_counter()
             step(state, say)
+            state.seconds[title] = time.perf_counter() - started
             progress.advance(task)
         progress.update(task, description="done")
     return state
 
 
-def run_main_job(*, tenants: int, seed: int, reload: bool, serve: bool, port: int) -> None:
-    console = Console()
+def run_main_job(
+    *, tenants: int, seed: int, reload: bool, serve: bool, port: int, console: Console | None = None
+) -> JobState:
+    """Run every step, show the reports, then serve the dashboard (unless ``serve`` is off);
+    returns the job's state (its notes and per-step seconds) when it does not serve."""
+    console = console or Console()
     state = run_steps(
         [
             ("starting database", _start),
@@ -232,11 +240,13 @@ def run_main_job(*, tenants: int, seed: int, reload: bool, serve: bool, port: in
     )
     for note in state.notes:
         console.print(f"• {note}")
+    console.print(f"• main job: {sum(state.seconds.values()):.1f} s", highlight=False)
     show_reports(state.url, console)
     if serve:
         from tenantcost.web.serve import ensure_demo_user, serve_forever
 
         serve_forever(state.url, "127.0.0.1", port, banner=ensure_demo_user(state.url))
+    return state
 
 
 def show_reports(url: str, console: Console) -> None:

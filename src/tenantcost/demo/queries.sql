@@ -71,64 +71,78 @@ SELECT tenant_id, name, tier FROM (
 ORDER BY array_position(ARRAY['FREE', 'STARTER', 'PRO'], tier);
 
 -- name: history_delete
-DELETE FROM tenant_usage_hourly WHERE source = %(source)s;
+-- Earlier demo evidence in [from, to) (NULL: unbounded); real telemetry stays.
+DELETE FROM tenant_usage_hourly
+ WHERE source = %(source)s
+   AND (%(from)s::timestamptz IS NULL OR hour >= %(from)s)
+   AND (%(to)s::timestamptz IS NULL OR hour < %(to)s);
 
 -- name: history_insert
 -- Demo usage evidence per tenant and hour from seed 002's tier profiles (section 2), shaped by
 -- hour of day, day of week, growth over the window, per-tenant scale and noise; deterministic
 -- for a seed. Heavy tenants (4 in 100) run 15x; one PRO tenant spikes at %(spike)s: 40x its
 -- queries and a runaway query holding 8 vCPUs for the hour (the cost-jump alert).
+-- The shaping is float8 (a model, not money; ~10x faster than numeric over a million rows);
+-- quantities become NUMERIC, rounded to 6 places, as they are written. Rows go in hour order,
+-- so the unique key's index grows at its right edge. Only the hours [%(from)s, %(to)s) of
+-- the window [%(start)s, %(end)s) are written: the window is split so several connections
+-- can write at once.
 WITH profile (tier, queries_day, seconds, vcpu, ram_mb, storage_gb, egress_gb_month) AS (
-    VALUES ('FREE', 10, 0.05, 0.1, 20, 0.1, 0.03),
+    VALUES ('FREE', 10::float8, 0.05::float8, 0.1::float8, 20::float8, 0.1::float8, 0.03::float8),
            ('STARTER', 50, 0.075, 0.15, 30, 2, 0.15),
            ('PRO', 200, 0.1, 0.2, 50, 10, 0.6),
            ('ENTERPRISE', 1000, 0.15, 0.3, 100, 50, 3)
-), tenants AS (
+), fleet AS (
     SELECT DISTINCT ON (s.tenant_id) s.tenant_id, pt.tier,
            abs(hashtext(s.tenant_id::text || %(seed)s::text)) AS h
       FROM subscriptions s JOIN plan_tiers pt ON pt.plan_id = s.plan_id
      WHERE s.status = 'active'
      ORDER BY s.tenant_id, pt.tier
 ), spiking AS (
-    SELECT tenant_id FROM tenants WHERE tier = 'PRO' ORDER BY h LIMIT 1
-), hours AS (
-    SELECT generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 hour',
+    SELECT tenant_id FROM fleet WHERE tier = 'PRO' ORDER BY h LIMIT 1
+), tenants AS MATERIALIZED (
+    SELECT f.tenant_id, f.tenant_id::text AS key, p.*,
+           -- per tenant: 0.5 .. 1.5 of the profile, heavy hitters 15x; storage 0.3 .. 1.0 of
+           -- the profile (which sits at the tier's ceiling), heavy 6x
+           (0.5 + (f.h %% 1000) / 1000.0::float8) * CASE WHEN f.h %% 100 < 4 THEN 15 ELSE 1 END
+             AS scale,
+           (0.3 + (f.h %% 700) / 1000.0::float8) * CASE WHEN f.h %% 100 < 4 THEN 6 ELSE 1 END
+             AS size,
+           f.tenant_id IN (SELECT tenant_id FROM spiking) AS spikes
+      FROM fleet f JOIN profile p ON p.tier = f.tier
+), hours AS MATERIALIZED (  -- once per hour, not once per tenant-hour
+    SELECT hour, hour::text AS key,
+           -- busy 08-18 UTC, quiet at night; weekends at half
+           CASE WHEN extract(hour FROM hour AT TIME ZONE 'UTC') BETWEEN 8 AND 18 THEN 1.8
+                WHEN extract(hour FROM hour AT TIME ZONE 'UTC') BETWEEN 19 AND 23 THEN 0.8
+                ELSE 0.25 END::float8
+             * CASE WHEN extract(isodow FROM hour AT TIME ZONE 'UTC') >= 6 THEN 0.5 ELSE 1.1 END
+             AS rhythm,
+           -- 0 .. 1 across the window: growth from 0.8 to 1.2, storage from 0.9 to 1.0
+           (extract(epoch FROM hour - %(start)s::timestamptz)
+              / extract(epoch FROM %(end)s::timestamptz - %(start)s::timestamptz))::float8
+             AS elapsed
+      FROM generate_series(%(from)s::timestamptz, %(to)s::timestamptz - interval '1 hour',
                            interval '1 hour') AS hour
 ), shaped AS (
-    SELECT t.tenant_id, h.hour, p.*,
-           -- per tenant: 0.5 .. 1.5 of the profile, heavy hitters 15x
-           (0.5 + (t.h %% 1000) / 1000.0) * CASE WHEN t.h %% 100 < 4 THEN 15 ELSE 1 END
-             -- busy 08-18 UTC, quiet at night; weekends at half
-             * CASE WHEN extract(hour FROM h.hour AT TIME ZONE 'UTC') BETWEEN 8 AND 18 THEN 1.8
-                    WHEN extract(hour FROM h.hour AT TIME ZONE 'UTC') BETWEEN 19 AND 23 THEN 0.8
-                    ELSE 0.25 END
-             * CASE WHEN extract(isodow FROM h.hour AT TIME ZONE 'UTC') >= 6 THEN 0.5 ELSE 1.1 END
-             -- growth: from 0.8 to 1.2 across the window
-             * (0.8 + 0.4 * extract(epoch FROM h.hour - %(start)s::timestamptz)
-                      / extract(epoch FROM %(end)s::timestamptz - %(start)s::timestamptz))
+    SELECT t.*, h.hour, h.elapsed,
+           t.scale * h.rhythm * (0.8 + 0.4 * h.elapsed)
              -- noise 0.7 .. 1.3
-             * (0.7 + (abs(hashtext(t.tenant_id::text || h.hour::text)) %% 600) / 1000.0)
-             * CASE WHEN h.hour = %(spike)s AND t.tenant_id IN (SELECT tenant_id FROM spiking)
-                    THEN 40 ELSE 1 END AS load,
-           CASE WHEN h.hour = %(spike)s AND t.tenant_id IN (SELECT tenant_id FROM spiking)
-                THEN 8 * 3600 ELSE 0 END AS runaway_cpu,
-           -- storage: 0.3 .. 1.0 of the profile (which sits at the tier's ceiling), heavy 6x
-           (0.3 + (t.h %% 700) / 1000.0) * CASE WHEN t.h %% 100 < 4 THEN 6 ELSE 1 END
-             * (0.9 + 0.1 * extract(epoch FROM h.hour - %(start)s::timestamptz)
-                      / extract(epoch FROM %(end)s::timestamptz - %(start)s::timestamptz))
-             AS size
-      FROM tenants t JOIN profile p ON p.tier = t.tier CROSS JOIN hours h
-), quantities AS (
-    SELECT s.tenant_id, s.hour,
-           floor(s.queries_day / 24.0 * s.load
-                 + (abs(hashtext(s.tenant_id::text || s.hour::text || 'q')) %% 1000) / 1000.0)
-             AS queries,
-           s.seconds, s.vcpu, s.ram_mb, s.storage_gb * s.size AS storage_gb,
+             * (0.7 + (abs(hashtext(t.key || h.key)) %% 600) / 1000.0::float8)
+             * CASE WHEN t.spikes AND h.hour = %(spike)s THEN 40 ELSE 1 END AS load,
+           CASE WHEN t.spikes AND h.hour = %(spike)s THEN 8 * 3600 ELSE 0 END AS runaway_cpu,
+           (abs(hashtext(t.key || h.key || 'q')) %% 1000) / 1000.0::float8 AS dither
+      FROM tenants t CROSS JOIN hours h
+), quantities AS MATERIALIZED (  -- once per tenant-hour, not once per metric
+    SELECT s.tenant_id, s.hour, floor(s.queries_day / 24.0 * s.load + s.dither) AS queries,
+           s.seconds, s.vcpu, s.ram_mb, s.storage_gb * s.size * (0.9 + 0.1 * s.elapsed)
+             AS storage_gb,
            s.egress_gb_month, s.load, s.runaway_cpu
       FROM shaped s
+     ORDER BY s.hour, s.tenant_id
 )
 INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity)
-SELECT q.hour, q.tenant_id, m.metric, 'demo', round(m.quantity, 6)
+SELECT q.hour, q.tenant_id, m.metric, 'demo', round(m.quantity::numeric, 6)
   FROM quantities q
  CROSS JOIN LATERAL (VALUES
      ('query_count', q.queries),

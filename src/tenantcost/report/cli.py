@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from tenantcost.attribution.cli import MONTH, resolve_month
+from tenantcost.cli_options import FORMAT, MONTH
 from tenantcost.db.connect import connect
 from tenantcost.output import OutputFormat, emit
 from tenantcost.report.reports import REPORTS, run_report
-from tenantcost.report.rollup import refresh_rollups, rollup_state
+from tenantcost.report.rollup import refresh_rollups, resolve_month, rollup_state
 
 app = typer.Typer(
     help=(
@@ -21,8 +21,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(stderr=True)
-
-FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv.")
 
 
 def _show(name: str, fmt: OutputFormat, month: str | None) -> None:

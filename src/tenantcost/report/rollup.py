@@ -15,6 +15,8 @@ from typing import Any
 
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
+from tenantcost.errors import UserError
+from tenantcost.telemetry.timeutil import month_period
 
 REFRESH_HINT = "tenantcost report refresh"
 
@@ -108,3 +110,16 @@ def refresh_rollups(conn: Connection, *, as_of: datetime | None = None) -> Refre
     result = refresh_current(conn, as_of=as_of or datetime.now(UTC))
     seconds = time.perf_counter() - started
     return RefreshResult(seconds=seconds, state=rollup_state(conn, result.period.key))
+
+
+def resolve_month(conn: Connection, month: str | None) -> str:
+    """The month asked for, else the latest attributed one (looked up only then)."""
+    if month:
+        return month_period(month).key
+    latest = latest_period(conn)
+    if latest is None:
+        raise UserError(
+            "no month has been attributed yet",
+            "run `tenantcost attribute` (or `tenantcost collect`) first",
+        )
+    return latest
