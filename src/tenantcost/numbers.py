@@ -22,6 +22,8 @@ N = TypeVar("N", int, Decimal)
 # ASCII digits only: ``\d`` would accept any Unicode digit, which Decimal happily converts.
 _PLAIN = re.compile(r"(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?")
 _INTEGER = re.compile(r"[0-9]+")
+#: What :func:`parse_decimal` accepts, as a JSON-schema pattern (the API's documentation).
+PLAIN_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 #: More integer digits than any amount tenantcost stores (NUMERIC(12,2) and smaller).
 MAX_INTEGER_DIGITS = 15
 PLAIN_HINT = "write digits with an optional decimal point, e.g. {example} (no sign, exponent, "

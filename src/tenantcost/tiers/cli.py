@@ -10,10 +10,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from tenantcost.costs.audit import record_change
 from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
-from tenantcost.numbers import parse_decimal, parse_integer, strict_int
+from tenantcost.numbers import strict_int
 from tenantcost.output import OutputFormat, emit
 from tenantcost.telemetry.timeutil import check_year
 from tenantcost.tiers import store
@@ -40,12 +39,6 @@ def list_(fmt: OutputFormat = FORMAT) -> None:
     )
 
 
-#: Largest values the tiers table holds (numeric(10,2) price, int ceilings) or that make sense.
-TIER_MAX_MONEY = Decimal("99999999.99")
-TIER_MAX_GB = Decimal(1_000_000_000)
-TIER_MAX_INT = 2**31 - 1
-
-
 def tier_input(
     price: str | None,
     cost_ceiling: str | None,
@@ -54,45 +47,21 @@ def tier_input(
     latency_ms: str | None,
     margin_floor: str | None,
 ) -> dict[str, Any]:
-    """The options given, parsed strictly (plain digits), keyed by the tier's field names."""
-    money = {"maximum": TIER_MAX_MONEY, "places": 2, "example": "25.00"}
-    decimals: dict[str, tuple[str | None, str, dict[str, Any]]] = {
-        "monthly_price": (price, "--price", money),
-        "cost_ceiling": (cost_ceiling, "--cost-ceiling", money),
-        "storage_gb_ceiling": (storage_gb, "--storage-gb", {"maximum": TIER_MAX_GB}),
-        "margin_floor_pct": (
-            margin_floor,
-            "--margin-floor",
-            {"maximum": Decimal(100), "example": "70"},
-        ),
+    """The options given, parsed strictly (plain digits) within the tiers columns' bounds,
+    keyed by the tier's field names."""
+    given = {
+        "monthly_price": (price, "--price"),
+        "cost_ceiling": (cost_ceiling, "--cost-ceiling"),
+        "storage_gb_ceiling": (storage_gb, "--storage-gb"),
+        "requests_per_hour_ceiling": (requests_per_hour, "--requests-per-hour"),
+        "latency_target_ms": (latency_ms, "--latency-ms"),
+        "margin_floor_pct": (margin_floor, "--margin-floor"),
     }
-    parsed: dict[str, Any] = {
-        field: parse_decimal(text, what=option, **limits)
-        for field, (text, option, limits) in decimals.items()
+    return {
+        field: store.parse_tier_field(field, text, option)
+        for field, (text, option) in given.items()
         if text is not None
     }
-    for field, text, option in (
-        ("requests_per_hour_ceiling", requests_per_hour, "--requests-per-hour"),
-        ("latency_target_ms", latency_ms, "--latency-ms"),
-    ):
-        if text is not None:
-            parsed[field] = parse_integer(text, what=option, minimum=1, maximum=TIER_MAX_INT)
-    return parsed
-
-
-def changed_fields(
-    old: Mapping[str, Any], new: Mapping[str, Any]
-) -> list[tuple[str, str | None, str | None]]:
-    """(pure) The tier fields whose value differs, as (field, old text, new text)."""
-    changes = []
-    for field in store.Tier.model_fields:
-        before, after = old.get(field), new.get(field)
-        if field == "name" or before == after:
-            continue
-        changes.append(
-            (field, None if before is None else str(before), None if after is None else str(after))
-        )
-    return changes
 
 
 @app.command("set")
@@ -100,7 +69,7 @@ def set_(
     name: str = typer.Argument(..., help="Tier name, upper case (e.g. STARTER, or a new one)."),
     price: str = typer.Option(None, "--price", help="Monthly price, USD (e.g. 25.00)."),
     cost_ceiling: str = typer.Option(
-        None, "--cost-ceiling", help="Monthly cost ceiling, USD (more than 0)."
+        None, "--cost-ceiling", help="Monthly cost ceiling, USD (more than 0, 4 decimals at most)."
     ),
     storage_gb: str = typer.Option(None, "--storage-gb", help="Storage ceiling, GB."),
     requests_per_hour: str = typer.Option(
@@ -116,7 +85,8 @@ def set_(
 ) -> None:
     """Create a tier or change some of its fields (the others keep their values).
 
-    Numbers are plain digits (no sign, exponent or separators); money has at most 2 decimals.
+    Numbers are plain digits (no sign, exponent or separators); the price has at most 2
+    decimals, the cost ceiling 4, storage 3 (the settings page accepts the same).
     Each changed field leaves a `cost_audit` row (entity setting, `tier NAME.field`), as a
     change on the settings page does.
     """
@@ -132,9 +102,8 @@ def set_(
         if fields.get("margin_floor_pct") is None:
             fields.pop("margin_floor_pct", None)
         tier = store.tier_from_input(name=name, **fields)
-        store.save_tier(conn, tier)
-        for field, old, new in changed_fields(current, tier.model_dump()):
-            record_change(conn, "setting", f"tier {tier.name}.{field}", old, new, "cli", reason)
+        changes = store.tier_changes(current, tier.model_dump())
+        store.save_tier_audited(conn, tier, changes, "cli", reason)
     console.print(f"tier {tier.name} saved", markup=False)
 
 

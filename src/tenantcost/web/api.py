@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.numbers import PLAIN_PATTERN
 from tenantcost.outbox.store import backlog
 from tenantcost.report.costs import period_quality, tenant_cost_rows
 from tenantcost.report.reports import run_report
@@ -258,7 +259,7 @@ def _whatif_parameters() -> list[dict[str, Any]]:
     """The what-if query for the OpenAPI document (the handler reads it as a mapping)."""
 
     def param(name: str, description: str) -> dict[str, Any]:
-        schema = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,10})?$"}
+        schema = {"type": "string", "pattern": PLAIN_PATTERN}
         return {
             "name": name,
             "in": "query",

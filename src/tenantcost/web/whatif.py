@@ -7,7 +7,6 @@ what ``tenantcost model cost|mix|plans|sensitivity`` print, computed by the same
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,6 +24,7 @@ from tenantcost.model import (
 )
 from tenantcost.model.engine import margin_percent
 from tenantcost.model.sensitivity import varied
+from tenantcost.numbers import parse_decimal, parse_integer
 
 MAX_MULTIPLIER = Decimal(100)
 MAX_TENANTS = 10_000_000
@@ -37,21 +37,6 @@ class WhatIfInputs:
     prices: dict[str, Decimal]
     counts: dict[str, int]
     vcpu_multiplier: Decimal
-
-
-# Plain decimals only: no sign, exponent, underscore, NaN or Infinity (``-0``, ``1_000``,
-# ``1e999`` and ``1e-400`` are refused, not read as something else).
-_PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,10})?")
-
-
-def _decimal(text: str, what: str) -> Decimal:
-    if not _PLAIN_DECIMAL.fullmatch(text.strip()):
-        raise UserError(
-            f"{what}: {text[:40]!r} is not a plain number of 0 or more",
-            "write digits with an optional decimal point, e.g. 25 or 1.5 "
-            "(at most 12 digits before it and 10 after)",
-        )
-    return Decimal(text.strip())
 
 
 @dataclass
@@ -84,24 +69,15 @@ def field_name(key: str) -> str:
 
 
 def _count(text: str, what: str) -> int:
-    count = _decimal(text, what)
-    if count != count.to_integral_value() or count > MAX_TENANTS:
-        raise UserError(f"{what}: give a whole number up to {MAX_TENANTS:,}")
-    return int(count)
+    return parse_integer(text, what=what, maximum=MAX_TENANTS, example="120")
 
 
 def _price(text: str, what: str) -> Decimal:
-    value = _decimal(text, what)
-    if value > MAX_PRICE:
-        raise UserError(f"{what}: {value} is above {MAX_PRICE}")
-    return value
+    return parse_decimal(text, what=what, maximum=MAX_PRICE, places=10, example="25")
 
 
 def _multiplier(text: str, what: str) -> Decimal:
-    value = _decimal(text, what)
-    if value > MAX_MULTIPLIER:
-        raise UserError(f"{what}: {value} is above {MAX_MULTIPLIER}")
-    return value
+    return parse_decimal(text, what=what, maximum=MAX_MULTIPLIER, places=10, example="1.5")
 
 
 def parse_form(params: Mapping[str, str]) -> WhatIfForm:
