@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
+from tenantcost.attribution.hours import price_pass_hours
 from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit
@@ -134,23 +135,6 @@ def parse_duration(text: str, option: str = "--every") -> float:
     if value > MAX_DURATION_S:
         raise UserError(f"{option} must be at most 24 hours", f"e.g. {option} 1h")
     return value
-
-
-def _price_hour(conn: Connection, report: PassReport) -> str | None:
-    from tenantcost.attribution.ledger import attribute_period
-    from tenantcost.telemetry.timeutil import hour_period
-
-    try:
-        for hour in report.hours:  # a pass's usage may straddle an hour boundary
-            attribute_period(conn, hour_period(hour))
-    except UserError as exc:
-        fix = f"; fix: {exc.hint}" if exc.hint else ""
-        return f"hourly pricing skipped: {exc.message}{fix}"
-    except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
-        return f"hourly pricing skipped: {exc.diag.message_primary or exc}"
-    except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure
-        return f"hourly pricing skipped: arithmetic error ({type(exc).__name__})"
-    return None
 
 
 def _show_pass(conn: Connection, report: PassReport, fmt: OutputFormat) -> None:
@@ -425,7 +409,7 @@ def collect_command(
                     _wait(window)
                     sampler.stop()
                 report = collector.collect()
-                note = _price_hour(conn, report) if price else None
+                note = price_pass_hours(conn, report.hours) if price else None
                 if note:
                     report.warnings.append(note)
                 _show_pass(conn, report, fmt)
@@ -485,7 +469,7 @@ def _collect_loop(seconds: float, *, price: bool, host: bool, evaluate: bool, sa
         nonlocal passes, evaluated
         report = collector.collect()
         notes = [*report.warnings]
-        note = _price_hour(conn, report) if price else None
+        note = price_pass_hours(conn, report.hours) if price else None
         notes += [note] if note else []
         passes += 1
         err.print(

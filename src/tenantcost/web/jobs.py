@@ -21,10 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
 from tenantcost.db.connect import Connection
-from tenantcost.errors import UserError
 
 if TYPE_CHECKING:  # the pool library loads with the server, not with every CLI command
     from psycopg_pool import ConnectionPool
@@ -48,25 +45,18 @@ class CollectorJob:
         self._probed = False
 
     def __call__(self, conn: Connection) -> None:
-        from tenantcost.attribution.ledger import attribute_period
+        from tenantcost.attribution.hours import price_pass_hours
         from tenantcost.telemetry.collector import Collector
         from tenantcost.telemetry.sampler import start_sampler
-        from tenantcost.telemetry.timeutil import hour_period
 
         if not self._probed:
             self._probed = True
             self.sampler, why = start_sampler(conn)
             log.info("compute: %s", why)
         report = Collector(conn, interval_s=self.interval, sampler=self.sampler).collect()
-        try:
-            for hour in report.hours:
-                attribute_period(conn, hour_period(hour))
-        except UserError as exc:  # e.g. no price book in force: the usage is kept
-            log.warning("hourly pricing skipped: %s; fix: %s", exc.message, exc.hint or "-")
-        except psycopg.errors.DataError as exc:  # a bad stored row: the usage is kept
-            log.warning("hourly pricing skipped: %s", exc.diag.message_primary or exc)
-        except ArithmeticError as exc:  # e.g. decimal overflow from an absurd stored figure
-            log.warning("hourly pricing skipped: arithmetic error (%s)", type(exc).__name__)
+        note = price_pass_hours(conn, report.hours)
+        if note:
+            log.warning("%s", note)
 
     def close(self) -> None:
         if self.sampler is not None:

@@ -24,6 +24,8 @@ from typing import TypeVar
 
 from cachetools import TTLCache
 
+from tenantcost.outbox.drain import backoff_seconds
+
 T = TypeVar("T")
 
 # Longest account name a dashboard user can have (dashboard_users' CHECK); longer names
@@ -42,9 +44,7 @@ class Backoff:
 
     def wait_after(self, failures: int) -> float:
         """Seconds to wait after ``failures`` consecutive failures (0 while under ``free``)."""
-        if failures < self.free:
-            return 0.0
-        return min(self.cap, self.base * 2.0 ** min(failures - self.free, 64))
+        return backoff_seconds(failures - self.free + 1, self.base, self.cap)
 
 
 @dataclass
