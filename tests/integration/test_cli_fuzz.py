@@ -218,7 +218,7 @@ ODD_INPUTS = [
     ["report", "tenant-costs", "--month", "9999-12"],
     ["model", "sensitivity", "--values", "0,1E+999999"],
     ["tenants", "map", "a\x00", "--shared"],
-    ["tiers", "link", "\x00", "X"],
+    ["tiers", "link", "\x00", "X", "--reason", "r"],
     ["costs", "override", "vps", "\x00", "5", "--reason", "r"],
     ["tiers", "decisions", "--limit", "99999999999999999999"],
     ["collect", "--every", "99999999h"],

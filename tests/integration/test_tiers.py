@@ -288,7 +288,17 @@ def test_tiers_cli_set_list_link(use_database: str) -> None:
     assert [(r[1], r[2], r[3]) for r in changed] == [("tier GOLD.storage_gb_ceiling", None, "20")]
     no_reason = runner.invoke(app, ["tiers", "set", "GOLD", "--price", "60", "--reason", " "])
     assert no_reason.exit_code != 0 and "--reason" in no_reason.output
-    assert runner.invoke(app, ["tiers", "link", "Gold", "GOLD"]).exit_code == 0
+    assert runner.invoke(app, ["tiers", "link", "Gold", "GOLD"]).exit_code != 0  # no reason
+    linked = runner.invoke(app, ["tiers", "link", "Gold", "GOLD", "--reason", "gold plan"])
+    assert linked.exit_code == 0, linked.output
+    again = runner.invoke(app, ["tiers", "link", "Gold", "GOLD", "--reason", "again"])
+    assert again.exit_code == 0
+    with psycopg.connect(use_database) as c:
+        links = c.execute(
+            "SELECT old_value, new_value, source, reason FROM cost_audit"
+            " WHERE entity = 'setting' AND entity_id = 'plan Gold.tier'"
+        ).fetchall()
+    assert links == [(None, "GOLD", "cli", "gold plan")]  # the unchanged re-link adds none
     listed = {
         r["name"]: r
         for r in json.loads(runner.invoke(app, ["tiers", "list", "--format", "json"]).output)

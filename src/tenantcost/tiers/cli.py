@@ -111,10 +111,14 @@ def set_(
 def link(
     plan: str = typer.Argument(..., help="Plan name or id."),
     tier: str = typer.Argument(..., help="Tier name."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the audit trail)."),
 ) -> None:
-    """Govern a plan's tenants by a tier's ceilings."""
+    """Govern a plan's tenants by a tier's ceilings. The change leaves a `cost_audit` row
+    (entity setting, `plan NAME.tier`, old and new tier)."""
+    if not reason.strip():
+        raise UserError("--reason is empty", "say why, e.g. --reason 'Growth moves to PRO'")
     with connect() as conn:
-        plan_name = store.link_plan(conn, plan, tier)
+        plan_name = store.link_plan(conn, plan, tier, "cli", reason)
     console.print(f"plan {plan_name} → tier {tier}", markup=False)
 
 

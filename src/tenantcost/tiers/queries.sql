@@ -25,7 +25,9 @@ ON CONFLICT (name) DO UPDATE
 SELECT * FROM tiers WHERE name = %(name)s;
 
 -- name: plan_by_name
-SELECT id, name FROM plans WHERE name = %(plan)s OR id::text = %(plan)s;
+SELECT p.id, p.name, pt.tier
+  FROM plans p LEFT JOIN plan_tiers pt ON pt.plan_id = p.id
+ WHERE p.name = %(plan)s OR p.id::text = %(plan)s;
 
 -- name: link_plan
 INSERT INTO plan_tiers (plan_id, tier) VALUES (%(plan_id)s, %(tier)s)

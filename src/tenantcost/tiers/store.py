@@ -138,8 +138,12 @@ def save_tier(conn: Connection, tier: Tier) -> None:
         conn.execute(sql("tier_upsert"), tier.model_dump())
 
 
-def link_plan(conn: Connection, plan: str, tier: str) -> str:
-    """Govern a plan's tenants by a tier; returns the plan's name."""
+def link_plan(conn: Connection, plan: str, tier: str, source: str, reason: str) -> str:
+    """Govern a plan's tenants by a tier, audited (``cost_audit`` entity ``setting``,
+    ``plan NAME.tier``: which ceilings a plan's tenants answer to is a cost setting);
+    returns the plan's name. Linking a plan to the tier it has already writes nothing."""
+    from tenantcost.costs.audit import record_change
+
     with conn.transaction():
         found = conn.execute(sql("plan_by_name"), {"plan": plan}).fetchall()
         if len(found) != 1:
@@ -149,5 +153,8 @@ def link_plan(conn: Connection, plan: str, tier: str) -> str:
             )
         if get_tier(conn, tier) is None:
             raise UserError(f"no tier {tier!r}", "create it with `tenantcost tiers set`")
-        conn.execute(sql("link_plan"), {"plan_id": found[0]["id"], "tier": tier})
-    return str(found[0]["name"])
+        name, before = str(found[0]["name"]), found[0]["tier"]
+        if before != tier:
+            conn.execute(sql("link_plan"), {"plan_id": found[0]["id"], "tier": tier})
+            record_change(conn, "setting", f"plan {name}.tier", before, tier, source, reason)
+    return name
