@@ -284,10 +284,8 @@ def test_a_source_that_is_a_warning_is_printed_once() -> None:
 
 def test_hourly_pricing_note_carries_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime
-    from types import SimpleNamespace
 
-    import tenantcost.attribution.ledger as ledger
-    from tenantcost.telemetry.cli import _price_hour
+    import tenantcost.attribution.hours as hours
 
     def no_book(*args: Any, **kwargs: Any) -> None:
         from tenantcost.errors import UserError
@@ -297,10 +295,9 @@ def test_hourly_pricing_note_carries_the_fix(monkeypatch: pytest.MonkeyPatch) ->
             "import one: `tenantcost pricebook import railway-2025-11`",
         )
 
-    monkeypatch.setattr(ledger, "attribute_period", no_book)
+    monkeypatch.setattr(hours, "attribute_period", no_book)
     hour = datetime(2026, 12, 1, 14, tzinfo=UTC)
-    report = SimpleNamespace(hour=hour, hours=[hour])
-    note = _price_hour(None, report)  # type: ignore[arg-type]
+    note = hours.price_pass_hours(None, [hour])  # type: ignore[arg-type]
     assert note is not None and note.startswith("hourly pricing skipped: no price book")
     assert "fix: import one: `tenantcost pricebook import railway-2025-11`" in note
 
