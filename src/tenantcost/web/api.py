@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,10 +23,10 @@ from tenantcost.report.costs import period_quality, tenant_cost_rows
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, focus, metrics, whatif
 from tenantcost.web.auth import CSRF_HEADER, User, check_csrf
-from tenantcost.web.deps import context, db, dba, reader
-from tenantcost.web.render import csv_lines, csv_text, jsonable
+from tenantcost.web.deps import cached, chosen_period, context, db, dba, memo, reader
+from tenantcost.web.render import csv_lines, jsonable
 from tenantcost.web.tables import TABLES, fetch, parse_query
-from tenantcost.web.views import table_json
+from tenantcost.web.views import streamed_csv, table_json
 
 router = APIRouter()
 
@@ -104,11 +105,20 @@ def me(user: User = Depends(reader)) -> JSONResponse:
 
 @router.get("/api/v1/overview", tags=["pages"], summary="Overview (seed 002 §11)")
 def overview(
-    period: str | None = PERIOD, user: User = Depends(reader), conn: Connection = Depends(db)
+    request: Request,
+    period: str | None = PERIOD,
+    user: User = Depends(reader),
+    conn: Connection = Depends(db),
 ) -> JSONResponse:
     """Totals (revenue, cost, margin), margin trend vs ~30 days ago, per-plan breakdown,
     cost drivers with shares, top cost tenants vs their plan's average, tier decisions."""
-    return ok(data.overview(conn, data.choose_period(conn, period)))
+    month = chosen_period(request, conn, period)
+    found = cached(
+        request, conn, ("overview data", month), partial(data.overview_figures, conn, month)
+    )
+    if found["available"]:
+        found = {**found, "tier_decisions": data.tier_signals(conn, 10)}
+    return ok(found)
 
 
 @router.get("/api/v1/health", tags=["pages"], summary="Health status counts")
@@ -122,6 +132,7 @@ def health(
 
 @router.get("/api/v1/tables/{name}", tags=["tables"], summary="A dashboard table")
 def table(
+    request: Request,
     name: TableName,
     sort: str | None = Query(None, description="Column to sort by (one of the table's columns)."),
     order: Literal["asc", "desc"] | None = Query(None, description="asc or desc."),
@@ -145,15 +156,10 @@ def table(
         "page": str(page),
         "per_page": str(per_page),
     }
-    query = parse_query(spec, params, data.choose_period(conn, period))
+    query = parse_query(spec, params, chosen_period(request, conn, period))
     if format == "csv":
-        result = fetch(conn, spec, query, paged=False)
-        return Response(
-            csv_text(result.rows, spec.columns),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    return ok(table_json(fetch(conn, spec, query)))
+        return streamed_csv(request, spec, query, name)
+    return ok(table_json(fetch(conn, spec, query, memo=memo(request, conn))))
 
 
 @router.get("/api/v1/shared", tags=["pages"], summary="Cost charged to no tenant")
@@ -186,6 +192,7 @@ def tenant_costs(
 
 @router.get("/api/v1/tenants/{tenant_id}", tags=["pages"], summary="One tenant")
 def tenant(
+    request: Request,
     tenant_id: str,
     period: str | None = PERIOD,
     user: User = Depends(reader),
@@ -198,7 +205,11 @@ def tenant(
         tid = data.require_tenant_id(tenant_id)
     except UserError as exc:
         return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=400)
-    detail = data.tenant_detail(conn, tid, data.choose_period(conn, period))
+    month = chosen_period(request, conn, period)
+    found = cached(
+        request, conn, ("tenant data", tid, month), partial(data.tenant_figures, conn, tid, month)
+    )
+    detail = None if found is None else {**found, **data.tenant_signals(conn, tid)}
     if detail is None:
         return JSONResponse(
             {"error": f"no company has id {tid}", "hint": "see /api/v1/tenant-costs for ids"},
