@@ -7,6 +7,7 @@ Field names are the BI views' column names; money is a decimal string. Tables an
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
@@ -86,6 +87,7 @@ def prometheus(
         else None,
         now=now,
         outbox=backlog(conn, datetime.fromtimestamp(now, UTC)),
+        cache=context(request).cache.stats.as_dict(),
     )
     return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
 
@@ -309,6 +311,7 @@ def whatif_api(request: Request, user: User = Depends(reader)) -> JSONResponse:
 
 @router.get("/api/v1/export/focus", tags=["export"], summary="FOCUS 1.3 cost export")
 def focus_export(
+    request: Request,
     period: str | None = PERIOD,
     format: Format = Query("csv", description="csv (default, streamed) or json."),
     user: User = Depends(reader),
@@ -319,12 +322,20 @@ def focus_export(
     tenant's rows sum to its cost everywhere else."""
     from tenantcost.config import get_settings
 
-    month = focus.parse_month(period, data.choose_period(conn, None))
-    rows = focus.export(conn, month, get_settings().usage_provider)
+    provider = get_settings().usage_provider
+    month = focus.parse_month(period, focus.default_period(conn))
+    info = focus.period_info(conn, month)
     if format == "json":
-        return ok({"focus_version": focus.FOCUS_VERSION, "period": month, "rows": list(rows)})
+        rows = list(focus.stream(conn, month, info, provider))
+        return ok({"focus_version": focus.FOCUS_VERSION, "period": month, "rows": rows})
+    pool = context(request).pool
+
+    def streamed() -> Iterator[dict[str, Any]]:
+        with pool.connection() as own:
+            yield from focus.stream(own, month, info, provider)
+
     return StreamingResponse(
-        csv_lines(rows, focus.FOCUS_COLUMNS),
+        csv_lines(streamed(), focus.FOCUS_COLUMNS),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="focus-1.3-{month}.csv"'},
     )

@@ -150,7 +150,10 @@ def _where(spec: TableSpec) -> pgsql.Composable:
 def statement(spec: TableSpec, query: TableQuery, *, paged: bool) -> pgsql.Composed:
     """The rows in order, with ``LIMIT``/``OFFSET`` when paged: one sort (top-N when paged)
     directly over the figures; the total comes from ``count_statement`` (cached)."""
-    tiebreak = [c for c in ("company_name", "tenant_id", "plan_name") if c in spec.columns]
+    # ties by company then tenant (unique in a month: what migration 0019's indexes hold),
+    # or by plan for the per-plan table
+    unique = ("company_name", "tenant_id") if "tenant_id" in spec.columns else ("plan_name",)
+    tiebreak = [c for c in unique if c in spec.columns]
     order = pgsql.SQL(", ").join(
         [
             pgsql.SQL("t.{} {} NULLS LAST").format(
