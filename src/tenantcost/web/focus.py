@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from tenantcost.db.connect import Connection
@@ -107,6 +108,7 @@ def sql(name: str) -> str:
     return queries("tenantcost.web")[name]
 
 
+@lru_cache(maxsize=256)
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
