@@ -192,9 +192,12 @@ server_for(url, jobs=False, interval=3600.0).run(sockets=[sock])
 
 
 @contextmanager
-def server_process(url: str, workers: int = 1, src: Path | None = None) -> Iterator[str]:
+def server_process(
+    url: str, workers: int = 1, src: Path | None = None
+) -> Iterator[tuple[str, int]]:
     """The dashboard in ``workers`` child processes on a free loopback port (their own
-    process group, stopped afterwards); ``src``: import tenantcost from that checkout."""
+    process group, stopped afterwards): its base URL and the first worker's pid; ``src``:
+    import tenantcost from that checkout."""
     probe = bind("127.0.0.1", 0)
     port = probe.getsockname()[1]
     probe.close()
@@ -220,7 +223,7 @@ def server_process(url: str, workers: int = 1, src: Path | None = None) -> Itera
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the dashboard server did not start")
             time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the workers this benchmark forked, only
         proc.wait(15)
@@ -256,7 +259,7 @@ def measure(
     url: str, args: argparse.Namespace, token: str, tenant_ids: list[str], workers: int
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"workers": workers, "pages": {}}
-    with server_process(url, workers, args.server_src) as base:
+    with server_process(url, workers, args.server_src) as (base, _):
         for name, path in pages(tenant_ids[0]).items():
             stats = summary(sequential(base, token, path, args.repeat))
             out["pages"][name] = {"path": path, **stats}

@@ -163,7 +163,7 @@ def render_csv(
     seen: list[int] = [-1] * len(cols)
     indexed = list(enumerate(cols))
     cells: list[list[Any]] = []
-    decimal, text_type, safe, cell_of = Decimal, str, csv_safe, csv_cell
+    decimal, text_type, safe, cell_of, uuid = Decimal, str, csv_safe, csv_cell, UUID
     for row in rows:
         line: list[Any] = []
         add = line.append
@@ -182,6 +182,10 @@ def render_csv(
                 if scale > seen[i]:
                     seen[i] = scale
                 add((value, text, scale))
+            elif kind is int:
+                add(str(value))
+            elif kind is uuid:
+                add(safe(str(value)))
             elif kind is decimal:  # NaN, Infinity: counted as scale 0, printed as they are
                 seen[i] = max(seen[i], 0)
                 add(str(value))
