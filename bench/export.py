@@ -134,17 +134,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Ledger lines of each synthetic month, one export per value (smallest first).",
     )
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench export", description=__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    results = run(args)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
