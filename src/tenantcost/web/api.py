@@ -24,7 +24,7 @@ from tenantcost.report.costs import period_quality, tenant_cost_rows
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, focus, metrics, whatif
 from tenantcost.web.auth import CSRF_HEADER, User, check_csrf
-from tenantcost.web.deps import cached, chosen_period, context, db, dba, memo, reader
+from tenantcost.web.deps import cached, cached_found, chosen_period, context, db, dba, memo, reader
 from tenantcost.web.render import csv_lines, jsonable
 from tenantcost.web.tables import TABLES, fetch, parse_query
 from tenantcost.web.views import streamed_csv, table_json
@@ -208,7 +208,7 @@ def tenant(
     except UserError as exc:
         return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=400)
     month = chosen_period(request, conn, period)
-    found = cached(
+    found = cached_found(
         request, conn, ("tenant data", tid, month), partial(data.tenant_figures, conn, tid, month)
     )
     detail = None if found is None else {**found, **data.tenant_signals(conn, tid)}

@@ -126,6 +126,28 @@ def cached(request: Request, conn: Connection, key: Hashable, compute: Callable[
     return context(request).cache.get(figures_generation(request, conn), key, compute)
 
 
+class _NotFound(Exception):
+    """Raised through the cache so that "not found" is never kept."""
+
+
+def cached_found(
+    request: Request, conn: Connection, key: Hashable, compute: Callable[[], T | None]
+) -> T | None:
+    """``cached``, except that None (nothing found, e.g. no such tenant) is not kept: requests
+    for made-up ids do not fill the cache."""
+
+    def found() -> T:
+        value = compute()
+        if value is None:
+            raise _NotFound
+        return value
+
+    try:
+        return cached(request, conn, key, found)
+    except _NotFound:
+        return None
+
+
 def memo(request: Request, conn: Connection) -> Callable[[Hashable, Callable[[], Any]], Any]:
     """``cached`` for this request, as the ``memo`` the table helpers take."""
     return partial(cached, request, conn)

@@ -37,6 +37,7 @@ from tenantcost.web.auth import (
 from tenantcost.web.deps import (
     STATIC,
     cached,
+    cached_found,
     chosen_period,
     context,
     cookie_secure,
@@ -404,7 +405,9 @@ def tenant_page(
         tid = None
     period = _period(request, conn)
     found = (
-        cached(request, conn, ("tenant", tid, period), partial(tenant_figures, conn, tid, period))
+        cached_found(
+            request, conn, ("tenant", tid, period), partial(tenant_figures, conn, tid, period)
+        )
         if tid
         else None
     )
