@@ -1,11 +1,12 @@
-"""``python -m bench bi-views|telemetry|cpu-accuracy|web|cli|demo``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|cpu-accuracy|web|export|cli|demo``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from bench import bi_views, cli, cpu_accuracy, demo, telemetry, web
+from bench import bi_views, cli, cpu_accuracy, demo, export, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(
             "cpu-accuracy", help="Per-tenant CPU: sampler vs execution time vs truth (issue 12)."
         )
+    )
+    export.add_arguments(
+        sub.add_parser("export", help="Streamed FOCUS export: rows/s and server memory (issue 15).")
     )
     cli.add_arguments(sub.add_parser("cli", help="CLI start-up: --version, --help (issue 14)."))
     demo.add_arguments(
@@ -46,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         return cli.run(args)
     if args.name == "demo":
         return demo.run(args)
+    if args.name == "export":
+        results = export.run(args)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return 0
     parser.print_help()
     return 2
 

@@ -1,18 +1,22 @@
 """Dashboard benchmark: every page's server time and 100 concurrent users, at 10,000 tenants.
 
-``python -m bench.web --tenants 10000 --json bench/results/web_10000.json``
+``python -m bench.web --tenants 10000 --workers 1 2 --json bench/results/web_10000.json``
 
 A throw-away embedded PostgreSQL in a temp dir gets the demo fleet (``load_demo``), its
-rollups refreshed and a dba user with an API token; the dashboard runs in this process on
-127.0.0.1 in a separate process (``serve_forever``, jobs off, so the load generator does not
-share its interpreter lock). Then:
+figures refreshed and a dba user with an API token (``--database-url`` reuses a database
+that already has a fleet instead). The dashboard runs on 127.0.0.1 in separate processes
+(``--workers`` of them sharing one listening socket, jobs off, so the load generator does not
+share their interpreter lock). For each worker count:
 
 1. each page and API endpoint is requested ``--repeat`` times in a row: p50/p95 of the
    loopback round trip (an upper bound on server time: it includes HTTP and the client);
-2. ``--users`` threads, each with its own HTTP client, alternate the overview page and the
-   executive health page for ``--seconds`` (at most ``--max-per-user`` requests each),
-   pausing ``--think-ms`` between requests (0: back to back, the worst case): p50, p95, p99
-   and throughput. Load is generated from 127.0.0.1, bounded in count and time.
+   the FOCUS export's rows per second;
+2. ``--users`` threads, each with its own HTTP client, visit the dashboard's pages in a
+   random order (overview, health, health sorted and paged, allocation, a random tenant's
+   page) for ``--seconds`` (at most ``--max-per-user`` requests each), pausing between
+   requests for a time drawn at random (exponential, mean ``--think-ms``; 0: back to back,
+   the worst case): p50, p95, p99 and errors overall and per page, and throughput. Load is
+   generated from 127.0.0.1, bounded in count and time.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import argparse
 import json
 import os
 import platform
+import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,31 +97,57 @@ def sequential(base: str, token: str, path: str, repeat: int) -> list[float]:
     return times
 
 
+def user_pages() -> list[tuple[str, str]]:
+    """The pages a dashboard user visits, each with the name its figures are reported under
+    (the tenant page's path is drawn per visit)."""
+    return [
+        ("overview page", "/"),
+        ("health page", "/health"),
+        ("health page sorted, page N", "/health?sort=monthly_profit&order=asc&page={n}"),
+        ("allocation page", "/allocation"),
+        ("tenant page", "/tenants/{tenant}"),
+    ]
+
+
 def concurrent(
-    base: str, token: str, users: int, seconds: float, max_per_user: int, think: float = 0.0
+    base: str,
+    token: str,
+    users: int,
+    seconds: float,
+    max_per_user: int,
+    think: float = 0.0,
+    tenant_ids: Sequence[str] = (),
+    seed: int = 1,
 ) -> dict[str, Any]:
-    paths = ["/", "/health"]
-    samples: list[list[float]] = [[] for _ in range(users)]
-    errors = [0] * users
+    """``users`` threads visiting the pages in random order, each pausing a random time
+    (exponential, mean ``think`` seconds) between requests; per page and overall figures."""
+    pages = user_pages()
+    samples: list[list[tuple[str, float]]] = [[] for _ in range(users)]
+    errors: list[list[str]] = [[] for _ in range(users)]
     start = threading.Barrier(users + 1)
     deadline = [0.0]
 
     def user(k: int) -> None:
+        rng = random.Random(seed * 1_000_003 + k)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
             start.wait()
-            for i in range(max_per_user):
+            if think:
+                time.sleep(rng.uniform(0, think))  # arrive spread out, not all at once
+            for _ in range(max_per_user):
                 if time.perf_counter() > deadline[0]:
                     return
+                name, path = rng.choice(pages)
+                path = path.format(n=rng.randint(1, 100), tenant=rng.choice(tenant_ids))
                 began = time.perf_counter()
                 try:
-                    c.get(paths[(k + i) % 2]).raise_for_status()
+                    c.get(path).raise_for_status()
                 except httpx.HTTPError:
-                    errors[k] += 1
+                    errors[k].append(name)
                     continue
-                samples[k].append(time.perf_counter() - began)
+                samples[k].append((name, time.perf_counter() - began))
                 if think:
-                    time.sleep(think)
+                    time.sleep(rng.expovariate(1 / think))
 
     threads = [threading.Thread(target=user, args=(k,)) for k in range(users)]
     for t in threads:
@@ -127,33 +159,57 @@ def concurrent(
         t.join(seconds + 120)
     elapsed = time.perf_counter() - began
     flat = [s for per in samples for s in per]
+    failed = [e for per in errors for e in per]
     return {
         "users": users,
-        "think_ms": round(think * 1000),
+        "think_ms_mean": round(think * 1000),
+        "think": "exponential" if think else "none (back to back)",
         "seconds": round(elapsed, 1),
         "requests": len(flat),
-        "errors": sum(errors),
+        "errors": len(failed),
         "throughput_rps": round(len(flat) / elapsed, 1),
-        **summary(flat),
+        **summary([t for _, t in flat]),
+        "per_page": {
+            name: {
+                **summary([t for n, t in flat if n == name]),
+                "errors": sum(1 for e in failed if e == name),
+            }
+            for name, _ in pages
+        },
     }
 
 
-SERVER = (
-    "import sys; from tenantcost.web.serve import serve_forever; "
-    "serve_forever(sys.argv[1], '127.0.0.1', int(sys.argv[2]), jobs=False)"
-)
+SERVER = """
+import os, sys
+from tenantcost.web.serve import bind, server_for
+url, port, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sock = bind("127.0.0.1", port)
+for _ in range(workers - 1):  # pre-fork: every worker accepts on the one socket
+    if os.fork() == 0:
+        break
+server_for(url, jobs=False, interval=3600.0).run(sockets=[sock])
+"""
 
 
 @contextmanager
-def server_process(url: str) -> Iterator[str]:
-    """``serve_forever`` in a child process on a free loopback port; stopped afterwards."""
+def server_process(
+    url: str, workers: int = 1, src: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """The dashboard in ``workers`` child processes on a free loopback port (their own
+    process group, stopped afterwards): its base URL and the first worker's pid; ``src``:
+    import tenantcost from that checkout."""
     probe = bind("127.0.0.1", 0)
     port = probe.getsockname()[1]
     probe.close()
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, url, str(port)],
+        [sys.executable, "-c", SERVER, url, str(port), str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -167,10 +223,70 @@ def server_process(url: str) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the dashboard server did not start")
             time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # the workers this benchmark forked, only
         proc.wait(15)
+
+
+def export_rate(base: str, token: str) -> dict[str, Any]:
+    """The FOCUS export of the default month: rows, seconds and rows per second."""
+    headers = {"Authorization": f"Bearer {token}"}
+    began = time.perf_counter()
+    rows = -1  # the header
+    with httpx.stream("GET", f"{base}/api/v1/export/focus", headers=headers, timeout=600) as r:
+        r.raise_for_status()
+        for chunk in r.iter_bytes():
+            rows += chunk.count(b"\n")
+    seconds = time.perf_counter() - began
+    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds)}
+
+
+def prepare(conn: Any, args: argparse.Namespace, results: dict[str, Any]) -> tuple[str, list[str]]:
+    """A dba token and the fleet's tenant ids (the costliest first)."""
+    name = f"bench-{os.getpid()}"
+    user = add_user(conn, name, "dba", password=None, token=True)
+    assert user.token
+    rows = conn.execute(
+        "SELECT tenant_id FROM tenant_period_figures WHERE period = tenantcost_latest_period() "
+        "ORDER BY total_operational_cost DESC"
+    ).fetchall()
+    results["tenants_with_figures"] = len(rows)
+    return user.token, [str(r["tenant_id"]) for r in rows]
+
+
+def measure(
+    url: str, args: argparse.Namespace, token: str, tenant_ids: list[str], workers: int
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"workers": workers, "pages": {}}
+    with server_process(url, workers, args.server_src) as (base, _):
+        for name, path in pages(tenant_ids[0]).items():
+            stats = summary(sequential(base, token, path, args.repeat))
+            out["pages"][name] = {"path": path, **stats}
+            print(
+                f"[{workers}w] {name:40s} p50 {stats['p50_ms']:7.1f} ms  p95 {stats['p95_ms']:7.1f} ms"
+            )
+        out["focus_export"] = export_rate(base, token)
+        print(f"[{workers}w] FOCUS export:", json.dumps(out["focus_export"]))
+        out["concurrent"] = []
+        for think in args.think_ms:
+            run_ = concurrent(
+                base,
+                token,
+                args.users,
+                args.seconds,
+                args.max_per_user,
+                think / 1000,
+                tenant_ids,
+                args.seed,
+            )
+            out["concurrent"].append(run_)
+            per_page = run_.pop("per_page")
+            print(f"[{workers}w] concurrent:", json.dumps(run_))
+            for page, stats in per_page.items():
+                print(f"    {page:32s} {json.dumps(stats)}")
+            run_["per_page"] = per_page
+    return out
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -181,7 +297,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
         },
+        "runs": [],
     }
+    if args.database_url:
+        with connect(args.database_url) as conn:
+            token, tenant_ids = prepare(conn, args, results)
+        results["tenants"] = None  # the fleet that was there
+        for workers in args.workers:
+            results["runs"].append(measure(args.database_url, args, token, tenant_ids, workers))
+        return results
     with tempfile.TemporaryDirectory(prefix="tenantcost-bench-web-") as tmp:
         server = EmbeddedServer(Path(tmp))
         url = server.start()
@@ -194,29 +318,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 began = time.perf_counter()
                 refresh_rollups(conn)
                 results["refresh_seconds"] = round(time.perf_counter() - began, 2)
-                user = add_user(conn, "bench", "dba", password=None, token=True)
-                assert user.token
-                row = conn.execute(
-                    "SELECT tenant_id FROM executive_business_rollup "
-                    "ORDER BY total_operational_cost DESC LIMIT 1"
-                ).fetchone()
-                assert row
-            with server_process(url) as base:
-                results["pages"] = {}
-                for name, path in pages(str(row["tenant_id"])).items():
-                    stats = summary(sequential(base, user.token, path, args.repeat))
-                    results["pages"][name] = {"path": path, **stats}
-                    print(
-                        f"{name:40s} p50 {stats['p50_ms']:7.1f} ms  p95 {stats['p95_ms']:7.1f} ms"
-                    )
-                results["concurrent"] = [
-                    concurrent(
-                        base, user.token, args.users, args.seconds, args.max_per_user, think / 1000
-                    )
-                    for think in args.think_ms
-                ]
-                for run_ in results["concurrent"]:
-                    print("concurrent:", json.dumps(run_))
+                token, tenant_ids = prepare(conn, args, results)
+            for workers in args.workers:
+                results["runs"].append(measure(url, args, token, tenant_ids, workers))
         finally:
             server.destroy()  # also the cluster a root run keeps elsewhere
     return results
@@ -235,7 +339,27 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         nargs="+",
         default=[0.0, 1000.0],
-        help="Pause between a user's requests, one concurrent run per value.",
+        help="Mean pause between a user's requests (drawn at random, exponential), one "
+        "concurrent run per value; 0: back to back.",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="Server processes sharing the socket, one measurement per value (e.g. 1 2).",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="Use this database's fleet (already loaded and refreshed) instead of a "
+        "throw-away one; adds a dba user named bench-PID.",
+    )
+    parser.add_argument(
+        "--server-src",
+        type=Path,
+        default=None,
+        help="Run the server from another checkout's src directory (A/B against a commit).",
     )
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
     args = parser.parse_args(argv)

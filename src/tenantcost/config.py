@@ -257,6 +257,24 @@ class Settings(BaseSettings):
             "is answered 503 with Retry-After at once."
         ),
     )
+    web_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description=(
+            "Megabytes (estimated) of page data and rendered page parts each dashboard "
+            "process keeps until the figures' next refresh; 0 turns the cache off."
+        ),
+    )
+    web_cache_entries: int = Field(
+        default=2000,
+        ge=0,
+        le=1_000_000,
+        description=(
+            "Most cached pages and page parts per dashboard process (least recently used "
+            "dropped first); 0 turns the cache off."
+        ),
+    )
     token_expiry_days: int = Field(
         default=90,
         ge=1,

@@ -316,3 +316,55 @@ def test_asked_for_columns_wider_than_the_terminal_are_never_cut() -> None:
     assert "…" not in text
     # 123456.785 + 1 -> $123,457.79; 98765.4321 -> $98,765.43, whole even at 20 columns
     assert "$123,457.79" in text and "$98,765.43" in text
+
+
+def test_the_one_pass_csv_writes_what_csv_cell_writes_at_the_column_scales() -> None:
+    """render_csv's fast paths (text, Decimals, ints, UUIDs) print exactly what the general
+    ``csv_cell`` prints at each column's fixed scale, for every kind of cell."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from tenantcost.output import csv_cell, scales
+
+    rows = [
+        {
+            "name": "=cmd()",
+            "amount": Decimal("1.5"),
+            "n": 3,
+            "id": uuid.UUID(int=7),
+            "flag": True,
+            "when": datetime(2026, 12, 1, tzinfo=UTC),
+            "tags": ["a", "b"],
+            "ratio": Decimal("0.123456"),
+        },
+        {
+            "name": "plain",
+            "amount": Decimal("-0.000"),
+            "n": -4,
+            "id": None,
+            "flag": False,
+            "when": None,
+            "tags": [],
+            "ratio": Decimal("2"),
+        },
+        {
+            "name": "",
+            "amount": Decimal("1E+2"),
+            "n": 0,
+            "id": uuid.UUID(int=8),
+            "flag": None,
+            "when": None,
+            "tags": None,
+            "ratio": Decimal("NaN"),
+        },
+        {"name": "-1", "amount": Decimal("12.345678"), "ratio": Decimal("-0.0000001")},
+    ]
+    columns = ["name", "amount", "n", "id", "flag", "when", "tags", "ratio"]
+    for places in (None, {"ratio": 2}, {"amount": 3, "ratio": 0}):
+        fixed = scales(rows, columns, places)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([csv_cell(row.get(c), fixed[c]) for c in columns])
+        assert render_csv(rows, columns, places) == buffer.getvalue()

@@ -7,7 +7,9 @@ Field names are the BI views' column names; money is a decimal string. Tables an
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,10 +24,10 @@ from tenantcost.report.costs import period_quality, tenant_cost_rows
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, focus, metrics, whatif
 from tenantcost.web.auth import CSRF_HEADER, User, check_csrf
-from tenantcost.web.deps import context, db, dba, reader
-from tenantcost.web.render import csv_lines, csv_text, jsonable
+from tenantcost.web.deps import cached, cached_found, chosen_period, context, db, dba, memo, reader
+from tenantcost.web.render import csv_lines, jsonable
 from tenantcost.web.tables import TABLES, fetch, parse_query
-from tenantcost.web.views import table_json
+from tenantcost.web.views import streamed_csv, table_json
 
 router = APIRouter()
 
@@ -85,6 +87,7 @@ def prometheus(
         else None,
         now=now,
         outbox=backlog(conn, datetime.fromtimestamp(now, UTC)),
+        cache=context(request).cache.stats.as_dict(),
     )
     return PlainTextResponse(text, media_type=metrics.CONTENT_TYPE)
 
@@ -104,11 +107,20 @@ def me(user: User = Depends(reader)) -> JSONResponse:
 
 @router.get("/api/v1/overview", tags=["pages"], summary="Overview (seed 002 §11)")
 def overview(
-    period: str | None = PERIOD, user: User = Depends(reader), conn: Connection = Depends(db)
+    request: Request,
+    period: str | None = PERIOD,
+    user: User = Depends(reader),
+    conn: Connection = Depends(db),
 ) -> JSONResponse:
     """Totals (revenue, cost, margin), margin trend vs ~30 days ago, per-plan breakdown,
     cost drivers with shares, top cost tenants vs their plan's average, tier decisions."""
-    return ok(data.overview(conn, data.choose_period(conn, period)))
+    month = chosen_period(request, conn, period)
+    found = cached(
+        request, conn, ("overview data", month), partial(data.overview_figures, conn, month)
+    )
+    if found["available"]:
+        found = {**found, "tier_decisions": data.tier_signals(conn, 10)}
+    return ok(found)
 
 
 @router.get("/api/v1/health", tags=["pages"], summary="Health status counts")
@@ -122,6 +134,7 @@ def health(
 
 @router.get("/api/v1/tables/{name}", tags=["tables"], summary="A dashboard table")
 def table(
+    request: Request,
     name: TableName,
     sort: str | None = Query(None, description="Column to sort by (one of the table's columns)."),
     order: Literal["asc", "desc"] | None = Query(None, description="asc or desc."),
@@ -145,15 +158,10 @@ def table(
         "page": str(page),
         "per_page": str(per_page),
     }
-    query = parse_query(spec, params, data.choose_period(conn, period))
+    query = parse_query(spec, params, chosen_period(request, conn, period))
     if format == "csv":
-        result = fetch(conn, spec, query, paged=False)
-        return Response(
-            csv_text(result.rows, spec.columns),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    return ok(table_json(fetch(conn, spec, query)))
+        return streamed_csv(request, spec, query, name)
+    return ok(table_json(fetch(conn, spec, query, memo=memo(request, conn))))
 
 
 @router.get("/api/v1/shared", tags=["pages"], summary="Cost charged to no tenant")
@@ -186,6 +194,7 @@ def tenant_costs(
 
 @router.get("/api/v1/tenants/{tenant_id}", tags=["pages"], summary="One tenant")
 def tenant(
+    request: Request,
     tenant_id: str,
     period: str | None = PERIOD,
     user: User = Depends(reader),
@@ -198,7 +207,11 @@ def tenant(
         tid = data.require_tenant_id(tenant_id)
     except UserError as exc:
         return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=400)
-    detail = data.tenant_detail(conn, tid, data.choose_period(conn, period))
+    month = chosen_period(request, conn, period)
+    found = cached_found(
+        request, conn, ("tenant data", tid, month), partial(data.tenant_figures, conn, tid, month)
+    )
+    detail = None if found is None else {**found, **data.tenant_signals(conn, tid)}
     if detail is None:
         return JSONResponse(
             {"error": f"no company has id {tid}", "hint": "see /api/v1/tenant-costs for ids"},
@@ -298,6 +311,7 @@ def whatif_api(request: Request, user: User = Depends(reader)) -> JSONResponse:
 
 @router.get("/api/v1/export/focus", tags=["export"], summary="FOCUS 1.3 cost export")
 def focus_export(
+    request: Request,
     period: str | None = PERIOD,
     format: Format = Query("csv", description="csv (default, streamed) or json."),
     user: User = Depends(reader),
@@ -308,12 +322,20 @@ def focus_export(
     tenant's rows sum to its cost everywhere else."""
     from tenantcost.config import get_settings
 
-    month = focus.parse_month(period, data.choose_period(conn, None))
-    rows = focus.export(conn, month, get_settings().usage_provider)
+    provider = get_settings().usage_provider
+    month = focus.parse_month(period, focus.default_period(conn))
+    info = focus.period_info(conn, month)
     if format == "json":
-        return ok({"focus_version": focus.FOCUS_VERSION, "period": month, "rows": list(rows)})
+        rows = list(focus.stream(conn, month, info, provider))
+        return ok({"focus_version": focus.FOCUS_VERSION, "period": month, "rows": rows})
+    pool = context(request).pool
+
+    def streamed() -> Iterator[dict[str, Any]]:
+        with pool.connection() as own:
+            yield from focus.stream(own, month, info, provider)
+
     return StreamingResponse(
-        csv_lines(rows, focus.FOCUS_COLUMNS),
+        csv_lines(streamed(), focus.FOCUS_COLUMNS),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="focus-1.3-{month}.csv"'},
     )

@@ -34,6 +34,7 @@ from tenantcost.web.auth import (
     NotAuthenticated,
     make_signer,
 )
+from tenantcost.web.cache import PageCache
 from tenantcost.web.deps import (
     WebContext,
     is_api,
@@ -217,6 +218,7 @@ def create_app(
             settings,
             login_throttle(settings),
             gate,
+            PageCache(settings.web_cache_mb * 1_000_000, settings.web_cache_entries),
         )
         if runner is not None:
             runner.start()

@@ -82,6 +82,17 @@ def trend(conn: Connection, period: str, margin_now: Decimal | None) -> dict[str
 
 def overview(conn: Connection, period: str | None = None, *, top: int = 10) -> dict[str, Any]:
     """Totals, plans, cost drivers, costliest tenants and tier signals of one period."""
+    found = overview_figures(conn, period, top=top)
+    if not found["available"]:
+        return found
+    return {**found, "tier_decisions": tier_signals(conn, top)}
+
+
+def overview_figures(
+    conn: Connection, period: str | None = None, *, top: int = 10
+) -> dict[str, Any]:
+    """The overview's figures (all but the live tier signals): what the page caches until
+    the figures' next refresh."""
     period = period or latest_period(conn)
     if period is None:
         return {"available": False, "note": NO_PERIOD, "freshness": freshness(conn, None)}
@@ -112,7 +123,6 @@ def overview(conn: Connection, period: str | None = None, *, top: int = 10) -> d
             dict(r)
             for r in conn.execute(sql("costliest_tenants"), {"period": period, "limit": top})
         ],
-        "tier_decisions": tier_signals(conn, top),
     }
 
 
@@ -147,6 +157,23 @@ def plan_names(conn: Connection, period: str | None) -> list[str]:
 
 def tenant_detail(conn: Connection, tenant_id: UUID, period: str | None) -> dict[str, Any] | None:
     """Everything the tenant page shows; None when no company has this id."""
+    found = tenant_figures(conn, tenant_id, period)
+    return None if found is None else {**found, **tenant_signals(conn, tenant_id)}
+
+
+def tenant_signals(conn: Connection, tenant_id: UUID) -> dict[str, Any]:
+    """The tenant's tier signals and alerts (live: tier evaluation writes them between
+    refreshes)."""
+    params = {"tenant_id": tenant_id, "limit": 50}
+    return {
+        "decisions": conn.execute(sql("tenant_decisions"), params).fetchall(),
+        "alerts": conn.execute(sql("tenant_alerts"), params).fetchall(),
+    }
+
+
+def tenant_figures(conn: Connection, tenant_id: UUID, period: str | None) -> dict[str, Any] | None:
+    """The tenant page's figures, resources and usage (what the page caches until the next
+    refresh); None when no company has this id. Every query reads one tenant's rows."""
     params: dict[str, Any] = {"tenant_id": tenant_id, "period": period}
     company = conn.execute(sql("company"), params).fetchone()
     if company is None:
@@ -175,8 +202,6 @@ def tenant_detail(conn: Connection, tenant_id: UUID, period: str | None) -> dict
         "audit": audit,
         "monthly": conn.execute(sql("tenant_monthly"), params).fetchall(),
         "usage": [dict(r) for r in conn.execute(sql("tenant_usage_monthly"), params)],
-        "decisions": conn.execute(sql("tenant_decisions"), {**params, "limit": 50}).fetchall(),
-        "alerts": conn.execute(sql("tenant_alerts"), {**params, "limit": 50}).fetchall(),
     }
 
 

@@ -6,10 +6,11 @@ context they read. Keeping them here lets the routers and the app import one way
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,9 +24,11 @@ from tenantcost.config import Settings
 from tenantcost.db.connect import Connection
 from tenantcost.web import render
 from tenantcost.web.auth import NotAuthenticated, User, authenticate, require
+from tenantcost.web.cache import Generation, PageCache, generation
 from tenantcost.web.jobs import JobRunner
 from tenantcost.web.throttle import HashGate, LoginThrottle
 
+T = TypeVar("T")
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
@@ -41,6 +44,7 @@ class WebContext:
     settings: Settings
     throttle: LoginThrottle
     gate: HashGate
+    cache: PageCache
 
 
 def context(request: Request) -> WebContext:
@@ -106,6 +110,57 @@ async def reader(user: User = Depends(current_user)) -> User:
 
 async def dba(user: User = Depends(current_user)) -> User:
     return require("settings")(user)
+
+
+def figures_generation(request: Request, conn: Connection) -> Generation:
+    """The generation of the figures this request reads (one query, once per request)."""
+    gen: Generation | None = getattr(request.state, "generation", None)
+    if gen is None:
+        gen = request.state.generation = generation(conn)
+    return gen
+
+
+def cached(request: Request, conn: Connection, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()`` as of the figures' last refresh: cached in this process until the next
+    refresh or counted cost-input change (``tenantcost.web.cache``)."""
+    return context(request).cache.get(figures_generation(request, conn), key, compute)
+
+
+class _NotFound(Exception):
+    """Raised through the cache so that "not found" is never kept."""
+
+
+def cached_found(
+    request: Request, conn: Connection, key: Hashable, compute: Callable[[], T | None]
+) -> T | None:
+    """``cached``, except that None (nothing found, e.g. no such tenant) is not kept: requests
+    for made-up ids do not fill the cache."""
+
+    def found() -> T:
+        value = compute()
+        if value is None:
+            raise _NotFound
+        return value
+
+    try:
+        return cached(request, conn, key, found)
+    except _NotFound:
+        return None
+
+
+def memo(request: Request, conn: Connection) -> Callable[[Hashable, Callable[[], Any]], Any]:
+    """``cached`` for this request, as the ``memo`` the table helpers take."""
+    return partial(cached, request, conn)
+
+
+def chosen_period(request: Request, conn: Connection, requested: str | None) -> str | None:
+    """The month a page shows: ``?period=`` when given (validated), else the latest attributed
+    month (read with the generation, no query of its own)."""
+    from tenantcost.telemetry.timeutil import month_period
+
+    if requested:
+        return month_period(requested).key
+    return figures_generation(request, conn).latest_period
 
 
 def templates() -> Jinja2Templates:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from tenantcost.db.connect import Connection
@@ -107,6 +108,7 @@ def sql(name: str) -> str:
     return queries("tenantcost.web")[name]
 
 
+@lru_cache(maxsize=256)
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -131,15 +133,22 @@ def method(origin_key: str, info: Mapping[str, Any]) -> str:
     return f"tenantcost:usage:{info['basis']}"
 
 
+def origin_sums(lines: Iterable[Mapping[str, Any]], basis: str) -> dict[str, Decimal]:
+    """(pure) Each origin charge's cost: the sum of the lines split from it (``lines`` may be
+    the ledger lines or their sums per line and driver)."""
+    origins: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        key = origin(line, basis)
+        if key is not None:
+            origins[key] += Decimal(line["amount"])
+    return origins
+
+
 def focus_rows(
     lines: Sequence[Mapping[str, Any]], info: Mapping[str, Any], provider: str
 ) -> list[dict[str, Any]]:
     """(pure) One FOCUS row per ledger line of the period ``info`` describes."""
-    origins: dict[str, Decimal] = defaultdict(Decimal)
-    for line in lines:
-        key = origin(line, str(info["basis"]))
-        if key is not None:
-            origins[key] += Decimal(line["amount"])
+    origins = origin_sums(lines, str(info["basis"]))
     return [_row(line, info, provider, origins) for line in lines]
 
 
@@ -220,17 +229,39 @@ def _row(
     }
 
 
-def export(conn: Connection, period: str, provider: str) -> Iterator[dict[str, Any]]:
-    """The period's rows (UserError when it was never attributed)."""
+def period_info(conn: Connection, period: str) -> Mapping[str, Any]:
+    """The period's row (UserError when it was never attributed): checked before streaming."""
     info = conn.execute(sql("focus_period"), {"period": period}).fetchone()
     if info is None:
         raise UserError(f"no figures for {period}", f"run `tenantcost attribute --month {period}`")
-    lines = conn.execute(sql("focus_lines"), {"period": period}).fetchall()
-    yield from focus_rows(lines, info, provider.capitalize())
+    return info
+
+
+def stream(
+    conn: Connection, period: str, info: Mapping[str, Any], provider: str, *, batch: int = 5000
+) -> Iterator[dict[str, Any]]:
+    """The period's FOCUS rows, read through a server-side cursor ``batch`` lines at a time, so
+    memory does not grow with the ledger: the origin charges' sums come first from one
+    ``GROUP BY`` (the same ``origin_sums``). Use a connection of its own: the cursor holds a
+    transaction until the last row."""
+    sums = conn.execute(sql("focus_line_sums"), {"period": period}).fetchall()
+    origins = origin_sums(sums, str(info["basis"]))
+    host = provider.capitalize()
+    with conn.transaction(), conn.cursor(name="tenantcost_focus_export") as cur:
+        cur.itersize = batch
+        cur.execute(sql("focus_lines"), {"period": period})
+        for line in cur:
+            yield _row(line, info, host, origins)
+
+
+def default_period(conn: Connection) -> str | None:
+    """The latest month that has ledger lines (what the export shows without ``period``)."""
+    row = conn.execute(sql("focus_default_period")).fetchone()
+    return row["period"] if row else None
 
 
 def parse_month(text: str | None, latest: str | None) -> str:
-    """``YYYY-MM`` (UTC) or, when absent, the latest attributed month."""
+    """``YYYY-MM`` (UTC) or, when absent, ``latest``."""
     from tenantcost.telemetry.timeutil import month_period
 
     if text:

@@ -49,6 +49,7 @@ def render(
     rollup_age_seconds: float | None,
     now: float,
     outbox: Iterable[Mapping[str, Any]] = (),
+    cache: Mapping[str, int] | None = None,
 ) -> str:
     """Per-plan cost/revenue/margin/tenants, rollup age, each job's runs, errors, lag, and
     the outbox backlog per sink (rows of ``tenantcost.outbox.backlog``)."""
@@ -110,7 +111,29 @@ def render(
         ),
     )
     lines += outbox_families(outbox)
+    lines += cache_families(cache or {})
     return "\n".join(lines) + "\n"
+
+
+CACHE_FAMILIES = (
+    ("hits", "counter", "Dashboard requests for page data served from this process's cache."),
+    ("misses", "counter", "Dashboard requests for page data the cache did not hold."),
+    ("computes", "counter", "Page data (or a rendered page part) computed from the database."),
+    ("evictions", "counter", "Cache entries dropped to stay within the cache's bounds."),
+    ("invalidations", "counter", "Times a refresh or a cost-input change emptied the cache."),
+    ("entries", "gauge", "Entries the cache holds now."),
+    ("bytes", "gauge", "Estimated bytes the cache holds now."),
+)
+
+
+def cache_families(stats: Mapping[str, int]) -> list[str]:
+    """The page cache's counters (``tenantcost.web.cache.CacheStats``), this process only."""
+    lines: list[str] = []
+    for key, kind, text in CACHE_FAMILIES:
+        if key in stats:
+            name = f"tenantcost_web_cache_{key}" + ("_total" if kind == "counter" else "")
+            lines += family(name, text, kind, [({}, stats[key])])
+    return lines
 
 
 def outbox_families(rows: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
@@ -33,11 +36,15 @@ from tenantcost.web.auth import (
 )
 from tenantcost.web.deps import (
     STATIC,
+    cached,
+    cached_found,
+    chosen_period,
     context,
     cookie_secure,
     current_user,
     db,
     dba,
+    memo,
     reader,
 )
 from tenantcost.web.deps import page as render_page
@@ -61,19 +68,44 @@ def chart_json(payload: Any) -> str:
     return json.dumps(jsonable(payload)).replace("<", "\\u003c")
 
 
+HELPERS = {
+    "words": labels.words,
+    "column_label": labels.column_label,
+    "audit_label": labels.audit_label,
+    "code_words": labels.code_words,
+    "age_words": labels.age_words,
+    "tier_fields": labels.TIER_FIELDS,
+}
+
+
 def page(
     request: Request, name: str, values: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     """A page with the label helpers every template uses (no snake_case for people)."""
-    helpers = {
-        "words": labels.words,
-        "column_label": labels.column_label,
-        "audit_label": labels.audit_label,
-        "code_words": labels.code_words,
-        "age_words": labels.age_words,
-        "tier_fields": labels.TIER_FIELDS,
-    }
-    return render_page(request, name, {**helpers, **values}, status_code)
+    return render_page(request, name, {**HELPERS, **values}, status_code)
+
+
+def content_html(request: Request, name: str, values: dict[str, Any]) -> str:
+    """(user-independent) The ``content`` block of a page template, rendered on its own."""
+    template = context(request).templates.get_template(name)
+    scope = template.new_context({**HELPERS, "path": request.url.path, **values})
+    return "".join(template.blocks["content"](scope))
+
+
+def cached_page(
+    request: Request, conn: Connection, name: str, build: Callable[[], dict[str, Any]]
+) -> HTMLResponse:
+    """A page whose whole content depends only on the figures and the query string: its
+    rendered content is cached until the figures' next refresh; the frame (who is logged in,
+    the logout form's CSRF token) is rendered per request."""
+
+    def render() -> tuple[str, str]:
+        values = build()
+        return str(values["title"]), content_html(request, name, values)
+
+    key = ("page", name, tuple(sorted(request.query_params.multi_items())))
+    title, html = cached(request, conn, key, render)
+    return page(request, "cached.html", {"title": title, "content": Markup(html)})
 
 
 def safe_next(target: str | None) -> str:
@@ -202,7 +234,7 @@ def static(name: str, user: User = Depends(reader)) -> Response:
 
 
 def _period(request: Request, conn: Connection) -> str | None:
-    return data.choose_period(conn, request.query_params.get("period"))
+    return chosen_period(request, conn, request.query_params.get("period"))
 
 
 def _money_values(values: list[Any]) -> list[Any]:
@@ -234,7 +266,25 @@ def overview_page(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     period = _period(request, conn)
-    overview = data.overview(conn, period)
+    figures = cached(request, conn, ("overview", period), partial(overview_figures, conn, period))
+    overview = figures["o"]
+    if overview["available"]:
+        overview = {**overview, "tier_decisions": data.tier_signals(conn, 10)}
+    return page(
+        request,
+        "overview.html",
+        {
+            **figures,
+            "o": overview,
+            "outbox": [row for row in backlog(conn, datetime.now(UTC)) if row["pending"]],
+            "title": "Overview",
+        },
+    )
+
+
+def overview_figures(conn: Connection, period: str | None) -> dict[str, Any]:
+    """The overview's figures and charts (cached until the next refresh)."""
+    overview = data.overview_figures(conn, period)
     drivers = visible_slices(overview.get("cost_drivers", []))
     chart = {
         "type": "doughnut",
@@ -254,18 +304,12 @@ def overview_page(
         "unit": "$",
         "y_title": "USD per month",
     }
-    return page(
-        request,
-        "overview.html",
-        {
-            "o": overview,
-            "outbox": [row for row in backlog(conn, datetime.now(UTC)) if row["pending"]],
-            "periods": data.periods(conn),
-            "drivers_chart": chart_json(chart),
-            "plans_chart": chart_json(plans_chart),
-            "title": "Overview",
-        },
-    )
+    return {
+        "o": overview,
+        "periods": data.periods(conn),
+        "drivers_chart": chart_json(chart),
+        "plans_chart": chart_json(plans_chart),
+    }
 
 
 @router.get("/health", response_class=HTMLResponse)
@@ -276,29 +320,29 @@ def health_page(
     period = _period(request, conn)
     if wants_csv(request):
         return csv_response(conn, request, names, period)
-    counts = data.health_counts(conn, period)
-    chart = {
-        "type": "bar",
-        "labels": [c["business_health_status"] for c in counts],
-        "datasets": [{"label": "Tenants", "values": [c["tenants"] for c in counts]}],
-        "unit": "tenants",
-        "y_title": "Tenants",
-    }
-    return page(
-        request,
-        "health.html",
-        {
+
+    def build() -> dict[str, Any]:
+        counts = data.health_counts(conn, period)
+        chart = {
+            "type": "bar",
+            "labels": [c["business_health_status"] for c in counts],
+            "datasets": [{"label": "Tenants", "values": [c["tenants"] for c in counts]}],
+            "unit": "tenants",
+            "y_title": "Tenants",
+        }
+        return {
             "title": "Executive health",
             "counts": counts,
-            "tables": page_tables(conn, request, names, period),
+            "tables": page_tables(conn, request, names, period, memo(request, conn)),
             "plans": data.plan_names(conn, period),
             "health_values": data.HEALTH_ORDER,
             "freshness": data.freshness(conn, period),
             "period": period,
             "periods": data.periods(conn),
             "counts_chart": chart_json(chart),
-        },
-    )
+        }
+
+    return cached_page(request, conn, "health.html", build)
 
 
 @router.get("/allocation", response_class=HTMLResponse)
@@ -309,7 +353,13 @@ def allocation_page(
     period = _period(request, conn)
     if wants_csv(request):
         return csv_response(conn, request, names, period)
-    tables = page_tables(conn, request, names, period)
+    return cached_page(request, conn, "allocation.html", partial(allocation, conn, request, period))
+
+
+def allocation(conn: Connection, request: Request, period: str | None) -> dict[str, Any]:
+    """The cost allocation page's figures, tables and chart (cached until the next refresh)."""
+    names = ["cost_by_plan", "cost_per_email"]
+    tables = page_tables(conn, request, names, period, memo(request, conn))
     by_plan = tables["cost_by_plan"].page.rows
     chart = {
         "type": "bar",
@@ -329,21 +379,17 @@ def allocation_page(
         "unit": "$",
         "y_title": "USD per tenant-month",
     }
-    return page(
-        request,
-        "allocation.html",
-        {
-            "title": "Cost allocation",
-            "tables": tables,
-            "plans": data.plan_names(conn, period),
-            "health_values": data.HEALTH_ORDER,
-            "freshness": data.freshness(conn, period),
-            "period": period,
-            "periods": data.periods(conn),
-            "shared": run_report(conn, "shared", period, people=True) if period else [],
-            "plan_chart": chart_json(chart),
-        },
-    )
+    return {
+        "title": "Cost allocation",
+        "tables": tables,
+        "plans": data.plan_names(conn, period),
+        "health_values": data.HEALTH_ORDER,
+        "freshness": data.freshness(conn, period),
+        "period": period,
+        "periods": data.periods(conn),
+        "shared": run_report(conn, "shared", period, people=True) if period else [],
+        "plan_chart": chart_json(chart),
+    }
 
 
 @router.get("/tenants/{tenant_id}", response_class=HTMLResponse)
@@ -357,10 +403,26 @@ def tenant_page(
         tid = data.require_tenant_id(tenant_id)
     except UserError:
         tid = None
-    detail = data.tenant_detail(conn, tid, _period(request, conn)) if tid else None
-    if detail is None:
+    period = _period(request, conn)
+    found = (
+        cached_found(
+            request, conn, ("tenant", tid, period), partial(tenant_figures, conn, tid, period)
+        )
+        if tid
+        else None
+    )
+    if found is None:
         values = {"title": "No such tenant", "message": f"no company has id {tenant_id!r}"}
         return page(request, "error.html", values, 404)
+    detail = {**found["t"], **data.tenant_signals(conn, found["t"]["tenant_id"])}
+    return page(request, "tenant.html", {**found, "t": detail})
+
+
+def tenant_figures(conn: Connection, tid: UUID, period: str | None) -> dict[str, Any] | None:
+    """The tenant page's figures and charts, one tenant's rows (cached until the next refresh)."""
+    detail = data.tenant_figures(conn, tid, period)
+    if detail is None:
+        return None
     history = detail["history"]
     drivers = [
         ("compute_cost", "Compute"),
@@ -390,18 +452,14 @@ def tenant_page(
         "unit": "emails",
         "y_title": "Emails",
     }
-    return page(
-        request,
-        "tenant.html",
-        {
-            "title": detail["company_name"],
-            "t": detail,
-            "periods": data.periods(conn),
-            "cost_chart": chart_json(chart),
-            "has_cost": bool(chart["datasets"]),
-            "emails_chart": chart_json(emails_chart),
-        },
-    )
+    return {
+        "title": detail["company_name"],
+        "t": detail,
+        "periods": data.periods(conn),
+        "cost_chart": chart_json(chart),
+        "has_cost": bool(chart["datasets"]),
+        "emails_chart": chart_json(emails_chart),
+    }
 
 
 @router.get("/settings", response_class=HTMLResponse)

@@ -100,12 +100,19 @@ SELECT v.id, v.name, v.status, v.approximate_cost, v.cost_source, v.cost_overrid
  ORDER BY v.status, v.name, v.id;
 
 -- name: tenant_ips
+-- The tenant's own IPs, and IPs without a tenant on the tenant's VPS (each branch indexed:
+-- one tenant's rows, never a scan of every IP).
 SELECT ip.id, ip.ip_address, ip.status, ip.approximate_cost, ip.cost_source, ip.cost_override,
        ip.cost_updated_at, ip.vps_instance_id
   FROM smtp_ip_addresses ip
-  LEFT JOIN vps_instances v ON v.id = ip.vps_instance_id
- WHERE COALESCE(ip.tenant_id, v.tenant_id) = %(tenant_id)s
- ORDER BY ip.status, ip.ip_address, ip.id;
+ WHERE ip.tenant_id = %(tenant_id)s
+UNION ALL
+SELECT ip.id, ip.ip_address, ip.status, ip.approximate_cost, ip.cost_source, ip.cost_override,
+       ip.cost_updated_at, ip.vps_instance_id
+  FROM vps_instances v
+  JOIN smtp_ip_addresses ip ON ip.vps_instance_id = v.id
+ WHERE v.tenant_id = %(tenant_id)s AND ip.tenant_id IS NULL
+ ORDER BY status, ip_address, id;
 
 -- name: tenant_monthly
 -- Revenue received (payments) and emails sent per month, last 12 months, UTC.
@@ -145,6 +152,22 @@ SELECT to_regclass(%(name)s) IS NOT NULL AS present;
 -- name: focus_period
 SELECT * FROM tenant_cost_periods WHERE period = %(period)s;
 
+-- name: focus_line_sums
+-- The period's cost per line kind and driver: the origin charges' totals for the FOCUS
+-- allocation ratios, without reading every line into Python.
+SELECT line, driver, sum(amount) AS amount
+  FROM tenant_cost_ledger
+ WHERE period = %(period)s
+ GROUP BY line, driver;
+
+-- name: focus_default_period
+-- The latest month with ledger lines (the FOCUS export's default).
+SELECT p.period
+  FROM tenant_cost_periods p
+ WHERE EXISTS (SELECT 1 FROM tenant_cost_ledger l WHERE l.period = p.period)
+ ORDER BY p.period DESC
+ LIMIT 1;
+
 -- name: focus_lines
 SELECT l.line, l.tenant_id, c.name AS company_name, f.plan_name, l.driver, l.source, l.fidelity,
        l.price_book, l.quantity, l.unit, l.unit_price, l.amount
@@ -155,15 +178,18 @@ SELECT l.line, l.tenant_id, c.name AS company_name, f.plan_name, l.driver, l.sou
  ORDER BY l.driver, l.line, c.name, l.tenant_id, l.source;
 
 -- name: resource_audit_named
--- resource_audit with each row's resource named as its table shows it (VPS name, IP address).
+-- resource_audit with each row's resource named as its table shows it (VPS name, IP address);
+-- the names are looked up by primary key among the given ids only.
 SELECT a.changed_at, a.changed_by, a.entity, a.entity_id,
        coalesce(v.name, ip.ip_address, a.entity_id) AS resource_name,
        a.old_value, a.new_value, a.source, a.reason
   FROM cost_audit a
-  LEFT JOIN vps_instances v ON a.entity = 'vps' AND v.id::text = a.entity_id
-  LEFT JOIN smtp_ip_addresses ip ON a.entity = 'ip' AND ip.id::text = a.entity_id
- WHERE (a.entity = 'vps' AND a.entity_id = ANY(%(vps_ids)s))
-    OR (a.entity = 'ip' AND a.entity_id = ANY(%(ip_ids)s))
+  LEFT JOIN vps_instances v
+         ON a.entity = 'vps' AND v.id = ANY(%(vps_ids)s::uuid[]) AND v.id::text = a.entity_id
+  LEFT JOIN smtp_ip_addresses ip
+         ON a.entity = 'ip' AND ip.id = ANY(%(ip_ids)s::uuid[]) AND ip.id::text = a.entity_id
+ WHERE (a.entity = 'vps' AND a.entity_id = ANY(%(vps_ids)s::text[]))
+    OR (a.entity = 'ip' AND a.entity_id = ANY(%(ip_ids)s::text[]))
  ORDER BY a.changed_at DESC, a.id DESC
  LIMIT %(limit)s;
 

@@ -8,7 +8,7 @@ page of a 10,000-tenant table costs one indexed query.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -23,8 +23,27 @@ from tenantcost.telemetry.timeutil import month_period
 
 
 def report_sql(name: str) -> pgsql.Composable:
-    """The CLI report's query (over the figures), so the seed's definitions live once."""
-    return pgsql.SQL(report_query(REPORTS[name].query))
+    """The CLI report's query (over the figures), so the seed's definitions live once, without
+    its own ORDER BY: the table orders (and pages) it once, directly on the figures."""
+    return pgsql.SQL(unordered(report_query(REPORTS[name].query)))
+
+
+def unordered(query: str) -> str:
+    """(pure) A query without its trailing ``ORDER BY …`` (and ``;``)."""
+    text = query.strip().rstrip(";").rstrip()
+    head, sep, tail = text.rpartition("\n ORDER BY ")
+    if sep and "\n" not in tail and "(" not in tail:
+        return head
+    return text
+
+
+#: ``memo(key, compute)``: the value for ``key``, cached or computed (the dashboard's
+#: ``tenantcost.web.cache``; the default computes every time).
+Memo = Callable[[Hashable, Callable[[], Any]], Any]
+
+
+def no_memo(key: Hashable, compute: Callable[[], Any]) -> Any:
+    return compute()
 
 
 MAX_PER_PAGE = 500
@@ -117,7 +136,7 @@ def _positive_int(text: str | None, default: int, what: str) -> int:
     return value
 
 
-def statement(spec: TableSpec, query: TableQuery, *, paged: bool) -> pgsql.Composed:
+def _where(spec: TableSpec) -> pgsql.Composable:
     where = []
     if "plan" in spec.filters:
         where.append(pgsql.SQL("(%(plan)s::text IS NULL OR t.plan_name = %(plan)s)"))
@@ -125,7 +144,16 @@ def statement(spec: TableSpec, query: TableQuery, *, paged: bool) -> pgsql.Compo
         where.append(
             pgsql.SQL("(%(health)s::text IS NULL OR t.business_health_status = %(health)s)")
         )
-    tiebreak = [c for c in ("company_name", "tenant_id", "plan_name") if c in spec.columns]
+    return pgsql.SQL(" AND ").join(where) if where else pgsql.SQL("true")
+
+
+def statement(spec: TableSpec, query: TableQuery, *, paged: bool) -> pgsql.Composed:
+    """The rows in order, with ``LIMIT``/``OFFSET`` when paged: one sort (top-N when paged)
+    directly over the figures; the total comes from ``count_statement`` (cached)."""
+    # ties by company then tenant (unique in a month: what migration 0019's indexes hold),
+    # or by plan for the per-plan table
+    unique = ("company_name", "tenant_id") if "tenant_id" in spec.columns else ("plan_name",)
+    tiebreak = [c for c in unique if c in spec.columns]
     order = pgsql.SQL(", ").join(
         [
             pgsql.SQL("t.{} {} NULLS LAST").format(
@@ -134,14 +162,39 @@ def statement(spec: TableSpec, query: TableQuery, *, paged: bool) -> pgsql.Compo
             *(pgsql.SQL("t.{}").format(pgsql.Identifier(c)) for c in tiebreak),
         ]
     )
-    return pgsql.SQL(
-        "SELECT t.*, count(*) OVER () AS _total FROM ({base}) t WHERE {where} ORDER BY {order}{limit}"
-    ).format(
+    return pgsql.SQL("SELECT t.* FROM ({base}) t WHERE {where} ORDER BY {order}{limit}").format(
         base=spec.base,
-        where=pgsql.SQL(" AND ").join(where) if where else pgsql.SQL("true"),
+        where=_where(spec),
         order=order,
         limit=pgsql.SQL(" LIMIT %(limit)s OFFSET %(offset)s") if paged else pgsql.SQL(""),
     )
+
+
+def count_statement(spec: TableSpec) -> pgsql.Composed:
+    return pgsql.SQL("SELECT count(*) AS n FROM ({base}) t WHERE {where}").format(
+        base=spec.base, where=_where(spec)
+    )
+
+
+def _params(query: TableQuery) -> dict[str, Any]:
+    return {
+        "period": query.period,
+        "plan": query.plan,
+        "health": query.health,
+        "limit": query.per_page,
+        "offset": (query.page - 1) * query.per_page,
+    }
+
+
+def count(conn: Connection, spec: TableSpec, query: TableQuery, memo: Memo = no_memo) -> int:
+    """How many rows the table has with the query's filters (cached per filter: sorting and
+    paging do not change it)."""
+
+    def compute() -> int:
+        row: Any = conn.execute(count_statement(spec), _params(query)).fetchone()
+        return int(row["n"])
+
+    return int(memo(("count", spec.name, query.period, query.plan, query.health), compute))
 
 
 def fetch(
@@ -151,29 +204,25 @@ def fetch(
     *,
     paged: bool = True,
     people: bool = False,
+    memo: Memo = no_memo,
 ) -> TablePage:
     """One page (or every row) of a table; decimals for people (cents) or machines."""
-    params = {
-        "period": query.period,
-        "plan": query.plan,
-        "health": query.health,
-        "limit": query.per_page,
-        "offset": (query.page - 1) * query.per_page,
-    }
-    rows = conn.execute(statement(spec, query, paged=paged), params).fetchall()
-    total = int(rows[0]["_total"]) if rows else _count(conn, spec, query, params, paged)
+    rows = conn.execute(statement(spec, query, paged=paged), _params(query)).fetchall()
+    total = count(conn, spec, query, memo) if paged else len(rows)
     return TablePage(spec, query, [present_row(spec, r, people) for r in rows], total)
 
 
-def _count(
-    conn: Connection, spec: TableSpec, query: TableQuery, params: dict[str, Any], paged: bool
-) -> int:
-    """A page past the end has no rows to carry the total: count separately."""
-    if not paged or query.page == 1:
-        return 0
-    first = TableQuery(query.period, query.sort, query.order, query.plan, query.health, 1, 1)
-    row = conn.execute(statement(spec, first, paged=True), {**params, "offset": 0}).fetchone()
-    return int(row["_total"]) if row else 0
+def stream(
+    conn: Connection, spec: TableSpec, query: TableQuery, *, batch: int = 2000
+) -> Iterator[dict[str, Any]]:
+    """Every filtered, sorted row for machines, read through a server-side cursor ``batch``
+    rows at a time (memory does not grow with the table). Run it on a connection of its own:
+    the cursor lives in a transaction until the last row is read."""
+    with conn.transaction(), conn.cursor(name="tenantcost_table_stream") as cur:
+        cur.itersize = batch
+        cur.execute(statement(spec, query, paged=False), _params(query))
+        for row in cur:
+            yield present_row(spec, row, False)
 
 
 def quantize(value: Any, places: int) -> Any:

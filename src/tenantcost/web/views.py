@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
+from tenantcost.web.deps import context
 from tenantcost.web.labels import column_label
-from tenantcost.web.render import csv_text
+from tenantcost.web.render import csv_lines
 from tenantcost.web.tables import (
     TABLES,
+    Memo,
     TablePage,
+    TableQuery,
     TableSpec,
     fetch,
+    no_memo,
     page_links,
     parse_query,
     query_string,
     sort_link,
+    stream,
 )
 
 TABLE_PARAMS = ("period", "sort", "order", "plan", "health", "page", "per_page")
@@ -52,13 +57,14 @@ def table_view(
     request_args: Mapping[str, str],
     active: bool,
     period: str | None,
+    memo: Memo = no_memo,
 ) -> TableView:
     """One table of a page: its rows and its links (sort, page, CSV), keeping the filters."""
     filters = {k: request_args[k] for k in ("period", "plan", "health") if request_args.get(k)}
     own = dict(request_args) if active else filters
     own = {k: v for k, v in own.items() if k in TABLE_PARAMS}
     query = parse_query(spec, own, period)
-    result = fetch(conn, spec, query, people=True)
+    result = fetch(conn, spec, query, people=True, memo=memo)
     base = {**own, "table": spec.name}
     headers = []
     for column in dict.fromkeys(spec.shown):  # each column once, even if a spec repeats it
@@ -79,14 +85,18 @@ def table_view(
 
 
 def page_tables(
-    conn: Connection, request: Request, names: list[str], period: str | None
+    conn: Connection,
+    request: Request,
+    names: list[str],
+    period: str | None,
+    memo: Memo = no_memo,
 ) -> dict[str, TableView]:
     args = request_params(request)
     active = args.get("table") or names[0]
     if active not in names:
         raise UserError(f"this page has no table {active!r}", f"use one of: {', '.join(names)}")
     return {
-        name: table_view(conn, request.url.path, TABLES[name], args, name == active, period)
+        name: table_view(conn, request.url.path, TABLES[name], args, name == active, period, memo)
         for name in names
     }
 
@@ -100,9 +110,20 @@ def csv_response(
     if name not in names:
         raise UserError(f"this page has no table {name!r}", f"use one of: {', '.join(names)}")
     spec = TABLES[name]
-    result = fetch(conn, spec, parse_query(spec, args, period), paged=False)
-    return Response(
-        csv_text(result.rows, spec.columns),
+    return streamed_csv(request, spec, parse_query(spec, args, period), name)
+
+
+def streamed_csv(request: Request, spec: TableSpec, query: TableQuery, name: str) -> Response:
+    """Every row of a table as CSV, streamed from a server-side cursor on a pooled connection
+    of its own (held until the last row is sent or the client goes away)."""
+    pool = context(request).pool
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with pool.connection() as own:
+            yield from stream(own, spec, query)
+
+    return StreamingResponse(
+        csv_lines(rows(), spec.columns),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )

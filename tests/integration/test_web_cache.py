@@ -1,0 +1,169 @@
+"""Dashboard caching and streaming against a real server on 127.0.0.1 and a real PostgreSQL.
+
+Figures are the hand-made fleet's (tests/e2e/webfleet.py): Acme costs 30.00 (own VPS) + 4.99
+(its IP) = 34.99 in November 2025; Bolt 10.00; Cirrus 4.99; a shared VPS of 20.00.
+Whether the cache served or computed is read from its counter on /metrics, never from timing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import psycopg
+import pytest
+
+from tenantcost.attribution.ledger import attribute_period
+from tenantcost.costs import store
+from tenantcost.db.connect import connect
+from tenantcost.telemetry.timeutil import month_period
+from tenantcost.web import focus
+from tenantcost.web.render import csv_text
+from tenantcost.web.serve import running_server
+from tenantcost.web.tables import TABLES, fetch, parse_query
+from tests.e2e.webfleet import ACME, AS_OF, BOLT, CIRRUS, MONTH, Fleet, load_small_fleet
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def served(migrated_url: str) -> Iterator[tuple[Fleet, httpx.Client]]:
+    fleet = load_small_fleet(migrated_url)
+    with (
+        running_server(fleet.url) as base,
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {fleet.tokens['ana']}"}, timeout=30
+        ) as c,
+    ):
+        yield fleet, c
+
+
+def computes(c: httpx.Client) -> int:
+    """How often the server's page cache has computed from the database so far."""
+    for line in c.get("/metrics").text.splitlines():
+        if line.startswith("tenantcost_web_cache_computes_total "):
+            return int(line.split()[1])
+    raise AssertionError("no cache counter on /metrics")
+
+
+def test_pages_serve_cached_figures_until_the_next_refresh(
+    served: tuple[Fleet, httpx.Client],
+) -> None:
+    fleet, c = served
+    page = f"/tenants/{ACME}?period={MONTH}"
+    first = c.get(page)
+    assert first.status_code == 200 and "$34.99" in first.text
+    health = c.get(f"/health?period={MONTH}").text
+    before = computes(c)
+    # Served again from the cache: nothing computed, the same page.
+    assert c.get(page).text == first.text
+    assert c.get(f"/health?period={MONTH}").text == health
+    assert computes(c) == before
+
+    # A figure written behind the cost model's back (no refresh, no counted change) is not
+    # seen: the cache keeps serving what the last refresh gave.
+    with psycopg.connect(fleet.url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE tenant_period_figures SET total_operational_cost = 1234.56 "
+            "WHERE tenant_id = %s AND period = %s",
+            (ACME, MONTH),
+        )
+    assert "$1,234.56" not in c.get(page).text
+    assert computes(c) == before
+
+    # A cost input edited by hand is counted: the next request recomputes and says stale.
+    with psycopg.connect(fleet.url, autocommit=True) as conn:
+        conn.execute("UPDATE vps_instances SET approximate_cost = 40.00 WHERE name = 'acme-1'")
+    stale = c.get(page).text
+    assert "Stale: 1 change(s)" in stale and "$1,234.56" in stale
+    assert computes(c) > before
+
+    # The refresh (re-attributing the month) is visible on the very next request:
+    # Acme 40.00 + 4.99 = 44.99, and the health table's total cost moved with it.
+    with connect(fleet.url) as conn:
+        attribute_period(conn, month_period(MONTH), as_of=AS_OF)
+    after = c.get(page).text
+    assert "$44.99" in after and "Stale:" not in after
+    assert "$44.99" in c.get(f"/health?period={MONTH}").text
+
+
+def test_a_table_counts_its_rows_once_per_refresh(served: tuple[Fleet, httpx.Client]) -> None:
+    _, c = served
+    # Efficiency score order: Bolt 90, Acme 65, Cirrus 0 (see test_web's arithmetic).
+    url = f"/api/v1/tables/health?period={MONTH}&per_page=1"
+    first = c.get(url + "&page=1").json()
+    before = computes(c)
+    pages = [c.get(url + f"&page={n}").json() for n in (2, 3, 4)]
+    assert computes(c) == before  # pages 2-4 reuse page 1's count
+    assert [p["total"] for p in [first, *pages]] == [3, 3, 3, 3]
+    assert [p["pages"] for p in [first, *pages]] == [3, 3, 3, 3]
+    assert [r["company_name"] for p in [first, *pages] for r in p["rows"]] == [
+        "Bolt",
+        "Acme",
+        "Cirrus",
+    ]
+    assert pages[-1]["rows"] == []  # past the end: empty, the total still known
+
+
+def test_streamed_csv_equals_the_whole_table_and_export(
+    served: tuple[Fleet, httpx.Client],
+) -> None:
+    fleet, c = served
+    with connect(fleet.url) as conn:
+        # Split the shared VPS evenly: 20.00 / 3 has a remainder, carried by the split rows.
+        store.set_setting(conn, "shared_cost_allocation", "even", "test")
+        attribute_period(conn, month_period(MONTH), as_of=AS_OF)
+        spec = TABLES["health"]
+        query = parse_query(spec, {"sort": "monthly_profit", "order": "asc"}, MONTH)
+        whole_table = csv_text(fetch(conn, spec, query, paged=False).rows, spec.columns)
+        info = conn.execute(focus.sql("focus_period"), {"period": MONTH}).fetchone()
+        lines = conn.execute(focus.sql("focus_lines"), {"period": MONTH}).fetchall()
+        whole_export = csv_text(focus.focus_rows(lines, info, "Railway"), focus.FOCUS_COLUMNS)
+
+    table = c.get(f"/health?period={MONTH}&format=csv&sort=monthly_profit&order=asc")
+    assert table.headers["content-type"].startswith("text/csv")
+    assert table.text == whole_table
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert [r["company_name"] for r in rows] == ["Cirrus", "Acme", "Bolt"]  # profit ascending
+
+    export = c.get("/api/v1/export/focus", params={"period": MONTH}).text
+    assert export == whole_export
+    focus_rows = list(csv.DictReader(io.StringIO(export)))
+    assert list(focus_rows[0]) == list(focus.FOCUS_COLUMNS)
+    by_tenant: dict[str, Decimal] = {}
+    for r in focus_rows:
+        by_tenant[r["x_TenantId"]] = by_tenant.get(r["x_TenantId"], Decimal(0)) + Decimal(
+            r["BilledCost"]
+        )
+    # The shared 20.00 split evenly in cents: 6.66 each and the 2 remaining cents to two of
+    # the three tenants (largest remainder), so the shares are 6.67, 6.67 and 6.66.
+    own = {str(ACME): Decimal("34.99"), str(BOLT): Decimal("10.00"), str(CIRRUS): Decimal("4.99")}
+    shares = sorted(by_tenant[t] - cost for t, cost in own.items())
+    assert shares == [Decimal("6.66"), Decimal("6.67"), Decimal("6.67")]
+    shared = [r for r in focus_rows if r["x_Driver"] == "shared_vps"]
+    assert sum(Decimal(r["BilledCost"]) for r in shared) == Decimal("20.00")
+    assert sum(Decimal(r["BilledCost"]) for r in focus_rows) == Decimal("69.98")
+
+
+def test_the_export_defaults_to_the_latest_month_with_lines(
+    served: tuple[Fleet, httpx.Client],
+) -> None:
+    fleet, c = served
+    with psycopg.connect(fleet.url, autocommit=True) as conn:
+        # A later month attributed with no ledger line (e.g. a fresh month, nothing priced).
+        conn.execute(
+            "INSERT INTO tenant_cost_periods SELECT (jsonb_populate_record("
+            "NULL::tenant_cost_periods, to_jsonb(p) || jsonb_build_object('period', '2025-12',"
+            " 'period_start', p.period_end,"
+            " 'period_end', p.period_end + interval '1 month',"
+            " 'covered_until', p.period_end + interval '1 month'))).*"
+            " FROM tenant_cost_periods p WHERE period = %s",
+            (MONTH,),
+        )
+        latest = conn.execute("SELECT tenantcost_latest_period()").fetchone()
+        assert latest == ("2025-12",)
+    rows = list(csv.DictReader(io.StringIO(c.get("/api/v1/export/focus").text)))
+    assert rows and {r["BillingPeriodStart"] for r in rows} == {"2025-11-01T00:00:00Z"}
