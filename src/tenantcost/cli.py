@@ -90,6 +90,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EXTRA_COMMANDS: dict[str, dict[str, str]] = {
     "report": {
         "send": "tenantcost.web.report_send:send_command",
+        "schedule": "tenantcost.execreport.cli:schedule_command",
+        "sent": "tenantcost.execreport.cli:sent_command",
         "tenant-costs": "tenantcost.attribution.cli:tenant_costs_command",
         "cost-drivers": "tenantcost.attribution.cli:cost_drivers_command",
         "quality": "tenantcost.attribution.cli:quality_command",

@@ -51,7 +51,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def smtp_server(directory: Path) -> Iterator[Mailbox]:
+def smtp_server(directory: Path, port: int | None = None) -> Iterator[Mailbox]:
     import trustme
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -64,7 +64,7 @@ def smtp_server(directory: Path) -> Iterator[Mailbox]:
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
-    box = Mailbox(_free_port(), ca_file)
+    box = Mailbox(port or _free_port(), ca_file)
 
     def authenticator(
         server: Any, session: Any, envelope: Any, mechanism: str, data: Any

@@ -143,3 +143,173 @@ def test_a_week_of_demo_time_mails_each_daily_and_the_weekly_report_once(
     assert PASSWORD not in json.dumps(
         [dict(r) for r in rows(fleet_url, "SELECT * FROM outbox")], default=str
     )
+
+
+class _Hook(BaseHTTPRequestHandler):
+    requests: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    fail_next: ClassVar[int] = 0
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.requests.append((dict(self.headers), body))
+        failing = _Hook.fail_next > 0
+        _Hook.fail_next -= 1
+        self.send_response(500 if failing else 204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    server.timeout = 5
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Hook.requests, _Hook.fail_next = [], 0
+    yield f"http://127.0.0.1:{server.server_address[1]}/reports"
+    server.shutdown()
+    server.server_close()
+
+
+SECRET = "report-hook-secret"
+
+
+def expected_signature(timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 of "<timestamp>.<body>" with the shared secret, worked out here."""
+    digest = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+def cli(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from tenantcost.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_send_now_by_webhook_and_directory_with_a_readable_pdf(
+    fleet_url: str, hook: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pypdfium2
+
+    out = tmp_path / "reports"
+    configure(
+        monkeypatch,
+        {
+            "TENANTCOST_REPORT_WEBHOOK_URL": hook,
+            "TENANTCOST_REPORT_WEBHOOK_SECRET": SECRET,
+            "TENANTCOST_REPORT_DIR": str(out),
+        },
+    )
+    sent = cli("report", "send", "--kind", "monthly", "--period", "2025-11", "--format", "json")
+    assert sent.exit_code == 0, sent.output
+    result = json.loads(sent.stdout)
+    assert sorted((r["channel"], r["status"]) for r in result) == [
+        ("directory", "delivered"),
+        ("webhook", "delivered"),
+    ]
+    headers, body = _Hook.requests[0]
+    assert headers["X-Tenantcost-Signature"] == expected_signature(
+        headers["X-Tenantcost-Timestamp"], body
+    )
+    payload = json.loads(body)
+    assert payload["event_id"] == "report:monthly:2025-11:webhook:manual-1"
+    assert (payload["kind"], payload["period"], payload["late"]) == ("monthly", "2025-11", False)
+    assert payload["summary"]["revenue"] == "200.000000"
+    assert payload["summary"]["cost"] == "69.980000"
+    assert payload["summary"]["provisional"] is True
+    assert SECRET not in body.decode()
+
+    pdf_bytes = (out / "monthly-2025-11.pdf").read_bytes()
+    assert base64.b64decode(payload["pdf_base64"]) == pdf_bytes
+    assert (out / "monthly-2025-11.html").read_text().startswith("<!doctype html>")
+    pdf = pypdfium2.PdfDocument(pdf_bytes)
+    assert 1 <= len(pdf) <= 4
+    text = pdf[0].get_textpage().get_text_range()
+    assert "Executive report — monthly 2025-11" in text
+    assert "$200.00" in text and "$69.98" in text and "65.0%" in text and "provisional" in text
+    image = pdf[0].render(scale=1).to_pil().convert("L")
+    image.save(tmp_path / "page1.png")
+    colours = image.getcolors(maxcolors=1 << 16)
+    assert colours is not None and len(colours) > 50  # text and a chart, not a blank page
+    dark = sum(n for n, level in colours if level < 128)
+    assert dark > 2000  # pixels of ink on the first page
+
+    # Sent again by hand: a second delivery of the same run (its own dedupe key).
+    again = cli("report", "send", "--kind", "monthly", "--period", "2025-11", "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(_Hook.requests[1][1])["event_id"] == "report:monthly:2025-11:webhook:manual-2"
+    history = json.loads(cli("report", "sent", "--format", "json").stdout)
+    assert len(history) == 4 and {h["period"] for h in history} == {"2025-11"}
+    assert {h["trigger"] for h in history} == {"manual"}
+    assert {h["figures"] for h in history} == {"provisional"}
+
+
+def test_slack_text_and_a_failing_webhook_is_retried_not_fatal(
+    fleet_url: str, hook: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(
+        monkeypatch,
+        {
+            "TENANTCOST_REPORT_WEBHOOK_URL": hook,
+            "TENANTCOST_REPORT_WEBHOOK_SECRET": SECRET,
+            "TENANTCOST_REPORT_WEBHOOK_FORMAT": "slack",
+            "TENANTCOST_OUTBOX_BACKOFF_SECONDS": "0.001",
+            "TENANTCOST_OUTBOX_BACKOFF_MAX_SECONDS": "0.001",
+        },
+    )
+    _Hook.fail_next = 1
+    sent = cli("report", "send", "--kind", "daily", "--period", "2025-11-30", "--format", "json")
+    assert sent.exit_code == 1  # the one attempt failed: it waits in the outbox
+    assert json.loads(sent.stdout)[0]["status"] == "retrying: HTTP 500"
+    drained = cli("outbox", "drain", "--sink", "report_webhook", "--format", "json")
+    assert drained.exit_code == 0, drained.output
+    assert len(_Hook.requests) == 2
+    headers, body = _Hook.requests[1]
+    assert headers["X-Tenantcost-Signature"] == expected_signature(
+        headers["X-Tenantcost-Timestamp"], body
+    )
+    text = json.loads(body)["text"]
+    assert list(json.loads(body)) == ["text"]
+    assert text.splitlines()[0] == "*Executive report — daily 2025-11-30*"
+    assert "Revenue $200.00 · Cost $69.98 · Margin 65.0%" in text
+    assert "Figures of 2025-11: provisional." in text
+    history = json.loads(cli("report", "sent", "--format", "json").stdout)
+    assert [h["status"] for h in history] == ["delivered"]
+
+
+def test_smtp_down_then_up_delivers_once_and_schedule_lists_the_next_times(
+    fleet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with smtp_server(tmp_path) as box:
+        port = box.port
+        env = smtp_env(box)
+    configure(monkeypatch, {**env, "TENANTCOST_OUTBOX_BACKOFF_SECONDS": "0.001"})
+    sent = cli("report", "send", "--kind", "weekly", "--period", "2025-W48", "--format", "json")
+    assert sent.exit_code == 1
+    status = json.loads(sent.stdout)[0]["status"]
+    assert status.startswith(f"retrying: cannot reach SMTP 127.0.0.1:{port}")
+    assert PASSWORD not in sent.output
+    # the server comes back on the same port: the next drain delivers it, once
+    with smtp_server(tmp_path, port=port) as box2:  # a new certificate, same CA file path
+        for _ in range(2):
+            assert cli("outbox", "drain", "--format", "json").exit_code == 0
+        assert box2.subjects() == ["tenantcost executive report — weekly 2025-W48"]
+    schedule = json.loads(cli("report", "schedule", "--next", "2", "--format", "json").stdout)
+    assert [(r["kind"], r["cron_utc"]) for r in schedule] == [
+        ("daily", "0 6 * * *"),
+        ("daily", "0 6 * * *"),
+        ("weekly", "0 6 * * 1"),
+        ("weekly", "0 6 * * 1"),
+        ("monthly", "0 6 1 * *"),
+        ("monthly", "0 6 1 * *"),
+    ]
+    weekly = [r for r in schedule if r["kind"] == "weekly"]
+    first = datetime.fromisoformat(weekly[0]["next_at"])
+    assert first.weekday() == 0 and (first.hour, first.minute) == (6, 0)
+    assert datetime.fromisoformat(weekly[1]["next_at"]) - first == timedelta(days=7)
+    assert weekly[0]["last_period"] == "2025-W48"
+    assert "email (ceo@example.test, cfo@example.test)" in weekly[0]["delivered_to"]

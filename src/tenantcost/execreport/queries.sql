@@ -72,3 +72,6 @@ SELECT r.id, r.kind, r.period_start, r.period_end, r.trigger, r.late, r.month,
  WHERE (%(kind)s::text IS NULL OR r.kind = %(kind)s)
  ORDER BY r.period_start DESC, r.kind, d.id
  LIMIT %(limit)s;
+
+-- name: last_period
+SELECT max(period_start) AS p FROM report_runs WHERE kind = %(kind)s;
