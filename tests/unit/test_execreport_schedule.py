@@ -111,3 +111,13 @@ def test_bad_cron_and_bad_periods_are_user_errors() -> None:
     assert parse_period(Kind.weekly, "2026-12-31").start == utc(2026, 12, 28)  # a Thursday
     assert parse_period(Kind.monthly, "2028-02").end == utc(2028, 3, 1)
     assert parse_period(Kind.daily, "2028-02-29").end == utc(2028, 3, 1)
+
+
+def test_periods_far_out_of_range_are_refused_not_overflowed() -> None:
+    for kind, text in (
+        (Kind.weekly, "9999-12-31"),
+        (Kind.monthly, "9999-12"),
+        (Kind.daily, "0001-01-01"),
+    ):
+        with pytest.raises(UserError, match="out of range"):
+            parse_period(kind, text)

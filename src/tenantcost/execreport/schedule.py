@@ -167,4 +167,6 @@ def parse_period(kind: Kind, text: str) -> Period:
             moment = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise UserError(f"--period {text!r} is not a {kind.value} period", f"give {hint}") from None
+    if not 1970 <= moment.year <= 9000:
+        raise UserError(f"--period {text!r} is out of range", "give a year from 1970 to 9000")
     return period_containing(kind, moment)
