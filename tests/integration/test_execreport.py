@@ -313,3 +313,52 @@ def test_smtp_down_then_up_delivers_once_and_schedule_lists_the_next_times(
     assert datetime.fromisoformat(weekly[1]["next_at"]) - first == timedelta(days=7)
     assert weekly[0]["last_period"] == "2025-W48"
     assert "email (ceo@example.test, cfo@example.test)" in weekly[0]["delivered_to"]
+
+
+def test_the_window_shows_its_own_signals_alerts_and_usage_cost(fleet_url: str) -> None:
+    from tenantcost.db.connect import connect
+    from tenantcost.execreport.content import Rendered, report_values
+    from tenantcost.execreport.schedule import Kind, parse_period
+    from tests.e2e.webfleet import ACME
+
+    with connect(fleet_url) as conn:
+        for hour, level in (
+            ("2025-11-26 13:00+00", "soft_throttle"),
+            ("2025-11-20 09:00+00", "hard_throttle"),
+        ):
+            conn.execute(
+                "INSERT INTO tier_decisions (tenant_id, tier, hour, from_level, to_level, ceiling, "
+                "figure, ceiling_value, ratio) VALUES (%s, 'PRO', %s, 'normal', %s, 'cost', 3, 2, 1.5)",
+                (ACME, hour, level),
+            )
+        conn.execute(
+            "INSERT INTO tier_alerts (kind, subject, opened_at, last_seen_at, message) VALUES "
+            "('margin_floor', 'Acme', '2025-11-25 10:00+00', '2025-11-25 10:00+00', "
+            "'Acme below its margin floor'), ('outlier', 'Bolt', '2025-11-10 10:00+00', "
+            "'2025-11-10 10:00+00', 'old news')"
+        )
+        daily = (
+            "INSERT INTO tenant_cost_daily (day, line, tenant_id, driver, source, kind, price_book, "
+            "quantity, unit, unit_price, amount) VALUES (%s, 'tenant', %s, %s, 'test', 'usage', "
+            "'railway-2025-11', 1, 'unit', %s, %s)"
+        )
+        # In ISO week 48 (24..30 Nov): 1.25 + 0.50 + 0.05 = 1.80; the week before: 0.70.
+        for day, driver, amount in (
+            ("2025-11-24", "compute", "1.25"),
+            ("2025-11-30", "storage", "0.50"),
+            ("2025-11-27", "network", "0.05"),
+            ("2025-11-23", "compute", "0.70"),
+            ("2025-12-01", "compute", "9.00"),  # the week after: not counted
+        ):
+            conn.execute(daily, (day, ACME, driver, amount, amount))
+        values = report_values(conn, parse_period(Kind.weekly, "2025-W48"))
+    assert [(s["to_level"], s["company_name"]) for s in values["signals"]] == [
+        ("soft_throttle", "Acme")
+    ]
+    assert [a["subject"] for a in values["alerts"]] == ["Acme"]
+    assert str(values["usage"]["now"]) == "1.800000000000"
+    assert str(values["usage"]["before"]) == "0.700000000000"
+    html = Rendered(values, pdf=False).html
+    assert "New tier signals in this window (1)" in html and "normal → soft_throttle" in html
+    assert "Acme below its margin floor" in html and "old news" not in html
+    assert "$1.80" in html and "$0.70" in html
