@@ -75,3 +75,7 @@ SELECT r.id, r.kind, r.period_start, r.period_end, r.trigger, r.late, r.month,
 
 -- name: last_period
 SELECT max(period_start) AS p FROM report_runs WHERE kind = %(kind)s;
+
+-- name: deliveries
+SELECT channel, target, status, requested_by, updated_at
+  FROM report_deliveries WHERE dedupe_key = ANY(%(keys)s) ORDER BY id;

@@ -74,6 +74,7 @@ class Generated:
     period: Period
     created: bool  # False: the period's run existed (scheduled: nothing was queued)
     queued: list[str]
+    keys: list[str]  # the deliveries' dedupe keys (outbox and report_deliveries)
 
 
 def generate(
@@ -123,7 +124,7 @@ def generate(
             row = conn.execute(sql("find_run"), key).fetchone()
             assert row is not None
         run_id = int(row["id"])
-        queued = []
+        queued, keys = [], []
         for channel in chosen:
             base = f"report:{period.kind.value}:{period.label}:{channel.name}"
             dedupe_key = base
@@ -144,7 +145,46 @@ def generate(
             ).fetchone():
                 enqueue(conn, CHANNEL_SINKS[channel.name], dedupe_key, {**payload, **channel.extra})
                 queued.append(channel.name)
-    return Generated(run_id, period, existing is None, queued)
+                keys.append(dedupe_key)
+    return Generated(run_id, period, existing is None, queued, keys)
+
+
+NO_CHANNEL_HINT = (
+    "set TENANTCOST_REPORT_EMAIL_TO with TENANTCOST_SMTP_HOST, TENANTCOST_REPORT_WEBHOOK_URL "
+    "(and _SECRET), or TENANTCOST_REPORT_DIR"
+)
+
+
+def send_now(
+    conn: Connection,
+    settings: Settings,
+    period: Period,
+    *,
+    requested_by: str,
+    to: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """A report sent by hand (CLI, dashboard): generated (or re-sent) and queued for every
+    configured channel, then one delivery attempt each right away; a failed one stays in
+    the outbox for the jobs. Returns the deliveries with their status."""
+    from tenantcost.outbox.drain import drain
+    from tenantcost.outbox.sinks import configured_sinks
+
+    if not channels(settings, to):
+        raise UserError("no delivery channel is configured", NO_CHANNEL_HINT)
+    made = generate(
+        conn, period, settings=settings, trigger="manual", to=to, requested_by=requested_by
+    )
+    assert made is not None  # by hand, a run is always made or reused
+    wanted = set(CHANNEL_SINKS.values())
+    drain(
+        conn,
+        {n: s for n, s in configured_sinks(settings).items() if n in wanted},
+        limit=len(made.keys) * 10 + 10,
+        backoff_base=settings.outbox_backoff_seconds,
+        backoff_cap=settings.outbox_backoff_max_seconds,
+    )
+    found = conn.execute(sql("deliveries"), {"keys": made.keys}).fetchall()
+    return [{"kind": period.kind.value, "period": period.label, **r} for r in found]
 
 
 def due_now(conn: Connection, settings: Settings, kind: Kind, now: datetime) -> list[DueReport]:

@@ -122,10 +122,7 @@ def _send_direct(window: Any, out: Path | None, webhook: str | None) -> None:
 
 def _send_channels(window: Any, to: str | None, fmt: OutputFormat) -> None:
     from tenantcost.config import get_settings
-    from tenantcost.execreport.run import channels, generate, split_addresses
-    from tenantcost.execreport.sinks import CHANNEL_SINKS
-    from tenantcost.outbox.drain import drain
-    from tenantcost.outbox.sinks import configured_sinks
+    from tenantcost.execreport.run import NO_CHANNEL_HINT, channels, send_now, split_addresses
 
     settings = get_settings()
     recipients = split_addresses(to) if to else None
@@ -135,33 +132,11 @@ def _send_channels(window: Any, to: str | None, fmt: OutputFormat) -> None:
         raise UserError(
             "nowhere to send it: give exactly one of --out FILE.html or --webhook URL, or --to "
             "ADDRESSES",
-            "or configure a channel: TENANTCOST_REPORT_EMAIL_TO with TENANTCOST_SMTP_HOST, "
-            "TENANTCOST_REPORT_WEBHOOK_URL, or TENANTCOST_REPORT_DIR",
+            "or configure a channel: " + NO_CHANNEL_HINT,
         )
     with connect(autocommit=True) as conn:
-        made = generate(
-            conn, window, settings=settings, trigger="manual", to=recipients, requested_by="cli"
-        )
-        assert made is not None
-        sinks = {n: s for n, s in configured_sinks(settings).items() if n in CHANNEL_SINKS.values()}
-        drain(
-            conn,
-            sinks,
-            limit=len(made.queued) * 10 + 10,
-            backoff_base=settings.outbox_backoff_seconds,
-            backoff_cap=settings.outbox_backoff_max_seconds,
-        )
-        from tenantcost.execreport.run import history
-
-        rows = [
-            r
-            for r in history(conn, window.kind.value, 1000)
-            if r["id"] == made.run_id and r["requested_by"] == "cli"
-        ]
+        shown = send_now(conn, settings, window, to=recipients, requested_by="cli")
     columns = ("kind", "period", "channel", "target", "status", "updated_at")
-    shown = (
-        [{**r, "period": window.label} for r in rows[-len(made.queued) :]] if made.queued else []
-    )
     emit(shown, fmt, columns=columns, title=f"{window.kind.value} report {window.label}")
-    if any(not str(r["status"]).startswith("delivered") for r in shown):
+    if any(r["status"] != "delivered" for r in shown):
         raise typer.Exit(1)

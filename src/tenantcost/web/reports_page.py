@@ -74,16 +74,12 @@ def reports_listing(conn: Connection, settings: Settings, limit: int = 200) -> d
     }
 
 
-def send_now(
+def send_report(
     conn: Connection, settings: Settings, user: User, kind: str, period: str
 ) -> dict[str, Any]:
-    """Generate (or re-send) one report and deliver it through the configured channels now;
-    a failed delivery stays in the outbox and is retried by the jobs."""
-    from tenantcost.execreport.run import channels, generate
+    """Send one report now (dba); a failed delivery stays in the outbox for the jobs."""
+    from tenantcost.execreport.run import send_now
     from tenantcost.execreport.schedule import Kind, parse_period, period_before
-    from tenantcost.execreport.sinks import CHANNEL_SINKS
-    from tenantcost.outbox.drain import drain
-    from tenantcost.outbox.sinks import configured_sinks
 
     if kind not in {k.value for k in Kind}:
         raise UserError(f"{kind!r} is not a report kind", "choose daily, weekly or monthly")
@@ -91,29 +87,8 @@ def send_now(
     window = (
         parse_period(chosen, period) if period.strip() else period_before(chosen, datetime.now(UTC))
     )
-    if not channels(settings):
-        raise UserError(
-            "no delivery channel is configured",
-            "set TENANTCOST_REPORT_EMAIL_TO and TENANTCOST_SMTP_HOST, "
-            "TENANTCOST_REPORT_WEBHOOK_URL, or TENANTCOST_REPORT_DIR",
-        )
-    made = generate(conn, window, settings=settings, trigger="manual", requested_by=user.name)
-    assert made is not None
-    sinks = {n: s for n, s in configured_sinks(settings).items() if n in CHANNEL_SINKS.values()}
-    report = drain(
-        conn,
-        sinks,
-        limit=len(made.queued) * 10 + 10,
-        backoff_base=settings.outbox_backoff_seconds,
-        backoff_cap=settings.outbox_backoff_max_seconds,
-    )
-    return {
-        "kind": chosen.value,
-        "period": window.label,
-        "queued": made.queued,
-        "delivered": report.delivered,
-        "failed_attempts": report.failed,
-    }
+    deliveries = send_now(conn, settings, window, requested_by=user.name)
+    return {"kind": chosen.value, "period": window.label, "deliveries": deliveries}
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
@@ -141,7 +116,7 @@ def reports_send(
     check_csrf(user, csrf_token)
     settings = context(request).settings
     try:
-        result = send_now(conn, settings, user, kind, period)
+        result = send_report(conn, settings, user, kind, period)
     except UserError as exc:
         values = {
             "title": "Reports",
@@ -173,4 +148,4 @@ def api_reports_send(
     """Send one executive report now (dba): ``kind`` daily|weekly|monthly, ``period`` a day,
     ISO week or month (default the last whole one)."""
     check_csrf(user, request.headers.get(CSRF_HEADER))
-    return JSONResponse(send_now(conn, context(request).settings, user, kind, period))
+    return JSONResponse(jsonable(send_report(conn, context(request).settings, user, kind, period)))
