@@ -298,6 +298,12 @@ def test_smtp_down_then_up_delivers_once_and_schedule_lists_the_next_times(
         for _ in range(2):
             assert cli("outbox", "drain", "--format", "json").exit_code == 0
         assert box2.subjects() == ["tenantcost executive report — weekly 2025-W48"]
+        to = cli(
+            "report", "send", "--kind", "daily", "--period", "2025-11-29", "--to", "boss@x.test"
+        )
+        assert to.exit_code == 0, to.output
+        assert box2.envelopes[-1] == ("reports@example.test", ["boss@x.test"])
+        assert box2.subjects()[-1] == "tenantcost executive report — daily 2025-11-29"
     schedule = json.loads(cli("report", "schedule", "--next", "2", "--format", "json").stdout)
     assert [(r["kind"], r["cron_utc"]) for r in schedule] == [
         ("daily", "0 6 * * *"),
@@ -362,3 +368,39 @@ def test_the_window_shows_its_own_signals_alerts_and_usage_cost(fleet_url: str) 
     assert "New tier signals in this window (1)" in html and "normal → soft_throttle" in html
     assert "Acme below its margin floor" in html and "old news" not in html
     assert "$1.80" in html and "$0.70" in html
+
+
+def test_kill_9_inside_and_after_the_transaction_sends_once(
+    fleet_url: str, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env_values = {**smtp_env(mailbox), "TENANTCOST_DATABASE_URL": fleet_url}
+    configure(monkeypatch, env_values)
+    clock = Clock(datetime(2025, 12, 2, 0, 30, tzinfo=UTC))
+    run_hours(fleet_url, clock, 1)  # the scheduler first sees the kinds at 00:30: nothing due
+    root = Path(__file__).parents[2]
+    env = {**os.environ, **env_values}
+    at = "2025-12-02T06:30:00+00:00"  # 2 Dec 06:00 has fired: the daily report of 1 Dec
+    for mode in ("in-transaction", "after-commit"):
+        child = subprocess.run(
+            [sys.executable, "-m", "tests.integration.killed_reporter", mode, at],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+        runs = rows(fleet_url, "SELECT kind FROM report_runs")
+        # killed inside the transaction: nothing recorded; after the commit: one run, queued
+        assert len(runs) == (0 if mode == "in-transaction" else 1), mode
+    assert mailbox.messages == []
+    clock.now = datetime(2025, 12, 2, 6, 30, tzinfo=UTC)
+    run_hours(fleet_url, clock, 2)  # the restarted service: nothing new to generate; drains
+    assert mailbox.subjects() == ["tenantcost executive report — daily 2025-12-01"]
+    assert rows(fleet_url, "SELECT late, trigger FROM report_runs") == [
+        {"late": False, "trigger": "schedule"}
+    ]
