@@ -319,6 +319,8 @@ def test_smtp_down_then_up_delivers_once_and_schedule_lists_the_next_times(
     assert datetime.fromisoformat(weekly[1]["next_at"]) - first == timedelta(days=7)
     assert weekly[0]["last_period"] == "2025-W48"
     assert "email (ceo@example.test, cfo@example.test)" in weekly[0]["delivered_to"]
+    # looking at the schedule does not start it (the scheduler anchors when it first runs)
+    assert rows(fleet_url, "SELECT * FROM report_schedule_state") == []
 
 
 def test_the_window_shows_its_own_signals_alerts_and_usage_cost(fleet_url: str) -> None:

@@ -40,7 +40,7 @@ def schedule_command(
         for kind in Kind:
             expression = cron_of(settings, kind)
             last = conn.execute(sql("last_period"), {"kind": kind.value}).fetchone()
-            due = len(due_now(conn, settings, kind, now)) if expression else 0
+            due = len(due_now(conn, settings, kind, now, anchor_here=False)) if expression else 0
             base: dict[str, Any] = {
                 "kind": kind.value,
                 "cron_utc": expression or "off",

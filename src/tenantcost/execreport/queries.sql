@@ -34,6 +34,11 @@ INSERT INTO report_schedule_state (kind, anchored_at) VALUES (%(kind)s, %(now)s)
 ON CONFLICT (kind) DO UPDATE SET kind = EXCLUDED.kind
 RETURNING anchored_at;
 
+-- name: anchor_read
+-- The same without recording anything (before the scheduler first ran: now).
+SELECT coalesce((SELECT anchored_at FROM report_schedule_state WHERE kind = %(kind)s),
+                %(now)s::timestamptz) AS anchored_at;
+
 -- name: last_due
 SELECT max(due_at) AS due_at FROM report_runs WHERE kind = %(kind)s AND due_at IS NOT NULL;
 

@@ -187,13 +187,17 @@ def send_now(
     return [{"kind": period.kind.value, "period": period.label, **r} for r in found]
 
 
-def due_now(conn: Connection, settings: Settings, kind: Kind, now: datetime) -> list[DueReport]:
+def due_now(
+    conn: Connection, settings: Settings, kind: Kind, now: datetime, *, anchor_here: bool = True
+) -> list[DueReport]:
     """The kind's reports due between its last scheduled run (or when the scheduler first
-    saw it) and ``now``."""
+    saw it) and ``now``. ``anchor_here``: the scheduler is looking (records ``now`` as its
+    first sight of the kind); False for a read-only look (``report schedule``)."""
     expression = cron_of(settings, kind)
     if not expression:
         return []
-    anchor = conn.execute(sql("anchor"), {"kind": kind.value, "now": now}).fetchone()
+    query = "anchor" if anchor_here else "anchor_read"
+    anchor = conn.execute(sql(query), {"kind": kind.value, "now": now}).fetchone()
     last_row = conn.execute(sql("last_due"), {"kind": kind.value}).fetchone()
     last = anchor["anchored_at"] if anchor else now
     if last_row is not None and last_row["due_at"] is not None:

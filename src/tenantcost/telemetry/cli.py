@@ -244,6 +244,8 @@ def _scheduled_reports(conn: Connection) -> None:
     try:
         made_now = ScheduledReports()(conn)
     except Exception as exc:  # a failing report must not stop collecting
+        if database_unavailable(exc):
+            raise  # an outage: the loop reconnects and says so
         err.print(f"  warning: scheduled reports failed: {type(exc).__name__}: {exc}")
         return
     for made in made_now:
