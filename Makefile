@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Dashboard port for `make run` (make run PORT=8123); unset: TENANTCOST_PORT or 8000.
 PORT ?=
 
-.PHONY: run test lint typecheck clean bench chromium pg15
+.PHONY: run test lint typecheck clean bench chromium pg15 weasyprint-libs
 
 # Progress from the first second: each step says what it does, pip shows its own progress.
 $(STAMP): pyproject.toml
@@ -39,8 +39,17 @@ pg15:
 	  { pg_dropcluster --stop 15 main 2>/dev/null || true; }; } \
 	  || echo "note: postgresql-15 not installed; the PostgreSQL 15 RLS tests will skip"
 
+## weasyprint-libs: Debian's Pango and HarfBuzz, which WeasyPrint needs to write the executive
+## reports' PDF (installed only when missing; needs root)
+weasyprint-libs:
+	@test -e /usr/lib/x86_64-linux-gnu/libpangoft2-1.0.so.0 -o -n "$$(ldconfig -p 2>/dev/null | grep libpangoft2-1.0.so.0)" || \
+	  { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+	  libharfbuzz-subset0 fonts-dejavu-core >/dev/null; } \
+	  || echo "note: Pango not installed; the report PDF (and its tests) will fail"
+
 ## test: lint, type-check and run the whole test suite
-test: $(STAMP) chromium pg15
+test: $(STAMP) chromium pg15 weasyprint-libs
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy

@@ -92,7 +92,19 @@ EXTRA_COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "report": {
         "send": (
             "tenantcost.web.report_send:send_command",
-            "Render the executive report (HTML) to a file or a webhook.",
+            "Render the executive report (HTML, chart, PDF) and send it now.",
+        ),
+        "schedule": (
+            "tenantcost.execreport.cli:schedule_command",
+            "The report schedule (cron, UTC): each kind's next times, the period each will "
+            "cover, the last scheduled report and how many are due now, and where they are "
+            "delivered.",
+        ),
+        "sent": (
+            "tenantcost.execreport.cli:sent_command",
+            "Reports generated, newest period first: scheduled or by hand, late or on time, "
+            "the month whose figures they show (provisional or final), and each delivery's "
+            "status.",
         ),
         "tenant-costs": (
             "tenantcost.attribution.cli:tenant_costs_command",

@@ -205,6 +205,99 @@ class Settings(BaseSettings):
         description="Most outbox events one drain attempts (serve's job, collect --every).",
     )
 
+    # ---- scheduled executive reports (issue 17) ----------------------------------------
+    report_daily_cron: str = Field(
+        default="0 6 * * *",
+        description="When the daily executive report (the UTC day before) is generated: a "
+        "five-field cron expression in UTC; empty: no daily report.",
+    )
+    report_weekly_cron: str = Field(
+        default="0 6 * * 1",
+        description="When the weekly executive report (the ISO week before, Monday to Monday "
+        "UTC) is generated (cron, UTC); empty: no weekly report.",
+    )
+    report_monthly_cron: str = Field(
+        default="0 6 1 * *",
+        description="When the monthly executive report (the calendar month before) is "
+        "generated (cron, UTC); empty: no monthly report.",
+    )
+    report_late_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=100_000,
+        description="A scheduled report generated more than this many minutes after its "
+        "time (the service was down) is sent once, marked late.",
+    )
+    report_catch_up: int = Field(
+        default=7,
+        ge=0,
+        le=400,
+        description="After an outage, at most this many missed periods of each report kind "
+        "are generated (the newest ones), each once and marked late.",
+    )
+    report_email_to: str | None = Field(
+        default=None,
+        description="Comma-separated addresses the scheduled reports are emailed to (HTML "
+        "body, PDF attached); unset: no email.",
+    )
+    report_email_from: str = Field(
+        default="tenantcost@localhost",
+        min_length=3,
+        description="The From address of the report emails.",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server that sends the report emails."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The SMTP server's port.")
+    smtp_starttls: bool = Field(
+        default=True,
+        description="Upgrade the SMTP connection with STARTTLS (certificate verified) before "
+        "logging in; false only for a trusted local relay.",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="CA certificates (PEM) to verify the SMTP server with; unset: the system's.",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="SMTP login name (AUTH); unset: no login."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP password; never printed or logged."
+    )
+    smtp_timeout: float = Field(
+        default=20.0, gt=0, le=300, description="Seconds an SMTP conversation may take."
+    )
+    report_webhook_url: str | None = Field(
+        default=None,
+        description="Where the scheduled reports are POSTed (JSON, HMAC-signed like the tier "
+        "webhook); unset: no report webhook.",
+    )
+    report_webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of the report webhook's HMAC-SHA256 signature."
+    )
+    report_webhook_format: Literal["json", "slack"] = Field(
+        default="json",
+        description="json: {kind, period, summary, html, pdf_base64}; slack: a Slack-compatible "
+        "{text} message with the headline figures (still signed).",
+    )
+    report_dir: Path | None = Field(
+        default=None,
+        description="Directory the scheduled reports are written to (KIND-PERIOD.html and "
+        ".pdf); unset: not written.",
+    )
+
+    @field_validator("report_daily_cron", "report_weekly_cron", "report_monthly_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        from tenantcost.execreport.schedule import check_cron
+
+        try:
+            return check_cron(value)
+        except UserError as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+
     # ---- dashboard hardening (issue 13) -----------------------------------------------
     web_db_timeout: float = Field(
         default=1.0,

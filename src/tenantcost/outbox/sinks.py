@@ -62,6 +62,9 @@ SinkFactory = Callable[[Settings], Sink | None]
 
 BUILTIN: dict[str, str] = {
     "webhook": "tenantcost.tiers.webhook:webhook_sink",
+    "report_email": "tenantcost.execreport.sinks:email_sink",
+    "report_webhook": "tenantcost.execreport.sinks:webhook_sink",
+    "report_dir": "tenantcost.execreport.sinks:directory_sink",
 }
 _registered: dict[str, SinkFactory] = {}
 

@@ -221,6 +221,25 @@ def _evaluate_finished_hour(
     return finished
 
 
+def _scheduled_reports(conn: Connection) -> None:
+    """Executive reports whose time has come (issue 17); the drain below delivers them."""
+    from tenantcost.execreport.run import ScheduledReports
+
+    try:
+        made_now = ScheduledReports()(conn)
+    except Exception as exc:  # a failing report must not stop collecting
+        if database_unavailable(exc):
+            raise  # an outage: the loop reconnects and says so
+        err.print(f"  warning: scheduled reports failed: {type(exc).__name__}: {exc}")
+        return
+    for made in made_now:
+        err.print(
+            f"  {made.period.kind} report {made.period.label} generated, queued for "
+            f"{', '.join(made.queued) or 'no channel'}",
+            highlight=False,
+        )
+
+
 def _drain_outbox(conn: Connection) -> str | None:
     """Deliver due outbox events (the webhook); a failing receiver is a warning, no more."""
     from tenantcost.config import get_settings
@@ -480,6 +499,7 @@ def _collect_loop(seconds: float, *, price: bool, host: bool, evaluate: bool, sa
         )
         if evaluate:
             evaluated = _evaluate_finished_hour(conn, report.started_at, evaluated)
+        _scheduled_reports(conn)
         drained = _drain_outbox(conn)
         if drained:
             err.print(f"  warning: {drained}", highlight=False)

@@ -27,7 +27,7 @@ from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import redact
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
-from tenantcost.web import api, pages
+from tenantcost.web import api, pages, reports_page
 from tenantcost.web.auth import (
     CsrfRejected,
     Forbidden,
@@ -270,4 +270,5 @@ def create_app(
 
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(reports_page.router)
     return app

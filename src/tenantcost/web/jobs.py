@@ -5,6 +5,8 @@ Jobs, each in turn on one background thread, every ``interval`` seconds:
 - ``collect``: one pass of the telemetry collector and pricing of its hour into the ledger;
 - ``evaluate_tiers``: tier signals and alerts for the hour that has just ended (queued in
   the outbox);
+- ``scheduled_reports``: generate the executive reports whose time has come (daily, weekly,
+  monthly; once per period, late ones once) and queue their deliveries in the outbox;
 - ``drain_outbox``: deliver due outbox events (the webhook), retried with backoff;
 - ``refresh_rollups``: recompute the current month's ledger and figures (and close months
   past their closing time) so the pages show what changed.
@@ -74,6 +76,13 @@ def evaluate_tiers(conn: Connection) -> None:
     evaluate_hour(conn, finished)
 
 
+def scheduled_reports(conn: Connection) -> None:
+    """Executive reports whose time has come, generated once per period (issue 17)."""
+    from tenantcost.execreport.run import ScheduledReports
+
+    ScheduledReports()(conn)
+
+
 def drain_outbox(conn: Connection) -> None:
     """Deliver due outbox events (tier webhook, …); failures wait with backoff."""
     from tenantcost.config import get_settings
@@ -114,6 +123,7 @@ class JobRunner:
         jobs: dict[str, JobFn] = {
             "collect": CollectorJob(interval),
             "evaluate_tiers": evaluate_tiers,
+            "scheduled_reports": scheduled_reports,
             "drain_outbox": drain_outbox,
             "refresh_rollups": refresh,
         }
