@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 ## run: start the embedded database, migrate, load the demo fleet and show the reports
 ##      (PORT=N: serve the dashboard on port N; a busy port is reported before any work)
-run: $(STAMP)
+run: $(STAMP) weasyprint-libs
 	$(BIN)/tenantcost demo run $(if $(PORT),--port $(PORT))
 
 ## chromium: Debian's Chromium for the browser tests (installed only when missing; needs root)
