@@ -1,11 +1,11 @@
-"""``python -m bench bi-views|telemetry|cpu-accuracy|web|cli``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|cpu-accuracy|web|cli|scale``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bench import bi_views, cli, cpu_accuracy, telemetry, web
+from bench import bi_views, cli, cpu_accuracy, scale, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     cli.add_arguments(sub.add_parser("cli", help="CLI start-up: --version, --help (issue 14)."))
+    scale.add_arguments(
+        sub.add_parser("scale", help="The pipeline at N tenants with a month of usage (issue 15).")
+    )
     sub.add_parser(
         "web", add_help=False, help="Dashboard pages and 100 concurrent users (issue 8)."
     )
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return cpu_accuracy.run(args)
     if args.name == "cli":
         return cli.run(args)
+    if args.name == "scale":
+        return scale.run(args)
     parser.print_help()
     return 2
 
