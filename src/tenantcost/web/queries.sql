@@ -100,12 +100,20 @@ SELECT v.id, v.name, v.status, v.approximate_cost, v.cost_source, v.cost_overrid
  ORDER BY v.status, v.name, v.id;
 
 -- name: tenant_ips
+-- The tenant's IPs: its own, and those without a tenant on its VPS. Two index lookups
+-- (smtp_ip_addresses.tenant_id, vps_instances.tenant_id) instead of COALESCE(...) = tenant,
+-- which no index serves (a scan of every IP, growing with the fleet).
 SELECT ip.id, ip.ip_address, ip.status, ip.approximate_cost, ip.cost_source, ip.cost_override,
        ip.cost_updated_at, ip.vps_instance_id
   FROM smtp_ip_addresses ip
-  LEFT JOIN vps_instances v ON v.id = ip.vps_instance_id
- WHERE COALESCE(ip.tenant_id, v.tenant_id) = %(tenant_id)s
- ORDER BY ip.status, ip.ip_address, ip.id;
+ WHERE ip.tenant_id = %(tenant_id)s
+UNION ALL
+SELECT ip.id, ip.ip_address, ip.status, ip.approximate_cost, ip.cost_source, ip.cost_override,
+       ip.cost_updated_at, ip.vps_instance_id
+  FROM vps_instances v
+  JOIN smtp_ip_addresses ip ON ip.vps_instance_id = v.id
+ WHERE v.tenant_id = %(tenant_id)s AND ip.tenant_id IS NULL
+ ORDER BY status, ip_address, id;
 
 -- name: tenant_monthly
 -- Revenue received (payments) and emails sent per month, last 12 months, UTC.
