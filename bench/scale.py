@@ -18,7 +18,8 @@ directory):
    its private anonymous memory): ``attribute --month``
    (the month with most of the window), a collector pass (``collect --no-sampler``),
    ``attribute --hour``, ``tiers evaluate --hour`` (the last full hour), ``report refresh``
-   — the last four are the hourly cycle;
+   — the last four are the hourly cycle — and ``attribute --month`` again with every day
+   marked changed (the worst case: each day re-priced from the evidence);
 4. starts ``tenantcost serve --no-jobs`` on 127.0.0.1 (a free port) and requests the overview
    and the most expensive tenant's page ``--requests`` times each after one warm-up
    (single user, p50/p95 of the loopback round trip), then streams the month's FOCUS export
@@ -422,6 +423,23 @@ def run_one(tenants: int, args: argparse.Namespace, console: Console) -> dict[st
             ]
             for name, command in commands:
                 result["steps"][name] = asdict(run_command(name, command, env, postmaster, console))
+            # The worst case of a month's attribution: every day's evidence changed since it
+            # was priced (revision 0016 re-prices only those; before it, every day always).
+            with connect(url, autocommit=True) as conn:
+                found: Any = conn.execute(
+                    "SELECT to_regclass('tenant_usage_changed_days') AS t"
+                ).fetchone()
+                if found["t"]:
+                    conn.execute(
+                        "INSERT INTO tenant_usage_changed_days (day) SELECT d::date "
+                        "FROM generate_series(%s::date, %s::date, interval '1 day') d "
+                        "ON CONFLICT DO NOTHING",
+                        (start.date(), last_hour.date()),
+                    )
+            name = "attribute --month, every day re-priced"
+            result["steps"][name] = asdict(
+                run_command(name, ["attribute", "--month", month], env, postmaster, console)
+            )
             cycle = (
                 "collector pass",
                 "attribute --hour",
@@ -498,6 +516,7 @@ def measure_web(
 def table(results: Sequence[dict[str, Any]]) -> str:
     names = [
         "attribute --month",
+        "attribute --month, every day re-priced",
         "collector pass",
         "attribute --hour",
         "tiers evaluate --hour",
