@@ -107,7 +107,20 @@ SELECT line, tenant_id, driver, source, kind, price_book, unit, unit_price,
  ORDER BY line, tenant_id, driver, source, price_book;
 
 -- name: usage_hours
-SELECT DISTINCT hour FROM tenant_usage_hourly WHERE hour >= %(start)s AND hour < %(end)s;
+-- The hours with usage evidence in [start, end): one index probe per hour (a loose index scan
+-- on the (hour, ...) key), not a read of every evidence row of the month.
+WITH RECURSIVE h AS (
+    (SELECT u.hour FROM tenant_usage_hourly u
+      WHERE u.hour >= %(start)s AND u.hour < %(end)s
+      ORDER BY u.hour LIMIT 1)
+    UNION ALL
+    SELECT (SELECT u.hour FROM tenant_usage_hourly u
+             WHERE u.hour > h.hour AND u.hour < %(end)s
+             ORDER BY u.hour LIMIT 1)
+      FROM h
+     WHERE h.hour IS NOT NULL
+)
+SELECT hour FROM h WHERE hour IS NOT NULL;
 
 -- name: host_by_hour
 SELECT hour, metric, sum(quantity) AS quantity FROM host_usage_hourly
