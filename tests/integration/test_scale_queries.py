@@ -135,3 +135,21 @@ def test_a_month_reprices_only_days_whose_evidence_or_pricing_changed(priced: Co
     conn.execute("DELETE FROM tenant_usage_hourly WHERE tenant_id = %s", (b,))
     attribute_period(conn, NOV, as_of=AS_OF, settings=other)
     assert _compute(conn) == {a: Decimal("0.005556")}
+
+
+def test_hours_without_a_host_measurement_are_counted_from_the_evidence(priced: Conn) -> None:
+    """The hours with evidence (found by a loose index scan) against the hours the host was
+    measured: evidence in 3 hours on 2 days, host CPU in 1 of them → 2 unmeasured."""
+    conn = priced
+    a = _company(conn, "Alpha")
+    for at in (NOV10_09, NOV10_10, NOV11_09):
+        _put(conn, at, a, "60")
+    _put(conn, NOV10_09, _company(conn, "Beta"), "60")  # a second row in a measured hour
+    conn.execute(
+        "INSERT INTO host_usage_hourly (hour, host, metric, quantity) "
+        "VALUES (%s, 'db1', 'cpu_seconds', 3600)",
+        (NOV10_09,),
+    )
+    result = attribute_period(conn, NOV, as_of=AS_OF)
+    assert result.basis == "host_measured"
+    assert "2 hours with usage have no host CPU measurement" in result.notes
