@@ -268,6 +268,17 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]
 # ----------------------------------------------------------------------------- data
 
 
+def progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("  {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
 def write_usage(
     conn: Connection, start: datetime, end: datetime, seed: int, console: Console
 ) -> int:
@@ -283,13 +294,7 @@ def write_usage(
     while at < end:
         chunks.append((at, min(at + timedelta(days=1), end)))
         at += timedelta(days=1)
-    columns = (
-        TextColumn("  {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("usage evidence, days", total=len(chunks))
         for first, last in chunks:
             cur = conn.execute(
@@ -314,13 +319,7 @@ def price_window(conn: Connection, start: datetime, end: datetime, console: Cons
     settings = get_settings()
     first, last = start.date(), (end - HOUR).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    columns = (
-        TextColumn("  {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("pricing days", total=len(days))
         for day in days:
             price_day_range(conn, day, day, settings)
