@@ -76,11 +76,15 @@ ON CONFLICT (day) DO UPDATE SET priced_at = EXCLUDED.priced_at, pricing = EXCLUD
 
 -- name: days_to_price
 -- The UTC days of a window to re-price: evidence changed since they were priced (or never
--- priced: new evidence marks its day), or priced with other inputs.
+-- priced: new evidence marks its day), or priced with other inputs and still holding evidence
+-- (a day whose evidence retention dropped keeps the cost it was priced to).
 SELECT day FROM tenant_usage_changed_days WHERE day >= %(first)s AND day <= %(last)s
 UNION
-SELECT day FROM tenant_cost_days
- WHERE day >= %(first)s AND day <= %(last)s AND pricing <> %(pricing)s
+SELECT d.day FROM tenant_cost_days d
+ WHERE d.day >= %(first)s AND d.day <= %(last)s AND d.pricing <> %(pricing)s
+   AND EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                WHERE u.hour >= d.day::timestamp AT TIME ZONE 'UTC'
+                  AND u.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
  ORDER BY 1;
 
 -- name: daily_delete
