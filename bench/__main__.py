@@ -1,4 +1,4 @@
-"""``python -m bench bi-views|telemetry|cpu-accuracy|web|export|cli|demo``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|cpu-accuracy|web|export|cli|demo|scale``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bench import bi_views, cli, cpu_accuracy, demo, export, telemetry, web
+from bench import bi_views, cli, cpu_accuracy, demo, export, scale, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_arguments(sub.add_parser("cli", help="CLI start-up: --version, --help (issue 14)."))
     demo.add_arguments(
         sub.add_parser("demo", help="The main job of `make run`, per step (issue 14).")
+    )
+    scale.add_arguments(
+        sub.add_parser("scale", help="The pipeline at N tenants with a month of usage (issue 15).")
     )
     sub.add_parser(
         "web", add_help=False, help="Dashboard pages and 100 concurrent users (issue 8)."
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
         return 0
+    if args.name == "scale":
+        return scale.run(args)
     parser.print_help()
     return 2
 

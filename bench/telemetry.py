@@ -257,10 +257,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"accuracy {item['mode']:8} run {item['run']}: {shares}; A/B {item['ratio_a_b']}")
         with connect(url, autocommit=True) as conn:
             ledger = attribute_period(conn, current_month())
-        results["ledger_modes"] = [
-            {"mode": m.mode, "total": str(m.total), "idle": str(m.idle), "notes": m.notes}
-            for m in ledger.modes
-        ]
+        # Since revision 0010 a period has one basis (invoice, measured host or list prices),
+        # not one ledger per mode.
+        results["ledger"] = {
+            "basis": ledger.basis,
+            "total": str(ledger.total),
+            "idle": str(ledger.idle),
+            "notes": ledger.notes,
+        }
         results["overhead"] = overhead(url, args.overhead_queries, args.overhead_rounds)
         o = results["overhead"]
         print(

@@ -150,6 +150,39 @@ def test_re_evaluating_an_hour_changes_nothing(
     assert signals(migrated_conn, fleet["acme"]) == [(0, "soft_throttle")]
 
 
+def test_cost_jump_baseline_median_and_mad_come_from_sql_exactly(
+    migrated_conn: Conn, fleet: dict[str, uuid.UUID]
+) -> None:
+    """The 7-day baseline is summarised in SQL (size, median, MAD); the figures equal the
+    ones worked by hand, for an even count whose two middle values differ."""
+    conn = migrated_conn
+    history = [D("0.10")] * 12 + [D("0.16")] + [D("0.20")] * 13  # 26 hours before hour 26
+    for tenant in fleet.values():
+        for n, cost in enumerate(history):
+            book(conn, tenant, hour(n), cost)
+    # Sorted, positions 13 and 14 (1-based) are 0.16 and 0.20 → median (0.16 + 0.20) ÷ 2 = 0.18.
+    # |x − 0.18|: 0.08 × 12, 0.02 × 1, 0.02 × 13 → sorted positions 13 and 14 are both 0.02 →
+    # MAD 0.02. acme at 0.30: z = 0.6745 × (0.30 − 0.18) ÷ 0.02 = 4.047 > 3.5 → a jump;
+    # calm at 0.28: z = 0.6745 × 0.10 ÷ 0.02 = 3.3725 → none.
+    book(conn, fleet["acme"], hour(26), D("0.30"))
+    book(conn, fleet["calm"], hour(26), D("0.28"))
+    conn.commit()
+    report = evaluate_hour(conn, hour(26))
+    jumps = [a for a in report.alerts_opened if a["kind"] == "cost_jump"]
+    assert [a["subject"] for a in jumps] == [str(fleet["acme"])]
+    details = conn.execute("SELECT details FROM tier_alerts WHERE kind = 'cost_jump'").fetchone()
+    assert details is not None
+    assert D(details["details"]["median"]) == D("0.18")
+    assert D(details["details"]["mad"]) == D("0.02")
+    assert D(details["details"]["z"]) == D("0.6745") * D("0.12") / D("0.02")  # 4.0470
+    # Both tenants' states were written by the one set-based upsert.
+    states = conn.execute("SELECT tenant_id, last_hour FROM tier_state").fetchall()
+    assert {r["tenant_id"]: r["last_hour"] for r in states} == {
+        fleet["acme"]: hour(26),
+        fleet["calm"]: hour(26),
+    }
+
+
 def test_margin_alert_once_per_episode_and_closed_when_it_ends(
     migrated_conn: Conn, fleet: dict[str, uuid.UUID]
 ) -> None:

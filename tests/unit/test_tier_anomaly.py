@@ -7,6 +7,7 @@ from decimal import Decimal as D
 from tenantcost.tiers.anomaly import (
     below_margin_floor,
     cost_jump,
+    judge_jump,
     margin_pct,
     robust_z,
     share_of_average,
@@ -49,3 +50,17 @@ def test_flat_baseline_and_short_history() -> None:
     assert not cost_jump(D("1.50"), flat).is_jump
     assert cost_jump(D("1.51"), flat).is_jump
     assert not cost_jump(D("99"), [D("0.5")] * 23).is_jump  # under a day of history
+
+
+def test_judging_a_baseline_summarised_elsewhere() -> None:
+    """The evaluation gets size, median and MAD from SQL; the verdicts are the same rules."""
+    # 30 hours, median 0.18, MAD 0.02: z(0.30) = 0.6745 × 0.12 ÷ 0.02 = 4.047 > 3.5
+    jump = judge_jump(D("0.30"), 30, D("0.18"), D("0.02"))
+    assert jump.is_jump and jump.z == D("0.6745") * D("0.12") / D("0.02")
+    # z(0.28) = 0.6745 × 0.10 ÷ 0.02 = 3.3725: no jump
+    assert not judge_jump(D("0.28"), 30, D("0.18"), D("0.02")).is_jump
+    # a flat baseline (MAD 0): more than 3 × the median 0.50 = 1.50 is a jump
+    assert judge_jump(D("1.51"), 48, D("0.50"), D(0)).is_jump
+    assert not judge_jump(D("1.50"), 48, D("0.50"), D(0)).is_jump
+    # 23 hours is under a day of history: never a jump
+    assert not judge_jump(D("99"), 23, D("0.5"), D("0.01")).is_jump

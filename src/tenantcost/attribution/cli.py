@@ -53,8 +53,9 @@ def attribute_command(
     fmt: OutputFormat = FORMAT,
 ) -> None:
     """Price a month's usage and write its ledger and figures: every tenant's VPS, IPs, shared
-    shares, usage, add-ons and overhead, plus the lines no tenant carries. Re-running replaces
-    the month; a closed month needs --reopen."""
+    shares, usage, add-ons and overhead, plus the lines no tenant carries. Only days whose
+    usage evidence or pricing inputs changed since they were priced are re-priced. Re-running
+    replaces the month; a closed month needs --reopen."""
     if month and hour:
         raise UserError("give --month or --hour, not both", "e.g. --month 2025-11")
     period: Period = parse_hour(hour) if hour else month_period(month) if month else current_month()

@@ -101,11 +101,13 @@ def pricing_params(conn: Connection, settings: Settings) -> dict[str, Any]:
     """What the pricing function needs: provider, memory model, and the books it may use —
     only stored books that still validate (``stored_books`` skips a bad one, say 1e30)."""
     books = [b.name for b in stored_books(conn, settings.usage_provider)]
-    return {
+    params = {
         "provider": settings.usage_provider,
         "memory_mb": settings.connection_memory_mb,
         "books": books,
     }
+    row: Any = conn.execute(sql("pricing_digest"), params).fetchone()
+    return {**params, "pricing": row["digest"]}
 
 
 def price_hours(
@@ -127,16 +129,34 @@ def price_hour(conn: Connection, hour: datetime, settings: Settings | None = Non
 
 
 def price_days(
-    conn: Connection, days: Iterable[date], settings: Settings | None = None
+    conn: Connection,
+    days: Iterable[date],
+    settings: Settings | None = None,
+    *,
+    pricing: dict[str, Any] | None = None,
 ) -> list[str]:
     """Re-price whole UTC days into ``tenant_cost_daily``, one statement per day (memory stays
     bounded whatever the month's size); notes for hours left unpriced."""
     settings = settings or get_settings()
-    pricing = pricing_params(conn, settings)  # the books are read and checked once
+    pricing = pricing or pricing_params(conn, settings)  # the books are read and checked once
     notes = []
     for day in days:
         notes += price_day_range(conn, day, day, settings, pricing=pricing)
     return notes
+
+
+def days_to_price(
+    conn: Connection, start: datetime, end: datetime, pricing: Mapping[str, Any]
+) -> list[date]:
+    """The UTC days of [start, end) whose priced cost may be out of date: their evidence
+    changed since they were priced (or they never were), or they were priced with other
+    inputs (provider, memory model, price books). Every other day would be priced to the very
+    same ``tenant_cost_daily`` rows, so it is left alone."""
+    last = (end - timedelta(microseconds=1)).date()
+    rows = conn.execute(
+        sql("days_to_price"), {"first": start.date(), "last": last, "pricing": pricing["pricing"]}
+    ).fetchall()
+    return [r["day"] for r in rows]
 
 
 def price_day_range(
@@ -150,8 +170,11 @@ def price_day_range(
     """Re-price the UTC days first..last in one statement (a bulk load of known size)."""
     settings = settings or get_settings()
     params = {"first": first, "last": last, **(pricing or pricing_params(conn, settings))}
+    # The marks go first: evidence committed while these days are priced marks them again.
+    conn.execute(sql("changed_days_clear"), params)
     conn.execute(sql("daily_delete"), params)
     conn.execute(sql("daily_insert"), params)
+    conn.execute(sql("days_priced"), params)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     row: Any = conn.execute(
         sql("unpriced_hours"),
@@ -164,11 +187,6 @@ def price_day_range(
         f"{settings.usage_provider!r} price book in force then (import one: `tenantcost "
         "pricebook import railway-2025-11`, or set TENANTCOST_USAGE_PROVIDER)"
     ]
-
-
-def usage_days(conn: Connection, start: datetime, end: datetime) -> list[date]:
-    rows = conn.execute(sql("usage_days"), {"start": start, "end": end}).fetchall()
-    return [r["day"] for r in rows]
 
 
 # ----------------------------------------------------------------------------- gathering
@@ -379,8 +397,9 @@ def attribute_period(
 ) -> Attribution:
     """Attribute ``period`` and recompute its figures, in one transaction.
 
-    A month: its usage days are re-priced (unless ``reprice`` is False: the hourly cycle has
-    just priced today), its ledger and figures replaced. An hour (the collector's pass): the
+    A month: its days whose evidence or pricing inputs changed since they were priced are
+    re-priced (unless ``reprice`` is False: the hourly cycle has just priced today), its
+    ledger and figures replaced. An hour (the collector's pass): the
     hour and its day are priced, then the hour's month is attributed. A closed month is
     refused unless ``reopen`` gives the reason (recorded in cost_audit).
     """
@@ -412,7 +431,9 @@ def attribute_period(
                 {"period": period.key, "amount": money(invoice_total, CENT), "currency": "USD"},
             )
         if reprice:
-            notes += price_days(conn, usage_days(conn, period.start, covered_until), settings)
+            pricing = pricing_params(conn, settings)
+            days = days_to_price(conn, period.start, covered_until, pricing)
+            notes += price_days(conn, days, settings, pricing=pricing)
         result = _attribute(conn, period, covered_until, settings, notes)
         _store(conn, result, now, settings)
     return result

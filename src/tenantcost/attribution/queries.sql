@@ -42,10 +42,50 @@ SELECT coalesce(c.tenant_id, u.tenant_id), coalesce(c.hour, u.hour), coalesce(c.
 DELETE FROM tenant_cost_hourly WHERE hour < %(before)s;
 
 -- name: unpriced_hours
--- Hours with usage but no price book in force (they are left out, and said so).
-SELECT count(DISTINCT at) AS hours
-  FROM tenantcost_priced_usage(%(start)s, %(end)s, 'hour', %(provider)s, %(memory_mb)s, %(books)s::text[])
- WHERE price_book IS NULL;
+-- Hours with priced metrics but no price book in force (they are left out, and said so): the
+-- hours before the earliest usable book, so no second pricing pass is needed to find them.
+WITH first_book AS (
+    SELECT min(b.effective_from) AS effective_from
+      FROM price_books b
+     WHERE b.provider = %(provider)s AND b.name = ANY (%(books)s::text[])
+)
+SELECT count(DISTINCT u.hour) AS hours
+  FROM tenant_usage_hourly u
+  JOIN telemetry_metrics m USING (metric, source)
+ WHERE u.hour >= %(start)s AND u.hour < %(end)s
+   AND u.hour < coalesce((SELECT effective_from FROM first_book), 'infinity')
+   AND u.metric IN ('compute_seconds', 'connection_seconds', 'storage_bytes',
+                    'egress_bytes', 'background_cpu_seconds');
+
+-- name: pricing_digest
+-- What pricing a day depends on besides its evidence: provider, memory model, the books.
+SELECT md5(%(provider)s || '|' || %(memory_mb)s::text || '|'
+           || coalesce(string_agg(b.name || '@' || b.effective_from::text || ':'
+                                  || b.document::text, ',' ORDER BY b.name), '')) AS digest
+  FROM price_books b
+ WHERE b.provider = %(provider)s AND b.name = ANY (%(books)s::text[]);
+
+-- name: changed_days_clear
+DELETE FROM tenant_usage_changed_days WHERE day >= %(first)s AND day <= %(last)s;
+
+-- name: days_priced
+INSERT INTO tenant_cost_days (day, priced_at, pricing)
+SELECT d::date, now(), %(pricing)s
+  FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
+ON CONFLICT (day) DO UPDATE SET priced_at = EXCLUDED.priced_at, pricing = EXCLUDED.pricing;
+
+-- name: days_to_price
+-- The UTC days of a window to re-price: evidence changed since they were priced (or never
+-- priced: new evidence marks its day), or priced with other inputs and still holding evidence
+-- (a day whose evidence retention dropped keeps the cost it was priced to).
+SELECT day FROM tenant_usage_changed_days WHERE day >= %(first)s AND day <= %(last)s
+UNION
+SELECT d.day FROM tenant_cost_days d
+ WHERE d.day >= %(first)s AND d.day <= %(last)s AND d.pricing <> %(pricing)s
+   AND EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                WHERE u.hour >= d.day::timestamp AT TIME ZONE 'UTC'
+                  AND u.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
+ ORDER BY 1;
 
 -- name: daily_delete
 DELETE FROM tenant_cost_daily WHERE day >= %(first)s AND day <= %(last)s;
@@ -70,15 +110,21 @@ SELECT line, tenant_id, driver, source, kind, price_book, unit, unit_price,
  GROUP BY line, tenant_id, driver, source, kind, price_book, unit, unit_price
  ORDER BY line, tenant_id, driver, source, price_book;
 
--- name: usage_days
--- The UTC days in a window that have usage evidence (so re-pricing touches only those).
-SELECT DISTINCT (hour AT TIME ZONE 'UTC')::date AS day
-  FROM tenant_usage_hourly
- WHERE hour >= %(start)s AND hour < %(end)s
- ORDER BY 1;
-
 -- name: usage_hours
-SELECT DISTINCT hour FROM tenant_usage_hourly WHERE hour >= %(start)s AND hour < %(end)s;
+-- The hours with usage evidence in [start, end): one index probe per hour (a loose index scan
+-- on the (hour, ...) key), not a read of every evidence row of the month.
+WITH RECURSIVE h AS (
+    (SELECT u.hour FROM tenant_usage_hourly u
+      WHERE u.hour >= %(start)s AND u.hour < %(end)s
+      ORDER BY u.hour LIMIT 1)
+    UNION ALL
+    SELECT (SELECT u.hour FROM tenant_usage_hourly u
+             WHERE u.hour > h.hour AND u.hour < %(end)s
+             ORDER BY u.hour LIMIT 1)
+      FROM h
+     WHERE h.hour IS NOT NULL
+)
+SELECT hour FROM h WHERE hour IS NOT NULL;
 
 -- name: host_by_hour
 SELECT hour, metric, sum(quantity) AS quantity FROM host_usage_hourly

@@ -69,7 +69,34 @@ def cost_jump(
     if len(baseline) < MIN_BASELINE_HOURS:
         return JumpVerdict(False, None, Decimal(0), Decimal(0))
     verdict = robust_z(value, baseline)
-    if verdict.z is not None:
-        return JumpVerdict(verdict.z > threshold, verdict.z, verdict.median, verdict.mad)
-    flat_limit = max(verdict.median * flat_jump_factor, floor)
-    return JumpVerdict(value > flat_limit, None, verdict.median, verdict.mad)
+    return judge_jump(
+        value,
+        len(baseline),
+        verdict.median,
+        verdict.mad,
+        threshold=threshold,
+        flat_jump_factor=flat_jump_factor,
+        floor=floor,
+    )
+
+
+def judge_jump(
+    value: Decimal,
+    hours: int,
+    mid: Decimal,
+    mad: Decimal,
+    *,
+    threshold: Decimal = Z_THRESHOLD,
+    flat_jump_factor: Decimal = Decimal(3),
+    floor: Decimal = Decimal("0.0001"),
+) -> JumpVerdict:
+    """``cost_jump`` from a baseline already summarised as its size, median and MAD (the
+    hourly evaluation aggregates them in SQL, so a week of every tenant's hours never
+    reaches Python)."""
+    if hours < MIN_BASELINE_HOURS:
+        return JumpVerdict(False, None, Decimal(0), Decimal(0))
+    if mad != 0:
+        z = Z_CONSTANT * (value - mid) / mad
+        return JumpVerdict(z > threshold, z, mid, mad)
+    flat_limit = max(mid * flat_jump_factor, floor)
+    return JumpVerdict(value > flat_limit, None, mid, mad)

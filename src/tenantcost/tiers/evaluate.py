@@ -118,13 +118,17 @@ def evaluate_hour(
             setting = conn.execute(sql("setting"), {"key": "tier_step_down_hours"}).fetchone()
             step_down_hours = int(Decimal(setting["value"])) if setting else 6
         states = {r["tenant_id"]: r for r in conn.execute(sql("tier_states")).fetchall()}
+        new_states: list[dict[str, Any]] = []
         for tenant in _tenant_hours(conn, hour):
             saved = states.get(tenant.tenant_id)
             if saved is not None and saved["last_hour"] >= hour:
                 report.skipped += 1
                 continue
             report.tenants += 1
-            _advance(conn, tenant, hour, _state(saved), saved, step_down_hours, report)
+            new_states.append(
+                _advance(conn, tenant, hour, _state(saved), saved, step_down_hours, report)
+            )
+        _save_states(conn, new_states)
         _evaluate_alerts(conn, hour, report)
         report.events_queued = queue_events(conn, report.decisions, report.alerts_opened)
     return report
@@ -138,25 +142,24 @@ def _advance(
     saved: Mapping[str, Any] | None,
     step_down_hours: int,
     report: EvaluationReport,
-) -> None:
+) -> dict[str, Any]:
+    """Step one tenant's state machine; record a decision at once (rare), return the new
+    state for ``_save_states`` (every tenant's, in one statement)."""
     reading = worst_reading(tenant.readings(hour))
     episode = saved["episode_since"] if saved else None
     episode = (episode or hour) if reading.ratio > 1 else None
     state, decision = step(state, reading, step_down_hours=step_down_hours, episode_since=episode)
-    conn.execute(
-        sql("tier_state_upsert"),
-        {
-            "tenant_id": tenant.tenant_id,
-            "level": state.level.name,
-            "hours_over": state.hours_over,
-            "hours_calling_lower": state.hours_calling_lower,
-            "episode_since": episode,
-            "since": state.since,
-            "last_hour": hour,
-        },
-    )
+    new_state = {
+        "tenant_id": tenant.tenant_id,
+        "level": state.level.name,
+        "hours_over": state.hours_over,
+        "hours_calling_lower": state.hours_calling_lower,
+        "episode_since": episode,
+        "since": state.since,
+        "last_hour": hour,
+    }
     if decision is None:
-        return
+        return new_state
     conn.execute(sql("end_active_decision"), {"tenant_id": tenant.tenant_id, "hour": hour})
     row = {
         "tenant_id": tenant.tenant_id,
@@ -173,6 +176,18 @@ def _advance(
     inserted = conn.execute(sql("decision_insert"), row).fetchone()
     if inserted is not None:
         report.decisions.append({**row, "id": inserted["id"]})
+    return new_state
+
+
+def _save_states(conn: Connection, states: list[dict[str, Any]]) -> None:
+    """Every evaluated tenant's new state in one set-based upsert (arrays, not a round trip
+    per tenant)."""
+    if not states:
+        return
+    conn.execute(
+        sql("tier_states_upsert"),
+        {key: [s[key] for s in states] for key in states[0]},
+    )
 
 
 @dataclass(frozen=True)
@@ -265,16 +280,16 @@ def plan_price_alerts(rows: Iterable[Mapping[str, Any]]) -> Iterable[AlertCondit
 
 
 def _jumps(conn: Connection, hour: datetime) -> Iterable[AlertCondition]:
-    rows = conn.execute(sql("hourly_cost_history"), {"hour": hour, "since": hour - BASELINE})
-    history: dict[UUID, list[Decimal]] = {}
-    current: dict[UUID, Decimal] = {}
-    for row in rows.fetchall():
-        if row["hour"] == hour:
-            current[row["tenant_id"]] = row["cost"]
-        else:
-            history.setdefault(row["tenant_id"], []).append(row["cost"])
-    for tenant_id, cost in current.items():
-        verdict = anomaly.cost_jump(cost, history.get(tenant_id, []))
+    """Cost-jump alerts: each tenant's hour against the median and MAD of its previous 7 days
+    of hourly cost, both aggregated in SQL (exact: numeric, middle values averaged)."""
+    rows = conn.execute(
+        sql("hourly_cost_baseline"), {"hour": hour, "since": hour - BASELINE}
+    ).fetchall()
+    for row in rows:
+        tenant_id, cost = row["tenant_id"], row["cost"]
+        if not row["hours"]:
+            continue
+        verdict = anomaly.judge_jump(cost, row["hours"], row["median"], row["mad"])
         if verdict.is_jump:
             yield AlertCondition(
                 "cost_jump",

@@ -94,10 +94,13 @@ SELECT r.tenant_id, r.tier,
   LEFT JOIN tenant_hourly_cost h ON h.tenant_id = r.tenant_id AND h.hour = %(hour)s
  ORDER BY r.tenant_id;
 
--- name: tier_state_upsert
-INSERT INTO tier_state (tenant_id, level, hours_over, hours_calling_lower, episode_since, since, last_hour)
-VALUES (%(tenant_id)s, %(level)s, %(hours_over)s, %(hours_calling_lower)s, %(episode_since)s,
-        %(since)s, %(last_hour)s)
+-- name: tier_states_upsert
+-- Every evaluated tenant's new state in one statement (parallel arrays, one per column).
+INSERT INTO tier_state (tenant_id, level, hours_over, hours_calling_lower, episode_since, since,
+                        last_hour)
+SELECT * FROM unnest(%(tenant_id)s::uuid[], %(level)s::text[], %(hours_over)s::integer[],
+                     %(hours_calling_lower)s::integer[], %(episode_since)s::timestamptz[],
+                     %(since)s::timestamptz[], %(last_hour)s::timestamptz[])
 ON CONFLICT (tenant_id) DO UPDATE
    SET level = EXCLUDED.level, hours_over = EXCLUDED.hours_over,
        hours_calling_lower = EXCLUDED.hours_calling_lower,
@@ -145,9 +148,42 @@ SELECT f.tenant_id, f.company_name, t.name AS tier, t.margin_floor_pct, f.plan_n
   LEFT JOIN plan_price pp ON pp.tenant_id = f.tenant_id
  ORDER BY t.name, f.tenant_id;
 
--- name: hourly_cost_history
-SELECT tenant_id, hour, cost FROM tenant_hourly_cost
- WHERE hour > %(since)s AND hour <= %(hour)s;
+-- name: hourly_cost_baseline
+-- Per tenant with a cost in the evaluated hour: that cost, and the size, median and median
+-- absolute deviation (MAD) of its hourly costs in the 7 days before (the cost-jump baseline).
+-- Exact in numeric, like statistics.median: the middle value, or the mean of the two middle
+-- values (x 0.5, which never rounds), of each ordered set. Reads tenant_cost_hourly by its
+-- hour index for the window only.
+WITH cur AS (
+    SELECT tenant_id, cost FROM tenant_cost_hourly WHERE hour = %(hour)s
+), hist AS (
+    SELECT h.tenant_id, h.cost,
+           row_number() OVER (PARTITION BY h.tenant_id ORDER BY h.cost) AS rn,
+           count(*) OVER (PARTITION BY h.tenant_id) AS n
+      FROM tenant_cost_hourly h
+     WHERE h.hour > %(since)s AND h.hour < %(hour)s
+       AND h.tenant_id IN (SELECT tenant_id FROM cur)
+), mid AS (
+    SELECT tenant_id, n,
+           CASE WHEN n %% 2 = 1 THEN min(cost) ELSE sum(cost) * 0.5 END AS median
+      FROM hist
+     WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
+     GROUP BY tenant_id, n
+), dev AS (
+    SELECT h.tenant_id, m.n, abs(h.cost - m.median) AS d,
+           row_number() OVER (PARTITION BY h.tenant_id ORDER BY abs(h.cost - m.median)) AS rn
+      FROM hist h JOIN mid m USING (tenant_id)
+), mad AS (
+    SELECT tenant_id, CASE WHEN n %% 2 = 1 THEN min(d) ELSE sum(d) * 0.5 END AS mad
+      FROM dev
+     WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
+     GROUP BY tenant_id, n
+)
+SELECT c.tenant_id, c.cost, coalesce(m.n, 0)::int AS hours, m.median, d.mad
+  FROM cur c
+  LEFT JOIN mid m USING (tenant_id)
+  LEFT JOIN mad d USING (tenant_id)
+ ORDER BY c.tenant_id;
 
 -- name: alert_open
 -- Opens an alert unless one is open for (kind, subject); either way records it was seen.

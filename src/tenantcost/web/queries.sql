@@ -100,8 +100,9 @@ SELECT v.id, v.name, v.status, v.approximate_cost, v.cost_source, v.cost_overrid
  ORDER BY v.status, v.name, v.id;
 
 -- name: tenant_ips
--- The tenant's own IPs, and IPs without a tenant on the tenant's VPS (each branch indexed:
--- one tenant's rows, never a scan of every IP).
+-- The tenant's IPs: its own, and those without a tenant on its VPS. Two index lookups
+-- (smtp_ip_addresses.tenant_id, vps_instances.tenant_id) instead of COALESCE(...) = tenant,
+-- which no index serves (a scan of every IP, growing with the fleet).
 SELECT ip.id, ip.ip_address, ip.status, ip.approximate_cost, ip.cost_source, ip.cost_override,
        ip.cost_updated_at, ip.vps_instance_id
   FROM smtp_ip_addresses ip
