@@ -52,6 +52,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench import wait_until_serving
 from tenantcost.attribution.ledger import price_day_range, price_hours
 from tenantcost.config import get_settings
 from tenantcost.db import migrate
@@ -249,16 +250,7 @@ def serving(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the dashboard server did not start")
-            time.sleep(0.3)
+        wait_until_serving(base, proc, 90)
         yield base, proc
     finally:
         proc.terminate()

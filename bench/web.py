@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from bench import wait_until_serving
 from tenantcost.db import migrate
 from tenantcost.db.connect import connect
 from tenantcost.db.embedded import EmbeddedServer
@@ -213,16 +214,7 @@ def server_process(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the dashboard server did not start")
-            time.sleep(0.2)
+        wait_until_serving(base, proc, 60)
         yield base, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the workers this benchmark forked, only
