@@ -62,6 +62,7 @@ SinkFactory = Callable[[Settings], Sink | None]
 
 BUILTIN: dict[str, str] = {
     "webhook": "tenantcost.tiers.webhook:webhook_sink",
+    "posthog": "tenantcost.analytics.sink:posthog_sink",
 }
 _registered: dict[str, SinkFactory] = {}
 
