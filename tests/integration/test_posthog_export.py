@@ -381,3 +381,42 @@ def test_no_job_without_configuration(use_database: str) -> None:
     from tenantcost.web.jobs import posthog_jobs
 
     assert posthog_jobs() == {}
+
+
+def test_collect_every_exports_once_per_interval(env: str, posthog: PostHog) -> None:
+    """The real `collect --every` in its own process: its first pass exports (and delivers),
+    the next passes, within TENANTCOST_POSTHOG_INTERVAL, do not."""
+    import queue
+
+    with psycopg.connect(env, autocommit=True, row_factory=dict_row) as conn:
+        fleet(conn)
+    environment = {
+        **os.environ,
+        "TENANTCOST_DATABASE_URL": env,
+        "TENANTCOST_POSTHOG_HOST": posthog.url,
+        "TENANTCOST_POSTHOG_API_KEY": KEY,
+    }
+    command = [sys.executable, "-m", "tenantcost", "collect", "--every", "1s", "--no-host"]
+    command += ["--no-evaluate", "--no-price", "--no-sampler"]
+    process = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+    stream = process.stderr
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True)
+    reader.start()
+    seen: list[str] = []
+    try:
+        while not any("pass 3 " in line for line in seen):
+            seen.append(lines.get(timeout=60))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        stream.close()
+    exported = [line for line in seen if "posthog:" in line]
+    assert len(exported) == 1, seen
+    assert "delivered" in exported[0] and posthog.received()
+    assert KEY not in "".join(seen)
