@@ -31,6 +31,7 @@ from tenantcost.cli import app
 from tenantcost.config import get_settings, load_settings
 from tenantcost.outbox import configured_sinks, drain, enqueue
 from tenantcost.tiers.evaluate import evaluate_hour
+from tests.integration.loopback import serving, stderr_lines
 from tests.integration.test_tiers import H0, add_tenant, refresh, set_hour_cost
 
 pytestmark = pytest.mark.db
@@ -112,12 +113,8 @@ class PostHogHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def posthog() -> Iterator[PostHog]:
-    server = PostHog()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(PostHog()) as server:
+        yield server
 
 
 @pytest.fixture
@@ -386,8 +383,6 @@ def test_no_job_without_configuration(use_database: str) -> None:
 def test_collect_every_exports_once_per_interval(env: str, posthog: PostHog) -> None:
     """The real `collect --every` in its own process: its first pass exports (and delivers),
     the next passes, within TENANTCOST_POSTHOG_INTERVAL, do not."""
-    import queue
-
     with psycopg.connect(env, autocommit=True, row_factory=dict_row) as conn:
         fleet(conn)
     environment = {
@@ -399,23 +394,12 @@ def test_collect_every_exports_once_per_interval(env: str, posthog: PostHog) -> 
     command = [sys.executable, "-m", "tenantcost", "collect", "--every", "1s", "--no-host"]
     command += ["--no-evaluate", "--no-price", "--no-sampler"]
     process = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stderr is not None
-    stream = process.stderr
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True)
-    reader.start()
     seen: list[str] = []
-    try:
+    with stderr_lines(process) as lines:
         while not any("pass 3 " in line for line in seen):
             seen.append(lines.get(timeout=60))
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(timeout=10)
-        stream.close()
     exported = [line for line in seen if "posthog:" in line]
     assert len(exported) == 1, seen
     assert "delivered" in exported[0] and posthog.received()
