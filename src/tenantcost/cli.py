@@ -79,6 +79,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tenantcost.demo.cli:app",
         "The demo fleet, and the main job that shows it.",
     ),
+    "export": (
+        "tenantcost.analytics.cli:app",
+        "Export tenantcost's figures and signals to other systems (PostHog analytics events).",
+    ),
     "outbox": (
         "tenantcost.outbox.cli:app",
         "The outbox: tier decisions and alerts (and later other events) waiting for delivery "

@@ -298,6 +298,37 @@ class Settings(BaseSettings):
         except UserError as exc:
             raise ValueError(f"{exc.message}; {exc.hint}") from None
 
+    # ---- PostHog export (issue 17) -----------------------------------------------------
+    posthog_host: str | None = Field(
+        default=None,
+        description="PostHog host the analytics export sends to (e.g. https://eu.i.posthog.com "
+        "or your own); with the key set, `serve` and `collect --every` export on a schedule.",
+    )
+    posthog_api_key: SecretStr | None = Field(
+        default=None,
+        description="PostHog project API key for the export; never printed or logged.",
+    )
+    posthog_interval: float = Field(
+        default=3600.0,
+        ge=60,
+        le=7 * 86_400,
+        description="Seconds between two PostHog exports run by `serve` and `collect --every` "
+        "(each queues what is new in the outbox and delivers it).",
+    )
+    posthog_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Seconds one PostHog upload may take before the attempt counts as failed.",
+    )
+    posthog_retries: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Attempts per PostHog event (one per outbox drain, with backoff) before it "
+        "is given up; `tenantcost outbox retry --sink posthog` tries again.",
+    )
+
     # ---- dashboard hardening (issue 13) -----------------------------------------------
     web_db_timeout: float = Field(
         default=1.0,

@@ -7,6 +7,10 @@ loop reconnects (tenacity backoff) and goes on, logging the outage once.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -16,6 +20,7 @@ import pytest
 from tenantcost.db.connect import Connection, connect
 from tenantcost.telemetry.cli import run_every
 from tenantcost.telemetry.collector import Collector
+from tests.integration.loopback import stderr_lines
 
 pytestmark = pytest.mark.db
 
@@ -61,31 +66,20 @@ def test_collect_every_command_reconnects_and_stops_on_sigterm(
 ) -> None:
     """The real command in its own process: its connection is killed between passes; it logs
     the outage once, goes on, and still stops cleanly on SIGTERM."""
-    import os
-    import queue
-    import signal
-    import subprocess
-    import sys
-
     env = {**os.environ, "TENANTCOST_DATABASE_URL": migrated_url}
     command = [sys.executable, "-m", "tenantcost", "collect", "--every", "1s", "--no-host"]
     command += ["--no-evaluate", "--no-price"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stderr is not None
-    stream = process.stderr
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True)
-    reader.start()
+    with stderr_lines(process) as lines:
 
-    def wait_for(text: str) -> list[str]:
-        seen: list[str] = []
-        while True:
-            line = lines.get(timeout=60)
-            seen.append(line)
-            if text in line:
-                return seen
+        def wait_for(text: str) -> list[str]:
+            seen: list[str] = []
+            while True:
+                line = lines.get(timeout=60)
+                seen.append(line)
+                if text in line:
+                    return seen
 
-    try:
         wait_for("pass 1 ")
         database = migrated_url.rsplit("/", 1)[1]
         with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -101,9 +95,3 @@ def test_collect_every_command_reconnects_and_stops_on_sigterm(
         assert process.wait(timeout=30) == 0
         rest = [lines.get(timeout=5) for _ in range(lines.qsize())]
         assert any("stopped after" in line for line in rest + seen)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(timeout=10)  # EOF once the process is gone
-        stream.close()

@@ -30,6 +30,7 @@ from tenantcost.cli import app
 from tenantcost.config import get_settings, load_settings
 from tenantcost.outbox import backlog, configured_sinks, drain, enqueue
 from tenantcost.tiers.evaluate import evaluate_hour
+from tests.integration.loopback import serving
 from tests.integration.test_tiers import H0, add_tenant, set_hour_cost
 
 pytestmark = pytest.mark.db
@@ -95,12 +96,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Receiver()) as server:
+        yield server
 
 
 @pytest.fixture

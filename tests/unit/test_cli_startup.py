@@ -253,4 +253,7 @@ def test_no_database_reports_round_trip_through_json_and_csv() -> None:
 
 def test_a_typo_suggests_the_command_even_before_it_is_loaded() -> None:
     result = CliRunner().invoke(app, ["repor"])
-    assert result.exit_code == 2 and "Did you mean 'report'?" in result.output
+    # the closest first ('export' is close too)
+    assert result.exit_code == 2 and "Did you mean 'report'" in result.output
+    result = CliRunner().invoke(app, ["outbx"])
+    assert result.exit_code == 2 and "Did you mean 'outbox'?" in result.output

@@ -71,7 +71,7 @@ def drain(
     failing receiver. A sink reported down is skipped for the rest of this run."""
     report = DrainReport()
     active = dict(sinks)
-    tried: list[int] = []
+    tried: list[int] = []  # failed in this run: not again, however short the backoff
     for _ in range(limit):
         if not active:
             break
@@ -83,11 +83,11 @@ def drain(
             if row is None:
                 break
             event = _event(row)
-            tried.append(event.id)
             sink = active[event.sink]
             try:
                 sink.deliver(event)
             except DeliveryFailed as exc:
+                tried.append(event.id)  # a delivered event is out of the queue by itself
                 _failed(conn, sink, event, exc, now, report, (backoff_base, backoff_cap))
                 if exc.sink_down:
                     report.sinks_down.append(sink.name)

@@ -65,6 +65,7 @@ BUILTIN: dict[str, str] = {
     "report_email": "tenantcost.execreport.sinks:email_sink",
     "report_webhook": "tenantcost.execreport.sinks:webhook_sink",
     "report_dir": "tenantcost.execreport.sinks:directory_sink",
+    "posthog": "tenantcost.analytics.sink:posthog_sink",
 }
 _registered: dict[str, SinkFactory] = {}
 

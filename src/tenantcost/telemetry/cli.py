@@ -475,6 +475,9 @@ def _collect_loop(seconds: float, *, price: bool, host: bool, evaluate: bool, sa
     passes = 0
     evaluated: datetime | None = None
     samplers: list[BackendSampler] = []
+    from tenantcost.web.jobs import posthog_jobs
+
+    extra_jobs = posthog_jobs()  # the PostHog export, when configured
 
     def make_collector(conn: Connection) -> Collector:
         if sample and not samplers:
@@ -503,6 +506,10 @@ def _collect_loop(seconds: float, *, price: bool, host: bool, evaluate: bool, sa
         drained = _drain_outbox(conn)
         if drained:
             err.print(f"  warning: {drained}", highlight=False)
+        for job in extra_jobs.values():
+            said = job(conn)
+            if said:
+                err.print(f"  {said}", highlight=False)
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -9,7 +9,9 @@ Jobs, each in turn on one background thread, every ``interval`` seconds:
   monthly; once per period, late ones once) and queue their deliveries in the outbox;
 - ``drain_outbox``: deliver due outbox events (the webhook), retried with backoff;
 - ``refresh_rollups``: recompute the current month's ledger and figures (and close months
-  past their closing time) so the pages show what changed.
+  past their closing time) so the pages show what changed;
+- ``posthog_export`` (only with TENANTCOST_POSTHOG_HOST and _API_KEY set): at most once per
+  TENANTCOST_POSTHOG_INTERVAL, queue new PostHog events and deliver them.
 
 A failing job is logged and counted (``tenantcost_job_errors_total``); the others still run.
 """
@@ -93,6 +95,16 @@ def drain_outbox(conn: Connection) -> None:
         log.warning("outbox: %d delivered, %d failed attempts", report.delivered, report.failed)
 
 
+def posthog_jobs() -> dict[str, JobFn]:
+    """The PostHog export (at TENANTCOST_POSTHOG_INTERVAL), only when host and key are set."""
+    from tenantcost.analytics.cli import PosthogJob
+    from tenantcost.analytics.sink import configured
+    from tenantcost.config import get_settings
+
+    settings = get_settings()
+    return {"posthog_export": PosthogJob(settings)} if configured(settings) else {}
+
+
 def refresh(conn: Connection) -> None:
     from tenantcost.report import refresh_rollups
 
@@ -127,6 +139,7 @@ class JobRunner:
             "drain_outbox": drain_outbox,
             "refresh_rollups": refresh,
         }
+        jobs.update(posthog_jobs())
         return cls(pool, interval, jobs, {name: JobStatus() for name in jobs})
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 from tenantcost.db.migrations import downgrade_from, upgrade_from
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 STEM = "0018_executive_reports"

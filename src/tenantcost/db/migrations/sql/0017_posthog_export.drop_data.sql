@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS posthog_export_state;
