@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING
 
@@ -129,8 +130,11 @@ class PosthogJob:
     TENANTCOST_POSTHOG_INTERVAL (judged on the watermarks, so a restart does not export
     early), queue what is new, then deliver due PostHog events. Nothing unless configured."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.settings = settings
+        self.clock = clock  # injected by tests that run a week of jobs in seconds
 
     def __call__(self, conn: Connection) -> str | None:
         from tenantcost.analytics.export import export, last_run
@@ -139,13 +143,13 @@ class PosthogJob:
         if not configured(self.settings):
             return None
         previous = last_run(conn)
-        now = datetime.now(UTC)
+        now = self.clock()
         if (
             previous is not None
             and (now - previous).total_seconds() < self.settings.posthog_interval
         ):
             return None
-        report = export(conn)
+        report = export(conn, clock=lambda: now)
         delivered = drain_posthog(conn, self.settings)
         summary = f"posthog: {report.queued} queued, {delivered.delivered} delivered" + (
             f", {delivered.failed} failed attempts (retried)" if delivered.failed else ""
