@@ -1,14 +1,16 @@
 """The main job behind ``make run`` (issue 14): wall time per step, and the CPU it costs.
 
 Runs ``tenantcost demo run --no-serve`` in-process on a throw-away embedded cluster: once on a
-fresh data directory (the first ``make run``: initdb included), then ``--runs`` times with
-``--reload`` (a second ``make run``, which replaces the fleet and its history). For each run,
-the wall seconds of every step and the CPU seconds of this process and of the PostgreSQL
-server (postmaster, its live children, and the children it reaped).
+fresh data directory (the first ``make run``: initdb, fleet and 60 days of history), once
+again as is (a second ``make run``: it reuses the fleet and its history), then ``--runs``
+times with ``--reload`` (``demo run --reload`` replaces the fleet and its history, deleting
+the old 1.2 million evidence rows first). For each run, the wall seconds of every step and
+the CPU seconds of this process and of the PostgreSQL server (postmaster, its live children,
+and the children it reaped).
 
-Target: the whole main job, history included, under 30 s on a 2-core machine after the venv
-exists. On a shared machine the wall time swings with the load; the CPU seconds do not, and
-``cpu / cores`` is the floor an idle machine could reach.
+Target: the main job, history included, under 30 s on a 2-core machine after the venv exists
+— the first and the second ``make run``. On a shared machine the wall time swings with the
+load; the CPU seconds do not, and ``cpu / cores`` is the floor an idle machine could reach.
 
 ``python -m bench demo [--runs 2] [--tenants 200] [--json bench/results/demo.json]``
 """
@@ -31,7 +33,9 @@ TARGET_S = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", type=int, default=2, help="Timed --reload runs after the first.")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="Timed --reload runs after the first two."
+    )
     parser.add_argument("--tenants", type=int, default=200, help="Demo fleet size.")
     parser.add_argument("--json", type=Path, default=None, help="Write the results here.")
 
@@ -66,7 +70,7 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one_run(tenants: int, reload: bool) -> dict[str, Any]:
+def one_run(tenants: int, reload: bool, label: str) -> dict[str, Any]:
     from rich.console import Console
 
     from tenantcost.db.connect import database_url
@@ -75,7 +79,7 @@ def one_run(tenants: int, reload: bool) -> dict[str, Any]:
     quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
     before_own = own_cpu()
     postmaster, before_server = None, 0.0
-    if reload:
+    if label != "fresh":
         postmaster = _postmaster(database_url())
         before_server = server_cpu(postmaster)
     started = time.perf_counter()
@@ -83,7 +87,7 @@ def one_run(tenants: int, reload: bool) -> dict[str, Any]:
     wall = time.perf_counter() - started
     postmaster = postmaster or _postmaster(state.url)
     return {
-        "run": "reload" if reload else "fresh",
+        "run": label,
         "wall_s": round(wall, 2),
         "steps_s": {k: round(v, 2) for k, v in state.seconds.items()},
         "client_cpu_s": round(own_cpu() - before_own, 2),
@@ -108,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
     get_settings.cache_clear()
     results = []
     try:
-        for reload in [False] + [True] * args.runs:
-            row = one_run(args.tenants, reload)
+        plan = [("fresh", False), ("again", False)] + [("reload", True)] * args.runs
+        for label, reload in plan:
+            row = one_run(args.tenants, reload, label)
             results.append(row)
             cores = os.cpu_count() or 1
             floor = (row["client_cpu_s"] + row["server_cpu_s"]) / cores
@@ -125,9 +130,12 @@ def run(args: argparse.Namespace) -> int:
 
         EmbeddedServer(data_dir).destroy()
         shutil.rmtree(data_dir, ignore_errors=True)
-    reloads = [r["wall_s"] for r in results if r["run"] == "reload"]
-    met = bool(reloads) and min(reloads) < TARGET_S
-    print(f"best --reload run {min(reloads, default=0):.2f} s (target < {TARGET_S:.0f} s)")
+    made = {r["run"]: r["wall_s"] for r in results if r["run"] in ("fresh", "again")}
+    met = all(seconds < TARGET_S for seconds in made.values())
+    print(
+        f"first make run {made['fresh']:.2f} s, second {made['again']:.2f} s "
+        f"(target < {TARGET_S:.0f} s): {'met' if met else 'MISSED'}"
+    )
     if args.json is not None:
         payload = {"machine": machine(), "target_s": TARGET_S, "results": results}
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
