@@ -110,6 +110,20 @@ def use_database(monkeypatch: pytest.MonkeyPatch, migrated_url: str) -> Iterator
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def roomy_statements(admin_url: str) -> None:
+    """A workload test needs its statements kept in pg_stat_statements from the baseline to
+    the last pass. After hundreds of tests the server's table (pg_stat_statements.max) is
+    full, and each new entry evicts the least used ones — the workload's just-created entries
+    among them, so their calls were lost and the tenants' compute read zero. Empty it first,
+    as an operator sizes pg_stat_statements.max above the statements the fleet runs."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+
+
 @pytest.fixture(scope="module")
 def fleet(admin_url: str, template_url: str) -> Any:
     """The dashboard tests' small hand-made fleet (tests/e2e/webfleet.py) in its own

@@ -178,6 +178,7 @@ def test_every_surface_shows_the_same_figures(fleet: str) -> None:
     assert cents(cli[str(ZED)]["total_operational_cost"]) == Decimal("55.02")  # by hand above
 
 
+@pytest.mark.usefixtures("roomy_statements")
 def test_a_fleet_without_vps_is_ranked_by_measured_usage(use_database: str, admin_url: str) -> None:
     """Done-when of issue 11: no VPS at all, real usage from `collect`; the reports rank
     tenants by what they really cost."""

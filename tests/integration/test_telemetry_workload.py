@@ -26,6 +26,7 @@ def loads(url: str, units: tuple[int, int, int]) -> list[TenantLoad]:
     return out
 
 
+@pytest.mark.usefixtures("roomy_statements")
 @pytest.mark.parametrize("mode", ["database", "shared"])
 def test_workload_attributes_4_to_1_and_idle_gets_nothing(
     mode: str, migrated_url: str, admin_url: str
