@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from tenantcost.errors import UserError
+from tenantcost.report.rollup import resolve_month
 from tenantcost.web import metrics
 from tenantcost.web.data import margin_percent
-from tenantcost.web.focus import parse_month
 from tenantcost.web.render import fmt_cell, fmt_money, jsonable
 from tenantcost.web.security import hash_password, new_token, same, sha256_hex, verify_password
 from tenantcost.web.tables import HEALTH_TABLE, parse_query
@@ -93,12 +94,19 @@ def test_margin() -> None:
 
 
 def test_focus_months() -> None:
-    assert parse_month("2026-02", None) == "2026-02"
-    assert parse_month(None, "2026-11") == "2026-11"
+    def latest(_conn: object) -> str:
+        return "2026-11"
+
+    def nothing(_conn: object) -> None:
+        return None
+
+    conn: Any = None  # the given month and the default function need no database
+    assert resolve_month(conn, "2026-02", nothing) == "2026-02"
+    assert resolve_month(conn, None, latest) == "2026-11"
     with pytest.raises(UserError, match="not YYYY-MM"):
-        parse_month("2026-13", "2026-11")
+        resolve_month(conn, "2026-13", latest)
     with pytest.raises(UserError, match="attributed"):
-        parse_month(None, None)
+        resolve_month(conn, None, nothing)
 
 
 def test_metrics_text_format() -> None:

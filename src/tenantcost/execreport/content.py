@@ -21,7 +21,7 @@ from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
 from tenantcost.execreport.schedule import Kind, Period
-from tenantcost.report.rollup import latest_period
+from tenantcost.report.rollup import resolve_month
 from tenantcost.web import data, render
 from tenantcost.web.tables import HEALTH_TABLE, OPTIMIZATION_TABLE, TableQuery, fetch
 
@@ -46,10 +46,7 @@ def report_month(conn: Connection, period: Period) -> str:
     wanted = f"{last_day:%Y-%m}"
     if conn.execute(sql("month_known"), {"period": wanted}).fetchone() is not None:
         return wanted
-    latest = latest_period(conn)
-    if latest is None:
-        raise UserError("no month has been attributed yet", "run `tenantcost attribute` first")
-    return latest
+    return resolve_month(conn, None)
 
 
 def window_usage(conn: Connection, start: datetime, end: datetime) -> dict[str, Decimal]:

@@ -9,6 +9,7 @@ every surface shows "N changes since the refresh at …" with the command that r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -112,14 +113,19 @@ def refresh_rollups(conn: Connection, *, as_of: datetime | None = None) -> Refre
     return RefreshResult(seconds=seconds, state=rollup_state(conn, result.period.key))
 
 
-def resolve_month(conn: Connection, month: str | None) -> str:
-    """The month asked for, else the latest attributed one (looked up only then)."""
+def resolve_month(
+    conn: Connection,
+    month: str | None,
+    latest: Callable[[Connection], str | None] = latest_period,
+) -> str:
+    """The month asked for (validated ``YYYY-MM``), else ``latest`` — by default the latest
+    attributed month — looked up only then; UserError when there is none."""
     if month:
         return month_period(month).key
-    latest = latest_period(conn)
-    if latest is None:
+    found = latest(conn)
+    if found is None:
         raise UserError(
             "no month has been attributed yet",
             "run `tenantcost attribute` (or `tenantcost collect`) first",
         )
-    return latest
+    return found

@@ -22,6 +22,7 @@ from tenantcost.numbers import PLAIN_PATTERN
 from tenantcost.outbox.store import backlog
 from tenantcost.report.costs import period_quality, tenant_cost_rows
 from tenantcost.report.reports import run_report
+from tenantcost.report.rollup import resolve_month
 from tenantcost.web import data, focus, metrics, whatif
 from tenantcost.web.auth import CSRF_HEADER, User, check_csrf
 from tenantcost.web.deps import cached, cached_found, chosen_period, context, db, dba, memo, reader
@@ -182,7 +183,7 @@ def tenant_costs(
 ) -> JSONResponse:
     """`report tenant-costs`: per tenant cost by driver, share, revenue, profit; then the
     lines no tenant carries and the month's total; and the month's attribution quality."""
-    month = focus.parse_month(period, data.choose_period(conn, None))
+    month = resolve_month(conn, period)
     return ok(
         {
             "period": month,
@@ -323,7 +324,7 @@ def focus_export(
     from tenantcost.config import get_settings
 
     provider = get_settings().usage_provider
-    month = focus.parse_month(period, focus.default_period(conn))
+    month = resolve_month(conn, period, focus.default_period)
     info = focus.period_info(conn, month)
     if format == "json":
         rows = list(focus.stream(conn, month, info, provider))

@@ -258,14 +258,3 @@ def default_period(conn: Connection) -> str | None:
     """The latest month that has ledger lines (what the export shows without ``period``)."""
     row = conn.execute(sql("focus_default_period")).fetchone()
     return row["period"] if row else None
-
-
-def parse_month(text: str | None, latest: str | None) -> str:
-    """``YYYY-MM`` (UTC) or, when absent, ``latest``."""
-    from tenantcost.telemetry.timeutil import month_period
-
-    if text:
-        return month_period(text).key
-    if latest is None:
-        raise UserError("no month has been attributed yet", "run `tenantcost attribute` first")
-    return latest
