@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from tenantcost.attribution.ledger import (
     attribute_period,
@@ -34,6 +35,7 @@ from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.telemetry.timeutil import add_months, hour_of, month_period, month_start
 
+T = TypeVar("T")
 DEMO_SOURCE = "demo"
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -87,11 +89,10 @@ def load_history(
         params = {**window, **bounds, "memory_mb": settings.connection_memory_mb}
         return int(c.execute(sql("history_insert"), params).rowcount)
 
-    def price(c: Connection, first: datetime, last: datetime) -> int:
-        price_day_range(c, first.date(), (last - HOUR).date(), settings, pricing=pricing)
-        return 0
+    def price(c: Connection, first: datetime, last: datetime) -> list[str]:
+        return price_day_range(c, first.date(), (last - HOUR).date(), settings, pricing=pricing)
 
-    def in_parallel(work: Callable[[Connection, datetime, datetime], int]) -> int:
+    def in_parallel(work: Callable[[Connection, datetime, datetime], T]) -> list[T]:
         """``work`` on every slice at once, one transaction per connection, committed
         together (or none of them: the first failure rolls every slice back)."""
         with ExitStack() as stack:
@@ -102,12 +103,12 @@ def load_history(
                     pool.submit(work, c, first, last)
                     for c, (first, last) in zip(conns, slices, strict=False)
                 ]
-                return sum(f.result() for f in futures)
+                return [f.result() for f in futures]
 
     with conn.transaction():
         conn.execute(sql("history_delete"), {"from": None, "to": start, "source": DEMO_SOURCE})
         conn.execute(sql("history_delete"), {"from": end, "to": None, "source": DEMO_SOURCE})
-    rows = in_parallel(write)
+    rows = sum(in_parallel(write))
     # The evidence is in (committed: pricing is derived from it and re-runnable, as with real
     # telemetry). Statistics before pricing: a fresh cluster has none, and the pricing plan
     # for a million rows it believes absent takes minutes.
