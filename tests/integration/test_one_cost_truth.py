@@ -33,6 +33,7 @@ import pytest
 from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
+from tenantcost.analytics.export import export
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.cli import app
 from tenantcost.costs.store import set_setting
@@ -159,6 +160,10 @@ def test_every_surface_shows_the_same_figures(fleet: str) -> None:
             )
             for tenant in (ZED, YAK, XOO):
                 html[str(tenant)] = browser.get(f"/tenants/{tenant}").text
+    with psycopg.connect(fleet, row_factory=dict_row, autocommit=True) as conn:
+        # What PostHog would get (a dry run queues nothing): each tenant's group properties.
+        dry = export(conn, dry_run=True, clock=lambda: AS_OF)
+    posthog = {m.payload["group_key"]: m.payload["properties"] for m in dry.new["tenant_group"]}
     for tenant in (str(ZED), str(YAK), str(XOO)):
         cost = cents(cli[tenant]["total_operational_cost"])
         revenue = cents(cli[tenant]["monthly_subscription_revenue"])
@@ -169,6 +174,9 @@ def test_every_surface_shows_the_same_figures(fleet: str) -> None:
         assert cents(api_rows[tenant]["monthly_profit"]) == profit
         assert cents(pages[tenant]["total_operational_cost"]) == cost
         assert cents(pages[tenant]["revenue"]) == revenue
+        assert cents(posthog[tenant]["monthly_cost"]) == cost
+        assert cents(posthog[tenant]["revenue"]) == revenue
+        assert cents(posthog[tenant]["monthly_profit"]) == profit
         focus_sum = sum(Decimal(r["BilledCost"]) for r in focus if r["x_TenantId"] == tenant)
         assert focus_sum.quantize(CENT, ROUND_HALF_UP) == cost
         page = html[tenant]
