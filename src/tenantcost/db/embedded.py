@@ -157,7 +157,7 @@ class EmbeddedServer:
         except ProcessLookupError:
             return False
         except PermissionError:  # alive, owned by the cluster's system user
-            return True
+            pass
         return True
 
     def url(self, database: str = DATABASE) -> str:
