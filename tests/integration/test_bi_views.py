@@ -32,11 +32,11 @@ from tenantcost.attribution.ledger import attribute_period
 from tenantcost.costs import store
 from tenantcost.db import migrate
 from tenantcost.db.tenancy import set_tenant
-from tenantcost.db.verify import run_checks
 from tenantcost.errors import UserError
 from tenantcost.report.reconcile import reconciles
 from tenantcost.report.rollup import rollup_state
 from tenantcost.telemetry.timeutil import month_period
+from tenantcost.verification import run_all
 from tests.integration.tenants import tenant_key
 
 pytestmark = pytest.mark.db
@@ -388,9 +388,7 @@ def test_a_provisional_month_accrues_fixed_costs_and_revenue_alike(conn: Conn) -
 
 def bi_checks(url: str) -> dict[str, tuple[str, str]]:
     keys = ("reconcile", "figures", "ledger lines", "index idx_executive", "index idx_business")
-    return {
-        r.check: (r.status, r.detail) for r in run_checks(url) if any(k in r.check for k in keys)
-    }
+    return {r.check: (r.status, r.detail) for r in run_all(url) if any(k in r.check for k in keys)}
 
 
 @pytest.mark.parametrize("rule", ["none", "even", "emails_sent"])

@@ -167,9 +167,69 @@ def verify(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
 ) -> None:
     """Run the seed's migration verification as checks; exit 1 on any FAIL."""
-    from tenantcost.db.verify import run_checks
+    from tenantcost.verification import run_all
 
-    results = run_checks(database_url())
+    results = run_all(database_url())
     emit([r.as_row() for r in results], fmt, title="migration verification")
     if any(r.status == "FAIL" for r in results):
         raise typer.Exit(1)
+
+
+@app.command()
+def distribute(
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print the SQL and the blockers; change nothing (works without Citus too).",
+    ),
+    fmt: OutputFormat = typer.Option(
+        OutputFormat.table, "--format", help="How the blockers print: table, json or csv."
+    ),
+) -> None:
+    """Place tenantcost's tables on a Citus cluster: reference tables for plans, prices and
+    shared infrastructure; companies and every tenant table distributed by tenant and
+    co-located; the rest local on the coordinator.
+
+    Reads the catalog first and lists every blocker (a key without tenant_id, rows without
+    a tenant, triggers, policies with subqueries) with its fix; with any blocker nothing
+    runs. Otherwise runs the plan in one transaction. See docs/citus.md.
+    """
+    from tenantcost.db import citus
+    from tenantcost.db.connect import connect
+    from tenantcost.errors import UserError
+
+    with connect() as conn:
+        facts = citus.read_facts(conn)
+        if facts.citus_version is None and not dry_run:
+            raise UserError(
+                "the citus extension is not installed in this database",
+                "install Citus on the coordinator (shared_preload_libraries = 'citus', "
+                "CREATE EXTENSION citus, citus_add_node for each worker); "
+                "`tenantcost db distribute --dry-run` shows the plan without it",
+            )
+        plan = citus.plan(facts)
+        if dry_run:
+            print("BEGIN;")
+            for statement in plan.statements:
+                print(f"{statement};")
+            print("COMMIT;")
+        if plan.blockers:
+            emit(
+                [b.as_row() for b in plan.blockers],
+                fmt,
+                title=f"{len(plan.blockers)} blocker(s): Citus would refuse or misrun these",
+                console=console,
+            )
+            if dry_run:
+                raise typer.Exit(1)
+            raise UserError(
+                f"not distributed: {len(plan.blockers)} blocker(s), listed above; nothing "
+                "was changed",
+                "fix each as its line says, then run `tenantcost db distribute` again "
+                "(docs/citus.md)",
+            )
+        if dry_run:
+            return
+        citus.apply(conn, plan.statements)
+    moved = sum(1 for p in plan.placements if p.kind != "local")
+    console.print(f"distributed: {len(plan.statements)} statement(s), {moved} table(s) placed")

@@ -12,9 +12,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from tenantcost.db import migrate
 from tenantcost.db.connect import connect, database_url, redact
 from tenantcost.db.queries import queries
-from tenantcost.db.verify import run_checks
 from tenantcost.demo.fleet import load_demo
 from tenantcost.output import emit
+from tenantcost.verification import run_all
 
 
 @dataclass
@@ -321,7 +321,7 @@ def show_reports(url: str, console: Console) -> None:
             console=console,
         )
         console.print(rollup_state(conn, month).note(), highlight=False, markup=False)
-    checks = run_checks(url)
+    checks = run_all(url)
     failed = [c for c in checks if c.status == "FAIL"]
     console.print(
         f"db verify: {len(checks) - len(failed)} of {len(checks)} checks pass"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
+import sqlparse
 from alembic import context, op
 
 SQL_DIR = files("tenantcost.db.migrations") / "sql"
@@ -25,9 +26,25 @@ def drop_data_requested() -> bool:
     return context.get_x_argument(as_dictionary=True).get("drop_data") == "true"
 
 
+def statements(sql: str) -> list[str]:
+    """The file's statements, each whole (DO blocks, dollar quotes, ``BEGIN ATOMIC`` bodies).
+
+    Citus forwards DDL on distributed tables to every worker as the command's own text and
+    refuses a text holding several commands, so each statement is executed on its own.
+    Comment-only pieces are dropped; the statements keep their comments.
+    """
+    pieces = (piece.strip() for piece in sqlparse.split(sql))
+    return [
+        piece.rstrip(";").rstrip()
+        for piece in pieces
+        if sqlparse.format(piece, strip_comments=True).strip(" \n;")
+    ]
+
+
 def execute_file(name: str) -> None:
-    """One file, one execute: DO blocks and functions stay whole (no statement splitting)."""
-    op.execute(read_sql(name).rstrip().rstrip(";"))
+    """One statement per execute, in the file's order (one transaction per revision)."""
+    for statement in statements(read_sql(name)):
+        op.execute(statement)
 
 
 def upgrade_from(stem: str) -> None:

@@ -1,0 +1,369 @@
+"""``tenantcost db distribute``: where each table goes on a Citus cluster, and what stops it.
+
+Small, rarely written tables become reference tables (a copy on every node); ``companies``
+and every table keyed by tenant are distributed by tenant and co-located, so one tenant's rows
+live on one shard; everything else (users, sessions, the outbox, bookkeeping) stays local on
+the coordinator. The plan is read from the live catalog: a table already placed right is
+skipped (idempotent), and anything Citus would refuse — or accept and then run wrongly — is a
+blocker named with its fix, before a single statement runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from tenantcost.db.checks import CheckResult, passed
+from tenantcost.db.connect import Connection
+from tenantcost.db.queries import queries
+
+TENANT_COLUMN = "tenant_id"
+ANCHOR = ("companies", "id")  # the tenants themselves: every tenant table co-locates with it
+REFERENCE_TABLES = (
+    "plans",
+    "addons",
+    "tiers",
+    "plan_tiers",
+    "cost_settings",
+    "price_books",
+    "telemetry_metrics",
+    "tenant_cost_periods",
+    "vps_instances",  # shared infrastructure: tenant_id NULL for shared hosts
+    "smtp_ip_addresses",
+)
+TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
+    "subscriptions",
+    "payments",
+    "billing_analytics",
+    "subscription_addons",
+    "subscription_terms",
+    "tenant_signups",
+    "tenant_mapping",
+    "tenant_usage_hourly",
+    "telemetry_app_events",
+    "tenant_cost_hourly",
+    "tenant_cost_daily",
+    "tenant_cost_ledger",
+    "tenant_period_figures",
+    "tier_decisions",
+    "tier_state",
+)
+APPLICATION_TABLES = ("payments", "billing_analytics")  # the application's, not tenantcost's
+
+
+@dataclass(frozen=True)
+class Placement:
+    table: str
+    kind: str  # distributed | reference | local
+    column: str | None = None
+
+
+@dataclass(frozen=True)
+class Blocker:
+    table: str
+    problem: str
+    fix: str
+
+    def as_row(self) -> dict[str, str]:
+        return {"table": self.table, "problem": self.problem, "fix": self.fix}
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    table: str
+    name: str
+    referenced_table: str
+    columns: tuple[str, ...]
+    referenced_columns: tuple[str, ...]
+    definition: str
+
+
+@dataclass
+class Facts:
+    """What the catalog says; the planner's only input (tests build it by hand)."""
+
+    columns: dict[str, dict[str, bool]]  # table -> column -> nullable
+    null_tenant_rows: set[str] = field(default_factory=set)
+    unique_keys: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    subquery_policies: list[tuple[str, str]] = field(default_factory=list)
+    triggers: list[tuple[str, str]] = field(default_factory=list)
+    sql_body_functions: list[tuple[str, str]] = field(default_factory=list)
+    placed: dict[str, Placement] = field(default_factory=dict)  # what Citus manages already
+    citus_version: str | None = None
+
+
+@dataclass
+class Plan:
+    placements: list[Placement]
+    statements: list[str]
+    blockers: list[Blocker]
+
+
+def layout(tables: Iterable[str]) -> list[Placement]:
+    """The intended placement of every table that exists, anchor first, then by kind."""
+    present = set(tables)
+    planned: list[Placement] = []
+    if ANCHOR[0] in present:
+        planned.append(Placement(ANCHOR[0], "distributed", ANCHOR[1]))
+    planned += [Placement(t, "distributed", TENANT_COLUMN) for t in TENANT_TABLES if t in present]
+    planned += [Placement(t, "reference") for t in REFERENCE_TABLES if t in present]
+    named = {p.table for p in planned}
+    planned += [Placement(t, "local") for t in sorted(present - named)]
+    return planned
+
+
+def _fk_blockers(fk: ForeignKey, by_table: dict[str, Placement]) -> Iterable[Blocker]:
+    src, dst = by_table.get(fk.table), by_table.get(fk.referenced_table)
+    if src is None or dst is None:
+        return
+    if src.kind == "distributed" and dst.kind == "distributed":
+        aligned = (
+            src.column in fk.columns
+            and dst.column in fk.referenced_columns
+            and fk.columns.index(src.column) == fk.referenced_columns.index(dst.column)
+        )
+        if not aligned:
+            yield Blocker(
+                fk.table,
+                f"foreign key {fk.name} → {fk.referenced_table}({', '.join(fk.referenced_columns)})"
+                " does not carry the tenant on both sides",
+                f"reference ({src.column}, …) → {fk.referenced_table}({dst.column}, …): make "
+                f"{fk.referenced_table}'s key include {dst.column}",
+            )
+    elif src.kind == "distributed" and dst.kind == "local":
+        yield Blocker(
+            fk.table,
+            f"foreign key {fk.name} points at {fk.referenced_table}, which stays local",
+            "Citus allows a distributed table to reference only co-located or reference tables",
+        )
+    elif src.kind in ("reference", "local") and dst.kind == "distributed":
+        yield Blocker(
+            fk.table,
+            f"foreign key {fk.name} from a {src.kind} table to the distributed "
+            f"{fk.referenced_table}",
+            "Citus refuses it: drop the key or distribute this table by tenant too",
+        )
+
+
+def find_blockers(facts: Facts, placements: Sequence[Placement]) -> list[Blocker]:
+    """Everything in the schema Citus would refuse, or accept and then run wrongly."""
+    by_table = {p.table: p for p in placements}
+    found: list[Blocker] = []
+    for p in placements:
+        placed = facts.placed.get(p.table)
+        if placed is not None and placed.kind != "local" and placed != p:
+            found.append(
+                Blocker(
+                    p.table,
+                    f"already {placed.kind}"
+                    + (f" by {placed.column}" if placed.column else "")
+                    + f"; tenantcost expects {p.kind}"
+                    + (f" by {p.column}" if p.column else ""),
+                    "undistribute it (undistribute_table) or place it as expected",
+                )
+            )
+        if p.kind != "distributed":
+            continue
+        assert p.column is not None
+        columns = facts.columns[p.table]
+        if p.column not in columns:
+            owner = "the application" if p.table in APPLICATION_TABLES else "tenantcost"
+            found.append(
+                Blocker(
+                    p.table,
+                    f"has no {p.column} column",
+                    f"{owner} must carry {p.column} (the owning companies.id) on every row so "
+                    "Citus can keep a tenant's rows on one shard",
+                )
+            )
+            continue
+        if p.table in facts.null_tenant_rows or columns[p.column]:
+            found.append(
+                Blocker(
+                    p.table,
+                    f"has rows with {p.column} NULL (shared or idle lines)"
+                    if p.table in facts.null_tenant_rows
+                    else f"{p.column} allows NULL",
+                    "Citus cannot place a row without a tenant: give shared rows their own "
+                    f"table or a named tenant, then make {p.column} NOT NULL",
+                )
+            )
+        for table, key, key_columns in facts.unique_keys:
+            if table == p.table and p.column not in key_columns:
+                found.append(
+                    Blocker(
+                        table,
+                        f"unique key {key} ({', '.join(key_columns)}) lacks {p.column}",
+                        f"add {p.column} to the key (Citus enforces uniqueness per shard)",
+                    )
+                )
+    for fk in facts.foreign_keys:
+        found.extend(_fk_blockers(fk, by_table))
+    for table, policy in facts.subquery_policies:
+        if table in by_table and by_table[table].kind == "distributed":
+            found.append(
+                Blocker(
+                    table,
+                    f"row-level policy {policy} holds a subquery",
+                    "Citus refuses subqueries in policies on distributed tables: test the "
+                    "row's own tenant_id against the session's tenant instead",
+                )
+            )
+    for table, trigger in facts.triggers:
+        kind = by_table[table].kind if table in by_table else "local"
+        if kind == "reference":
+            found.append(
+                Blocker(
+                    table,
+                    f"trigger {trigger}",
+                    "Citus does not support triggers on reference tables",
+                )
+            )
+        elif kind == "distributed":
+            found.append(
+                Blocker(
+                    table,
+                    f"trigger {trigger}",
+                    "on a distributed table it would run on the workers' shards, away from the "
+                    "coordinator tables it writes",
+                )
+            )
+    for function, table in facts.sql_body_functions:
+        if table in by_table and by_table[table].kind != "local":
+            found.append(
+                Blocker(
+                    table,
+                    f"the SQL-standard function {function} (BEGIN ATOMIC) depends on it",
+                    "Citus reports circular dependencies between distributed objects: make it "
+                    "a plpgsql or string-bodied SQL function",
+                )
+            )
+    return found
+
+
+def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
+    """The SQL, in order: foreign keys between placed tables dropped, tables distributed
+    (the anchor first, the rest co-located with it) and referenced, the keys added back."""
+    moving = {p.table for p in placements if p.kind != "local" and facts.placed.get(p.table) != p}
+    keys = [fk for fk in facts.foreign_keys if fk.table in moving or fk.referenced_table in moving]
+    if not moving:
+        return []
+    # Foreign keys added to distributed tables need one connection per node in the transaction.
+    out = ["SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"]
+    out += [f"ALTER TABLE {fk.table} DROP CONSTRAINT {fk.name}" for fk in keys]
+    for p in placements:
+        if p.table not in moving:
+            continue
+        if p.kind == "reference":
+            out.append(f"SELECT create_reference_table('{p.table}')")
+        elif p.table == ANCHOR[0]:
+            out.append(f"SELECT create_distributed_table('{p.table}', '{p.column}')")
+        else:
+            out.append(
+                f"SELECT create_distributed_table('{p.table}', '{p.column}', "
+                f"colocate_with => '{ANCHOR[0]}')"
+            )
+    out += [f"ALTER TABLE {fk.table} ADD CONSTRAINT {fk.name} {fk.definition}" for fk in keys]
+    return out
+
+
+def _rows(conn: Connection, name: str) -> list[dict[str, Any]]:
+    return conn.execute(queries("tenantcost.db", "citus.sql")[name]).fetchall()
+
+
+def read_version(conn: Connection) -> str | None:
+    row = conn.execute(queries("tenantcost.db", "citus.sql")["citus_version"]).fetchone()
+    return str(row["extversion"]) if row else None
+
+
+def _rows_tables(conn: Connection) -> set[str]:
+    return {r["table_name"] for r in _rows(conn, "table_columns")}
+
+
+def read_facts(conn: Connection) -> Facts:
+    columns: dict[str, dict[str, bool]] = {}
+    for row in _rows(conn, "table_columns"):
+        columns.setdefault(row["table_name"], {})[row["column_name"]] = row["nullable"]
+    facts = Facts(
+        columns=columns,
+        unique_keys=[
+            (r["table_name"], r["key_name"], tuple(r["columns"]))
+            for r in _rows(conn, "unique_keys")
+        ],
+        foreign_keys=[
+            ForeignKey(
+                r["table_name"],
+                r["key_name"],
+                r["referenced_table"],
+                tuple(r["columns"]),
+                tuple(r["referenced_columns"]),
+                r["definition"],
+            )
+            for r in _rows(conn, "foreign_keys")
+        ],
+        subquery_policies=[
+            (r["table_name"], r["policy_name"]) for r in _rows(conn, "policies_with_subqueries")
+        ],
+        triggers=[(r["table_name"], r["trigger_name"]) for r in _rows(conn, "user_triggers")],
+        sql_body_functions=[
+            (r["function_name"], r["table_name"]) for r in _rows(conn, "sql_body_functions")
+        ],
+        citus_version=read_version(conn),
+    )
+    if facts.citus_version:
+        facts.placed = {
+            r["table_name"]: Placement(r["table_name"], r["placement"], r["column_name"])
+            for r in _rows(conn, "distributed_tables")
+        }
+    for p in layout(columns):
+        if p.kind == "distributed" and columns[p.table].get(p.column or "", False):
+            query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NULL) AS found").format(
+                sql.Identifier(p.table), sql.Identifier(p.column or "")
+            )
+            nulls = conn.execute(query).fetchone()
+            if nulls and nulls["found"]:
+                facts.null_tenant_rows.add(p.table)
+    return facts
+
+
+def plan(facts: Facts) -> Plan:
+    placements = layout(facts.columns)
+    return Plan(placements, plan_statements(facts, placements), find_blockers(facts, placements))
+
+
+def apply(conn: Connection, statements: Sequence[str]) -> None:
+    """Every statement in one transaction: a failure leaves nothing distributed."""
+    with conn.transaction():
+        for statement in statements:
+            conn.execute(statement)
+
+
+def check_placement(conn: Connection) -> Iterable[CheckResult]:
+    """`db verify` on Citus: every planned table placed as planned, tenant tables co-located."""
+    if read_version(conn) is None:
+        yield CheckResult("Citus placement", "SKIP", "citus not installed (one PostgreSQL)")
+        return
+    rows = _rows(conn, "distributed_tables")
+    placed = {
+        r["table_name"]: Placement(r["table_name"], r["placement"], r["column_name"]) for r in rows
+    }
+    wanted = [p for p in layout(_rows_tables(conn)) if p.kind != "local"]
+    if not any(p.table in placed for p in wanted):
+        yield CheckResult(
+            "Citus placement", "SKIP", "tables still local on the coordinator: `db distribute`"
+        )
+        return
+    for p in wanted:
+        got = placed.get(p.table)
+        detail = (
+            f"{got.kind} by {got.column}" if got and got.column else (got.kind if got else "local")
+        )
+        yield passed(f"Citus: {p.table} {p.kind}", got == p, detail)
+    groups = {r["colocation_id"] for r in rows if r["placement"] == "distributed"}
+    yield passed(
+        "Citus: tenant tables co-located", len(groups) <= 1, f"{len(groups)} co-location group(s)"
+    )

@@ -1,0 +1,85 @@
+-- Catalog facts `tenantcost db distribute` plans from (tenantcost.db.citus). Read-only.
+
+-- name: citus_version
+SELECT extversion FROM pg_extension WHERE extname = 'citus';
+
+-- name: table_columns
+-- Every column of the current schema's ordinary and partitioned tables, with nullability.
+SELECT c.relname AS table_name, a.attname AS column_name, NOT a.attnotnull AS nullable
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+ ORDER BY c.relname, a.attnum;
+
+-- name: unique_keys
+-- Primary keys and unique constraints (and unique indexes), by column name.
+SELECT t.relname AS table_name, i.relname AS key_name,
+       array_agg(a.attname ORDER BY k.ord)::text[] AS columns
+  FROM pg_index x
+  JOIN pg_class t ON t.oid = x.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema()
+  JOIN pg_class i ON i.oid = x.indexrelid
+  CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k (attnum, ord)
+  LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+ WHERE x.indisunique AND NOT t.relispartition AND t.relkind IN ('r', 'p')
+ GROUP BY t.relname, i.relname
+ ORDER BY 1, 2;
+
+-- name: foreign_keys
+SELECT src.relname AS table_name, con.conname AS key_name,
+       dst.relname AS referenced_table,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k (n, o)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+              ORDER BY k.o)::text[] AS columns,
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k (n, o)
+               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+              ORDER BY k.o)::text[] AS referenced_columns,
+       pg_get_constraintdef(con.oid) AS definition
+  FROM pg_constraint con
+  JOIN pg_class src ON src.oid = con.conrelid
+  JOIN pg_class dst ON dst.oid = con.confrelid
+  JOIN pg_namespace n ON n.oid = src.relnamespace AND n.nspname = current_schema()
+ WHERE con.contype = 'f' AND NOT src.relispartition AND con.conparentid = 0
+ ORDER BY 1, 2;
+
+-- name: policies_with_subqueries
+-- Citus refuses a policy holding a subquery on a distributed table.
+SELECT tablename AS table_name, policyname AS policy_name
+  FROM pg_policies
+ WHERE schemaname = current_schema()
+   AND (qual ILIKE '%select%' OR with_check ILIKE '%select%')
+ ORDER BY 1, 2;
+
+-- name: user_triggers
+SELECT c.relname AS table_name, t.tgname AS trigger_name,
+       t.tgoldtable IS NOT NULL OR t.tgnewtable IS NOT NULL AS transition_tables
+  FROM pg_trigger t
+  JOIN pg_class c ON c.oid = t.tgrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+ WHERE NOT t.tgisinternal AND NOT c.relispartition
+ ORDER BY 1, 2;
+
+-- name: sql_body_functions
+-- SQL-standard (BEGIN ATOMIC) functions and the tables their bodies depend on: Citus reports
+-- "circular dependencies between distributed objects" when it distributes such a table.
+SELECT DISTINCT p.proname AS function_name, c.relname AS table_name
+  FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = current_schema()
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                  AND d.refclassid = 'pg_class'::regclass
+  JOIN pg_class c ON c.oid = d.refobjid
+ WHERE p.prosqlbody IS NOT NULL
+ ORDER BY 1, 2;
+
+-- name: distributed_tables
+-- What Citus already manages (only run when the extension is installed).
+SELECT logicalrelid::regclass::text AS table_name,
+       CASE WHEN partmethod = 'n' AND repmodel = 't' THEN 'reference'
+            WHEN partmethod = 'n' THEN 'local'
+            ELSE 'distributed' END AS placement,
+       CASE WHEN partmethod = 'h' THEN column_to_column_name(logicalrelid, partkey) END
+           AS column_name,
+       colocationid AS colocation_id
+  FROM pg_dist_partition
+ ORDER BY 1;

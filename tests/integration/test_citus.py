@@ -1,0 +1,235 @@
+"""``db distribute`` and migrations on a real Citus cluster (coordinator + workers).
+
+Set TENANTCOST_TEST_CITUS_URL to a database on a Citus coordinator whose workers are added
+(``citus_add_node``); each test makes its own database on the coordinator and every worker.
+Without it only the tests at the bottom run (on the embedded PostgreSQL, which has no Citus).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from tenantcost.cli import app
+from tenantcost.config import get_settings
+from tenantcost.db import migrate
+from tenantcost.db.citus import check_placement
+from tenantcost.db.connect import connect
+
+pytestmark = pytest.mark.db
+CITUS_URL = os.environ.get("TENANTCOST_TEST_CITUS_URL")
+needs_citus = pytest.mark.skipif(
+    not CITUS_URL,
+    reason="TENANTCOST_TEST_CITUS_URL is not set: point it at a Citus coordinator with its "
+    "workers added to run the Citus tests (docs/citus.md)",
+)
+
+APP_SCHEMA = """
+SET citus.multi_shard_modify_mode TO 'sequential';
+CREATE TABLE companies (id uuid PRIMARY KEY, name text NOT NULL);
+CREATE TABLE plans (id uuid PRIMARY KEY, name text NOT NULL, price_monthly numeric(10,2) NOT NULL);
+CREATE TABLE subscriptions (id uuid NOT NULL, tenant_id uuid NOT NULL, plan_id uuid NOT NULL,
+    status text NOT NULL, current_period_start timestamptz NOT NULL,
+    current_period_end timestamptz NOT NULL, PRIMARY KEY (tenant_id, id));
+CREATE TABLE payments (id uuid NOT NULL, tenant_id uuid NOT NULL, subscription_id uuid NOT NULL,
+    amount numeric(12,2) NOT NULL, billing_period_start timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id));
+CREATE TABLE billing_analytics (id uuid NOT NULL, tenant_id uuid NOT NULL,
+    subscription_id uuid NOT NULL, period_start timestamptz NOT NULL,
+    emails_sent bigint NOT NULL DEFAULT 0, PRIMARY KEY (tenant_id, id));
+CREATE TABLE vps_instances (id uuid PRIMARY KEY, name text, status text NOT NULL);
+CREATE TABLE smtp_ip_addresses (id uuid PRIMARY KEY, vps_instance_id uuid, ip_address text,
+    status text NOT NULL);
+SELECT create_distributed_table('companies', 'id');
+SELECT create_distributed_table('subscriptions', 'tenant_id', colocate_with => 'companies');
+SELECT create_distributed_table('payments', 'tenant_id', colocate_with => 'companies');
+SELECT create_distributed_table('billing_analytics', 'tenant_id', colocate_with => 'companies');
+SELECT create_reference_table('plans');
+SELECT create_reference_table('vps_instances');
+SELECT create_reference_table('smtp_ip_addresses');
+ALTER TABLE subscriptions ADD FOREIGN KEY (tenant_id) REFERENCES companies (id);
+ALTER TABLE subscriptions ADD FOREIGN KEY (plan_id) REFERENCES plans (id);
+ALTER TABLE payments ADD FOREIGN KEY (tenant_id, subscription_id)
+    REFERENCES subscriptions (tenant_id, id);
+"""
+
+
+def _on(url: str, *, host: str | None = None, port: int | None = None, dbname: str = "") -> str:
+    """The same URL (user, password) on another node or database."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if host is not None:
+        credentials = netloc.rpartition("@")[0]
+        netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
+    path = f"/{dbname}" if dbname else parts.path
+    return urlunsplit(parts._replace(netloc=netloc, path=path))
+
+
+@pytest.fixture
+def citus_url() -> Iterator[str]:
+    """A new database on the coordinator and on every worker, with the workers added."""
+    assert CITUS_URL is not None
+    name = f"tc_citus_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(CITUS_URL, autocommit=True) as conn:
+        workers = conn.execute("SELECT * FROM citus_get_active_worker_nodes()").fetchall()
+        coordinator = conn.execute(
+            "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid = 0"
+        ).fetchone()
+    assert workers, "the coordinator behind TENANTCOST_TEST_CITUS_URL has no workers"
+    nodes = [CITUS_URL] + [_on(CITUS_URL, host=h, port=p) for h, p in workers]
+    for node in nodes:
+        with psycopg.connect(node, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        with psycopg.connect(_on(node, dbname=name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION citus")
+    url = _on(CITUS_URL, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        if coordinator:
+            conn.execute("SELECT citus_set_coordinator_host(%s, %s)", coordinator)
+        for host, port in workers:
+            conn.execute("SELECT citus_add_node(%s, %s)", (host, port))
+    yield url
+    for node in nodes:
+        with psycopg.connect(node, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _cli(url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    monkeypatch.setenv("TENANTCOST_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["db", *args], env={"COLUMNS": "200"})
+    finally:
+        get_settings.cache_clear()
+    assert "Traceback" not in result.output, result.output
+    return result.exit_code, result.output
+
+
+def _placements(url: str) -> dict[str, tuple[str, str | None, int]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT logicalrelid::text, partmethod, "
+            "CASE WHEN partmethod = 'h' THEN column_to_column_name(logicalrelid, partkey) END, "
+            "colocationid FROM pg_dist_partition"
+        ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+@needs_citus
+def test_migrations_install_into_a_distributed_application_one_statement_at_a_time(
+    citus_url: str,
+) -> None:
+    """Revision 0001 creates indexes on distributed tables: Citus forwards each to every
+    worker and refused the whole file as one multi-command string."""
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+    migrate.upgrade(citus_url, "0003")
+    assert migrate.current_revision(citus_url) == "0003"
+    with psycopg.connect(citus_url) as conn:
+        per_worker = conn.execute(
+            "SELECT result FROM run_command_on_workers($$SELECT count(*) FROM pg_indexes "
+            "WHERE indexname LIKE 'idx_tc_subscriptions_tenant%'$$)"
+        ).fetchall()
+    assert per_worker and all(int(r[0]) > 0 for r in per_worker)  # the shards' indexes
+
+
+@needs_citus
+def test_distribute_with_blockers_lists_them_and_changes_nothing(
+    citus_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrate.upgrade(citus_url)
+    before = _placements(citus_url)
+    code, output = _cli(citus_url, monkeypatch, "distribute")
+    assert code == 2
+    assert "nothing was changed" in output
+    assert "payments" in output and "has no tenant_id column" in output
+    assert _placements(citus_url) == before
+
+
+@needs_citus
+def test_distribute_places_reference_and_colocated_tables_and_is_idempotent(
+    citus_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant, plan_id = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE companies (id uuid PRIMARY KEY, name text NOT NULL);"
+            "CREATE TABLE plans (id uuid PRIMARY KEY, name text NOT NULL);"
+            "CREATE TABLE tier_state (tenant_id uuid PRIMARY KEY REFERENCES companies (id),"
+            " plan_id uuid NOT NULL REFERENCES plans (id));"
+            "CREATE TABLE outbox (id bigint PRIMARY KEY)"
+        )
+        conn.execute("INSERT INTO companies VALUES (%s, 'Acme')", (tenant,))
+        conn.execute("INSERT INTO plans VALUES (%s, 'Pro')", (plan_id,))
+        conn.execute("INSERT INTO tier_state VALUES (%s, %s)", (tenant, plan_id))
+
+    code, dry = _cli(citus_url, monkeypatch, "distribute", "--dry-run")
+    assert code == 0, dry
+    assert "SELECT create_distributed_table('companies', 'id');" in dry
+    assert _placements(citus_url) == {}  # a dry run changes nothing
+
+    code, output = _cli(citus_url, monkeypatch, "distribute")
+    assert code == 0, output
+    placed = _placements(citus_url)
+    assert placed["companies"][:2] == ("h", "id")
+    assert placed["tier_state"][:2] == ("h", "tenant_id")
+    assert placed["tier_state"][2] == placed["companies"][2]  # co-located
+    assert placed["plans"][0] == "n"  # reference
+    assert "outbox" not in placed  # stays local on the coordinator
+    with psycopg.connect(citus_url) as conn:
+        assert conn.execute("SELECT count(*) FROM tier_state").fetchone() == (1,)
+        keys = conn.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'tier_state'::regclass "
+            "AND contype = 'f'"
+        ).fetchone()
+        assert keys == (2,)  # both foreign keys restored
+        with pytest.raises(psycopg.errors.ForeignKeyViolation), conn.transaction():
+            conn.execute("INSERT INTO tier_state VALUES (%s, %s)", (uuid.uuid4(), plan_id))
+        on_workers = conn.execute(
+            "SELECT DISTINCT n.nodeport FROM pg_dist_placement p JOIN pg_dist_shard s "
+            "USING (shardid) JOIN pg_dist_node n USING (groupid) "
+            "WHERE s.logicalrelid = 'tier_state'::regclass AND n.groupid <> 0"
+        ).fetchall()
+        assert len(on_workers) >= 2  # shards spread over the workers
+
+    code, again = _cli(citus_url, monkeypatch, "distribute")
+    assert code == 0 and "0 statement(s)" in again
+    with connect(citus_url, autocommit=True) as conn:
+        checks = {r.check: r.status for r in check_placement(conn)}
+    assert checks == {
+        "Citus: companies distributed": "PASS",
+        "Citus: tier_state distributed": "PASS",
+        "Citus: plans reference": "PASS",
+        "Citus: tenant tables co-located": "PASS",
+    }
+
+
+def test_distribute_without_citus_refuses_and_changes_nothing(
+    use_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, output = _cli(use_database, monkeypatch, "distribute")
+    assert code == 2
+    assert "the citus extension is not installed" in output
+    with psycopg.connect(use_database) as conn:
+        assert conn.execute("SELECT to_regclass('pg_dist_partition')").fetchone() == (None,)
+
+
+def test_dry_run_without_citus_prints_the_plan_and_tenantcosts_own_blockers(
+    use_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, output = _cli(use_database, monkeypatch, "distribute", "--dry-run", "--format", "csv")
+    assert code == 1  # blockers: like `db verify`, a non-zero exit
+    assert output.startswith("BEGIN;\n")
+    assert "SELECT create_distributed_table('companies', 'id');" in output
+    assert (
+        "SELECT create_distributed_table('tenant_usage_hourly', 'tenant_id', "
+        "colocate_with => 'companies');" in output
+    )
+    assert "SELECT create_reference_table('plans');" in output
+    assert "payments,has no tenant_id column" in output

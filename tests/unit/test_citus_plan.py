@@ -1,0 +1,124 @@
+"""The Citus planner on hand-built catalog facts: placement order, idempotency, blockers."""
+
+from __future__ import annotations
+
+from tenantcost.db.citus import Facts, ForeignKey, Placement, plan
+from tenantcost.db.migrations import statements
+
+
+def facts(**extra: object) -> Facts:
+    base = Facts(
+        columns={
+            "companies": {"id": False, "name": False},
+            "plans": {"id": False},
+            "tier_state": {"tenant_id": False, "tier": False},
+            "outbox": {"id": False},
+        },
+        unique_keys=[
+            ("companies", "companies_pkey", ("id",)),
+            ("tier_state", "tier_state_pkey", ("tenant_id",)),
+        ],
+        foreign_keys=[
+            ForeignKey(
+                "tier_state",
+                "tier_state_tenant",
+                "companies",
+                ("tenant_id",),
+                ("id",),
+                "FOREIGN KEY (tenant_id) REFERENCES companies(id)",
+            )
+        ],
+    )
+    for key, value in extra.items():
+        setattr(base, key, value)
+    return base
+
+
+def test_anchor_first_then_colocated_then_reference_keys_dropped_and_restored() -> None:
+    result = plan(facts())
+    assert result.blockers == []
+    assert result.statements == [
+        "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'",
+        "ALTER TABLE tier_state DROP CONSTRAINT tier_state_tenant",
+        "SELECT create_distributed_table('companies', 'id')",
+        "SELECT create_distributed_table('tier_state', 'tenant_id', colocate_with => 'companies')",
+        "SELECT create_reference_table('plans')",
+        "ALTER TABLE tier_state ADD CONSTRAINT tier_state_tenant "
+        "FOREIGN KEY (tenant_id) REFERENCES companies(id)",
+    ]
+    assert Placement("outbox", "local") in result.placements
+
+
+def test_tables_already_placed_are_skipped() -> None:
+    placed = {
+        "companies": Placement("companies", "distributed", "id"),
+        "tier_state": Placement("tier_state", "distributed", "tenant_id"),
+    }
+    assert plan(facts(placed=placed)).statements == [
+        "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'",
+        "SELECT create_reference_table('plans')",
+    ]
+    placed["plans"] = Placement("plans", "reference")
+    assert plan(facts(placed=placed)).statements == []
+
+
+def test_each_blocker_names_its_table() -> None:
+    columns = facts().columns | {
+        "payments": {"id": False, "amount": False},
+        "tenant_usage_hourly": {"tenant_id": True},  # nullable, no NULL row yet
+    }
+    result = plan(
+        facts(
+            columns=columns,
+            null_tenant_rows={"tier_state"},
+            unique_keys=[("tier_state", "tier_state_name", ("tier",))],
+            subquery_policies=[("companies", "tenant_isolation")],
+            triggers=[("plans", "trg_audit")],
+            sql_body_functions=[("tenantcost_figures", "tier_state")],
+            placed={"plans": Placement("plans", "distributed", "id")},
+        )
+    )
+    found = sorted((b.table, b.problem.split(" ")[0]) for b in result.blockers)
+    assert found == [
+        ("companies", "row-level"),
+        ("payments", "has"),  # no tenant_id: the application must carry it
+        ("plans", "already"),  # distributed by hand where a reference table belongs
+        ("plans", "trigger"),  # triggers are not supported on reference tables
+        ("tenant_usage_hourly", "tenant_id"),  # allows NULL: the next idle line fails
+        ("tier_state", "has"),  # rows without a tenant
+        ("tier_state", "the"),  # a BEGIN ATOMIC function depends on it
+        ("tier_state", "unique"),  # a unique key without tenant_id
+    ]
+    payments = next(b for b in result.blockers if b.table == "payments")
+    assert "the application must carry tenant_id" in payments.fix
+
+
+def test_foreign_keys_must_carry_the_tenant_or_point_at_a_reference_table() -> None:
+    columns = facts().columns | {"subscriptions": {"id": False, "tenant_id": False}}
+    keys = [
+        ForeignKey("tier_state", "by_sub", "subscriptions", ("sub",), ("id",), "…"),
+        ForeignKey(
+            "tier_state", "ok", "subscriptions", ("tenant_id", "sub"), ("tenant_id", "id"), "…"
+        ),
+        ForeignKey("tier_state", "to_local", "outbox", ("x",), ("id",), "…"),
+        ForeignKey("plans", "to_dist", "companies", ("owner",), ("id",), "…"),
+        ForeignKey("tier_state", "to_ref", "plans", ("plan",), ("id",), "…"),
+    ]
+    result = plan(facts(columns=columns, unique_keys=[], foreign_keys=keys))
+    named = sorted(b.problem.split(" ")[2] for b in result.blockers if "foreign key" in b.problem)
+    assert named == ["by_sub", "to_dist", "to_local"]
+
+
+def test_migration_files_split_into_whole_statements() -> None:
+    sql = """-- a comment only
+CREATE TABLE a (x int);  -- trailing
+DO $$ BEGIN PERFORM 1; PERFORM 2; END $$;
+CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;
+COMMENT ON TABLE a IS 'one; two';
+"""
+    assert statements(sql) == [
+        "-- a comment only\nCREATE TABLE a (x int);  -- trailing",  # one command, its comments
+        "DO $$ BEGIN PERFORM 1; PERFORM 2; END $$",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END",
+        "COMMENT ON TABLE a IS 'one; two'",
+    ]
