@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -21,6 +22,7 @@ from tenantcost.config import get_settings
 from tenantcost.db import migrate
 from tenantcost.db.citus import check_placement
 from tenantcost.db.connect import connect
+from tenantcost.telemetry.collector import Collector
 
 pytestmark = pytest.mark.db
 CITUS_URL = os.environ.get("TENANTCOST_TEST_CITUS_URL")
@@ -233,3 +235,67 @@ def test_dry_run_without_citus_prints_the_plan_and_tenantcosts_own_blockers(
     )
     assert "SELECT create_reference_table('plans');" in output
     assert "payments,has no tenant_id column" in output
+
+
+@needs_citus
+def test_collect_measures_each_tenants_queries_cpu_and_shards_on_the_workers(
+    citus_url: str,
+) -> None:
+    migrate.upgrade(citus_url)
+    heavy, light = uuid.uuid4(), uuid.uuid4()
+    with connect(citus_url, autocommit=True) as conn:
+        track = conn.execute("SELECT current_setting('citus.stat_tenants_track') AS t").fetchone()
+        if track is None or track["t"] == "none":
+            pytest.skip("citus.stat_tenants_track is 'none' on this cluster: set it to 'all'")
+        conn.execute(
+            "INSERT INTO companies (id, name) VALUES (%s, 'Heavy'), (%s, 'Light')", (heavy, light)
+        )
+        conn.execute(
+            "CREATE TABLE app_messages (tenant_id uuid NOT NULL, id bigint NOT NULL,"
+            " body text NOT NULL, PRIMARY KEY (tenant_id, id))"
+        )
+        conn.execute("SELECT create_distributed_table('app_messages', 'tenant_id')")
+        for tenant, rows in ((heavy, 3000), (light, 1000)):
+            conn.execute(
+                "INSERT INTO app_messages SELECT %s, g, repeat('x', 200)"
+                " FROM generate_series(1, %s) g",
+                (tenant, rows),
+            )
+        Collector(conn, measure_host=False).collect()  # the baseline
+        for tenant, times in ((heavy, 40), (light, 10)):
+            for _ in range(times):
+                conn.execute(
+                    "SELECT count(*), sum(length(body)) FROM app_messages WHERE tenant_id = %s",
+                    (tenant,),
+                )
+        report = Collector(conn, measure_host=False).collect()
+        usage = {
+            (r["tenant_id"], r["metric"]): r["q"]
+            for r in conn.execute(
+                "SELECT tenant_id, metric, sum(quantity) AS q FROM tenant_usage_hourly"
+                " WHERE source IN ('citus_stat_tenants', 'citus_shard_share')"
+                " GROUP BY tenant_id, metric"
+            )
+        }
+        shards = {
+            t: conn.execute(
+                "SELECT get_shard_id_for_distribution_column('app_messages', %s) AS s", (t,)
+            ).fetchone()["s"]  # type: ignore[index]
+            for t in (heavy, light)
+        }
+        sizes = {
+            r["shard_id"]: r["size"]
+            for r in conn.execute("SELECT shard_id, size FROM citus_shard_sizes()")
+        }
+    assert "citus_stat_tenants" in report.sources["citus"]
+    assert usage[(heavy, "query_count")] == 40  # exact: single-tenant queries counted once
+    assert usage[(light, "query_count")] == 10
+    assert usage[(heavy, "compute_seconds")] > usage[(light, "compute_seconds")] > 0
+    # each tenant's row share of its shard's bytes (32 shards: alone unless they collide)
+    if shards[heavy] != shards[light]:
+        assert usage[(heavy, "storage_bytes")] == sizes[shards[heavy]]
+        assert usage[(light, "storage_bytes")] == sizes[shards[light]]
+    else:
+        total = sizes[shards[heavy]]
+        assert usage[(heavy, "storage_bytes")] == round(Decimal(total) * 3000 / 4000)
+        assert usage[(light, "storage_bytes")] == round(Decimal(total) * 1000 / 4000)

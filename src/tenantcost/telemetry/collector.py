@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import Connection
+from tenantcost.telemetry import citus
 from tenantcost.telemetry import host as hostmod
 from tenantcost.telemetry.deltas import (
     Counters,
@@ -188,6 +189,7 @@ class Collector:
             self._databases(report, tenant_map, state, now)
             self._activity(report, tenant_map, weight)
             self._storage(report, tenant_map)
+            self._citus(report, state, now)
             if self.measure_host:
                 self._host(report, state, now, weight)
             report.rows = spread_counters(
@@ -518,6 +520,54 @@ class Collector:
             f"above {threshold} rows): an estimate"
         )
         return totals
+
+    # ---- Citus: the workers' per-tenant CPU, queries and shard storage -------------------
+    def _citus(
+        self,
+        report: PassReport,
+        state: Mapping[tuple[str, str], tuple[Any, datetime]],
+        now: datetime,
+    ) -> None:
+        if self._extension("citus") is None:
+            return
+        periods, period_s, track = citus.read_periods(self.conn)
+        if track == "none":
+            report.warnings.append(
+                "citus.stat_tenants_track is 'none': set it to 'all' on every node to measure "
+                "each tenant's queries and CPU on the workers"
+            )
+        previous = state.get((citus.SOURCE, "periods"))
+        period = citus.period_of(now.timestamp(), period_s)
+        grown, keep, skipped = citus.growth(
+            previous[0]["tenants"] if previous else {},
+            int(previous[0]["period"]) if previous else None,
+            periods,
+            period,
+        )
+        tenants = citus.known_tenants(self.conn, [g.attribute for g in grown])
+        for g in grown:
+            tenant = tenants.get(g.attribute)  # not a companies.id: booked unattributed
+            report.rows.append(
+                UsageRow(report.hour, tenant, "query_count", citus.SOURCE, Decimal(g.queries))
+            )
+            report.rows.append(
+                UsageRow(report.hour, tenant, "compute_seconds", citus.SOURCE, g.cpu_seconds)
+            )
+        self._put_state(citus.SOURCE, "periods", {"period": period, "tenants": keep}, now)
+        if skipped:
+            report.warnings.append(
+                f"citus_stat_tenants: more than one {period_s} s period since the previous "
+                "pass, part of it lost: collect more often or raise citus.stat_tenants_period"
+            )
+        storage, tables = citus.storage_by_tenant(self.conn, OWN_TABLES)
+        for tenant, nbytes in storage.items():
+            report.rows.append(
+                UsageRow(report.hour, tenant, "storage_bytes", citus.STORAGE_SOURCE, nbytes)
+            )
+        report.sources["citus"] = (
+            f"citus_stat_tenants ({len(periods)} tenant-node rows, {period_s} s periods, "
+            f"single-tenant queries only); shard share of {tables} distributed tables"
+        )
 
     # ---- host --------------------------------------------------------------------------
     def _host(

@@ -22,6 +22,10 @@ METRICS: dict[tuple[str, str], MetricInfo] = {
     # migration 0012 (issue 12): kernel CPU per backend, the best compute source
     ("compute_seconds", "backend_sampler"): MetricInfo("second", "measured", "add", 0),
     ("background_cpu_seconds", "backend_sampler"): MetricInfo("second", "measured", "add", 0),
+    # migration 0021 (issue 16): a Citus cluster's workers, per tenant (single-tenant queries)
+    ("compute_seconds", "citus_stat_tenants"): MetricInfo("second", "measured", "add", -1),
+    ("query_count", "citus_stat_tenants"): MetricInfo("query", "measured", "add", 0),
+    ("storage_bytes", "citus_shard_share"): MetricInfo("byte", "estimated", "last", 1),
     ("compute_seconds", "pg_stat_kcache"): MetricInfo("second", "measured", "add", 1),
     ("compute_seconds", "pg_stat_statements"): MetricInfo("second", "estimated", "add", 2),
     ("compute_seconds", "app"): MetricInfo("second", "estimated", "add", 3),

@@ -187,3 +187,35 @@ DELETE FROM telemetry_app_events WHERE hour < %(before)s;
 INSERT INTO telemetry_runs (started_at, finished_at, hour, summary, warnings)
 VALUES (%(started_at)s, clock_timestamp(), %(hour)s, %(summary)s, %(warnings)s)
 RETURNING id;
+
+-- name: citus_stat_tenants_settings
+-- How citus_stat_tenants counts: the period length (s) and what it tracks (none | all).
+SELECT current_setting('citus.stat_tenants_period')::int AS period,
+       current_setting('citus.stat_tenants_track') AS track;
+
+-- name: citus_stat_tenants
+-- Every tracked tenant on every node (not only the top citus.stat_tenants_limit).
+SELECT nodeid, colocation_id, tenant_attribute,
+       query_count_in_this_period, query_count_in_last_period,
+       cpu_usage_in_this_period, cpu_usage_in_last_period
+  FROM citus_stat_tenants(true)
+ WHERE tenant_attribute IS NOT NULL;
+
+-- name: companies_known
+SELECT id FROM companies WHERE id = ANY(%(ids)s::uuid[]);
+
+-- name: citus_tenant_tables
+-- Hash-distributed tables whose distribution column is a uuid tenant_id, except tenantcost's own.
+SELECT n.nspname AS schema, c.relname AS name
+  FROM pg_dist_partition p
+  JOIN pg_class c ON c.oid = p.logicalrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+ WHERE p.partmethod = 'h' AND c.relkind = 'r' AND a.atttypid = 'uuid'::regtype
+   AND column_to_column_name(p.logicalrelid, p.partkey) = 'tenant_id'
+   AND c.relname <> ALL(%(exclude)s) AND c.relname NOT LIKE 'tenant_usage_hourly%%'
+   AND has_table_privilege(c.oid, 'SELECT')
+ ORDER BY 1, 2;
+
+-- name: citus_shard_sizes
+SELECT shard_id, size FROM citus_shard_sizes();
