@@ -299,3 +299,31 @@ def test_collect_measures_each_tenants_queries_cpu_and_shards_on_the_workers(
         total = sizes[shards[heavy]]
         assert usage[(heavy, "storage_bytes")] == round(Decimal(total) * 3000 / 4000)
         assert usage[(light, "storage_bytes")] == round(Decimal(total) * 1000 / 4000)
+
+
+@needs_citus
+def test_distribute_that_citus_refuses_rolls_back_with_one_message(
+    citus_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusal the planner cannot see (here: a plain role may not distribute) leaves
+    nothing placed and prints one message, not a traceback."""
+    role = f"tc_plain_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE companies (id uuid PRIMARY KEY);"
+            "CREATE TABLE plans (id uuid PRIMARY KEY);"
+            f"CREATE ROLE {role} LOGIN PASSWORD 'plain';"
+            f"GRANT USAGE, CREATE ON SCHEMA public TO {role};"
+            f"GRANT SELECT ON companies, plans TO {role}"
+        )
+    parts = urlsplit(citus_url)
+    host = parts.netloc.rpartition("@")[2]
+    plain = urlunsplit(parts._replace(netloc=f"{role}:plain@{host}"))
+    try:
+        code, output = _cli(plain, monkeypatch, "distribute")
+        assert code == 2, output
+        assert "failed and was rolled back, nothing changed" in output
+        assert _placements(citus_url) == {}
+    finally:
+        with psycopg.connect(citus_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")

@@ -39,11 +39,11 @@ def test_anchor_first_then_colocated_then_reference_keys_dropped_and_restored() 
     assert result.blockers == []
     assert result.statements == [
         "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'",
-        "ALTER TABLE tier_state DROP CONSTRAINT tier_state_tenant",
+        'ALTER TABLE "tier_state" DROP CONSTRAINT "tier_state_tenant"',
         "SELECT create_distributed_table('companies', 'id')",
         "SELECT create_distributed_table('tier_state', 'tenant_id', colocate_with => 'companies')",
         "SELECT create_reference_table('plans')",
-        "ALTER TABLE tier_state ADD CONSTRAINT tier_state_tenant "
+        'ALTER TABLE "tier_state" ADD CONSTRAINT "tier_state_tenant" '
         "FOREIGN KEY (tenant_id) REFERENCES companies(id)",
     ]
     assert Placement("outbox", "local") in result.placements

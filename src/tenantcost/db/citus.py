@@ -14,11 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from tenantcost.db.checks import CheckResult, passed
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
+from tenantcost.errors import UserError
 
 TENANT_COLUMN = "tenant_id"
 ANCHOR = ("companies", "id")  # the tenants themselves: every tenant table co-locates with it
@@ -245,6 +247,11 @@ def find_blockers(facts: Facts, placements: Sequence[Placement]) -> list[Blocker
     return found
 
 
+def ident(name: str) -> str:
+    """A quoted identifier: the catalog's names (an application's keys among them) may need it."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
     """The SQL, in order: foreign keys between placed tables dropped, tables distributed
     (the anchor first, the rest co-located with it) and referenced, the keys added back."""
@@ -254,7 +261,7 @@ def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
         return []
     # Foreign keys added to distributed tables need one connection per node in the transaction.
     out = ["SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"]
-    out += [f"ALTER TABLE {fk.table} DROP CONSTRAINT {fk.name}" for fk in keys]
+    out += [f"ALTER TABLE {ident(fk.table)} DROP CONSTRAINT {ident(fk.name)}" for fk in keys]
     for p in placements:
         if p.table not in moving:
             continue
@@ -267,7 +274,10 @@ def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
                 f"SELECT create_distributed_table('{p.table}', '{p.column}', "
                 f"colocate_with => '{ANCHOR[0]}')"
             )
-    out += [f"ALTER TABLE {fk.table} ADD CONSTRAINT {fk.name} {fk.definition}" for fk in keys]
+    out += [
+        f"ALTER TABLE {ident(fk.table)} ADD CONSTRAINT {ident(fk.name)} {fk.definition}"
+        for fk in keys
+    ]
     return out
 
 
@@ -337,9 +347,16 @@ def plan(facts: Facts) -> Plan:
 
 def apply(conn: Connection, statements: Sequence[str]) -> None:
     """Every statement in one transaction: a failure leaves nothing distributed."""
-    with conn.transaction():
-        for statement in statements:
-            conn.execute(statement)
+    try:
+        with conn.transaction():
+            for statement in statements:
+                conn.execute(statement)
+    except psycopg.Error as exc:
+        detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+        raise UserError(
+            f"db distribute failed and was rolled back, nothing changed: {detail}",
+            "fix the cause and run it again; `tenantcost db distribute --dry-run` prints the SQL",
+        ) from exc
 
 
 def check_placement(conn: Connection) -> Iterable[CheckResult]:
