@@ -208,8 +208,17 @@ def test_distribute_places_reference_and_colocated_tables_and_is_idempotent(
         "Citus: companies distributed": "PASS",
         "Citus: tier_state distributed": "PASS",
         "Citus: plans reference": "PASS",
+        "Citus: every table keyed by tenant_id distributed": "PASS",
         "Citus: tenant tables co-located": "PASS",
     }
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE app_notes (tenant_id uuid NOT NULL, body text)")
+    with connect(citus_url, autocommit=True) as conn:
+        stray = {r.check: (r.status, r.detail) for r in check_placement(conn)}
+    assert stray["Citus: every table keyed by tenant_id distributed"] == (
+        "FAIL",
+        "local: app_notes",
+    )
 
 
 def test_distribute_without_citus_refuses_and_changes_nothing(

@@ -380,6 +380,17 @@ def check_placement(conn: Connection) -> Iterable[CheckResult]:
             f"{got.kind} by {got.column}" if got and got.column else (got.kind if got else "local")
         )
         yield passed(f"Citus: {p.table} {p.kind}", got == p, detail)
+    planned = {p.table for p in wanted}
+    keyed = sorted(
+        {r["table_name"] for r in _rows(conn, "table_columns") if r["column_name"] == TENANT_COLUMN}
+        - planned
+    )
+    stray = [t for t in keyed if placed.get(t) != Placement(t, "distributed", TENANT_COLUMN)]
+    yield passed(
+        "Citus: every table keyed by tenant_id distributed",
+        not stray,
+        f"local: {', '.join(stray)}" if stray else f"{len(keyed)} more beyond tenantcost's",
+    )
     groups = {r["colocation_id"] for r in rows if r["placement"] == "distributed"}
     yield passed(
         "Citus: tenant tables co-located", len(groups) <= 1, f"{len(groups)} co-location group(s)"
