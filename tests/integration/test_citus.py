@@ -336,3 +336,28 @@ def test_distribute_that_citus_refuses_rolls_back_with_one_message(
     finally:
         with psycopg.connect(citus_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+@needs_citus
+def test_collect_without_rights_on_citus_stat_tenants_warns_and_keeps_the_rest(
+    citus_url: str,
+) -> None:
+    migrate.upgrade(citus_url)
+    role = f"tc_collector_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE ROLE {role} LOGIN PASSWORD 'c' IN ROLE db_administrators, pg_read_all_stats"
+        )
+        conn.execute("SELECT tenantcost_ensure_usage_partition(now())")  # the owner's job
+    parts = urlsplit(citus_url)
+    as_role = urlunsplit(parts._replace(netloc=f"{role}:c@{parts.netloc.rpartition('@')[2]}"))
+    try:
+        with connect(as_role, autocommit=True) as conn:
+            report = Collector(conn, measure_host=False).collect()
+            runs = conn.execute("SELECT count(*) AS n FROM telemetry_runs").fetchone()
+        assert report.sources["citus"].startswith("unavailable: permission denied")
+        assert any("Citus per-tenant figures skipped" in w for w in report.warnings)
+        assert runs is not None and runs["n"] == 1  # the pass itself was recorded
+    finally:
+        with psycopg.connect(citus_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")

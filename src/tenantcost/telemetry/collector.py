@@ -530,6 +530,26 @@ class Collector:
     ) -> None:
         if self._extension("citus") is None:
             return
+        try:
+            with self.conn.transaction():  # a savepoint: a refusal here spoils nothing else
+                rows = self._citus_pass(report, state, now)
+            report.rows.extend(rows)  # only once its state is written with it
+        except psycopg.Error as exc:
+            detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+            report.sources["citus"] = f"unavailable: {detail}"
+            report.warnings.append(
+                f"Citus per-tenant figures skipped: {detail} (tenantcost's role needs to run "
+                "citus_stat_tenants and citus_shard_sizes, e.g. as a member of pg_monitor or the owner)"
+            )
+
+    def _citus_pass(
+        self,
+        report: PassReport,
+        state: Mapping[tuple[str, str], tuple[Any, datetime]],
+        now: datetime,
+    ) -> list[UsageRow]:
+        """The Citus figures of this pass; its period state is written in the same savepoint."""
+        rows: list[UsageRow] = []
         periods, period_s, track = citus.read_periods(self.conn)
         if track == "none":
             report.warnings.append(
@@ -547,10 +567,10 @@ class Collector:
         tenants = citus.known_tenants(self.conn, [g.attribute for g in grown])
         for g in grown:
             tenant = tenants.get(g.attribute)  # not a companies.id: booked unattributed
-            report.rows.append(
+            rows.append(
                 UsageRow(report.hour, tenant, "query_count", citus.SOURCE, Decimal(g.queries))
             )
-            report.rows.append(
+            rows.append(
                 UsageRow(report.hour, tenant, "compute_seconds", citus.SOURCE, g.cpu_seconds)
             )
         self._put_state(citus.SOURCE, "periods", {"period": period, "tenants": keep}, now)
@@ -561,13 +581,14 @@ class Collector:
             )
         storage, tables = citus.storage_by_tenant(self.conn, OWN_TABLES)
         for tenant, nbytes in storage.items():
-            report.rows.append(
+            rows.append(
                 UsageRow(report.hour, tenant, "storage_bytes", citus.STORAGE_SOURCE, nbytes)
             )
         report.sources["citus"] = (
             f"citus_stat_tenants ({len(periods)} tenant-node rows, {period_s} s periods, "
             f"single-tenant queries only); shard share of {tables} distributed tables"
         )
+        return rows
 
     # ---- host --------------------------------------------------------------------------
     def _host(
