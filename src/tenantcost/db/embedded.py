@@ -214,19 +214,21 @@ class EmbeddedServer:
         self._ensure_database(state)
         return state.url()
 
-    def stop(self) -> bool:
+    def stop(self, *, mode: str = "fast") -> bool:
         """Stop the server; return False when it was not running."""
         if not self.is_running():
             return False
-        self._pg_ctl(["-w", "-t", "60", "-m", "fast", "stop"])
+        self._pg_ctl(["-w", "-t", "60", "-m", mode, "stop"])
         return True
 
     def destroy(self) -> None:
         """Stop the server and delete the cluster, its log and state (tests and benchmarks).
 
-        The (then empty) data directory itself stays for its creator to remove.
+        The (then empty) data directory itself stays for its creator to remove. The stop is
+        immediate: a shutdown checkpoint would write out data about to be deleted (on a
+        loaded machine that took more than pg_ctl's 60 s).
         """
-        self.stop()
+        self.stop(mode="immediate")
         if self.cluster_dir != self.data_dir:
             shutil.rmtree(self.cluster_dir, ignore_errors=True)
         else:
