@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tenantcost import __version__
 from tenantcost.config import Settings, get_settings
@@ -188,6 +189,47 @@ def has_nul(request: Request) -> bool:
     return any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items())
 
 
+SECURITY_HEADERS = (
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "same-origin"),
+    ("cache-control", "no-store"),
+)
+
+
+class SecurityHeaders:
+    """Every response gets ``SECURITY_HEADERS`` (unless it set one itself); a path or query
+    with a NUL character gets 400 before any route. A plain ASGI middleware: Starlette's
+    ``@app.middleware("http")`` costs a task group and a body stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in self.headers if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if has_nul(Request(scope)):
+            response = JSONResponse(
+                {"error": "the request's path or parameters contain a NUL character"},
+                status_code=400,
+            )
+            await response(scope, receive, send_with_headers)
+            return
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(
     database_url: str,
     *,
@@ -247,22 +289,7 @@ def create_app(
     )
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Any) -> Response:
-        if has_nul(request):
-            response = JSONResponse(
-                {"error": "the request's path or parameters contain a NUL character"},
-                status_code=400,
-            )
-        else:
-            response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     # Outermost: a request for another Host name (DNS rebinding, a stray proxy) gets 400.
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings, hosts), www_redirect=False

@@ -8,6 +8,7 @@ say whether it is provisional and how fresh its figures are.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -126,18 +127,40 @@ def overview_figures(
     }
 
 
+def fetch_all(conn: Connection, statements: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+    """Each statement's rows, the statements sent together (one round trip: a pipeline)."""
+    with conn.pipeline():
+        cursors = [conn.execute(text, params) for text, params in statements]
+    return [cur.fetchall() for cur in cursors]
+
+
 def tier_signals(conn: Connection, limit: int) -> dict[str, Any]:
     """Signals in force and open alert episodes (tenantcost tiers decisions / alerts)."""
+    return live_signals(conn, limit)[0]
+
+
+def live_signals(
+    conn: Connection, limit: int, *also: tuple[str, Mapping[str, Any]]
+) -> tuple[dict[str, Any], list[Any]]:
+    """``tier_signals``, and the rows of the ``also`` statements, all sent in one round
+    trip (the overview's live parts)."""
     from tenantcost.tiers.store import sql as tiers_sql
 
-    decisions = conn.execute(tiers_sql("decisions"), {"active": True, "limit": limit}).fetchall()
-    alerts = conn.execute(tiers_sql("alerts"), {"open_only": True, "limit": limit}).fetchall()
-    return {
+    decisions, alerts, *more = fetch_all(
+        conn,
+        [
+            (tiers_sql("decisions"), {"active": True, "limit": limit}),
+            (tiers_sql("alerts"), {"open_only": True, "limit": limit}),
+            *also,
+        ],
+    )
+    signals = {
         "available": True,
         "decisions": decisions,
         "alerts": alerts,
         "note": "" if decisions or alerts else "no tier signal in force and no open alert",
     }
+    return signals, more
 
 
 def health_counts(conn: Connection, period: str | None) -> list[dict[str, Any]]:
@@ -165,10 +188,10 @@ def tenant_signals(conn: Connection, tenant_id: UUID) -> dict[str, Any]:
     """The tenant's tier signals and alerts (live: tier evaluation writes them between
     refreshes)."""
     params = {"tenant_id": tenant_id, "limit": 50}
-    return {
-        "decisions": conn.execute(sql("tenant_decisions"), params).fetchall(),
-        "alerts": conn.execute(sql("tenant_alerts"), params).fetchall(),
-    }
+    decisions, alerts = fetch_all(
+        conn, [(sql("tenant_decisions"), params), (sql("tenant_alerts"), params)]
+    )
+    return {"decisions": decisions, "alerts": alerts}
 
 
 def tenant_figures(conn: Connection, tenant_id: UUID, period: str | None) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
-from tenantcost.outbox.store import backlog
+from tenantcost.outbox.store import backlog_query
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, labels, whatif
 from tenantcost.web.api import change_setting
@@ -268,15 +268,17 @@ def overview_page(
     period = _period(request, conn)
     figures = cached(request, conn, ("overview", period), partial(overview_figures, conn, period))
     overview = figures["o"]
+    # The live parts (tier signals, the outbox), read in one round trip.
+    signals, (outbox,) = data.live_signals(conn, 10, backlog_query(datetime.now(UTC)))
     if overview["available"]:
-        overview = {**overview, "tier_decisions": data.tier_signals(conn, 10)}
+        overview = {**overview, "tier_decisions": signals}
     return page(
         request,
         "overview.html",
         {
             **figures,
             "o": overview,
-            "outbox": [row for row in backlog(conn, datetime.now(UTC)) if row["pending"]],
+            "outbox": [row for row in outbox if row["pending"]],
             "title": "Overview",
         },
     )
