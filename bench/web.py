@@ -175,6 +175,7 @@ def concurrent(
     pages = user_pages()
     samples: list[list[tuple[str, float]]] = [[] for _ in range(users)]
     errors: list[list[str]] = [[] for _ in range(users)]
+    statuses: list[list[int]] = [[] for _ in range(users)]  # of the failed requests (0: no answer)
     start = threading.Barrier(users + 1)
     deadline = [0.0]
 
@@ -202,6 +203,7 @@ def concurrent(
                     status = 0
                 if not 200 <= status < 400:
                     errors[k].append(name)
+                    statuses[k].append(status)
                     continue
                 samples[k].append((name, time.perf_counter() - began))
                 if think:
@@ -233,6 +235,10 @@ def concurrent(
         "seconds": round(elapsed, 1),
         "requests": len(flat),
         "errors": len(failed),
+        "error_statuses": {
+            str(code): sum(1 for per in statuses for c in per if c == code)
+            for code in sorted({c for per in statuses for c in per})
+        },
         "throughput_rps": round(len(flat) / elapsed, 1),
         **summary([t for _, t in flat]),
         "generator_cpu_s": round(generator_cpu, 1),

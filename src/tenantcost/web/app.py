@@ -93,16 +93,28 @@ class PoolCheck:
             ConnectionPool.check_connection(conn)
 
 
-def make_pool(
-    database_url: str, max_size: int, settings: Settings | None = None
-) -> ConnectionPool[Any]:
+class WebPool(ConnectionPool[Any]):
+    """The request pool, with ``PoolCheck`` as its check: a connection given back is noted
+    (overriding ``putconn``; a ``reset`` callback would send every return through the pool's
+    worker thread)."""
+
+    def __init__(self, recent: PoolCheck, *args: Any, **kwargs: Any) -> None:
+        self.recent = recent
+        super().__init__(*args, check=recent.check, **kwargs)
+
+    def putconn(self, conn: Any) -> None:
+        self.recent.returned(conn)
+        super().putconn(conn)
+
+
+def make_pool(database_url: str, max_size: int, settings: Settings | None = None) -> WebPool:
     """The request pool: a request waits at most ``web_db_timeout`` seconds for a connection
     (then 503), and a connection idle for more than ``RECENTLY_USED`` seconds is checked
     before use (``PoolCheck``), so a database that went away and came back costs no failed
     request."""
     settings = settings or get_settings()
-    check = PoolCheck()
-    return ConnectionPool(
+    return WebPool(
+        PoolCheck(),
         database_url,
         min_size=2,
         max_size=max_size,
@@ -115,8 +127,6 @@ def make_pool(
         open=False,
         name="tenantcost-web",
         timeout=settings.web_db_timeout,
-        check=check.check,
-        reset=check.returned,
     )
 
 
