@@ -27,8 +27,7 @@ from tenantcost.db.connect import connect
 from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web import focus
 from tenantcost.web.render import csv_lines, jsonable
-from tenantcost.web.serve import running_server
-from tests.e2e.webfleet import ACME, AS_OF, BOLT, MONTH, Fleet, load_small_fleet
+from tests.e2e.webfleet import ACME, AS_OF, BOLT, MONTH, Fleet, load_small_fleet, token_client
 
 pytestmark = pytest.mark.db
 
@@ -56,12 +55,7 @@ def served(migrated_url: str) -> Iterator[tuple[Fleet, httpx.Client]]:
             "  0.5, 'vCPU-second', 0.000000000100)",
             {"m": MONTH, "acme": ACME},
         )
-    with (
-        running_server(fleet.url) as base,
-        httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {fleet.tokens['ana']}"}, timeout=30
-        ) as c,
-    ):
+    with token_client(fleet) as c:
         yield fleet, c
 
 

@@ -22,9 +22,18 @@ from tenantcost.db.connect import connect
 from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web import focus
 from tenantcost.web.render import csv_text
-from tenantcost.web.serve import running_server
 from tenantcost.web.tables import TABLES, fetch, parse_query
-from tests.e2e.webfleet import ACME, AS_OF, BOLT, CIRRUS, MONTH, PASSWORDS, Fleet, load_small_fleet
+from tests.e2e.webfleet import (
+    ACME,
+    AS_OF,
+    BOLT,
+    CIRRUS,
+    MONTH,
+    PASSWORDS,
+    Fleet,
+    load_small_fleet,
+    token_client,
+)
 
 pytestmark = pytest.mark.db
 
@@ -32,12 +41,7 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def served(migrated_url: str) -> Iterator[tuple[Fleet, httpx.Client]]:
     fleet = load_small_fleet(migrated_url)
-    with (
-        running_server(fleet.url) as base,
-        httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {fleet.tokens['ana']}"}, timeout=30
-        ) as c,
-    ):
+    with token_client(fleet) as c:
         yield fleet, c
 
 
