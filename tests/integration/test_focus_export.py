@@ -27,7 +27,16 @@ from tenantcost.db.connect import connect
 from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web import focus
 from tenantcost.web.render import csv_lines, jsonable
-from tests.e2e.webfleet import ACME, AS_OF, BOLT, MONTH, Fleet, load_small_fleet, token_client
+from tests.e2e.webfleet import (
+    ACME,
+    AS_OF,
+    BOLT,
+    CIRRUS,
+    MONTH,
+    Fleet,
+    load_small_fleet,
+    token_client,
+)
 
 pytestmark = pytest.mark.db
 
@@ -136,3 +145,16 @@ def test_small_chunks_split_only_between_rows(served: tuple[Fleet, httpx.Client]
         assert b"".join(chunks) == want_json
         csv_chunks = list(focus.export_chunks(conn, MONTH, info, "Railway", "csv", chunk=1))
         assert b"".join(csv_chunks) == want_csv
+
+
+def test_a_carriage_return_in_a_name_is_quoted(served: tuple[Fleet, httpx.Client]) -> None:
+    """PostgreSQL's CSV quotes a cell holding a carriage return (Python's csv writer did
+    not), so a reader gets the name back in one cell and one row."""
+    fleet, c = served
+    with psycopg.connect(fleet.url, autocommit=True) as conn:
+        conn.execute("UPDATE companies SET name = 'Cir\rrus' WHERE id = %s", (CIRRUS,))
+    text = c.get("/api/v1/export/focus", params={"period": MONTH}).text
+    assert '"Cir\rrus"' in text
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    cirrus = [r for r in rows if r["x_TenantId"] == str(CIRRUS)]
+    assert cirrus and {r["x_CompanyName"] for r in cirrus} == {"Cir\rrus"}
