@@ -7,7 +7,9 @@ refreshed); then for each ``--rows`` value a month of its own (2001-01, 2001-02,
 many ledger lines (copies of the current month's lines, each with its own source so the
 ledger's key holds). The dashboard runs in a separate process (one worker, jobs off) and each
 month's FOCUS export is downloaded in full, smallest first: rows, seconds, rows per second
-(wall, loopback, client included) and the server's peak resident memory (``VmHWM``) after it.
+(wall, loopback, client included), the CPU seconds of the server process, of its PostgreSQL
+backends (which build the rows) and of this client, the load average, and the server's peak
+resident memory (``VmHWM``) after it.
 Streaming holds when the peak stays flat while the rows grow tenfold.
 """
 
@@ -20,11 +22,12 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from time import process_time
 from typing import Any
 
 import httpx
 
-from bench.web import server_process
+from bench.web import load_average, process_cpu, server_process
 from tenantcost.db import migrate
 from tenantcost.db.connect import connect
 from tenantcost.db.embedded import EmbeddedServer
@@ -54,6 +57,16 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+def web_backends(url: str) -> list[int]:
+    """The server's PostgreSQL backends (its pool's connections; the export uses one of them,
+    so their CPU seconds before and after it are what PostgreSQL spent building the rows)."""
+    with connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'tenantcost-web'"
+        ).fetchall()
+    return [int(r["pid"]) for r in rows]
 
 
 def download(base: str, token: str, month: str) -> dict[str, Any]:
@@ -114,7 +127,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             with server_process(url, 1) as (base, pid):
                 results["server_rss_mb_at_start"] = peak_rss_mb(pid)
                 for month, rows in months:
+                    load, server_cpu, client_cpu = load_average(), process_cpu(pid), process_time()
+                    backends = web_backends(url)
+                    backends_cpu = sum(map(process_cpu, backends))
                     got = download(base, user.token, month)
+                    got["server_cpu_s"] = round(process_cpu(pid) - server_cpu, 2)
+                    got["postgres_cpu_s"] = round(sum(map(process_cpu, backends)) - backends_cpu, 2)
+                    got["client_cpu_s"] = round(process_time() - client_cpu, 2)
+                    got["load_average"] = [load, load_average()]
                     got["server_peak_rss_mb"] = peak_rss_mb(pid)
                     assert got["rows"] == rows, got
                     results["exports"].append({"month": month, **got})

@@ -11,17 +11,19 @@ share their interpreter lock). For each worker count:
 1. each page and API endpoint is requested ``--repeat`` times in a row: p50/p95 of the
    loopback round trip (an upper bound on server time: it includes HTTP and the client);
    the FOCUS export's rows per second;
-2. ``--users`` threads, each with its own HTTP client, visit the dashboard's pages in a
+2. ``--users`` threads, each with its own HTTP client (``--client``), visit the dashboard's pages in a
    random order (overview, health, health sorted and paged, allocation, a random tenant's
    page) for ``--seconds`` (at most ``--max-per-user`` requests each), pausing between
    requests for a time drawn at random (exponential, mean ``--think-ms``; 0: back to back,
-   the worst case): p50, p95, p99 and errors overall and per page, and throughput. Load is
+   the worst case): p50, p95, p99 and errors overall and per page, throughput, and the CPU
+   seconds the generator and the server used meanwhile with the load average. Load is
    generated from 127.0.0.1, bounded in count and time.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -110,6 +112,50 @@ def user_pages() -> list[tuple[str, str]]:
     ]
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds a process (e.g. the server) has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+class LightClient:
+    """One keep-alive HTTP/1.1 connection (``http.client``): a user of the ``light`` load
+    generator, a fraction of httpx's CPU per request (the generator shares the machine)."""
+
+    def __init__(self, base: str, headers: dict[str, str], timeout: float) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.address, self.headers, self.timeout = (host, int(port)), headers, timeout
+        self.conn: http.client.HTTPConnection | None = None
+
+    def get(self, path: str) -> int:
+        """The response's status (the body is read and dropped); reconnects once."""
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(*self.address, timeout=self.timeout)
+            try:
+                self.conn.request("GET", path, headers=self.headers)
+                response = self.conn.getresponse()
+                response.read()
+                return response.status
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
 def concurrent(
     base: str,
     token: str,
@@ -119,19 +165,28 @@ def concurrent(
     think: float = 0.0,
     tenant_ids: Sequence[str] = (),
     seed: int = 1,
+    client: str = "light",
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     """``users`` threads visiting the pages in random order, each pausing a random time
-    (exponential, mean ``think`` seconds) between requests; per page and overall figures."""
+    (exponential, mean ``think`` seconds) between requests; per page and overall figures,
+    with the CPU seconds the load generator (this process) and the server used meanwhile.
+    ``client``: ``light`` (``http.client``) or ``httpx`` (the generator before issue 15)."""
     pages = user_pages()
     samples: list[list[tuple[str, float]]] = [[] for _ in range(users)]
     errors: list[list[str]] = [[] for _ in range(users)]
+    statuses: list[list[int]] = [[] for _ in range(users)]  # of the failed requests (0: no answer)
     start = threading.Barrier(users + 1)
     deadline = [0.0]
 
     def user(k: int) -> None:
         rng = random.Random(seed * 1_000_003 + k)
         headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+        if client == "httpx":
+            c: Any = httpx.Client(base_url=base, headers=headers, timeout=60)
+        else:
+            c = LightClient(base, headers, 60)
+        try:
             start.wait()
             if think:
                 time.sleep(rng.uniform(0, think))  # arrive spread out, not all at once
@@ -142,34 +197,56 @@ def concurrent(
                 path = path.format(n=rng.randint(1, 100), tenant=rng.choice(tenant_ids))
                 began = time.perf_counter()
                 try:
-                    c.get(path).raise_for_status()
-                except httpx.HTTPError:
+                    status = c.get(path)
+                    status = status if isinstance(status, int) else status.status_code
+                except (httpx.HTTPError, OSError, http.client.HTTPException):
+                    status = 0
+                if not 200 <= status < 400:
                     errors[k].append(name)
+                    statuses[k].append(status)
                     continue
                 samples[k].append((name, time.perf_counter() - began))
                 if think:
                     time.sleep(rng.expovariate(1 / think))
+        finally:
+            c.close()
 
     threads = [threading.Thread(target=user, args=(k,)) for k in range(users)]
     for t in threads:
         t.start()
+    load_before = load_average()
+    cpu_before = time.process_time()
+    server_before = process_cpu(server_pid) if server_pid else 0.0
     deadline[0] = time.perf_counter() + seconds
     began = time.perf_counter()
     start.wait()
     for t in threads:
         t.join(seconds + 120)
     elapsed = time.perf_counter() - began
+    generator_cpu = time.process_time() - cpu_before
+    server_cpu = process_cpu(server_pid) - server_before if server_pid else None
     flat = [s for per in samples for s in per]
     failed = [e for per in errors for e in per]
     return {
         "users": users,
         "think_ms_mean": round(think * 1000),
         "think": "exponential" if think else "none (back to back)",
+        "client": client,
         "seconds": round(elapsed, 1),
         "requests": len(flat),
         "errors": len(failed),
+        "error_statuses": {
+            str(code): sum(1 for per in statuses for c in per if c == code)
+            for code in sorted({c for per in statuses for c in per})
+        },
         "throughput_rps": round(len(flat) / elapsed, 1),
         **summary([t for _, t in flat]),
+        "generator_cpu_s": round(generator_cpu, 1),
+        "server_cpu_s": None if server_cpu is None else round(server_cpu, 1),
+        "server_cpu_ms_per_request": None
+        if server_cpu is None or not flat
+        else round(server_cpu / len(flat) * 1000, 2),
+        "load_average": [load_before, load_average()],
         "per_page": {
             name: {
                 **summary([t for n, t in flat if n == name]),
@@ -251,7 +328,7 @@ def measure(
     url: str, args: argparse.Namespace, token: str, tenant_ids: list[str], workers: int
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"workers": workers, "pages": {}}
-    with server_process(url, workers, args.server_src) as (base, _):
+    with server_process(url, workers, args.server_src) as (base, pid):
         for name, path in pages(tenant_ids[0]).items():
             stats = summary(sequential(base, token, path, args.repeat))
             out["pages"][name] = {"path": path, **stats}
@@ -271,6 +348,8 @@ def measure(
                 think / 1000,
                 tenant_ids,
                 args.seed,
+                args.client,
+                pid if workers == 1 else None,
             )
             out["concurrent"].append(run_)
             per_page = run_.pop("per_page")
@@ -352,6 +431,14 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="Run the server from another checkout's src directory (A/B against a commit).",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("light", "httpx"),
+        default="light",
+        help="Load generator's HTTP client: light (http.client, one keep-alive connection per "
+        "user; default) or httpx (the generator before issue 15, ~4-6 ms of CPU a request on "
+        "the machine it shares with the server).",
     )
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
     args = parser.parse_args(argv)

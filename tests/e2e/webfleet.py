@@ -14,9 +14,12 @@ the month (fixed costs and revenue count in full), provisional.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import psycopg
 
 from tenantcost.attribution.ledger import attribute_period
@@ -96,3 +99,17 @@ def load_small_fleet(url: str) -> Fleet:
             assert user.token
             tokens[name] = user.token
     return Fleet(url, tokens, str(ip[0]))
+
+
+@contextmanager
+def token_client(fleet: Fleet, name: str = "ana") -> Iterator[httpx.Client]:
+    """A real dashboard server for the fleet on 127.0.0.1 and an HTTP client that sends
+    ``name``'s API token."""
+    from tenantcost.web.serve import running_server
+
+    headers = {"Authorization": f"Bearer {fleet.tokens[name]}"}
+    with (
+        running_server(fleet.url) as base,
+        httpx.Client(base_url=base, headers=headers, timeout=30) as client,
+    ):
+        yield client

@@ -22,9 +22,18 @@ from tenantcost.db.connect import connect
 from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web import focus
 from tenantcost.web.render import csv_text
-from tenantcost.web.serve import running_server
 from tenantcost.web.tables import TABLES, fetch, parse_query
-from tests.e2e.webfleet import ACME, AS_OF, BOLT, CIRRUS, MONTH, Fleet, load_small_fleet
+from tests.e2e.webfleet import (
+    ACME,
+    AS_OF,
+    BOLT,
+    CIRRUS,
+    MONTH,
+    PASSWORDS,
+    Fleet,
+    load_small_fleet,
+    token_client,
+)
 
 pytestmark = pytest.mark.db
 
@@ -32,12 +41,7 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def served(migrated_url: str) -> Iterator[tuple[Fleet, httpx.Client]]:
     fleet = load_small_fleet(migrated_url)
-    with (
-        running_server(fleet.url) as base,
-        httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {fleet.tokens['ana']}"}, timeout=30
-        ) as c,
-    ):
+    with token_client(fleet) as c:
         yield fleet, c
 
 
@@ -167,3 +171,94 @@ def test_the_export_defaults_to_the_latest_month_with_lines(
         assert latest == ("2025-12",)
     rows = list(csv.DictReader(io.StringIO(c.get("/api/v1/export/focus").text)))
     assert rows and {r["BillingPeriodStart"] for r in rows} == {"2025-11-01T00:00:00Z"}
+
+
+def test_live_parts_are_read_on_every_request_of_a_cached_page(
+    served: tuple[Fleet, httpx.Client],
+) -> None:
+    """The overview's and the tenant page's content is kept until the next refresh, but their
+    tier signals, alerts and outbox backlog (written between refreshes) are not."""
+    fleet, c = served
+    overview, tenant = f"/?period={MONTH}", f"/tenants/{ACME}?period={MONTH}"
+    assert "no tier signal in force" in c.get(overview).text
+    assert "no alert about this tenant" in c.get(tenant).text
+    before = computes(c)
+    with psycopg.connect(fleet.url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO tier_decisions (tenant_id, tier, hour, from_level, to_level, ceiling,"
+            " figure, ceiling_value, ratio) VALUES"
+            " (%s, 'PRO', '2025-11-30 23:00+00', 'normal', 'soft_throttle', 'cost', 3, 2, 1.5)",
+            (ACME,),
+        )
+        conn.execute(
+            "INSERT INTO tier_alerts (kind, subject, opened_at, last_seen_at, message)"
+            " VALUES ('cost_jump', %s, now(), now(), 'Acme cost jumped x7')",
+            (str(ACME),),
+        )
+        conn.execute(
+            "INSERT INTO outbox (sink, dedupe_key, payload) VALUES ('webhook', 'k1', '{}')"
+        )
+    page = c.get(overview).text
+    assert "no tier signal in force" not in page and "table-decisions" in page
+    assert "Acme cost jumped x7" in page
+    assert "Waiting to be delivered (webhook): 1 event" in page
+    page = c.get(tenant).text
+    assert "table-tenant-decisions" in page and "Soft throttle" in page
+    assert "Acme cost jumped x7" in page and "$34.99" in page
+    assert computes(c) == before  # the content came from the cache: only the live part was read
+
+
+def test_role_token_and_session_changes_apply_to_the_next_request_of_a_cached_page(
+    served: tuple[Fleet, httpx.Client],
+) -> None:
+    """The cache keeps figures, never who may see them: every request still checks its token
+    or session with the database (in the round trip that reads the figures' generation)."""
+    fleet, c = served
+    with httpx.Client(
+        base_url=str(c.base_url), headers={"Authorization": f"Bearer {fleet.tokens['dee']}"}
+    ) as dee:
+        assert dee.get(f"/health?period={MONTH}").status_code == 200
+        assert dee.get("/api/v1/settings").status_code == 200
+        before = computes(dee)
+        assert dee.get(f"/health?period={MONTH}").status_code == 200
+        assert computes(dee) == before  # served from the cache
+        with psycopg.connect(fleet.url, autocommit=True) as conn:
+            conn.execute("UPDATE dashboard_users SET role = 'executive' WHERE name = 'dee'")
+        assert dee.get("/api/v1/settings").status_code == 403  # the role change, at once
+        assert dee.get(f"/health?period={MONTH}").status_code == 200  # still a reader
+        with psycopg.connect(fleet.url, autocommit=True) as conn:
+            conn.execute("UPDATE dashboard_users SET token_hash = NULL WHERE name = 'dee'")
+        assert dee.get(f"/api/v1/tables/health?period={MONTH}").status_code == 401
+        assert dee.get(f"/health?period={MONTH}").status_code == 303  # to the login page
+
+    with httpx.Client(base_url=str(c.base_url)) as browser:
+        login = browser.post(
+            "/login",
+            data={"name": "ana", "password": PASSWORDS["ana"], "login_csrf": "t" * 20},
+            headers={"Cookie": "tc_login=" + "t" * 20},
+        )
+        assert login.status_code == 303
+        assert browser.get(f"/health?period={MONTH}").status_code == 200
+        with psycopg.connect(fleet.url, autocommit=True) as conn:  # a logout elsewhere
+            conn.execute("DELETE FROM dashboard_sessions")
+        assert browser.get(f"/health?period={MONTH}").status_code == 303
+
+
+def test_every_response_carries_the_security_headers(served: tuple[Fleet, httpx.Client]) -> None:
+    _, c = served
+    for path, status in (
+        (f"/health?period={MONTH}", 200),
+        ("/api/v1/export/focus?period=2025-11", 200),
+        ("/no-such-page", 404),
+        ("/health?period=2025-11%00", 400),
+    ):
+        response = c.get(path)
+        assert response.status_code == status, path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["referrer-policy"] == "same-origin", path
+        assert response.headers["cache-control"] == "no-store", path
+        assert "default-src" in response.headers["content-security-policy"], path
+    static = c.get("/static/app.js")  # sets its own Cache-Control: kept, not replaced
+    assert static.headers["cache-control"] == "private, max-age=3600"
+    assert static.headers["x-frame-options"] == "DENY"

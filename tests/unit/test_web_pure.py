@@ -142,3 +142,38 @@ def test_whatif_inputs_are_validated() -> None:
             parse_inputs(bad)
     with pytest.raises(UserError, match="no scenario"):
         parse_inputs({"scenario": "../../etc/passwd"})
+
+
+class _Conn:
+    """What the pool's check touches of a connection: autocommit and an empty query."""
+
+    autocommit = True
+
+    def __init__(self) -> None:
+        self.pings = 0
+
+    def execute(self, query: str) -> None:
+        assert query == ""
+        self.pings += 1
+
+
+def test_the_pool_checks_a_connection_unless_it_was_given_back_just_now(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tenantcost.web import app
+
+    now = [100.0]
+    monkeypatch.setattr(app.time, "monotonic", lambda: now[0])
+    check, conn = app.PoolCheck(recent=1.0), _Conn()
+    check.check(conn)  # type: ignore[arg-type]  # never given back: checked
+    assert conn.pings == 1
+    check.returned(conn)  # type: ignore[arg-type]
+    now[0] += 0.5
+    check.check(conn)  # type: ignore[arg-type]  # given back 0.5 s ago: used as it is
+    assert conn.pings == 1
+    check.returned(conn)  # type: ignore[arg-type]
+    now[0] += 1.0
+    check.check(conn)  # type: ignore[arg-type]  # idle 1 s: checked again
+    assert conn.pings == 2
+    check.check(conn)  # type: ignore[arg-type]  # not given back since: checked
+    assert conn.pings == 3

@@ -36,7 +36,12 @@ def enqueue(conn: Connection, sink: str, dedupe_key: str, payload: Mapping[str, 
 
 def backlog(conn: Connection, now: datetime) -> list[dict[str, Any]]:
     """Per sink: pending, given_up, oldest_pending_seconds, failed_attempts (for /metrics)."""
-    return conn.execute(sql("backlog"), {"now": now}).fetchall()
+    return conn.execute(*backlog_query(now)).fetchall()
+
+
+def backlog_query(now: datetime) -> tuple[str, dict[str, Any]]:
+    """(pure) ``backlog``'s statement and parameters (to send with others in one round trip)."""
+    return sql("backlog"), {"now": now}
 
 
 def list_events(

@@ -26,7 +26,7 @@ from tenantcost.report.rollup import resolve_month
 from tenantcost.web import data, focus, metrics, whatif
 from tenantcost.web.auth import CSRF_HEADER, User, check_csrf
 from tenantcost.web.deps import cached, cached_found, chosen_period, context, db, dba, memo, reader
-from tenantcost.web.render import csv_lines, jsonable
+from tenantcost.web.render import jsonable
 from tenantcost.web.tables import TABLES, fetch, parse_query
 from tenantcost.web.views import streamed_csv, table_json
 
@@ -323,20 +323,19 @@ def focus_export(
     tenant's rows sum to its cost everywhere else."""
     from tenantcost.config import get_settings
 
-    provider = get_settings().usage_provider
+    provider = get_settings().usage_provider.capitalize()
     month = resolve_month(conn, period, focus.default_period)
     info = focus.period_info(conn, month)
-    if format == "json":
-        rows = list(focus.stream(conn, month, info, provider))
-        return ok({"focus_version": focus.FOCUS_VERSION, "period": month, "rows": rows})
     pool = context(request).pool
 
-    def streamed() -> Iterator[dict[str, Any]]:
+    def streamed() -> Iterator[bytes]:
         with pool.connection() as own:
-            yield from focus.stream(own, month, info, provider)
+            yield from focus.export_chunks(own, month, info, provider, format)
 
+    if format == "json":
+        return StreamingResponse(streamed(), media_type="application/json")
     return StreamingResponse(
-        csv_lines(streamed(), focus.FOCUS_COLUMNS),
+        streamed(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="focus-1.3-{month}.csv"'},
     )

@@ -41,10 +41,19 @@ class Generation:
     latest_period: str | None
 
 
-def generation(conn: Connection) -> Generation:
-    """The cost model's own freshness (``tenantcost.attribution`` ``freshness``), read once."""
-    row: Any = conn.execute(queries("tenantcost.attribution")["freshness"]).fetchone()
+def generation_sql() -> str:
+    """The cost model's own freshness (``tenantcost.attribution`` ``freshness``)."""
+    return queries("tenantcost.attribution")["freshness"]
+
+
+def generation_of(row: Any) -> Generation:
+    """(pure) The generation a ``generation_sql`` row gives."""
     return Generation(row["refreshed_at"], int(row["changes_pending"] or 0), row["period"])
+
+
+def generation(conn: Connection) -> Generation:
+    """The cost model's freshness, read once (one query)."""
+    return generation_of(conn.execute(generation_sql()).fetchone())
 
 
 def newer(gen: Generation, than: Generation | None) -> bool:

@@ -8,7 +8,9 @@ say whether it is provisional and how fresh its figures are.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -126,18 +128,40 @@ def overview_figures(
     }
 
 
+def fetch_all(conn: Connection, statements: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+    """Each statement's rows, the statements sent together (one round trip: a pipeline)."""
+    with conn.pipeline():
+        cursors = [conn.execute(text, params) for text, params in statements]
+    return [cur.fetchall() for cur in cursors]
+
+
 def tier_signals(conn: Connection, limit: int) -> dict[str, Any]:
     """Signals in force and open alert episodes (tenantcost tiers decisions / alerts)."""
+    return live_signals(conn, limit)[0]
+
+
+def live_signals(
+    conn: Connection, limit: int, *also: tuple[str, Mapping[str, Any]]
+) -> tuple[dict[str, Any], list[Any]]:
+    """``tier_signals``, and the rows of the ``also`` statements, all sent in one round
+    trip (the overview's live parts)."""
     from tenantcost.tiers.store import sql as tiers_sql
 
-    decisions = conn.execute(tiers_sql("decisions"), {"active": True, "limit": limit}).fetchall()
-    alerts = conn.execute(tiers_sql("alerts"), {"open_only": True, "limit": limit}).fetchall()
-    return {
+    decisions, alerts, *more = fetch_all(
+        conn,
+        [
+            (tiers_sql("decisions"), {"active": True, "limit": limit}),
+            (tiers_sql("alerts"), {"open_only": True, "limit": limit}),
+            *also,
+        ],
+    )
+    signals = {
         "available": True,
         "decisions": decisions,
         "alerts": alerts,
         "note": "" if decisions or alerts else "no tier signal in force and no open alert",
     }
+    return signals, more
 
 
 def health_counts(conn: Connection, period: str | None) -> list[dict[str, Any]]:
@@ -165,22 +189,29 @@ def tenant_signals(conn: Connection, tenant_id: UUID) -> dict[str, Any]:
     """The tenant's tier signals and alerts (live: tier evaluation writes them between
     refreshes)."""
     params = {"tenant_id": tenant_id, "limit": 50}
-    return {
-        "decisions": conn.execute(sql("tenant_decisions"), params).fetchall(),
-        "alerts": conn.execute(sql("tenant_alerts"), params).fetchall(),
-    }
+    decisions, alerts = fetch_all(
+        conn, [(sql("tenant_decisions"), params), (sql("tenant_alerts"), params)]
+    )
+    return {"decisions": decisions, "alerts": alerts}
 
 
-def tenant_figures(conn: Connection, tenant_id: UUID, period: str | None) -> dict[str, Any] | None:
+def tenant_figures(
+    conn: Connection,
+    tenant_id: UUID,
+    period: str | None,
+    memo: Callable[[Hashable, Callable[[], Any]], Any] | None = None,
+) -> dict[str, Any] | None:
     """The tenant page's figures, resources and usage (what the page caches until the next
-    refresh); None when no company has this id. Every query reads one tenant's rows."""
+    refresh); None when no company has this id. Every query reads one tenant's rows; they
+    are sent together (two round trips: the audit needs the resources' ids). ``memo``: where
+    the period's freshness (the same for every tenant) is kept, e.g. the page cache."""
     params: dict[str, Any] = {"tenant_id": tenant_id, "period": period}
-    company = conn.execute(sql("company"), params).fetchone()
-    if company is None:
+    names = ["company", "tenant_vps", "tenant_ips", "tenant_history", "tenant_monthly"]
+    names += ["tenant_usage_monthly"] + (["tenant_summary", "tenant_ledger"] if period else [])
+    found = dict(zip(names, fetch_all(conn, [(sql(n), params) for n in names]), strict=True))
+    if not found["company"]:
         return None
-    summary = conn.execute(sql("tenant_summary"), params).fetchone() if period else None
-    vps = conn.execute(sql("tenant_vps"), params).fetchall()
-    ips = conn.execute(sql("tenant_ips"), params).fetchall()
+    company, vps, ips = found["company"][0], found["tenant_vps"], found["tenant_ips"]
     audit = conn.execute(
         sql("resource_audit_named"),
         {
@@ -189,19 +220,20 @@ def tenant_figures(conn: Connection, tenant_id: UUID, period: str | None) -> dic
             "limit": 200,
         },
     ).fetchall()
+    fresh = partial(freshness, conn, period)
     return {
         "tenant_id": company["id"],
         "company_name": company["name"],
         "period": period,
-        "freshness": freshness(conn, period),
-        "summary": summary,
-        "history": [dict(r) for r in conn.execute(sql("tenant_history"), params)],
-        "ledger": [dict(r) for r in conn.execute(sql("tenant_ledger"), params)] if period else [],
+        "freshness": memo(("freshness", period), fresh) if memo else fresh(),
+        "summary": found["tenant_summary"][0] if found.get("tenant_summary") else None,
+        "history": [dict(r) for r in found["tenant_history"]],
+        "ledger": [dict(r) for r in found.get("tenant_ledger", [])],
         "vps": vps,
         "ips": ips,
         "audit": audit,
-        "monthly": conn.execute(sql("tenant_monthly"), params).fetchall(),
-        "usage": [dict(r) for r in conn.execute(sql("tenant_usage_monthly"), params)],
+        "monthly": found["tenant_monthly"],
+        "usage": [dict(r) for r in found["tenant_usage_monthly"]],
     }
 
 

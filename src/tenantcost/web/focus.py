@@ -25,6 +25,7 @@ from typing import Any
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
+from tenantcost.money import csv_safe
 
 FOCUS_VERSION = "1.3"
 SCALE = Decimal("0.0000000001")  # 10 decimals: split rows still sum to their origin exactly
@@ -152,15 +153,35 @@ def focus_rows(
     return [_row(line, info, provider, origins) for line in lines]
 
 
+def _kind(
+    line: Mapping[str, Any], info: Mapping[str, Any], provider: str, origins: Mapping[str, Decimal]
+) -> dict[str, Any]:
+    """(pure) What a line's FOCUS row takes from its kind and driver alone: the service, the
+    host, and its origin charge (``origin_key``; ``origin_total`` None when not a split)."""
+    driver = str(line["driver"])
+    category, name, charge = SERVICE.get(driver, ("Other", driver, "Usage"))
+    usage = driver in USAGE or (driver == "platform_overhead" and line["line"] != "control_plane")
+    key = origin(line, str(info["basis"]))
+    total = origins[key] if key is not None and origins[key] else None
+    return {
+        "category": category,
+        "service": name,
+        "charge": charge,
+        "host": provider if usage else "Hostwinds",
+        "origin_key": key,
+        "origin_total": total,
+        "method": method(key, info) if key is not None and total is not None else None,
+        "remainder": line["line"] in REMAINDER_LINES,
+    }
+
+
 def _row(
     line: Mapping[str, Any], info: Mapping[str, Any], provider: str, origins: Mapping[str, Decimal]
 ) -> dict[str, Any]:
     driver = str(line["driver"])
-    category, name, charge = SERVICE.get(driver, ("Other", driver, "Usage"))
+    kind = _kind(line, info, provider, origins)
+    name, host = kind["service"], kind["host"]
     amount = Decimal(line["amount"]).quantize(SCALE)
-    usage = driver in USAGE or (driver == "platform_overhead" and line["line"] != "control_plane")
-    host = provider if usage else "Hostwinds"
-    key = origin(line, str(info["basis"]))
     allocated: dict[str, Any] = dict.fromkeys(
         (
             "AllocatedMethodId",
@@ -170,11 +191,11 @@ def _row(
             "AllocatedTags",
         )
     )
-    if key is not None and origins[key]:
-        ratio = (Decimal(line["amount"]) / origins[key]).quantize(RATIO_SCALE)
-        remainder = line["line"] in REMAINDER_LINES
+    if kind["origin_total"] is not None:
+        ratio = (Decimal(line["amount"]) / kind["origin_total"]).quantize(RATIO_SCALE)
+        remainder = kind["remainder"]
         allocated = {
-            "AllocatedMethodId": method(key, info),
+            "AllocatedMethodId": kind["method"],
             "AllocatedMethodDetails": json.dumps(
                 {
                     "Elements": [
@@ -206,7 +227,7 @@ def _row(
         "BillingPeriodEnd": _iso(period_end),
         "ChargePeriodStart": _iso(info["period_start"]),
         "ChargePeriodEnd": _iso(charge_end),
-        "ChargeCategory": charge,
+        "ChargeCategory": kind["charge"],
         "ChargeClass": None,
         "ChargeDescription": f"{name} — {line['line']} ({line['fidelity']}, {line['source']})",
         "InvoiceIssuer": host,
@@ -216,7 +237,7 @@ def _row(
         "ServiceProviderName": host,
         "PricingQuantity": Decimal(line["quantity"]).quantize(RATIO_SCALE),
         "PricingUnit": line["unit"],
-        "ServiceCategory": category,
+        "ServiceCategory": kind["category"],
         "ServiceName": name,
         **allocated,
         "x_TenantId": str(line["tenant_id"]) if line["tenant_id"] else None,
@@ -237,21 +258,171 @@ def period_info(conn: Connection, period: str) -> Mapping[str, Any]:
     return info
 
 
-def stream(
-    conn: Connection, period: str, info: Mapping[str, Any], provider: str, *, batch: int = 5000
-) -> Iterator[dict[str, Any]]:
-    """The period's FOCUS rows, read through a server-side cursor ``batch`` lines at a time, so
-    memory does not grow with the ledger: the origin charges' sums come first from one
-    ``GROUP BY`` (the same ``origin_sums``). Use a connection of its own: the cursor holds a
-    transaction until the last row."""
-    sums = conn.execute(sql("focus_line_sums"), {"period": period}).fetchall()
+def export_arguments(
+    sums: Sequence[Mapping[str, Any]],
+    plans: Iterable[str],
+    info: Mapping[str, Any],
+    provider: str,
+    period: str,
+) -> dict[str, Any]:
+    """(pure) The parameters of ``focus_export``. Per kind of line (its line, driver and unit,
+    from ``focus_line_sums``), as arrays: what :func:`_kind` decides, each text as its CSV cell,
+    and the parts of the row's JSON object that depend on the kind and the period only
+    (``k_json_a`` … ``k_json_d``, written by ``json.dumps`` as the API's JSON is). Each plan
+    name JSON-encoded as ``AllocatedTags`` has it."""
     origins = origin_sums(sums, str(info["basis"]))
-    host = provider.capitalize()
-    with conn.transaction(), conn.cursor(name="tenantcost_focus_export") as cur:
-        cur.itersize = batch
-        cur.execute(sql("focus_lines"), {"period": period})
-        for line in cur:
-            yield _row(line, info, host, origins)
+    period_end = info["period_end"]
+    provisional = info["status"] == "provisional"
+    start, end = _iso(info["period_start"]), _iso(period_end)
+    charge_end = _iso(info["covered_until"] if provisional else period_end)
+    columns: dict[str, list[Any]] = defaultdict(list)
+    for line in sums:
+        kind = _kind(line, info, provider, origins)
+        host = str(kind["host"])
+        texts = {
+            "unit": str(line["unit"]),
+            "charge": kind["charge"],
+            "category": kind["category"],
+            "service": kind["service"],
+            "host": host,
+            "account_id": f"tenantcost:{host.lower()}",
+            "account_name": f"{host} (tenantcost internal allocation)",
+            "describe": f"{kind['service']} — ",
+            "method": kind["method"],
+        }
+        for name, text in texts.items():
+            columns[f"k_{name}_csv"].append(_csv_cell(text))
+        fields = {
+            "BillingAccountId": texts["account_id"],
+            "BillingAccountName": texts["account_name"],
+            "BillingCurrency": info["currency"],
+            "BillingPeriodStart": start,
+            "BillingPeriodEnd": end,
+            "ChargePeriodStart": start,
+            "ChargePeriodEnd": charge_end,
+            "ChargeCategory": kind["charge"],
+            "ChargeClass": None,
+        }
+        columns["k_json_a"].append(_json_fields(fields) + ',"ChargeDescription":')
+        fields = dict.fromkeys(
+            ("InvoiceIssuer", "ProviderName", "PublisherName", "HostProviderName"), host
+        )
+        fields["ServiceProviderName"] = host
+        columns["k_json_b"].append(_json_fields(fields) + ',"PricingQuantity":"')
+        fields = {
+            "PricingUnit": texts["unit"],
+            "ServiceCategory": kind["category"],
+            "ServiceName": kind["service"],
+            "AllocatedMethodId": kind["method"],
+        }
+        columns["k_json_c"].append('"' + _json_fields(fields) + ',"AllocatedMethodDetails":')
+        fields = {"x_Line": line["line"], "x_Driver": line["driver"]}
+        columns["k_json_d"].append(_json_fields(fields) + ',"x_Source":')
+        columns["k_key"].append(f"{line['line']}/{line['driver']}/{line['unit']}")
+        columns["k_describe"].append(texts["describe"])
+        columns["k_unit_ascii"].append(json.dumps(line["unit"]))
+        columns["k_origin_total"].append(kind["origin_total"])
+        columns["k_remainder"].append(kind["remainder"])
+    names = sorted(set(plans))
+    return {
+        "period": period,
+        **{name: columns[name] for name in _KIND_ARRAYS},
+        "plan_name": names,
+        "plan_json": [json.dumps(name) for name in names],
+        "currency_csv": _csv_cell(str(info["currency"])),
+        "billing_start": start,
+        "billing_end": end,
+        "charge_end": charge_end,
+        "provisional": "true" if provisional else "false",
+        "json_end": _json_fields({"x_Provisional": provisional}) + "}",
+    }
+
+
+_KIND_ARRAYS = (
+    *(
+        f"k_{name}_csv"
+        for name in (
+            *("unit", "charge", "category", "service", "host"),
+            *("account_id", "account_name", "describe", "method"),
+        )
+    ),
+    *("k_json_a", "k_json_b", "k_json_c", "k_json_d"),
+    *("k_key", "k_describe", "k_unit_ascii", "k_origin_total", "k_remainder"),
+)
+
+
+def _json_fields(fields: Mapping[str, Any]) -> str:
+    """(pure) ``,"name":value`` for each field, as the API's compact JSON writes them."""
+    return "".join(
+        "," + json.dumps({name: value}, ensure_ascii=False, separators=(",", ":"))[1:-1]
+        for name, value in fields.items()
+    )
+
+
+def _csv_cell(text: str | None) -> str | None:
+    """A text cell as ``render_csv`` writes it: formula-safe; empty like None (blank)."""
+    return csv_safe(text) if text else None
+
+
+def export_chunks(
+    conn: Connection,
+    period: str,
+    info: Mapping[str, Any],
+    provider: str,
+    fmt: str = "csv",
+    *,
+    chunk: int = 1 << 16,
+) -> Iterator[bytes]:
+    """The period's FOCUS export as bytes, about ``chunk`` at a time: PostgreSQL builds the
+    rows (``focus_export``) and streams them with ``COPY … TO STDOUT``, so memory does not grow
+    with the ledger and Python never touches a row. ``fmt`` ``csv``: the header and one line
+    per row, as ``csv_lines(focus_rows(…))`` writes them; ``json``: the object the API returned
+    before, ``{"focus_version", "period", "rows": […]}``, compact. One snapshot (repeatable
+    read) for the kinds' sums and the rows. Use a connection of its own (autocommit): the copy
+    holds a transaction until the last row."""
+    rows = sql("focus_export")
+    if fmt == "csv":
+        picked = ", ".join(f'"{column}"' for column in FOCUS_COLUMNS)
+        options = "FORMAT csv, HEADER"
+    else:
+        # One JSON text per row: it never holds a raw control character (to_json escapes
+        # them), so with these two as delimiter and quote COPY never quotes it.
+        picked, options = "json", "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
+    statement = f"COPY (SELECT {picked} FROM ({rows}) AS focus) TO STDOUT WITH ({options})"
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # A month's lines are sorted in memory up to this much (else on disk); JIT compiling
+        # the per-line expressions costs more than it saves at these row counts.
+        conn.execute("SET LOCAL work_mem = '32MB'")
+        conn.execute("SET LOCAL jit = off")
+        sums = conn.execute(sql("focus_line_sums"), {"period": period}).fetchall()
+        plans = [r["plan_name"] for r in conn.execute(sql("focus_plans"), {"period": period})]
+        params = export_arguments(sums, plans, info, provider, period)
+        if fmt != "csv":
+            head = {"focus_version": FOCUS_VERSION, "period": period}
+            yield json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+            yield b',"rows":['
+        buffer, started = bytearray(), False
+        with conn.cursor() as cur, cur.copy(statement, params) as copy:
+            for data in copy:
+                buffer += data
+                if len(buffer) >= chunk:
+                    yield _flush(buffer, fmt, started)
+                    buffer.clear()
+                    started = True
+        if buffer:
+            yield _flush(buffer, fmt, started)
+        if fmt != "csv":
+            yield b"]}"
+
+
+def _flush(buffer: bytearray, fmt: str, started: bool) -> bytes:
+    """(pure) Whole rows as the response's bytes: CSV as COPY wrote them; JSON rows (one a
+    line, no raw newline inside) comma-separated, a comma first when rows went before."""
+    if fmt == "csv":
+        return bytes(buffer)
+    rows = bytes(buffer[:-1]).replace(b"\n", b",")
+    return b"," + rows if started else rows
 
 
 def default_period(conn: Connection) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
-from tenantcost.outbox.store import backlog
+from tenantcost.outbox.store import backlog_query
 from tenantcost.report.reports import run_report
 from tenantcost.web import data, labels, whatif
 from tenantcost.web.api import change_setting
@@ -105,6 +105,43 @@ def cached_page(
 
     key = ("page", name, tuple(sorted(request.query_params.multi_items())))
     title, html = cached(request, conn, key, render)
+    return page(request, "cached.html", {"title": title, "content": Markup(html)})
+
+
+#: Where a page's live part goes in its cached content (never in data: PostgreSQL text holds
+#: no NUL character).
+LIVE = Markup("\x00live\x00")
+
+
+def live_page(
+    request: Request,
+    conn: Connection,
+    key: Hashable,
+    name: str,
+    build: Callable[[], dict[str, Any] | None],
+    live_name: str,
+    live: Callable[[], dict[str, Any]],
+) -> HTMLResponse | None:
+    """A page whose content is cached until the figures' next refresh except one live part
+    (tier signals, the outbox: tier evaluation and deliveries write them between refreshes):
+    the content is rendered with ``LIVE`` where the part goes, and the part (``live_name``
+    with ``live()``'s values) is rendered into it per request; the frame too. None (nothing
+    kept) when ``build`` finds nothing."""
+
+    def render() -> tuple[str, str] | None:
+        values = build()
+        if values is None:
+            return None
+        return str(values["title"]), content_html(request, name, values)
+
+    found = cached_found(request, conn, key, render)
+    if found is None:
+        return None
+    title, html = found
+    if LIVE in html:
+        template = context(request).templates.get_template(live_name)
+        part = template.render({**HELPERS, "path": request.url.path, **live()})
+        html = html.replace(LIVE, part, 1)
     return page(request, "cached.html", {"title": title, "content": Markup(html)})
 
 
@@ -266,20 +303,20 @@ def overview_page(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
 ) -> Response:
     period = _period(request, conn)
-    figures = cached(request, conn, ("overview", period), partial(overview_figures, conn, period))
-    overview = figures["o"]
-    if overview["available"]:
-        overview = {**overview, "tier_decisions": data.tier_signals(conn, 10)}
-    return page(
-        request,
-        "overview.html",
-        {
-            **figures,
-            "o": overview,
-            "outbox": [row for row in backlog(conn, datetime.now(UTC)) if row["pending"]],
-            "title": "Overview",
-        },
-    )
+
+    def build() -> dict[str, Any] | None:
+        figures = overview_figures(conn, period)
+        return {**figures, "title": "Overview", "live": LIVE}
+
+    def live() -> dict[str, Any]:
+        # The live parts (tier signals, the outbox), read in one round trip.
+        signals, (outbox,) = data.live_signals(conn, 10, backlog_query(datetime.now(UTC)))
+        return {"o": {"tier_decisions": signals}, "outbox": [r for r in outbox if r["pending"]]}
+
+    key = ("page", "overview.html", tuple(sorted(request.query_params.multi_items())))
+    response = live_page(request, conn, key, "overview.html", build, "overview_live.html", live)
+    assert response is not None  # the overview always renders (a note when no figures)
+    return response
 
 
 def overview_figures(conn: Connection, period: str | None) -> dict[str, Any]:
@@ -404,23 +441,32 @@ def tenant_page(
     except UserError:
         tid = None
     period = _period(request, conn)
-    found = (
-        cached_found(
-            request, conn, ("tenant", tid, period), partial(tenant_figures, conn, tid, period)
-        )
-        if tid
-        else None
-    )
-    if found is None:
+
+    def build() -> dict[str, Any] | None:
+        found = tenant_figures(conn, tid, period, memo(request, conn)) if tid else None
+        return None if found is None else {**found, "live": LIVE}
+
+    def live() -> dict[str, Any]:
+        assert tid is not None  # found: an id
+        return {"t": data.tenant_signals(conn, tid)}
+
+    key = ("page", "tenant.html", tid, tuple(sorted(request.query_params.multi_items())))
+    response = live_page(request, conn, key, "tenant.html", build, "tenant_live.html", live)
+    if response is None:
         values = {"title": "No such tenant", "message": f"no company has id {tenant_id!r}"}
         return page(request, "error.html", values, 404)
-    detail = {**found["t"], **data.tenant_signals(conn, found["t"]["tenant_id"])}
-    return page(request, "tenant.html", {**found, "t": detail})
+    return response
 
 
-def tenant_figures(conn: Connection, tid: UUID, period: str | None) -> dict[str, Any] | None:
-    """The tenant page's figures and charts, one tenant's rows (cached until the next refresh)."""
-    detail = data.tenant_figures(conn, tid, period)
+def tenant_figures(
+    conn: Connection,
+    tid: UUID,
+    period: str | None,
+    memo: Callable[[Hashable, Callable[[], Any]], Any],
+) -> dict[str, Any] | None:
+    """The tenant page's figures and charts, one tenant's rows (cached until the next
+    refresh); the period's freshness and the list of months kept once for every tenant."""
+    detail = data.tenant_figures(conn, tid, period, memo)
     if detail is None:
         return None
     history = detail["history"]
@@ -455,7 +501,7 @@ def tenant_figures(conn: Connection, tid: UUID, period: str | None) -> dict[str,
     return {
         "title": detail["company_name"],
         "t": detail,
-        "periods": data.periods(conn),
+        "periods": memo(("periods",), partial(data.periods, conn)),
         "cost_chart": chart_json(chart),
         "has_cost": bool(chart["datasets"]),
         "emails_chart": chart_json(emails_chart),

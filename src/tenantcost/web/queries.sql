@@ -154,12 +154,16 @@ SELECT to_regclass(%(name)s) IS NOT NULL AS present;
 SELECT * FROM tenant_cost_periods WHERE period = %(period)s;
 
 -- name: focus_line_sums
--- The period's cost per line kind and driver: the origin charges' totals for the FOCUS
--- allocation ratios, without reading every line into Python.
-SELECT line, driver, sum(amount) AS amount
+-- The period's cost per line kind, driver and unit: the origin charges' totals for the FOCUS
+-- allocation ratios and what focus.py decides per kind of line, without reading every line.
+SELECT line, driver, unit, sum(amount) AS amount
   FROM tenant_cost_ledger
  WHERE period = %(period)s
- GROUP BY line, driver;
+ GROUP BY line, driver, unit;
+
+-- name: focus_plans
+-- The plan names of the period's figures (each JSON-encoded in Python for AllocatedTags).
+SELECT DISTINCT plan_name FROM tenant_period_figures WHERE period = %(period)s;
 
 -- name: focus_default_period
 -- The latest month with ledger lines (the FOCUS export's default).
@@ -176,7 +180,121 @@ SELECT l.line, l.tenant_id, c.name AS company_name, f.plan_name, l.driver, l.sou
   LEFT JOIN companies c ON c.id = l.tenant_id
   LEFT JOIN tenant_period_figures f ON f.period = l.period AND f.tenant_id = l.tenant_id
  WHERE l.period = %(period)s
- ORDER BY l.driver, l.line, c.name, l.tenant_id, l.source;
+ ORDER BY l.driver, l.line, c.name, l.tenant_id, l.source, l.price_book;
+
+-- name: focus_export
+-- The period's FOCUS rows built in PostgreSQL and streamed by COPY (focus.export_chunks): the
+-- rows of focus.focus_rows in focus_lines' order, each as its CSV cells (render_csv: 10 and 12
+-- decimals, formula-safe text, blank for null) and as the text of its object in the JSON export
+-- ("json": jsonable's 6 decimals). What depends only on a line's kind, driver and unit
+-- (service, host, origin charge total, method, remainder; focus.export_arguments) comes in as
+-- arrays indexed by the kind's position (k), so per line this only rounds, divides and formats,
+-- after sorting the narrow lines. Rounding is Decimal.quantize's half even (round() is half
+-- away from zero, so an exact tie on an even digit steps back); the ratio is amount / origin
+-- total rounded exactly (integer quotient and remainder) to 12 decimals.
+SELECT n.cost10 AS "BilledCost", n.cost10 AS "EffectiveCost", n.cost10 AS "ListCost",
+       n.cost10 AS "ContractedCost", k.account_id_csv AS "BillingAccountId",
+       k.account_name_csv AS "BillingAccountName", %(currency_csv)s::text AS "BillingCurrency",
+       %(billing_start)s::text AS "BillingPeriodStart", %(billing_end)s::text AS "BillingPeriodEnd",
+       %(billing_start)s::text AS "ChargePeriodStart", %(charge_end)s::text AS "ChargePeriodEnd",
+       k.charge_csv AS "ChargeCategory", NULL::text AS "ChargeClass",
+       k.describe_csv || t.described AS "ChargeDescription",
+       k.host_csv AS "InvoiceIssuer", k.host_csv AS "ProviderName", k.host_csv AS "PublisherName",
+       k.host_csv AS "HostProviderName", k.host_csv AS "ServiceProviderName",
+       n.quantity12 AS "PricingQuantity", k.unit_csv AS "PricingUnit",
+       k.category_csv AS "ServiceCategory", k.service_csv AS "ServiceName",
+       k.method_csv AS "AllocatedMethodId", t.details AS "AllocatedMethodDetails",
+       t.resource_id AS "AllocatedResourceId", t.resource_name_csv AS "AllocatedResourceName",
+       t.tags AS "AllocatedTags", l.tenant_id::text AS "x_TenantId",
+       s.company_csv AS "x_CompanyName", l.line AS "x_Line", l.driver AS "x_Driver",
+       t.source_csv AS "x_Source", l.fidelity AS "x_Fidelity",
+       %(provisional)s::text AS "x_Provisional",
+       concat('{"BilledCost":"', n.cost6, '","EffectiveCost":"', n.cost6, '","ListCost":"',
+              n.cost6, '","ContractedCost":"', n.cost6, '"', k.json_a,
+              to_json(k.describe || t.described), k.json_b, n.quantity6, k.json_c,
+              coalesce(to_json(t.details)::text, 'null'),
+              ',"AllocatedResourceId":', coalesce('"' || t.resource_id || '"', 'null'),
+              ',"AllocatedResourceName":', coalesce(to_json(t.resource_name)::text, 'null'),
+              ',"AllocatedTags":', coalesce(to_json(t.tags)::text, 'null'),
+              ',"x_TenantId":', coalesce('"' || l.tenant_id || '"', 'null'),
+              ',"x_CompanyName":', coalesce(to_json(l.company_name)::text, 'null'),
+              k.json_d, to_json(l.source), ',"x_Fidelity":"', l.fidelity, '"',
+              %(json_end)s::text) AS json
+  FROM (
+      SELECT l.line, l.tenant_id, l.driver, l.source, l.fidelity, l.unit, l.quantity, l.amount,
+             c.name AS company_name,
+             array_position(%(plan_name)s::text[], f.plan_name) AS plan,
+             array_position(%(k_key)s::text[], concat_ws('/', l.line, l.driver, l.unit)) AS kind
+        FROM tenant_cost_ledger l
+        LEFT JOIN companies c ON c.id = l.tenant_id
+        LEFT JOIN tenant_period_figures f ON f.period = l.period AND f.tenant_id = l.tenant_id
+       WHERE l.period = %(period)s
+       ORDER BY l.driver, l.line, c.name, l.tenant_id, l.source, l.price_book
+  ) l
+  CROSS JOIN LATERAL (
+      SELECT (%(k_unit_ascii)s::text[])[l.kind] AS unit_ascii,
+             (%(k_unit_csv)s::text[])[l.kind] AS unit_csv,
+             (%(k_charge_csv)s::text[])[l.kind] AS charge_csv,
+             (%(k_category_csv)s::text[])[l.kind] AS category_csv,
+             (%(k_service_csv)s::text[])[l.kind] AS service_csv,
+             (%(k_host_csv)s::text[])[l.kind] AS host_csv,
+             (%(k_account_id_csv)s::text[])[l.kind] AS account_id_csv,
+             (%(k_account_name_csv)s::text[])[l.kind] AS account_name_csv,
+             (%(k_describe)s::text[])[l.kind] AS describe,
+             (%(k_describe_csv)s::text[])[l.kind] AS describe_csv,
+             (%(k_method_csv)s::text[])[l.kind] AS method_csv,
+             (%(k_origin_total)s::numeric[])[l.kind] AS origin_total,
+             (%(k_remainder)s::boolean[])[l.kind] AS remainder,
+             (%(k_json_a)s::text[])[l.kind] AS json_a,
+             (%(k_json_b)s::text[])[l.kind] AS json_b,
+             (%(k_json_c)s::text[])[l.kind] AS json_c,
+             (%(k_json_d)s::text[])[l.kind] AS json_d
+  ) k
+  CROSS JOIN LATERAL (
+      SELECT l.amount * 1000000000000 AS scaled,
+             div(l.amount * 1000000000000, k.origin_total) AS quotient
+  ) d
+  CROSS JOIN LATERAL (
+      SELECT round(l.amount, 10)
+             - CASE WHEN l.amount - trunc(l.amount, 10) = 0.00000000005
+                     AND mod(trunc(l.amount * 10000000000), 2) = 0
+                    THEN 0.0000000001 ELSE 0 END AS cost10,
+             round(l.quantity, 12)
+             - sign(l.quantity)
+               * CASE WHEN abs(l.quantity - trunc(l.quantity, 12)) = 0.0000000000005
+                       AND mod(trunc(l.quantity * 1000000000000), 2) = 0
+                      THEN 0.000000000001 ELSE 0 END AS quantity12,
+             (d.quotient
+              + CASE WHEN 2 * (d.scaled - d.quotient * k.origin_total) > k.origin_total
+                       OR (2 * (d.scaled - d.quotient * k.origin_total) = k.origin_total
+                           AND mod(d.quotient, 2) = 1)
+                     THEN 1 ELSE 0 END) * 0.000000000001 AS ratio
+  ) r
+  CROSS JOIN LATERAL (
+      SELECT r.cost10::text AS cost10, round(r.cost10, 6)::text AS cost6,
+             r.quantity12::text AS quantity12, round(r.quantity12, 6)::text AS quantity6
+  ) n
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN left(l.company_name, 1) IN ('=', '+', '-', '@', E'\t', E'\r')
+                  THEN '''' || l.company_name ELSE nullif(l.company_name, '') END AS company_csv
+  ) s
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN left(l.source, 1) IN ('=', '+', '-', '@', E'\t', E'\r')
+                  THEN '''' || l.source ELSE nullif(l.source, '') END AS source_csv,
+             l.line || ' (' || l.fidelity || ', ' || l.source || ')' AS described,
+             CASE WHEN k.origin_total IS NOT NULL THEN
+                 '{"Elements": [{"AllocatedRatio": "' || r.ratio || '", "UsageUnit": '
+                 || k.unit_ascii || ', "UsageQuantity": "' || l.quantity || '"}]}' END AS details,
+             CASE WHEN k.origin_total IS NOT NULL AND NOT k.remainder
+                  THEN coalesce(l.tenant_id::text, 'None') END AS resource_id,
+             CASE WHEN k.origin_total IS NULL THEN NULL
+                  WHEN k.remainder THEN l.line ELSE l.company_name END AS resource_name,
+             CASE WHEN k.origin_total IS NULL THEN NULL
+                  WHEN k.remainder THEN l.line ELSE s.company_csv END AS resource_name_csv,
+             CASE WHEN k.origin_total IS NOT NULL AND NOT k.remainder THEN
+                 '{"tenant_id": "' || coalesce(l.tenant_id::text, 'None') || '", "plan": '
+                 || coalesce((%(plan_json)s::text[])[l.plan], 'null') || '}' END AS tags
+  ) t;
 
 -- name: resource_audit_named
 -- resource_audit with each row's resource named as its table shows it (VPS name, IP address);
