@@ -292,8 +292,10 @@ def write_usage(
             cur = conn.execute(
                 demo_sql("history_insert"),
                 {
-                    "start": first,
-                    "end": last,
+                    "start": start,
+                    "end": end,
+                    "from": first,
+                    "to": last,
                     "seed": seed,
                     "memory_mb": settings.connection_memory_mb,
                     "spike": end - 2 * HOUR,
@@ -392,7 +394,9 @@ def run_one(tenants: int, args: argparse.Namespace, console: Console) -> dict[st
                 result["setup"]["load_fleet_s"] = round(time.perf_counter() - began, 1)
                 console.print(f"  fleet loaded in {result['setup']['load_fleet_s']} s")
                 began = time.perf_counter()
-                conn.execute(demo_sql("history_delete"), {"source": DEMO_SOURCE})
+                conn.execute(
+                    demo_sql("history_delete"), {"source": DEMO_SOURCE, "from": None, "to": None}
+                )
                 rows = write_usage(conn, start, end, args.seed, console)
                 result["setup"]["usage_rows"] = rows
                 result["setup"]["write_usage_s"] = round(time.perf_counter() - began, 1)

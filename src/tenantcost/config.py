@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     usage_retention_months: int = Field(
         default=13,
         ge=1,
-        description="Months of hourly usage kept; the collector drops older monthly partitions.",
+        description="Months of usage evidence kept (hourly for TENANTCOST_USAGE_HOURLY_DAYS, "
+        "then daily); the collector drops older daily evidence and hourly partitions.",
     )
     storage_sample_rows: int = Field(
         default=100_000,
@@ -427,6 +428,17 @@ class Settings(BaseSettings):
             "'*.example.com' wildcards allowed); others get HTTP 400. `serve --host ADDR` "
             "adds ADDR."
         ),
+    )
+
+    # ---- usage evidence retention (issue 15) -------------------------------------------
+    usage_hourly_days: int = Field(
+        default=35,
+        ge=3,
+        le=400,
+        description="Days of hourly usage evidence kept; older UTC days are rolled up into "
+        "daily evidence (tenant_usage_daily) by the collector and `collect --retention`, and "
+        "their hourly partitions dropped. A rolled-up day keeps the cost it was priced to and "
+        "cannot be re-priced (35: a month can be re-priced until it closes).",
     )
 
     @field_validator("allowed_hosts")

@@ -169,6 +169,7 @@ def price_day_range(
 ) -> list[str]:
     """Re-price the UTC days first..last in one statement (a bulk load of known size)."""
     settings = settings or get_settings()
+    refuse_rolled_days(conn, first, last)
     params = {"first": first, "last": last, **(pricing or pricing_params(conn, settings))}
     # The marks go first: evidence committed while these days are priced marks them again.
     conn.execute(sql("changed_days_clear"), params)
@@ -186,6 +187,42 @@ def price_day_range(
         f"{first}..{last}: {row['hours']} hour(s) of usage not priced: no "
         f"{settings.usage_provider!r} price book in force then (import one: `tenantcost "
         "pricebook import railway-2025-11`, or set TENANTCOST_USAGE_PROVIDER)"
+    ]
+
+
+def refuse_rolled_days(conn: Connection, first: date, last: date) -> None:
+    """UserError when a day of first..last had its hourly evidence rolled up to daily
+    evidence (revision 0020): pricing needs the hours (the book in force, the best source
+    and the storage per hour), so such a day keeps the cost it was priced to."""
+    rows = conn.execute(sql("rolled_in_range"), {"first": first, "last": last}).fetchall()
+    if not rows:
+        return
+    days = f"{rows[0]['day']}" if len(rows) == 1 else f"{rows[0]['day']}..{rows[-1]['day']}"
+    raise UserError(
+        f"cannot re-price {days}: its hourly usage evidence was rolled up to daily evidence "
+        f"({len(rows)} day(s), older than TENANTCOST_USAGE_HOURLY_DAYS); its priced cost stays "
+        "as it was",
+        "re-price only days within the hourly window; to re-price further back in future, "
+        "raise TENANTCOST_USAGE_HOURLY_DAYS (evidence already rolled up cannot come back)",
+    )
+
+
+def rolled_days_note(
+    conn: Connection, start: datetime, end: datetime, pricing: Mapping[str, Any]
+) -> list[str]:
+    """A note when days of [start, end) keep a cost priced with other inputs because their
+    hourly evidence was rolled up (nothing left to re-price them from)."""
+    last = (end - timedelta(microseconds=1)).date()
+    row: Any = conn.execute(
+        sql("rolled_days_kept"),
+        {"first": start.date(), "last": last, "pricing": pricing["pricing"]},
+    ).fetchone()
+    if not row["other_inputs"]:
+        return []
+    return [
+        f"{row['other_inputs']} day(s) between {row['first']} and {row['last']} keep the cost "
+        "they were priced to with other pricing inputs: their hourly evidence was rolled up "
+        "(TENANTCOST_USAGE_HOURLY_DAYS)"
     ]
 
 
@@ -434,6 +471,7 @@ def attribute_period(
             pricing = pricing_params(conn, settings)
             days = days_to_price(conn, period.start, covered_until, pricing)
             notes += price_days(conn, days, settings, pricing=pricing)
+            notes += rolled_days_note(conn, period.start, covered_until, pricing)
         result = _attribute(conn, period, covered_until, settings, notes)
         _store(conn, result, now, settings)
     return result
@@ -443,6 +481,7 @@ def _attribute_hour(
     conn: Connection, hour: Period, settings: Settings, now: datetime
 ) -> Attribution:
     """The collector's pricing: the hour and its day, then the hour's month."""
+    refuse_rolled_days(conn, hour.start.date(), hour.start.date())
     with conn.transaction():
         price_hour(conn, hour.start, settings)
         notes = price_days(conn, [hour.start.date()], settings)

@@ -170,11 +170,13 @@ class Collector:
     def _collect(self, taken: Accumulated | None) -> PassReport:
         started = self._clock()
         conn = self.conn
+        retained = self._retain_evidence()
         with conn.transaction():
             conn.execute(sql("collector_lock"))
             row: Any = conn.execute(sql("now")).fetchone()
             now: datetime = row["now"].astimezone(UTC)
             report = PassReport(hour=hour_of(now), started_at=now)
+            report.warnings += retained
             tenant_map = load_map(conn)
             names = self._object_names()
             state = {
@@ -603,17 +605,17 @@ class Collector:
 
     def _retention(self, report: PassReport, now: datetime) -> None:
         keep_from = add_months(month_start(now), -(self.settings.usage_retention_months - 1))
-        dropped = []
-        for part in self.conn.execute(sql("usage_partitions")).fetchall():
-            upper = partition_upper_bound(part["bound"])
-            if upper is not None and upper <= keep_from:
-                self.conn.execute(f'DROP TABLE "{part["name"]}"')
-                dropped.append(part["name"])
         self.conn.execute(sql("app_events_retention"), {"before": keep_from})
-        if dropped:
-            report.warnings.append(
-                f"retention ({self.settings.usage_retention_months} months): dropped {', '.join(dropped)}"
-            )
+
+    def _retain_evidence(self) -> list[str]:
+        """Evidence retention before the pass (its own transactions, one per UTC day: see
+        ``tenantcost.telemetry.retention``); what it did, as the pass's warnings."""
+        from tenantcost.telemetry.retention import apply_retention
+
+        with self.conn.transaction():
+            row: Any = self.conn.execute(sql("now")).fetchone()
+        done = apply_retention(self.conn, row["now"].astimezone(UTC), self.settings)
+        return done.messages(self.settings)
 
 
 def choose_compute_source(*, sampler_running: bool, kcache: bool, statements: bool) -> str:
