@@ -441,6 +441,22 @@ class Settings(BaseSettings):
         "cannot be re-priced (35: a month can be re-priced until it closes).",
     )
 
+    pricing_work_mem_mb: int = Field(
+        default=128,
+        ge=4,
+        le=4096,
+        description="work_mem (MB) for the statements that price a day of usage evidence "
+        "(set for their transaction only): a day's sort and best-source ranking stay in memory "
+        "instead of spilling to disk (~75 MB a day at 10,000 tenants with the demo's rows).",
+    )
+    pricing_connections: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Database connections `attribute --month` prices changed days on at once "
+        "(days split between them; pricing is CPU-bound in the server: one per core helps).",
+    )
+
     @field_validator("allowed_hosts")
     @classmethod
     def _host_patterns(cls, value: str) -> str:

@@ -316,3 +316,61 @@ def test_retention_months_delete_daily_evidence_after_rolling_it_up(
     assert _daily(conn) == {}
     assert conn.execute("SELECT hour FROM tenant_usage_hourly").fetchall() == []
     assert _cost_daily(conn) == cost_before
+
+
+# ----------------------------------------------------------------------------- full re-price
+
+
+def _ledger(conn: Conn) -> list[tuple[Any, ...]]:
+    rows = conn.execute(
+        "SELECT line, tenant_id, driver, source, price_book, quantity, unit_price, amount "
+        "FROM tenant_cost_ledger WHERE period = '2025-11' "
+        "ORDER BY line, tenant_id, driver, source, price_book, amount"
+    ).fetchall()
+    return [tuple(r.values()) for r in rows]
+
+
+def test_a_full_reprice_on_two_connections_equals_the_incremental_month(
+    priced: Conn, migrated_url: str
+) -> None:
+    """The month priced day by day as evidence arrives (the hourly cycle) and the same month
+    with every day marked changed, priced on two connections at once: the same daily rows and
+    the same ledger, and the figure worked by hand."""
+    conn = priced
+    a, b = _company(conn, "Alpha"), _company(conn, "Beta")
+    nov3, nov20 = date(2025, 11, 3), date(2025, 11, 20)
+    _put(conn, _at(nov3, 9), a, "600")  # pg_stat_statements: outranked below
+    _put(conn, _at(nov3, 9), a, "300", "compute_seconds", "pg_stat_kcache")
+    _put(conn, _at(nov3, 9), a, "2000000000", "storage_bytes", "database_size")
+    _put(conn, _at(nov3, 9), a, "1000000000", "storage_bytes", "schema_size")
+    _put(conn, _at(nov3, 10), b, "90", "connection_seconds", "pg_stat_database")
+    attribute_period(conn, NOV, as_of=AS_OF)
+    _put(conn, _at(NOV10, 9), a, "120")
+    _put(conn, _at(NOV10, 9), b, "5000000000", "egress_bytes", "app")
+    attribute_period(conn, NOV, as_of=AS_OF)
+    _put(conn, _at(NOV11, 23), None, "45")
+    _put(conn, _at(nov20, 0), b, "30")
+    attribute_period(conn, NOV, as_of=AS_OF)
+    daily, ledger = _cost_daily(conn), _ledger(conn)
+    compute: Any = conn.execute(
+        "SELECT sum(amount) AS amount FROM tenant_cost_ledger WHERE period = '2025-11' "
+        "AND tenant_id = %s AND driver = 'compute'",
+        (a,),
+    ).fetchone()
+    # kcache's 300 s win the 3rd's hour (priority 1 over 2): 5 min x $0.000463 = 0.002315,
+    # + 120 s on the 10th (pg_stat_statements): 2 min = 0.000926 → 0.003241.
+    assert compute["amount"] == Decimal("0.003241")
+
+    conn.execute(
+        "INSERT INTO tenant_usage_changed_days (day) SELECT d::date FROM "
+        "generate_series('2025-11-01'::date, '2025-11-30'::date, interval '1 day') d "
+        "ON CONFLICT DO NOTHING"
+    )
+    conn.execute("UPDATE tenant_cost_daily SET amount = 7")  # proves every day was re-priced
+    with connect(migrated_url) as second:
+        attribute_period(conn, NOV, as_of=AS_OF, more=[second])
+    assert conn.execute("SELECT count(*) AS n FROM tenant_usage_changed_days").fetchone() == {
+        "n": 0
+    }
+    assert _cost_daily(conn) == daily
+    assert _ledger(conn) == ledger

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -145,6 +146,34 @@ def price_days(
     return notes
 
 
+def price_days_parallel(
+    conn: Connection,
+    more: Sequence[Connection],
+    days: Sequence[date],
+    settings: Settings,
+    *,
+    pricing: dict[str, Any],
+) -> list[str]:
+    """``price_days`` with the days dealt out between ``conn`` (in its transaction) and the
+    ``more`` connections (one transaction each, committed when its days are priced: priced
+    days are derived data, re-pricing them gives the same rows). The caller holds the
+    period's lock, so no other attribution prices these days meanwhile."""
+    conns = [conn, *more][: max(1, len(days))]
+    if len(conns) == 1:
+        return price_days(conn, days, settings, pricing=pricing)
+    shares = [list(days[k :: len(conns)]) for k in range(len(conns))]
+
+    def helper(c: Connection, share: list[date]) -> list[str]:
+        with c.transaction():
+            return price_days(c, share, settings, pricing=pricing)
+
+    with ThreadPoolExecutor(max_workers=len(conns)) as pool:
+        futures = [pool.submit(price_days, conn, shares[0], settings, pricing=pricing)]
+        futures += [pool.submit(helper, c, s) for c, s in zip(conns[1:], shares[1:], strict=True)]
+        notes = [note for f in futures for note in f.result()]
+    return sorted(notes)
+
+
 def days_to_price(
     conn: Connection, start: datetime, end: datetime, pricing: Mapping[str, Any]
 ) -> list[date]:
@@ -171,6 +200,7 @@ def price_day_range(
     settings = settings or get_settings()
     refuse_rolled_days(conn, first, last)
     params = {"first": first, "last": last, **(pricing or pricing_params(conn, settings))}
+    conn.execute(sql("pricing_work_mem"), {"work_mem": f"{settings.pricing_work_mem_mb}MB"})
     # The marks go first: evidence committed while these days are priced marks them again.
     conn.execute(sql("changed_days_clear"), params)
     conn.execute(sql("daily_delete"), params)
@@ -431,6 +461,7 @@ def attribute_period(
     as_of: datetime | None = None,
     reprice: bool = True,
     reopen: str | None = None,
+    more: Sequence[Connection] = (),
 ) -> Attribution:
     """Attribute ``period`` and recompute its figures, in one transaction.
 
@@ -438,7 +469,8 @@ def attribute_period(
     re-priced (unless ``reprice`` is False: the hourly cycle has just priced today), its
     ledger and figures replaced. An hour (the collector's pass): the
     hour and its day are priced, then the hour's month is attributed. A closed month is
-    refused unless ``reopen`` gives the reason (recorded in cost_audit).
+    refused unless ``reopen`` gives the reason (recorded in cost_audit). With ``more``
+    connections the days to re-price are priced on all of them at once.
     """
     settings = settings or get_settings()
     now = (as_of or datetime.now(UTC)).astimezone(UTC)
@@ -470,7 +502,7 @@ def attribute_period(
         if reprice:
             pricing = pricing_params(conn, settings)
             days = days_to_price(conn, period.start, covered_until, pricing)
-            notes += price_days(conn, days, settings, pricing=pricing)
+            notes += price_days_parallel(conn, more, days, settings, pricing=pricing)
             notes += rolled_days_note(conn, period.start, covered_until, pricing)
         result = _attribute(conn, period, covered_until, settings, notes)
         _store(conn, result, now, settings)

@@ -97,6 +97,10 @@ SELECT count(*) AS other_inputs, min(r.day) AS first, max(r.day) AS last
   JOIN tenant_cost_days d ON d.day = r.day
  WHERE r.day >= %(first)s AND r.day <= %(last)s AND d.pricing <> %(pricing)s;
 
+-- name: pricing_work_mem
+-- For the pricing transaction only: a day's evidence sorted and ranked in memory.
+SELECT set_config('work_mem', %(work_mem)s, true);
+
 -- name: daily_delete
 DELETE FROM tenant_cost_daily WHERE day >= %(first)s AND day <= %(last)s;
 
