@@ -432,13 +432,15 @@ class Settings(BaseSettings):
 
     # ---- usage evidence retention (issue 15) -------------------------------------------
     usage_hourly_days: int = Field(
-        default=35,
+        default=21,
         ge=3,
         le=400,
         description="Days of hourly usage evidence kept; older UTC days are rolled up into "
         "daily evidence (tenant_usage_daily) by the collector and `collect --retention`, and "
         "their hourly partitions dropped. A rolled-up day keeps the cost it was priced to and "
-        "cannot be re-priced (35: a month can be re-priced until it closes).",
+        "cannot be re-priced. 21 keeps a year at 10,000 tenants near 35 GB with a real "
+        "collector's rows (bench/README.md); 35 keeps every month re-priceable until it "
+        "closes (~46 GB).",
     )
 
     pricing_work_mem_mb: int = Field(

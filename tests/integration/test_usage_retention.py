@@ -261,6 +261,37 @@ def test_rolled_up_days_refuse_repricing_with_a_hint(evidence: tuple[Conn, uuid.
     )
 
 
+def test_a_rolled_up_day_written_again_is_hourly_until_rolled_up_again(
+    evidence: tuple[Conn, uuid.UUID],
+) -> None:
+    """A bulk load (the demo history) writes a rolled-up day again: it can be priced from the
+    new hours, and the next roll-up replaces that source's daily evidence instead of adding
+    to it."""
+    conn, a = evidence
+    apply_retention(conn, NOW, _settings())
+    _put(conn, _at(NOV10, 12), a, "240")  # the loader's replacement for the whole day
+    price_day_range(conn, NOV10, NOV10)  # no refusal: the day has hours again
+    row: Any = conn.execute(
+        "SELECT amount FROM tenant_cost_daily WHERE day = %s AND tenant_id = %s "
+        "AND driver = 'compute'",
+        (NOV10, a),
+    ).fetchone()
+    assert row["amount"] == Decimal("0.001852")  # 240 s = 4 min x $0.000463
+    apply_retention(conn, NOW, _settings())
+    daily = _daily(conn)
+    # pg_stat_statements' day replaced by the new hour; the storage rows (no new hours of
+    # database_size) stay as rolled up before.
+    assert daily[(NOV10, a, "compute_seconds", "pg_stat_statements")] == (
+        Decimal(240),
+        Decimal(240),
+        12,
+        Decimal(240),
+        1,
+    )
+    assert daily[(NOV10, a, "storage_bytes", "database_size")][0] == Decimal(5000000000)
+    assert not _exists(conn, "tenant_usage_hourly_y2025m11d10")
+
+
 def test_a_monthly_partition_from_before_0020_goes_day_by_day(priced: Conn) -> None:
     conn = priced
     conn.execute(

@@ -80,7 +80,10 @@ ON CONFLICT (day) DO UPDATE SET priced_at = EXCLUDED.priced_at, pricing = EXCLUD
 -- (a day whose evidence retention dropped or rolled up keeps the cost it was priced to).
 SELECT c.day FROM tenant_usage_changed_days c
  WHERE c.day >= %(first)s AND c.day <= %(last)s
-   AND NOT EXISTS (SELECT 1 FROM tenant_usage_rolled_days r WHERE r.day = c.day)
+   AND NOT EXISTS (SELECT 1 FROM tenant_usage_rolled_days r WHERE r.day = c.day
+                      AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                                       WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
+                                         AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC'))
 UNION
 SELECT d.day FROM tenant_cost_days d
  WHERE d.day >= %(first)s AND d.day <= %(last)s AND d.pricing <> %(pricing)s
@@ -95,7 +98,10 @@ SELECT d.day FROM tenant_cost_days d
 SELECT count(*) AS other_inputs, min(r.day) AS first, max(r.day) AS last
   FROM tenant_usage_rolled_days r
   JOIN tenant_cost_days d ON d.day = r.day
- WHERE r.day >= %(first)s AND r.day <= %(last)s AND d.pricing <> %(pricing)s;
+ WHERE r.day >= %(first)s AND r.day <= %(last)s AND d.pricing <> %(pricing)s
+   AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                    WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
+                      AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC');
 
 -- name: pricing_work_mem
 -- For the pricing transaction only: a day's evidence sorted and ranked in memory.
@@ -351,5 +357,10 @@ SELECT period FROM tenant_cost_periods
 
 -- name: rolled_in_range
 -- Days of first..last whose hourly evidence was rolled up (revision 0020): not re-priceable.
-SELECT day, rolled_at FROM tenant_usage_rolled_days
- WHERE day >= %(first)s AND day <= %(last)s ORDER BY day;
+-- (A rolled-up day written again by a bulk load holds hourly evidence again: priceable.)
+SELECT r.day, r.rolled_at FROM tenant_usage_rolled_days r
+ WHERE r.day >= %(first)s AND r.day <= %(last)s
+   AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                    WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
+                      AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC')
+ ORDER BY r.day;

@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import Connection
+from tenantcost.errors import UserError
 from tenantcost.telemetry import host as hostmod
 from tenantcost.telemetry.deltas import (
     Counters,
@@ -570,8 +571,11 @@ class Collector:
         since, now = report.since, report.started_at
         rows = merge_rows(report.rows)
         report.rows = rows
-        for month in sorted({month_start(h) for h in report.hours}):
-            self.conn.execute(sql("ensure_partition"), {"at": month})
+        first: dict[datetime, datetime] = {}
+        for h in sorted(report.hours):
+            first.setdefault(month_start(h), h)
+        for at in first.values():  # the earliest hour written in each month
+            self.conn.execute(sql("ensure_partition"), {"at": at})
         if rows:
             self.conn.execute(
                 sql("usage_upsert"),
@@ -614,7 +618,13 @@ class Collector:
 
         with self.conn.transaction():
             row: Any = self.conn.execute(sql("now")).fetchone()
-        done = apply_retention(self.conn, row["now"].astimezone(UTC), self.settings)
+        try:
+            done = apply_retention(self.conn, row["now"].astimezone(UTC), self.settings)
+        except (psycopg.DatabaseError, UserError) as exc:
+            # The day that failed was rolled back whole; collecting goes on, the next pass
+            # tries again.
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return [f"retention stopped: {first}"]
         return done.messages(self.settings)
 
 

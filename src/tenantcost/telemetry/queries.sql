@@ -193,8 +193,7 @@ RETURNING id;
 -- name: rollup_day
 -- One UTC day [start, end) of hourly evidence into daily evidence: per tenant, metric and
 -- source the sum of the hours, the largest hour, the last hour's value and the hours counted;
--- returns how many hourly rows were rolled up. A day rolled up twice (late rows in a monthly
--- partition from before revision 0020) adds up.
+-- returns how many hourly rows were rolled up.
 WITH src AS MATERIALIZED (
     SELECT u.tenant_id, u.metric, u.source, sum(u.quantity) AS quantity,
            max(u.quantity) AS peak,
@@ -219,6 +218,14 @@ WITH src AS MATERIALIZED (
            hours = least(24, d.hours + EXCLUDED.hours)
 )
 SELECT coalesce(sum(hours), 0)::bigint AS rows FROM src;
+
+-- name: rollup_replace
+-- A day rolled up before and written again (a bulk load): the daily evidence of the sources
+-- it now has hourly rows for is replaced, not added to.
+DELETE FROM tenant_usage_daily d
+ WHERE d.day = %(day)s
+   AND d.source IN (SELECT DISTINCT u.source FROM tenant_usage_hourly u
+                     WHERE u.hour >= %(start)s AND u.hour < %(end)s);
 
 -- name: rolled_day_mark
 -- The day is rolled up: which of its hours had evidence (one index probe per hour) and how

@@ -201,12 +201,15 @@ def _roll_day(
     bounds = {"day": day.date(), "start": day, "end": end}
     with conn.transaction():
         conn.execute(sql("retention_lock"))
-        if _rolled(conn, day, end) and not _has_rows(conn, day, end):
+        again = bool(_rolled(conn, day, end))
+        if again and not _has_rows(conn, day, end):
             return  # another process rolled it up meanwhile
         stale = days_to_price(conn, day, end, pricing)
         if stale:
             report.notes += price_days(conn, stale, settings, pricing=pricing)
             report.repriced_days += stale
+        if again:  # written again since it was rolled up: replace, don't add
+            conn.execute(sql("rollup_replace"), bounds)
         counted: Any = conn.execute(sql("rollup_day"), bounds).fetchone()
         conn.execute(sql("rolled_day_mark"), {**bounds, "rows": counted["rows"]})
         if drop is not None:

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS tenant_usage_rolled_days (
     rows      bigint NOT NULL DEFAULT 0 CHECK (rows >= 0)
 );
 COMMENT ON TABLE tenant_usage_rolled_days IS
-'UTC days whose hourly evidence was rolled up into tenant_usage_daily and removed from tenant_usage_hourly: when, the hours that had evidence (bit h set for UTC hour h) and how many hourly rows were rolled up. Such a day cannot be re-priced (its priced cost stays) and gets no hourly partition again.';
+'UTC days whose hourly evidence was rolled up into tenant_usage_daily and removed from tenant_usage_hourly: when, the hours that had evidence (bit h set for UTC hour h) and how many hourly rows were rolled up. While it holds no hourly evidence such a day cannot be re-priced (its priced cost stays); a bulk load that writes it again (the demo history) makes it hourly again until retention rolls it up again, replacing the daily evidence of the sources it wrote.';
 
 -- ---------------------------------------------------------------------------
 -- 2. Partitions: one per UTC day for months that have no monthly partition yet.
@@ -60,9 +60,13 @@ BEGIN
     END IF;
     WHILE d < date_add(month_start, interval '1 month', 'UTC') LOOP
         part := 'tenant_usage_hourly_' || to_char(d AT TIME ZONE 'UTC', '"y"YYYY"m"MM"d"DD');
+        -- Days before the one asked for that were rolled up get no partition again (the
+        -- collector asks for the hour it writes); the day asked for and later ones always
+        -- do (a bulk load may write a rolled-up day again: retention rolls it up again).
         IF to_regclass(part) IS NULL
-           AND NOT EXISTS (SELECT 1 FROM tenant_usage_rolled_days r
-                            WHERE r.day = (d AT TIME ZONE 'UTC')::date) THEN
+           AND (d >= date_trunc('day', at, 'UTC')
+                OR NOT EXISTS (SELECT 1 FROM tenant_usage_rolled_days r
+                                WHERE r.day = (d AT TIME ZONE 'UTC')::date)) THEN
             BEGIN
                 EXECUTE format('CREATE TABLE %I PARTITION OF tenant_usage_hourly '
                                'FOR VALUES FROM (%L) TO (%L)',
@@ -78,7 +82,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION tenantcost_ensure_usage_partition(timestamptz) IS
-'Creates the tenant_usage_hourly partitions of the UTC month containing the argument when missing - one per UTC day, except days already rolled up (tenant_usage_rolled_days) and months that have a monthly partition from before revision 0020 - and returns the name of the partition that holds the argument.';
+'Creates the tenant_usage_hourly partitions of the UTC month containing the argument when missing - one per UTC day, except rolled-up days (tenant_usage_rolled_days) before the argument''s day, and except months that have a monthly partition from before revision 0020 - and returns the name of the partition that holds the argument.';
 
 COMMENT ON TABLE tenant_usage_hourly IS
 'Usage per tenant and UTC hour, one row per metric and source (see telemetry_metrics). Partitioned by UTC day (months from before revision 0020: by month); the collector creates partitions (tenantcost_ensure_usage_partition), rolls days older than TENANTCOST_USAGE_HOURLY_DAYS up into tenant_usage_daily and drops their partitions. Counter deltas and the snapshot they came from are committed together, so re-collecting adds nothing.';
