@@ -405,3 +405,44 @@ def test_a_full_reprice_on_two_connections_equals_the_incremental_month(
     }
     assert _cost_daily(conn) == daily
     assert _ledger(conn) == ledger
+
+
+def test_downgrade_merges_daily_partitions_into_monthly_ones(empty_url: str) -> None:
+    """Revision 0020's down script: a month held in daily partitions becomes one monthly
+    partition with every row; 0019's partition function works again; upgrading again works."""
+    from tenantcost.db import migrate
+
+    migrate.upgrade(empty_url)
+    with connect(empty_url, autocommit=True) as conn:
+        a = _company(conn, "Alpha")
+        _put(conn, _at(NOV10, 9), a, "600")
+        _put(conn, _at(NOV16, 23), a, "60")
+    migrate.downgrade(empty_url, "0019")
+    with connect(empty_url, autocommit=True) as conn:
+        parts = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'tenant_usage_hourly'::regclass ORDER BY 1"
+        ).fetchall()
+        assert [r["relname"] for r in parts] == ["tenant_usage_hourly_y2025m11"]
+        rows = conn.execute(
+            "SELECT hour, quantity FROM tenant_usage_hourly_y2025m11 ORDER BY hour"
+        ).fetchall()
+        assert [tuple(r.values()) for r in rows] == [
+            (_at(NOV10, 9), Decimal(600)),
+            (_at(NOV16, 23), Decimal(60)),
+        ]
+        made: Any = conn.execute(
+            "SELECT tenantcost_ensure_usage_partition('2025-12-05 00:00+00') AS p"
+        ).fetchone()
+        assert made["p"] == "tenant_usage_hourly_y2025m12"
+    migrate.upgrade(empty_url)
+    with connect(empty_url, autocommit=True) as conn:
+        # The monthly partition stays monthly; a new month is partitioned by day.
+        old: Any = conn.execute(
+            "SELECT tenantcost_ensure_usage_partition('2025-11-20 00:00+00') AS p"
+        ).fetchone()
+        assert old["p"] == "tenant_usage_hourly_y2025m11"
+        new: Any = conn.execute(
+            "SELECT tenantcost_ensure_usage_partition('2026-01-03 05:00+00') AS p"
+        ).fetchone()
+        assert new["p"] == "tenant_usage_hourly_y2026m01d03"
