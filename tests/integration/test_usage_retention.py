@@ -196,6 +196,29 @@ def test_rollup_sums_equal_the_hourly_sums_and_only_old_days_go(
     assert again.rolled_days == [] and again.dropped == []
 
 
+def test_usage_by_day_reads_both_kinds_of_evidence(evidence: tuple[Conn, uuid.UUID]) -> None:
+    """tenant_usage_by_day: the same per-day sums before and after the roll-up."""
+    conn, a = evidence
+    query = (
+        "SELECT day, metric, source, quantity, peak, last_hour, last_quantity, hours "
+        "FROM tenant_usage_by_day WHERE tenant_id = %s ORDER BY day, metric, source"
+    )
+    before = [tuple(r.values()) for r in conn.execute(query, (a,)).fetchall()]
+    # By hand: the 10th's CPU 600 + 120 + 30.5 = 750.5 (3 hours, last 23 h: 30.5), storage
+    # 2e9 + 3e9 byte-hours (2 hours, last 10 h: 3e9); the 16th's CPU 60 at 9 h.
+    assert before == [
+        (NOV10, "compute_seconds", "pg_stat_statements", Decimal("750.5"), Decimal(600), 23,
+         Decimal("30.5"), 3),
+        (NOV10, "storage_bytes", "database_size", Decimal(5000000000), Decimal(3000000000), 10,
+         Decimal(3000000000), 2),
+        (NOV16, "compute_seconds", "pg_stat_statements", Decimal(60), Decimal(60), 9,
+         Decimal(60), 1),
+    ]  # fmt: skip
+    apply_retention(conn, NOW, _settings())
+    after = [tuple(r.values()) for r in conn.execute(query, (a,)).fetchall()]
+    assert after == before
+
+
 def test_a_failed_day_keeps_all_its_hours_and_earlier_days_stay_done(
     evidence: tuple[Conn, uuid.UUID],
 ) -> None:

@@ -2,6 +2,8 @@
 -- one monthly partition (rows copied into a new table, which is attached; the daily
 -- partitions dropped: no trigger fires, no day is marked changed). The daily evidence and
 -- the rolled-up days stay (--drop-data removes them); the hours they stand for are gone.
+DROP VIEW IF EXISTS tenant_usage_by_day;
+
 CREATE OR REPLACE FUNCTION tenantcost_ensure_usage_partition(at timestamptz) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE

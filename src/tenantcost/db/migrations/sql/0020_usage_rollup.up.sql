@@ -87,9 +87,33 @@ COMMENT ON FUNCTION tenantcost_ensure_usage_partition(timestamptz) IS
 COMMENT ON TABLE tenant_usage_hourly IS
 'Usage per tenant and UTC hour, one row per metric and source (see telemetry_metrics). Partitioned by UTC day (months from before revision 0020: by month); the collector creates partitions (tenantcost_ensure_usage_partition), rolls days older than TENANTCOST_USAGE_HOURLY_DAYS up into tenant_usage_daily and drops their partitions. Counter deltas and the snapshot they came from are committed together, so re-collecting adds nothing.';
 
-REVOKE ALL ON tenant_usage_daily, tenant_usage_rolled_days FROM PUBLIC;
-GRANT SELECT ON tenant_usage_daily, tenant_usage_rolled_days TO business_analysts;
+-- Usage per UTC day from both kinds of evidence, for surfaces that show usage over months
+-- (the tenant page's usage table should read this instead of tenant_usage_hourly): the hourly
+-- evidence summed per day, and the daily evidence of days (and sources) with no hourly rows.
+CREATE OR REPLACE VIEW tenant_usage_by_day WITH (security_invoker = true) AS
+SELECT (u.hour AT TIME ZONE 'UTC')::date AS day, u.tenant_id, u.metric, u.source,
+       sum(u.quantity) AS quantity, max(u.quantity) AS peak,
+       extract(hour FROM max(u.hour) AT TIME ZONE 'UTC')::smallint AS last_hour,
+       (array_agg(u.quantity ORDER BY u.hour DESC))[1] AS last_quantity,
+       count(*)::smallint AS hours
+  FROM tenant_usage_hourly u
+ GROUP BY 1, 2, 3, 4
+UNION ALL
+SELECT d.day, d.tenant_id, d.metric, d.source, d.quantity, d.peak, d.last_hour,
+       d.last_quantity, d.hours
+  FROM tenant_usage_daily d
+ WHERE NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                    WHERE u.hour >= d.day::timestamp AT TIME ZONE 'UTC'
+                      AND u.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+                      AND u.source = d.source);
+COMMENT ON VIEW tenant_usage_by_day IS
+'Usage evidence per UTC day, tenant, metric and source, whichever way it is kept: tenant_usage_hourly summed per day (quantity = sum, peak = largest hour, last_hour / last_quantity, hours counted), and tenant_usage_daily for the days rolled up (a source written again for a rolled-up day counts from its hours). Best source per metric is the reader''s choice (telemetry_metrics.priority; per day, not per hour, for rolled-up days).';
+
+REVOKE ALL ON tenant_usage_daily, tenant_usage_rolled_days, tenant_usage_by_day FROM PUBLIC;
+GRANT SELECT ON tenant_usage_daily, tenant_usage_rolled_days, tenant_usage_by_day
+    TO business_analysts;
 GRANT ALL ON tenant_usage_daily, tenant_usage_rolled_days TO db_administrators;
+GRANT SELECT ON tenant_usage_by_day TO db_administrators;
 
 -- ---------------------------------------------------------------------------
 -- 3. Pricing (0010's tenantcost_priced_usage) with fewer passes, the same rows: the books in
