@@ -1,4 +1,4 @@
-"""``python -m bench bi-views|telemetry|cpu-accuracy|web|export|cli|demo|scale``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|cpu-accuracy|web|export|cli|demo|scale|reprice``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bench import bi_views, cli, cpu_accuracy, demo, export, scale, telemetry, web
+from bench import bi_views, cli, cpu_accuracy, demo, export, reprice, scale, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     scale.add_arguments(
         sub.add_parser("scale", help="The pipeline at N tenants with a month of usage (issue 15).")
+    )
+    reprice.add_arguments(
+        sub.add_parser("reprice", help="A month's full re-price, before and after (issue 15).")
     )
     sub.add_parser(
         "web", add_help=False, help="Dashboard pages and 100 concurrent users (issue 8)."
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.name == "scale":
         return scale.run(args)
+    if args.name == "reprice":
+        return reprice.run(args)
     parser.print_help()
     return 2
 

@@ -25,7 +25,14 @@ directory):
    (single user, p50/p95 of the loopback round trip), then streams the month's FOCUS export
    (rows/s);
 5. records the database size and the size of usage, ledger, daily and hourly cost tables,
-   with bytes per tenant-month of usage evidence + priced cost.
+   with bytes per tenant-month of usage evidence + priced cost;
+6. runs ``collect --retention`` with ``TENANTCOST_USAGE_HOURLY_DAYS=7`` (every older day
+   rolled up into daily evidence, its hourly partition dropped) and records the sizes again,
+   with bytes per tenant-month of daily evidence.
+
+Each step records the command's CPU seconds (user + system) and the PostgreSQL server's
+(its processes' CPU during the step) beside wall time, and the load average, since wall time
+on a shared machine says little on its own.
 
 Results go to ``bench/results/scale_<N>.json`` (``--json-dir``) and a table is printed.
 """
@@ -69,8 +76,11 @@ from tenantcost.web.users import add_user
 
 HOUR = timedelta(hours=1)
 RESULTS = Path(__file__).parent / "results"
+RETAIN_DAYS = 7  # hourly evidence kept by the retention step (the rest is rolled up)
+DAYS_PER_MONTH = 365.25 / 12
 SIZED_TABLES = (
     "tenant_usage_hourly",
+    "tenant_usage_daily",
     "tenant_cost_hourly",
     "tenant_cost_daily",
     "tenant_cost_ledger",
@@ -115,6 +125,9 @@ class Step:
     backend_private_mb: float  # ... its peak private (anonymous) memory
     exit_code: int
     output_tail: str
+    cpu_s: float = 0.0  # the command's own CPU (user + system), from wait4
+    backend_cpu_s: float = 0.0  # the postmaster's children's CPU during the step (sampled)
+    loadavg: str = ""  # /proc/loadavg's 1-minute figure at the start and the end
 
 
 def _status(pid: int) -> dict[str, int]:
@@ -128,6 +141,19 @@ def _status(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "RssAnon", "VmHWM"):
             out[key] = int(value.split()[0])  # kB
     return out
+
+
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def _children(parent: int) -> list[int]:
@@ -154,6 +180,10 @@ class BackendWatch:
         self.child_hwm_kb = 0
         self.rss_kb = 0
         self.private_kb = 0
+        # CPU ticks per child: at the first sample (0 for a child started during the step)
+        # and at the latest one; their differences summed are the server's CPU in the step.
+        self._first: dict[int, int] = {pid: _cpu_ticks(pid) for pid in _children(postmaster)}
+        self._last: dict[int, int] = dict(self._first)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -162,10 +192,16 @@ class BackendWatch:
             if self.child is not None:
                 self.child_hwm_kb = max(self.child_hwm_kb, _status(self.child).get("VmHWM", 0))
             for pid in _children(self.postmaster):
+                self._first.setdefault(pid, 0)
+                self._last[pid] = max(self._last.get(pid, 0), _cpu_ticks(pid))
                 s = _status(pid)
                 self.rss_kb = max(self.rss_kb, s.get("VmRSS", 0))
                 self.private_kb = max(self.private_kb, s.get("RssAnon", 0))
             self._stop.wait(0.1)
+
+    def backend_cpu_s(self) -> float:
+        ticks = sum(self._last[pid] - self._first.get(pid, 0) for pid in self._last)
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def __enter__(self) -> BackendWatch:
         self._thread.start()
@@ -181,13 +217,14 @@ def run_command(
 ) -> Step:
     """One tenantcost command in its own process: wall time, its peak RSS, backends' peak."""
     console.print(f"  [bold]{name}[/]: tenantcost {' '.join(args)}", markup=True, highlight=False)
+    load_before = _load()
     with BackendWatch(postmaster) as watch, tempfile.TemporaryFile() as out:
         began = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "tenantcost", *args], env=env, stdout=out, stderr=out
         )
         watch.child = proc.pid
-        _pid, status, _usage = os.wait4(proc.pid, 0)
+        _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - began
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -200,10 +237,14 @@ def run_command(
         round(watch.private_kb / 1024, 1),
         proc.returncode,
         tail,
+        round(usage.ru_utime + usage.ru_stime, 2),
+        round(watch.backend_cpu_s(), 2),
+        f"{load_before}-{_load()}",
     )
     console.print(
         f"    {step.seconds:8.2f} s   RSS {step.rss_mb:7.1f} MB   largest backend "
-        f"{step.backend_rss_mb:7.1f} MB ({step.backend_private_mb:.1f} MB private)"
+        f"{step.backend_rss_mb:7.1f} MB ({step.backend_private_mb:.1f} MB private)   "
+        f"cpu {step.cpu_s:.1f} s + server {step.backend_cpu_s:.1f} s   load {step.loadavg}"
         + ("" if step.exit_code == 0 else f"   EXIT {step.exit_code}: {tail[-300:]}"),
         markup=False,
         highlight=False,
@@ -292,8 +333,10 @@ def write_usage(
             cur = conn.execute(
                 demo_sql("history_insert"),
                 {
-                    "start": first,
-                    "end": last,
+                    "start": start,
+                    "end": end,
+                    "from": first,
+                    "to": last,
                     "seed": seed,
                     "memory_mb": settings.connection_memory_mb,
                     "spike": end - 2 * HOUR,
@@ -392,7 +435,9 @@ def run_one(tenants: int, args: argparse.Namespace, console: Console) -> dict[st
                 result["setup"]["load_fleet_s"] = round(time.perf_counter() - began, 1)
                 console.print(f"  fleet loaded in {result['setup']['load_fleet_s']} s")
                 began = time.perf_counter()
-                conn.execute(demo_sql("history_delete"), {"source": DEMO_SOURCE})
+                conn.execute(
+                    demo_sql("history_delete"), {"source": DEMO_SOURCE, "from": None, "to": None}
+                )
                 rows = write_usage(conn, start, end, args.seed, console)
                 result["setup"]["usage_rows"] = rows
                 result["setup"]["write_usage_s"] = round(time.perf_counter() - began, 1)
@@ -449,6 +494,34 @@ def run_one(tenants: int, args: argparse.Namespace, console: Console) -> dict[st
             with connect(url, autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")
                 result["sizes_bytes"] = sizes(conn)
+            # Retention (revision 0020): every day but the last RETAIN_DAYS rolled up into
+            # daily evidence and its hourly partition dropped, by the real command.
+            name = "collect --retention"
+            result["steps"][name] = asdict(
+                run_command(
+                    name,
+                    ["collect", "--retention"],
+                    {**env, "TENANTCOST_USAGE_HOURLY_DAYS": str(RETAIN_DAYS)},
+                    postmaster,
+                    console,
+                )
+            )
+            with connect(url, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+                result["sizes_after_retention_bytes"] = sizes(conn)
+                row = conn.execute(
+                    "SELECT count(*) AS days, coalesce(sum(rows), 0) AS rows "
+                    "FROM tenant_usage_rolled_days WHERE rows > 0"
+                ).fetchone()
+                daily_rows: Any = conn.execute(
+                    "SELECT count(*) AS n FROM tenant_usage_daily"
+                ).fetchone()
+            result["retention"] = {
+                "hourly_days": RETAIN_DAYS,
+                "days_rolled_up": row["days"],
+                "hourly_rows_rolled_up": row["rows"],
+                "daily_rows": daily_rows["n"],
+            }
             months = args.hours / 720
             kept = (
                 result["sizes_bytes"]["tenant_usage_hourly"]
@@ -464,6 +537,12 @@ def run_one(tenants: int, args: argparse.Namespace, console: Console) -> dict[st
                 "usage_daily_ledger": round(kept / tenants / months),
                 "hourly_cost_window": round(result["sizes_bytes"]["tenant_cost_hourly"] / tenants),
             }
+            rolled = result["retention"]["days_rolled_up"]
+            if rolled:
+                daily = result["sizes_after_retention_bytes"]["tenant_usage_daily"]
+                result["bytes_per_tenant_month"]["daily_evidence"] = round(
+                    daily / tenants / (rolled / DAYS_PER_MONTH)
+                )
         finally:
             server.destroy()
     return result
@@ -512,6 +591,7 @@ def table(results: Sequence[dict[str, Any]]) -> str:
         "attribute --hour",
         "tiers evaluate --hour",
         "report refresh",
+        "collect --retention",
     ]
     head = ["step"] + [f"{r['tenants']:,} t, {r['hours']} h" for r in results]
     rows = [head]
@@ -521,6 +601,11 @@ def table(results: Sequence[dict[str, Any]]) -> str:
             s = r["steps"].get(name)
             cells.append(
                 f"{s['seconds']:.1f} s, {s['rss_mb']:.0f} MB (pg {s['backend_private_mb']:.0f} MB)"
+                + (
+                    f", cpu {s['cpu_s']:.1f}+{s['backend_cpu_s']:.1f} s"
+                    if "backend_cpu_s" in s
+                    else ""
+                )
                 if s
                 else "-"
             )
@@ -544,6 +629,10 @@ def table(results: Sequence[dict[str, Any]]) -> str:
     rows.append(
         ["B/tenant-month usage+daily+ledger"]
         + [f"{r['bytes_per_tenant_month']['usage_daily_ledger']:,}" for r in results]
+    )
+    rows.append(
+        ["B/tenant-month daily evidence"]
+        + [f"{r['bytes_per_tenant_month'].get('daily_evidence', 0):,}" for r in results]
     )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     return "\n".join(

@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     usage_retention_months: int = Field(
         default=13,
         ge=1,
-        description="Months of hourly usage kept; the collector drops older monthly partitions.",
+        description="Months of usage evidence kept (hourly for TENANTCOST_USAGE_HOURLY_DAYS, "
+        "then daily); the collector drops older daily evidence and hourly partitions.",
     )
     storage_sample_rows: int = Field(
         default=100_000,
@@ -427,6 +428,34 @@ class Settings(BaseSettings):
             "'*.example.com' wildcards allowed); others get HTTP 400. `serve --host ADDR` "
             "adds ADDR."
         ),
+    )
+
+    # ---- usage evidence retention (issue 15) -------------------------------------------
+    usage_hourly_days: int = Field(
+        default=21,
+        ge=3,
+        le=400,
+        description="Days of hourly usage evidence kept; older UTC days are rolled up into "
+        "daily evidence (tenant_usage_daily) by the collector and `collect --retention`, and "
+        "their hourly partitions dropped. A rolled-up day keeps the cost it was priced to and "
+        "cannot be re-priced. 21: a year at 10,000 tenants with a real collector's ~14 rows "
+        "per tenant-hour is ~40 GB, each further day ~0.8 GB (bench/README.md).",
+    )
+
+    pricing_work_mem_mb: int = Field(
+        default=128,
+        ge=4,
+        le=4096,
+        description="work_mem (MB) for the statements that price a day of usage evidence "
+        "(set for their transaction only): a day's sort and best-source ranking stay in memory "
+        "instead of spilling to disk (~75 MB a day at 10,000 tenants with the demo's rows).",
+    )
+    pricing_connections: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Database connections `attribute --month` prices changed days on at once "
+        "(days split between them; pricing is CPU-bound in the server: one per core helps).",
     )
 
     @field_validator("allowed_hosts")

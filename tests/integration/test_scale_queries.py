@@ -156,13 +156,13 @@ def test_hours_without_a_host_measurement_are_counted_from_the_evidence(priced: 
 
 
 def test_a_day_whose_evidence_retention_dropped_keeps_its_cost(priced: Conn) -> None:
-    """Retention drops whole monthly partitions (no trigger fires): the month's days keep the
+    """Retention drops whole partitions (no trigger fires): their days keep the
     cost they were priced to, even when the pricing inputs change afterwards."""
     conn = priced
     a = _company(conn, "Alpha")
     _put(conn, NOV10_09, a, "600")  # 10 min x 0.000463 = 0.00463
     attribute_period(conn, NOV, as_of=AS_OF)
-    conn.execute("DROP TABLE tenant_usage_hourly_y2025m11")
+    conn.execute("DROP TABLE tenant_usage_hourly_y2025m11d10")  # daily partitions (0020)
     other = get_settings().model_copy(update={"connection_memory_mb": 20})
     attribute_period(conn, NOV, as_of=AS_OF, settings=other)
     assert _compute(conn) == {a: Decimal("0.00463")}

@@ -153,15 +153,29 @@ def test_python_metric_catalogue_matches_the_migration(conn: Connection) -> None
 
 
 def test_partitions_are_created_and_old_ones_dropped(conn: Connection) -> None:
-    conn.execute("SELECT tenantcost_ensure_usage_partition('2020-01-15T00:00:00Z')")
+    """Revision 0020: one partition per UTC day of the month; a pass rolls days past the
+    hourly window up and drops their partitions."""
+    name = conn.execute("SELECT tenantcost_ensure_usage_partition('2020-01-15T00:00:00Z') AS p")
+    assert name.fetchone()["p"] == "tenant_usage_hourly_y2020m01d15"  # type: ignore[index]
     conn.execute("SELECT tenantcost_ensure_usage_partition('2020-01-20T00:00:00Z')")  # idempotent
-    assert conn.execute("SELECT to_regclass('tenant_usage_hourly_y2020m01') AS r").fetchone()["r"]  # type: ignore[index]
+    parts = conn.execute(
+        "SELECT count(*) AS n FROM pg_class WHERE relkind = 'r' "
+        "AND relname ~ '^tenant_usage_hourly_y2020m01d[0-9]{2}$'"
+    ).fetchone()
+    assert parts["n"] == 31  # type: ignore[index]
     report = Collector(conn).collect()
-    assert (
-        conn.execute("SELECT to_regclass('tenant_usage_hourly_y2020m01') AS r").fetchone()["r"]
-        is None
-    )  # type: ignore[index]
-    assert any("retention" in w for w in report.warnings)
+    parts = conn.execute(
+        "SELECT count(*) AS n FROM pg_class WHERE relkind = 'r' "
+        "AND relname ~ '^tenant_usage_hourly_y2020m01'"
+    ).fetchone()
+    assert parts["n"] == 0  # type: ignore[index]
+    assert any("retention" in w and "31 hourly partition(s)" in w for w in report.warnings)
+    # Rolled-up days before the day asked for get no partition again; that day does (a bulk
+    # load writing it again).
+    conn.execute("SELECT tenantcost_ensure_usage_partition('2020-01-20T00:00:00Z')")
+    for day, exists in (("15", False), ("20", True)):
+        row = conn.execute(f"SELECT to_regclass('tenant_usage_hourly_y2020m01d{day}') AS r")
+        assert (row.fetchone()["r"] is not None) is exists  # type: ignore[index]
 
 
 def test_tagged_queries_reach_the_rollup_once(conn: Connection, migrated_url: str) -> None:

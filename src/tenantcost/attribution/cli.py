@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.cli_options import FORMAT, MONTH
+from tenantcost.config import get_settings
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
 from tenantcost.numbers import parse_decimal
@@ -59,10 +61,11 @@ def attribute_command(
     if month and hour:
         raise UserError("give --month or --hour, not both", "e.g. --month 2025-11")
     period: Period = parse_hour(hour) if hour else month_period(month) if month else current_month()
-    with connect() as conn:
-        result = attribute_period(
-            conn, period, invoice_total=_decimal(invoice_total, "--invoice-total"), reopen=reopen
-        )
+    total = _decimal(invoice_total, "--invoice-total")
+    helpers = get_settings().pricing_connections - 1 if period.kind == "month" else 0
+    with connect() as conn, ExitStack() as stack:
+        more = [stack.enter_context(connect()) for _ in range(helpers)]
+        result = attribute_period(conn, period, invoice_total=total, reopen=reopen, more=more)
     row = result.summary_row()
     places = MONEY_PEOPLE if fmt is OutputFormat.table else MONEY_MACHINE
     money = ("total", "tenant_usage", "unattributed", "background", "idle")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -145,6 +146,34 @@ def price_days(
     return notes
 
 
+def price_days_parallel(
+    conn: Connection,
+    more: Sequence[Connection],
+    days: Sequence[date],
+    settings: Settings,
+    *,
+    pricing: dict[str, Any],
+) -> list[str]:
+    """``price_days`` with the days dealt out between ``conn`` (in its transaction) and the
+    ``more`` connections (one transaction each, committed when its days are priced: priced
+    days are derived data, re-pricing them gives the same rows). The caller holds the
+    period's lock, so no other attribution prices these days meanwhile."""
+    conns = [conn, *more][: max(1, len(days))]
+    if len(conns) == 1:
+        return price_days(conn, days, settings, pricing=pricing)
+    shares = [list(days[k :: len(conns)]) for k in range(len(conns))]
+
+    def helper(c: Connection, share: list[date]) -> list[str]:
+        with c.transaction():
+            return price_days(c, share, settings, pricing=pricing)
+
+    with ThreadPoolExecutor(max_workers=len(conns)) as pool:
+        futures = [pool.submit(price_days, conn, shares[0], settings, pricing=pricing)]
+        futures += [pool.submit(helper, c, s) for c, s in zip(conns[1:], shares[1:], strict=True)]
+        notes = [note for f in futures for note in f.result()]
+    return sorted(notes)
+
+
 def days_to_price(
     conn: Connection, start: datetime, end: datetime, pricing: Mapping[str, Any]
 ) -> list[date]:
@@ -169,7 +198,9 @@ def price_day_range(
 ) -> list[str]:
     """Re-price the UTC days first..last in one statement (a bulk load of known size)."""
     settings = settings or get_settings()
+    refuse_rolled_days(conn, first, last)
     params = {"first": first, "last": last, **(pricing or pricing_params(conn, settings))}
+    conn.execute(sql("pricing_work_mem"), {"work_mem": f"{settings.pricing_work_mem_mb}MB"})
     # The marks go first: evidence committed while these days are priced marks them again.
     conn.execute(sql("changed_days_clear"), params)
     conn.execute(sql("daily_delete"), params)
@@ -186,6 +217,42 @@ def price_day_range(
         f"{first}..{last}: {row['hours']} hour(s) of usage not priced: no "
         f"{settings.usage_provider!r} price book in force then (import one: `tenantcost "
         "pricebook import railway-2025-11`, or set TENANTCOST_USAGE_PROVIDER)"
+    ]
+
+
+def refuse_rolled_days(conn: Connection, first: date, last: date) -> None:
+    """UserError when a day of first..last had its hourly evidence rolled up to daily
+    evidence (revision 0020): pricing needs the hours (the book in force, the best source
+    and the storage per hour), so such a day keeps the cost it was priced to."""
+    rows = conn.execute(sql("rolled_in_range"), {"first": first, "last": last}).fetchall()
+    if not rows:
+        return
+    days = f"{rows[0]['day']}" if len(rows) == 1 else f"{rows[0]['day']}..{rows[-1]['day']}"
+    raise UserError(
+        f"cannot re-price {days}: its hourly usage evidence was rolled up to daily evidence "
+        f"({len(rows)} day(s), older than TENANTCOST_USAGE_HOURLY_DAYS); its priced cost stays "
+        "as it was",
+        "re-price only days within the hourly window; to re-price further back in future, "
+        "raise TENANTCOST_USAGE_HOURLY_DAYS (evidence already rolled up cannot come back)",
+    )
+
+
+def rolled_days_note(
+    conn: Connection, start: datetime, end: datetime, pricing: Mapping[str, Any]
+) -> list[str]:
+    """A note when days of [start, end) keep a cost priced with other inputs because their
+    hourly evidence was rolled up (nothing left to re-price them from)."""
+    last = (end - timedelta(microseconds=1)).date()
+    row: Any = conn.execute(
+        sql("rolled_days_kept"),
+        {"first": start.date(), "last": last, "pricing": pricing["pricing"]},
+    ).fetchone()
+    if not row["other_inputs"]:
+        return []
+    return [
+        f"{row['other_inputs']} day(s) between {row['first']} and {row['last']} keep the cost "
+        "they were priced to with other pricing inputs: their hourly evidence was rolled up "
+        "(TENANTCOST_USAGE_HOURLY_DAYS)"
     ]
 
 
@@ -394,6 +461,7 @@ def attribute_period(
     as_of: datetime | None = None,
     reprice: bool = True,
     reopen: str | None = None,
+    more: Sequence[Connection] = (),
 ) -> Attribution:
     """Attribute ``period`` and recompute its figures, in one transaction.
 
@@ -401,7 +469,8 @@ def attribute_period(
     re-priced (unless ``reprice`` is False: the hourly cycle has just priced today), its
     ledger and figures replaced. An hour (the collector's pass): the
     hour and its day are priced, then the hour's month is attributed. A closed month is
-    refused unless ``reopen`` gives the reason (recorded in cost_audit).
+    refused unless ``reopen`` gives the reason (recorded in cost_audit). With ``more``
+    connections the days to re-price are priced on all of them at once.
     """
     settings = settings or get_settings()
     now = (as_of or datetime.now(UTC)).astimezone(UTC)
@@ -433,7 +502,8 @@ def attribute_period(
         if reprice:
             pricing = pricing_params(conn, settings)
             days = days_to_price(conn, period.start, covered_until, pricing)
-            notes += price_days(conn, days, settings, pricing=pricing)
+            notes += price_days_parallel(conn, more, days, settings, pricing=pricing)
+            notes += rolled_days_note(conn, period.start, covered_until, pricing)
         result = _attribute(conn, period, covered_until, settings, notes)
         _store(conn, result, now, settings)
     return result
@@ -443,6 +513,7 @@ def _attribute_hour(
     conn: Connection, hour: Period, settings: Settings, now: datetime
 ) -> Attribution:
     """The collector's pricing: the hour and its day, then the hour's month."""
+    refuse_rolled_days(conn, hour.start.date(), hour.start.date())
     with conn.transaction():
         price_hour(conn, hour.start, settings)
         notes = price_days(conn, [hour.start.date()], settings)

@@ -77,8 +77,13 @@ ON CONFLICT (day) DO UPDATE SET priced_at = EXCLUDED.priced_at, pricing = EXCLUD
 -- name: days_to_price
 -- The UTC days of a window to re-price: evidence changed since they were priced (or never
 -- priced: new evidence marks its day), or priced with other inputs and still holding evidence
--- (a day whose evidence retention dropped keeps the cost it was priced to).
-SELECT day FROM tenant_usage_changed_days WHERE day >= %(first)s AND day <= %(last)s
+-- (a day whose evidence retention dropped or rolled up keeps the cost it was priced to).
+SELECT c.day FROM tenant_usage_changed_days c
+ WHERE c.day >= %(first)s AND c.day <= %(last)s
+   AND NOT EXISTS (SELECT 1 FROM tenant_usage_rolled_days r WHERE r.day = c.day
+                      AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                                       WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
+                                         AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC'))
 UNION
 SELECT d.day FROM tenant_cost_days d
  WHERE d.day >= %(first)s AND d.day <= %(last)s AND d.pricing <> %(pricing)s
@@ -86,6 +91,21 @@ SELECT d.day FROM tenant_cost_days d
                 WHERE u.hour >= d.day::timestamp AT TIME ZONE 'UTC'
                   AND u.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
  ORDER BY 1;
+
+-- name: rolled_days_kept
+-- Days of a window whose hourly evidence was rolled up (revision 0020) and that were priced
+-- with other inputs than now: they keep that cost (no hours left to re-price them from).
+SELECT count(*) AS other_inputs, min(r.day) AS first, max(r.day) AS last
+  FROM tenant_usage_rolled_days r
+  JOIN tenant_cost_days d ON d.day = r.day
+ WHERE r.day >= %(first)s AND r.day <= %(last)s AND d.pricing <> %(pricing)s
+   AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                    WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
+                      AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC');
+
+-- name: pricing_work_mem
+-- For the pricing transaction only: a day's evidence sorted and ranked in memory.
+SELECT set_config('work_mem', %(work_mem)s, true);
 
 -- name: daily_delete
 DELETE FROM tenant_cost_daily WHERE day >= %(first)s AND day <= %(last)s;
@@ -112,7 +132,8 @@ SELECT line, tenant_id, driver, source, kind, price_book, unit, unit_price,
 
 -- name: usage_hours
 -- The hours with usage evidence in [start, end): one index probe per hour (a loose index scan
--- on the (hour, ...) key), not a read of every evidence row of the month.
+-- on the (hour, ...) key), not a read of every evidence row of the month; for days rolled up
+-- to daily evidence, the hours recorded when they were rolled up.
 WITH RECURSIVE h AS (
     (SELECT u.hour FROM tenant_usage_hourly u
       WHERE u.hour >= %(start)s AND u.hour < %(end)s
@@ -123,8 +144,16 @@ WITH RECURSIVE h AS (
              ORDER BY u.hour LIMIT 1)
       FROM h
      WHERE h.hour IS NOT NULL
+), rolled AS (
+    SELECT r.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => g) AS hour
+      FROM tenant_usage_rolled_days r CROSS JOIN generate_series(0, 23) g
+     WHERE r.day >= (%(start)s::timestamptz AT TIME ZONE 'UTC')::date
+       AND r.day <= (%(end)s::timestamptz AT TIME ZONE 'UTC')::date
+       AND r.hours & (1 << g) <> 0
 )
-SELECT hour FROM h WHERE hour IS NOT NULL;
+SELECT hour FROM h WHERE hour IS NOT NULL
+UNION
+SELECT hour FROM rolled WHERE hour >= %(start)s AND hour < %(end)s;
 
 -- name: host_by_hour
 SELECT hour, metric, sum(quantity) AS quantity FROM host_usage_hourly
@@ -325,3 +354,13 @@ SELECT * FROM tenant_cost_periods ORDER BY period DESC LIMIT %(limit)s;
 SELECT period FROM tenant_cost_periods
  WHERE status = 'provisional' AND period_end + make_interval(hours => %(hours)s) <= %(now)s
  ORDER BY period;
+
+-- name: rolled_in_range
+-- Days of first..last whose hourly evidence was rolled up (revision 0020): not re-priceable.
+-- (A rolled-up day written again by a bulk load holds hourly evidence again: priceable.)
+SELECT r.day, r.rolled_at FROM tenant_usage_rolled_days r
+ WHERE r.day >= %(first)s AND r.day <= %(last)s
+   AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                    WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
+                      AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC')
+ ORDER BY r.day;

@@ -400,6 +400,14 @@ def collect_command(
         help="For a single pass: run the backend CPU sampler this long (e.g. 30s) before "
         "the pass, to measure a workload driven meanwhile.",
     ),
+    retention: bool = typer.Option(
+        False,
+        "--retention",
+        help="No pass: only apply usage evidence retention (every pass does it first) - roll "
+        "UTC days older than TENANTCOST_USAGE_HOURLY_DAYS up into daily evidence (re-pricing "
+        "a day first if it changed), drop their hourly partitions, delete daily evidence "
+        "older than TENANTCOST_USAGE_RETENTION_MONTHS; one transaction per day.",
+    ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
 ) -> None:
     """Collect usage per tenant: pg_stat_statements deltas, pg_stat_database and
@@ -409,6 +417,14 @@ def collect_command(
     With --every, each pass also delivers due outbox events (the tier webhook), and a
     database restart is waited out: retried with exponential backoff up to 60 s, logged once
     when it starts and once when it ends."""
+    if retention:
+        if every is not None or sample_for is not None:
+            raise UserError(
+                "--retention runs no pass: it takes no --every or --sample-for",
+                "run `tenantcost collect --retention` on its own (passes apply it too)",
+            )
+        _retention_only(fmt)
+        return
     seconds = parse_duration(every or interval)
     window = parse_duration(sample_for, "--sample-for") if sample_for is not None else None
     if window is not None and every is not None:
@@ -437,6 +453,45 @@ def collect_command(
                     sampler.stop(final_tick=False)
         return
     _collect_loop(seconds, price=price, host=host, evaluate=evaluate, sample=sample)
+
+
+def _retention_only(fmt: OutputFormat) -> None:
+    from tenantcost.config import get_settings
+    from tenantcost.telemetry.retention import apply_retention
+
+    settings = get_settings()
+    with connect(autocommit=True) as conn:  # one transaction per rolled-up day
+        row: Any = conn.execute(sql("now")).fetchone()
+        done = apply_retention(
+            conn, row["now"], settings, progress=lambda m: err.print(m, highlight=False)
+        )
+    columns = (
+        "hourly_before",
+        "daily_before",
+        "days_rolled_up",
+        "hourly_rows",
+        "days_repriced",
+        "partitions_dropped",
+        "daily_days_deleted",
+    )
+    emit(
+        [
+            {
+                "hourly_before": done.hourly_before,
+                "daily_before": done.daily_before,
+                "days_rolled_up": len(done.rolled_days),
+                "hourly_rows": done.hourly_rows,
+                "days_repriced": len(done.repriced_days),
+                "partitions_dropped": len(done.dropped),
+                "daily_days_deleted": done.daily_days_deleted,
+            }
+        ],
+        fmt,
+        columns=columns,
+        title="Usage evidence retention",
+    )
+    for note in done.messages(settings):
+        err.print(Text(note))
 
 
 def _start_sampler(conn: Connection) -> BackendSampler | None:

@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import Connection
+from tenantcost.errors import UserError
 from tenantcost.telemetry import citus
 from tenantcost.telemetry import host as hostmod
 from tenantcost.telemetry.deltas import (
@@ -171,11 +172,13 @@ class Collector:
     def _collect(self, taken: Accumulated | None) -> PassReport:
         started = self._clock()
         conn = self.conn
+        retained = self._retain_evidence()
         with conn.transaction():
             conn.execute(sql("collector_lock"))
             row: Any = conn.execute(sql("now")).fetchone()
             now: datetime = row["now"].astimezone(UTC)
             report = PassReport(hour=hour_of(now), started_at=now)
+            report.warnings += retained
             tenant_map = load_map(conn)
             names = self._object_names()
             state = {
@@ -639,8 +642,11 @@ class Collector:
         since, now = report.since, report.started_at
         rows = merge_rows(report.rows)
         report.rows = rows
-        for month in sorted({month_start(h) for h in report.hours}):
-            self.conn.execute(sql("ensure_partition"), {"at": month})
+        first: dict[datetime, datetime] = {}
+        for h in sorted(report.hours):
+            first.setdefault(month_start(h), h)
+        for at in first.values():  # the earliest hour written in each month
+            self.conn.execute(sql("ensure_partition"), {"at": at})
         if rows:
             self.conn.execute(
                 sql("usage_upsert"),
@@ -674,17 +680,23 @@ class Collector:
 
     def _retention(self, report: PassReport, now: datetime) -> None:
         keep_from = add_months(month_start(now), -(self.settings.usage_retention_months - 1))
-        dropped = []
-        for part in self.conn.execute(sql("usage_partitions")).fetchall():
-            upper = partition_upper_bound(part["bound"])
-            if upper is not None and upper <= keep_from:
-                self.conn.execute(f'DROP TABLE "{part["name"]}"')
-                dropped.append(part["name"])
         self.conn.execute(sql("app_events_retention"), {"before": keep_from})
-        if dropped:
-            report.warnings.append(
-                f"retention ({self.settings.usage_retention_months} months): dropped {', '.join(dropped)}"
-            )
+
+    def _retain_evidence(self) -> list[str]:
+        """Evidence retention before the pass (its own transactions, one per UTC day: see
+        ``tenantcost.telemetry.retention``); what it did, as the pass's warnings."""
+        from tenantcost.telemetry.retention import apply_retention
+
+        with self.conn.transaction():
+            row: Any = self.conn.execute(sql("now")).fetchone()
+        try:
+            done = apply_retention(self.conn, row["now"].astimezone(UTC), self.settings)
+        except (psycopg.DatabaseError, UserError) as exc:
+            # The day that failed was rolled back whole; collecting goes on, the next pass
+            # tries again.
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return [f"retention stopped: {first}"]
+        return done.messages(self.settings)
 
 
 def choose_compute_source(*, sampler_running: bool, kcache: bool, statements: bool) -> str:

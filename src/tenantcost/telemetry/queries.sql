@@ -219,3 +219,79 @@ SELECT n.nspname AS schema, c.relname AS name
 
 -- name: citus_shard_sizes
 SELECT shard_id, size FROM citus_shard_sizes();
+
+-- ---- evidence retention (revision 0020): hourly for a window of days, then daily -----------
+
+-- name: rollup_day
+-- One UTC day [start, end) of hourly evidence into daily evidence: per tenant, metric and
+-- source the sum of the hours, the largest hour, the last hour's value and the hours counted;
+-- returns how many hourly rows were rolled up.
+WITH src AS MATERIALIZED (
+    SELECT u.tenant_id, u.metric, u.source, sum(u.quantity) AS quantity,
+           max(u.quantity) AS peak,
+           extract(hour FROM max(u.hour) AT TIME ZONE 'UTC')::smallint AS last_hour,
+           (array_agg(u.quantity ORDER BY u.hour DESC))[1] AS last_quantity,
+           count(*) AS hours
+      FROM tenant_usage_hourly u
+     WHERE u.hour >= %(start)s AND u.hour < %(end)s
+     GROUP BY u.tenant_id, u.metric, u.source
+), ins AS (
+    INSERT INTO tenant_usage_daily AS d (day, tenant_id, metric, source, quantity, peak,
+                                         last_hour, last_quantity, hours)
+    SELECT %(day)s::date, tenant_id, metric, source, quantity, peak, last_hour, last_quantity,
+           hours
+      FROM src
+    ON CONFLICT (day, tenant_id, metric, source) DO UPDATE
+       SET quantity = d.quantity + EXCLUDED.quantity,
+           peak = greatest(d.peak, EXCLUDED.peak),
+           last_quantity = CASE WHEN EXCLUDED.last_hour >= d.last_hour
+                                THEN EXCLUDED.last_quantity ELSE d.last_quantity END,
+           last_hour = greatest(d.last_hour, EXCLUDED.last_hour),
+           hours = least(24, d.hours + EXCLUDED.hours)
+)
+SELECT coalesce(sum(hours), 0)::bigint AS rows FROM src;
+
+-- name: rollup_replace
+-- A day rolled up before and written again (a bulk load): the daily evidence of the sources
+-- it now has hourly rows for is replaced, not added to.
+DELETE FROM tenant_usage_daily d
+ WHERE d.day = %(day)s
+   AND d.source IN (SELECT DISTINCT u.source FROM tenant_usage_hourly u
+                     WHERE u.hour >= %(start)s AND u.hour < %(end)s);
+
+-- name: rolled_day_mark
+-- The day is rolled up: which of its hours had evidence (one index probe per hour) and how
+-- many hourly rows went into the daily evidence.
+INSERT INTO tenant_usage_rolled_days AS r (day, hours, rows)
+SELECT %(day)s::date, coalesce(bit_or(1 << g), 0), %(rows)s
+  FROM generate_series(0, 23) g
+ WHERE EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                WHERE u.hour = %(start)s::timestamptz + make_interval(hours => g))
+ON CONFLICT (day) DO UPDATE
+   SET rolled_at = now(), hours = r.hours | EXCLUDED.hours, rows = r.rows + EXCLUDED.rows;
+
+-- name: rolled_days
+SELECT day FROM tenant_usage_rolled_days WHERE day >= %(first)s AND day <= %(last)s ORDER BY day;
+
+-- name: hourly_rows_exist
+SELECT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                WHERE u.hour >= %(start)s AND u.hour < %(end)s) AS found;
+
+-- name: hourly_hour_delete
+-- A monthly partition's day goes hour by hour (bounded statements; the day's transaction
+-- rolls it up first).
+DELETE FROM tenant_usage_hourly WHERE hour = %(hour)s;
+
+-- name: changed_day_forget
+-- Rolled up after it was priced: deleting its hours is not a change to re-price.
+DELETE FROM tenant_usage_changed_days WHERE day = %(day)s;
+
+-- name: daily_evidence_days_before
+SELECT DISTINCT day FROM tenant_usage_daily WHERE day < %(before)s ORDER BY day;
+
+-- name: daily_evidence_delete_day
+DELETE FROM tenant_usage_daily WHERE day = %(day)s;
+
+-- name: retention_lock
+-- One retention run rolls a day up at a time (a second waits, then finds it done).
+SELECT pg_advisory_xact_lock(hashtext('tenantcost.retention'));

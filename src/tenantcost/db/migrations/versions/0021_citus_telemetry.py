@@ -8,7 +8,7 @@ from __future__ import annotations
 from tenantcost.db.migrations import downgrade_from, upgrade_from
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 STEM = "0021_citus_telemetry"

@@ -1,0 +1,157 @@
+"""A month's full re-price, before and after (issue 15): ``python -m bench reprice``.
+
+On a throw-away embedded PostgreSQL: N demo tenants and ``--hours`` of usage evidence (as
+``bench scale`` writes them), priced once. Then, ``--rounds`` times each, alternating, the
+month with most of the window is attributed with every day marked changed:
+
+- ``base``: revision 0010's pricing function, work_mem 4 MB (the server's default), one
+  connection — what ``attribute --month`` did before revision 0020;
+- ``new``: revision 0020's pricing function, ``TENANTCOST_PRICING_WORK_MEM_MB`` and
+  ``TENANTCOST_PRICING_CONNECTIONS`` connections.
+
+Each run records wall time, the server's CPU seconds (the backends' utime + stime) and this
+process's, and the load average; the month's total and ledger must be identical. Results in
+``bench/results/reprice_<N>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench.scale import HOUR, RESULTS, busiest_month, price_window, write_usage
+from tenantcost.attribution.ledger import attribute_period
+from tenantcost.config import get_settings
+from tenantcost.db import migrate
+from tenantcost.db.connect import Connection, connect
+from tenantcost.db.embedded import EmbeddedServer
+from tenantcost.demo.fleet import load_demo
+from tenantcost.pricing.book import shipped_price_books
+from tenantcost.pricing.store import import_book
+from tenantcost.telemetry.timeutil import hour_of, month_period
+
+SIGNATURE = "(timestamptz, timestamptz, text, text, numeric, text[])"
+MIGRATIONS = Path(migrate.__file__).parent / "migrations" / "sql"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenants", type=int, default=1000, help="Demo fleet size.")
+    parser.add_argument("--hours", type=int, default=720, help="Hours of usage evidence.")
+    parser.add_argument("--rounds", type=int, default=2, help="Runs of each variant.")
+    parser.add_argument("--seed", type=int, default=42, help="Demo fleet and usage seed.")
+    parser.add_argument("--json-dir", type=Path, default=RESULTS, help="Where the JSON goes.")
+
+
+def function_text(stem: str, name: str) -> str:
+    """``tenantcost_priced_usage`` as a migration's up script defines it, renamed."""
+    text = (MIGRATIONS / f"{stem}.up.sql").read_text()
+    found = re.search(
+        r"CREATE OR REPLACE FUNCTION tenantcost_priced_usage\(.*?\n\$\$;", text, re.DOTALL
+    )
+    assert found, stem
+    return found.group(0).replace("FUNCTION tenantcost_priced_usage(", f"FUNCTION {name}(", 1)
+
+
+def install(conn: Connection, stem: str) -> None:
+    conn.execute(f"DROP FUNCTION IF EXISTS tenantcost_priced_usage{SIGNATURE}")
+    conn.execute(function_text(stem, "tenantcost_priced_usage"))
+    conn.commit()
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one(url: str, month: str, variant: str) -> dict[str, Any]:
+    new = variant == "new"
+    base = get_settings()
+    settings = base.model_copy(
+        update={"pricing_work_mem_mb": base.pricing_work_mem_mb if new else 4}
+    )
+    helpers = base.pricing_connections - 1 if new else 0
+    period = month_period(month)
+    with connect(url) as conn:
+        install(conn, "0020_usage_rollup" if new else "0010_cost_model")
+        conn.execute(
+            "INSERT INTO tenant_usage_changed_days (day) SELECT d::date FROM "
+            "generate_series(%s::date, %s::date, interval '1 day') d ON CONFLICT DO NOTHING",
+            (period.start.date(), (period.end - HOUR).date()),
+        )
+        conn.commit()
+        more = [connect(url) for _ in range(helpers)]
+        try:
+            pids = [
+                c.execute("SELECT pg_backend_pid() AS p").fetchone()["p"]  # type: ignore[index]
+                for c in (conn, *more)
+            ]
+            load = Path("/proc/loadavg").read_text().split()[0]
+            cpu0, own0, began = [_cpu(p) for p in pids], os.times(), time.perf_counter()
+            result = attribute_period(conn, period, settings=settings, more=more)
+            seconds = time.perf_counter() - began
+            own1, cpu1 = os.times(), [_cpu(p) for p in pids]
+        finally:
+            for c in more:
+                c.close()
+        ledger = conn.execute(
+            "SELECT md5(string_agg(concat_ws('|', line, tenant_id, driver, source, price_book, "
+            "quantity, amount), ',' ORDER BY line, tenant_id, driver, source, price_book, "
+            "amount)) AS h FROM tenant_cost_ledger WHERE period = %s",
+            (month,),
+        ).fetchone()
+    return {
+        "variant": variant,
+        "seconds": round(seconds, 2),
+        "server_cpu_s": round(sum(cpu1) - sum(cpu0), 2),
+        "own_cpu_s": round(own1.user - own0.user + own1.system - own0.system, 2),
+        "connections": 1 + helpers,
+        "work_mem_mb": settings.pricing_work_mem_mb,
+        "loadavg": f"{load}-{Path('/proc/loadavg').read_text().split()[0]}",
+        "total": str(result.total),
+        "ledger_md5": ledger["h"],  # type: ignore[index]
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    end = hour_of(datetime.now(UTC))
+    start = end - args.hours * HOUR
+    month = busiest_month(start, end)
+    out: dict[str, Any] = {"tenants": args.tenants, "hours": args.hours, "month": month}
+    with tempfile.TemporaryDirectory(prefix="tenantcost-bench-reprice-") as tmp:
+        server = EmbeddedServer(Path(tmp) / "pg")
+        url = server.start()
+        try:
+            migrate.upgrade(url)
+            with connect(url) as conn:
+                for book in shipped_price_books():
+                    import_book(conn, book)
+                load_demo(conn, tenants=args.tenants, seed=args.seed, replace=True)
+                out["usage_rows"] = write_usage(conn, start, end, args.seed, console)
+                price_window(conn, start, end, console)
+                conn.commit()
+            runs = []
+            for _ in range(args.rounds):
+                for variant in ("base", "new"):
+                    runs.append(one(url, month, variant))
+                    console.print(runs[-1], highlight=False)
+            out["runs"] = runs
+        finally:
+            server.destroy()
+    same = {(r["total"], r["ledger_md5"]) for r in out["runs"]}
+    out["identical"] = len(same) == 1
+    console.print(f"every run gave the same total and ledger: {out['identical']}")
+    args.json_dir.mkdir(parents=True, exist_ok=True)
+    path = args.json_dir / f"reprice_{args.tenants}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    console.print(f"wrote {path}")
+    return 0 if out["identical"] else 1
