@@ -8,9 +8,11 @@ root ``--help`` (a test checks that line against the command's own help).
 
 from __future__ import annotations
 
+import functools
+import gc
 import importlib
 import sys
-from difflib import get_close_matches
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -151,6 +153,7 @@ def load_command(name: str) -> Any:
     command = typer.main.get_command(target)
     command.name = name
     tidy_help(command)
+    collect_garbage_when_run(command)
     return command
 
 
@@ -164,7 +167,39 @@ def load_function(name: str, function: Any) -> Any:
     command = typer.main.get_command(sub)
     command.name = name
     tidy_help(command)
+    collect_garbage_when_run(command)
     return command
+
+
+#: True while :func:`main` holds the cyclic garbage collector off (start-up).
+_startup_gc_off = False
+
+
+def collect_garbage_when_run(command: Any) -> None:
+    """Turn the cyclic garbage collector back on when a command's own code starts.
+
+    :func:`main` turns it off for start-up: importing a command allocates tens of thousands of
+    objects that live as long as the process (modules, classes, pydantic and Typer schemas),
+    and the collector would only traverse them again and again (~8 % of a report's CPU). When
+    a command's callback starts, what exists is frozen (never traversed again) and collection
+    resumes, so a long-running command (``serve``, ``collect --every``) collects as usual."""
+    for sub in getattr(command, "commands", {}).values():
+        collect_garbage_when_run(sub)
+    if command.callback is not None and not hasattr(command, "commands"):
+        command.callback = _with_gc(command.callback)
+
+
+def _with_gc(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        global _startup_gc_off
+        if _startup_gc_off:
+            _startup_gc_off = False
+            gc.freeze()
+            gc.enable()
+        return callback(*args, **kwargs)
+
+    return run
 
 
 class LazyGroup(TyperGroup):
@@ -293,6 +328,8 @@ class TenantcostGroup(LazyGroup):
         except Exception as exc:
             message = getattr(exc, "message", None)
             if message and args and message.startswith("No such command"):
+                from difflib import get_close_matches
+
                 matches = get_close_matches(args[0], self.list_commands(ctx))
                 if matches:
                     names = ", ".join(repr(m) for m in matches)
@@ -373,7 +410,12 @@ def root(
 
 
 def main() -> None:
-    """Run the CLI; a UserError becomes one message on stderr and exit code 2."""
+    """Run the CLI; a UserError becomes one message on stderr and exit code 2. The garbage
+    collector is off until the command's own code starts (see :func:`collect_garbage_when_run`)."""
+    global _startup_gc_off
+    if gc.isenabled():
+        gc.disable()
+        _startup_gc_off = True
     try:
         app()
     except UserError as exc:  # raised while reading settings, before any command runs

@@ -265,3 +265,33 @@ def test_a_typo_suggests_the_command_even_before_it_is_loaded() -> None:
     assert result.exit_code == 2 and "Did you mean 'report'" in result.output
     result = CliRunner().invoke(app, ["outbx"])
     assert result.exit_code == 2 and "Did you mean 'outbox'?" in result.output
+
+
+def test_the_collector_is_off_for_start_up_and_back_on_when_the_command_runs() -> None:
+    """main() holds the cyclic garbage collector off while a command loads; the command's
+    own code runs with it on (a long-running command collects as usual)."""
+    code = (
+        "import gc, sys\n"
+        "from tenantcost import cli\n"
+        "seen = []\n"
+        "wrap = cli._with_gc\n"
+        "def probe(callback):\n"
+        "    def inside(*a, **k):\n"
+        "        seen.append(('inside', gc.isenabled()))\n"
+        "        return callback(*a, **k)\n"
+        "    wrapped = wrap(inside)\n"
+        "    def before(*a, **k):\n"
+        "        seen.append(('before', gc.isenabled()))\n"
+        "        return wrapped(*a, **k)\n"
+        "    return before\n"
+        "cli._with_gc = probe\n"
+        "sys.argv = ['tenantcost', 'model', 'cost', '--format', 'json']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "print(seen, gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "[('before', False), ('inside', True)] True True", result.stderr
+    assert json.loads(result.stdout)  # the command ran and printed its rows
