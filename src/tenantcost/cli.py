@@ -409,6 +409,52 @@ def root(
     """Per-tenant cost, revenue and margin."""
 
 
+class _Deferred(type):
+    """A stand-in class that imports its real class on first use (a call or an attribute)."""
+
+    _home: str
+
+    def _real(cls) -> Any:
+        return getattr(importlib.import_module(cls._home), cls.__name__)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls._real()(*args, **kwargs)
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(cls._real(), name)
+
+
+#: Modules typer.rich_utils imports at load time for what help in "rich" markup mode never
+#: uses: Markdown (markup mode "markdown": markdown-it and Pygments) and Traceback (pretty
+#: exceptions, which the app turns off; rich.pretty, attrs). About a third of ``--help``.
+HELP_UNUSED = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
+
+
+def import_help_renderer() -> None:
+    """Import Typer's Rich help renderer without the modules in :data:`HELP_UNUSED`: while it
+    loads they are stand-ins whose classes import the real ones on first use; afterwards the
+    stand-ins leave ``sys.modules``, so any later import gets the real modules. The help
+    printed is the same (a test compares it)."""
+    if "typer.rich_utils" in sys.modules:
+        return
+    from types import ModuleType
+
+    placed: dict[str, ModuleType] = {}
+    for name, attribute in HELP_UNUSED.items():
+        if name not in sys.modules:
+            module = ModuleType(name, "stand-in while typer.rich_utils loads")
+            setattr(module, attribute, _Deferred(attribute, (), {"_home": name}))
+            placed[name] = sys.modules[name] = module
+    try:
+        importlib.import_module("typer.rich_utils")
+    finally:
+        for name, module in placed.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
 def main() -> None:
     """Run the CLI; a UserError becomes one message on stderr and exit code 2. The garbage
     collector is off until the command's own code starts (see :func:`collect_garbage_when_run`)."""
@@ -416,6 +462,8 @@ def main() -> None:
     if gc.isenabled():
         gc.disable()
         _startup_gc_off = True
+    if len(sys.argv) < 2 or "--help" in sys.argv[1:]:
+        import_help_renderer()
     try:
         app()
     except UserError as exc:  # raised while reading settings, before any command runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -295,3 +296,54 @@ def test_the_collector_is_off_for_start_up_and_back_on_when_the_command_runs() -
     last = result.stderr.strip().splitlines()[-1]
     assert last == "[('before', False), ('inside', True)] True True", result.stderr
     assert json.loads(result.stdout)  # the command ran and printed its rows
+
+
+def _help_via_main(args: list[str], before: str = "") -> subprocess.CompletedProcess[str]:
+    code = (
+        f"{before}\nimport sys\nfrom tenantcost.cli import main\n"
+        f"sys.argv = ['tenantcost', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import json\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "100", "TERM": "dumb"},
+    )
+
+
+@pytest.mark.parametrize("args", [["--help"], ["report", "--help"], ["model", "cost", "--help"]])
+def test_help_skips_the_markdown_and_traceback_renderers_and_prints_the_same(
+    args: list[str],
+) -> None:
+    light = _help_via_main(args)
+    loaded = set(json.loads(light.stderr.splitlines()[-1]))
+    assert "typer.rich_utils" in loaded
+    assert not {"markdown_it", "pygments", "rich.pretty", "rich.syntax"} & loaded
+    assert not {"rich.markdown", "rich.traceback"} & loaded  # the stand-ins are gone
+    # the same help as Typer's renderer loaded the ordinary way (everything imported first)
+    full = _help_via_main(args, before="import typer.rich_utils")
+    assert "markdown_it" in set(json.loads(full.stderr.splitlines()[-1]))
+    assert light.stdout == full.stdout and "Usage: tenantcost" in light.stdout
+
+
+def test_the_stand_ins_load_the_real_classes_when_used() -> None:
+    code = (
+        "import sys\nfrom tenantcost.cli import import_help_renderer\n"
+        "import_help_renderer()\n"
+        "import typer.rich_utils as ru\n"
+        "assert 'markdown_it' not in sys.modules\n"
+        "import rich.markdown, rich.traceback\n"
+        "assert isinstance(ru.Markdown('*x*'), rich.markdown.Markdown)\n"
+        "try:\n    1 / 0\nexcept ZeroDivisionError as exc:\n"
+        "    tb = ru.Traceback.from_exception(type(exc), exc, exc.__traceback__)\n"
+        "assert isinstance(tb, rich.traceback.Traceback)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "ok"
