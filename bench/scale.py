@@ -59,7 +59,7 @@ from tenantcost.db import migrate
 from tenantcost.db.connect import Connection, connect
 from tenantcost.db.embedded import EmbeddedServer
 from tenantcost.demo.fleet import load_demo
-from tenantcost.demo.history import DEMO_SOURCE
+from tenantcost.demo.history import DEMO_SOURCE, history_insert
 from tenantcost.demo.history import sql as demo_sql
 from tenantcost.pricing.book import shipped_price_books
 from tenantcost.pricing.store import import_book
@@ -290,10 +290,12 @@ def write_usage(
         task = progress.add_task("usage evidence, days", total=len(chunks))
         for first, last in chunks:
             cur = conn.execute(
-                demo_sql("history_insert"),
+                history_insert(),
                 {
-                    "start": first,
-                    "end": last,
+                    "start": start,
+                    "end": end,
+                    "from": first,
+                    "to": last,
                     "seed": seed,
                     "memory_mb": settings.connection_memory_mb,
                     "spike": end - 2 * HOUR,
