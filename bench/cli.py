@@ -8,7 +8,10 @@ attributed, and ``report health`` / ``report tenant-costs --top 5`` are timed ag
 (the embedded server is found already running, as on a machine where it is up).
 
 Each run's wall time and CPU time (user + system of the child) are recorded; on a busy
-machine the CPU time is the steadier figure. ``--src DIR`` times another source tree (e.g.
+machine the CPU time is the steadier figure. tenantcost's bytecode is compiled first
+(``compileall``), as a person's own first run leaves it (and a wheel install does at
+install time): with ``PYTHONDONTWRITEBYTECODE`` set, as in the sandbox these figures were
+first taken in, every run would otherwise compile the package's modules again. ``--src DIR`` times another source tree (e.g.
 the base commit unpacked with ``git archive``) with the same interpreter, for a before/after.
 
 ``python -m bench cli [--runs 15] [--src DIR] [--database] [--json bench/results/cli.json]``
@@ -155,7 +158,22 @@ def time_commands(
     return results
 
 
+def compile_package(src: Path | None) -> Path:
+    """Compile the timed tenantcost package's modules to bytecode (``__pycache__``)."""
+    import compileall
+
+    if src is not None:
+        package = src / "tenantcost"
+    else:
+        import tenantcost
+
+        package = Path(tenantcost.__file__).parent
+    compileall.compile_dir(str(package), quiet=1)
+    return package
+
+
 def run(args: argparse.Namespace) -> int:
+    compile_package(args.src)
     base = executable(args.src)
     with contextlib.ExitStack() as stack:
         commands = COMMANDS
