@@ -347,3 +347,16 @@ def test_the_stand_ins_load_the_real_classes_when_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "ok"
+
+
+def test_a_report_loads_the_settings_without_croniter() -> None:
+    """The report schedules' cron expressions are read by croniter only when they are not the
+    shipped ones (a report never needs it)."""
+    loaded = all_modules_after(
+        "from tenantcost.cli import load_command\n"
+        "load_command('report').get_command(None, 'health')\n"
+        "from tenantcost.config import load_settings\n"
+        "assert load_settings().report_weekly_cron == '0 6 * * 1'"
+    )
+    assert "tenantcost.report.cli" in loaded and "tenantcost.config" in loaded
+    assert "croniter" not in loaded
