@@ -455,11 +455,12 @@ def import_help_renderer() -> None:
                 del sys.modules[name]
 
 
-def main() -> None:
+def main(*, collector_paused: bool = False) -> None:
     """Run the CLI; a UserError becomes one message on stderr and exit code 2. The garbage
-    collector is off until the command's own code starts (see :func:`collect_garbage_when_run`)."""
+    collector is off until the command's own code starts (see :func:`collect_garbage_when_run`);
+    ``collector_paused``: the caller paused it for this (``tenantcost.launch``)."""
     global _startup_gc_off
-    if gc.isenabled():
+    if collector_paused or gc.isenabled():
         gc.disable()
         _startup_gc_off = True
     if len(sys.argv) < 2 or "--help" in sys.argv[1:]:

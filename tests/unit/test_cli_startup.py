@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -287,7 +288,8 @@ def test_the_collector_is_off_for_start_up_and_back_on_when_the_command_runs() -
         "    return before\n"
         "cli._with_gc = probe\n"
         "sys.argv = ['tenantcost', 'model', 'cost', '--format', 'json']\n"
-        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "from tenantcost.launch import main\n"  # the console script's entry point
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print(seen, gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)\n"
     )
     result = subprocess.run(
@@ -360,3 +362,55 @@ def test_a_report_loads_the_settings_without_croniter() -> None:
     )
     assert "tenantcost.report.cli" in loaded and "tenantcost.config" in loaded
     assert "croniter" not in loaded
+
+
+def test_the_entry_point_loads_the_cli_without_a_collection(tmp_path: Path) -> None:
+    """The console script (tenantcost.launch) pauses the collector before Typer and Rich load:
+    `tenantcost --version` runs without a single collection (Typer's import alone would
+    trigger dozens). Bytecode is compiled first, as after a first run (compiling a module
+    may collect whatever the collector's state)."""
+
+    import tenantcost
+
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path)}
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(tenantcost.__file__).parent)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    code = (
+        "import gc, sys\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(phase))\n"
+        "sys.argv = ['tenantcost', '--version']\n"
+        "from tenantcost.launch import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(len(runs), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.stdout.strip() == "tenantcost 0.1.0"
+    assert result.stderr.strip().splitlines()[-1] == "0"
+    # the same import with the collector on: it does collect (the test can fail)
+    plain = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gc, sys\nruns = []\ngc.callbacks.append(lambda p, i: runs.append(p))\n"
+            "import tenantcost.cli\nprint(len(runs))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    assert int(plain.stdout.strip()) > 0
