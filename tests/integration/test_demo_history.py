@@ -150,3 +150,22 @@ def test_a_staged_row_without_a_catalogued_metric_fails_the_attach(conn: Any) ->
         "SELECT 1 FROM pg_inherits WHERE inhparent = 'tenant_usage_hourly'::regclass"
     ).fetchall()
     conn.execute("DROP TABLE demo_history_load_2026_10")
+
+
+def test_a_row_trigger_on_the_evidence_keeps_the_ordinary_insert(conn: Any) -> None:
+    """Rows attached as a partition would not pass a row-level trigger of the evidence table;
+    with one present, a fresh month's rows go through the table and the trigger sees each."""
+    conn.execute("CREATE TABLE seen_rows (n bigint NOT NULL)")
+    conn.execute("INSERT INTO seen_rows VALUES (0)")
+    conn.execute(
+        "CREATE FUNCTION count_row() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN UPDATE seen_rows SET n = n + 1; RETURN NEW; END $$"
+    )
+    conn.execute(
+        "CREATE TRIGGER count_row AFTER INSERT ON tenant_usage_hourly "
+        "FOR EACH ROW EXECUTE FUNCTION count_row()"
+    )
+    result = load_history(conn, days=1, seed=3, now=NOW)
+    seen = conn.execute("SELECT n FROM seen_rows").fetchone()["n"]
+    stored = conn.execute("SELECT count(*) AS n FROM tenant_usage_hourly").fetchone()["n"]
+    assert seen == stored == result.evidence_rows > 0

@@ -205,8 +205,11 @@ def attach_months(
     the foreign key to telemetry_metrics for every row (a row without a catalogued metric
     fails the attach, and with it the load); other writers keep the per-row check. The
     days are marked changed, as the statement triggers do for rows inserted through the
-    table. A month that gained evidence meanwhile takes the rows by an ordinary insert."""
+    table. A month that gained evidence meanwhile takes the rows by an ordinary insert, and
+    so does every month when the table has row-level triggers (attached rows would skip
+    them)."""
     evidence = pgsql.Identifier(EVIDENCE)
+    row_triggers = bool(_one(conn, sql("evidence_row_triggers"), {}))
     for month in months:
         staging = pgsql.Identifier(staging_table(month))
         name = str(_one(conn, "SELECT tenantcost_ensure_usage_partition(%s)", (month,)))
@@ -214,7 +217,7 @@ def attach_months(
         bound = str(_one(conn, sql("partition_bound"), {"partition": name}))
         conn.execute(pgsql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(partition))
         empty = not conn.execute(pgsql.SQL("SELECT 1 FROM {} LIMIT 1").format(partition)).fetchone()
-        if not empty:
+        if row_triggers or not empty:
             conn.execute(pgsql.SQL("INSERT INTO {} SELECT * FROM {}").format(evidence, staging))
             conn.execute(pgsql.SQL("DROP TABLE {}").format(staging))
             continue

@@ -174,3 +174,12 @@ SELECT DISTINCT (d AT TIME ZONE 'UTC')::date
   FROM generate_series(%(from)s::timestamptz, %(to)s::timestamptz - interval '1 hour',
                        interval '1 hour') AS d
 ON CONFLICT (day) DO NOTHING;
+
+-- name: evidence_row_triggers
+-- Row-level triggers of the evidence table other than the foreign key's: rows attached as a
+-- partition would skip them, so their presence keeps the ordinary insert.
+SELECT EXISTS (
+    SELECT 1 FROM pg_trigger
+     WHERE tgrelid = 'tenant_usage_hourly'::regclass AND NOT tgisinternal
+       AND tgtype::int & 1 = 1
+) AS any;
