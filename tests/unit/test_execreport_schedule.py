@@ -139,5 +139,5 @@ def test_the_shipped_schedules_are_valid_and_other_values_are_still_checked(
         utc(2026, 12, 1, 6),
     ]
     monkeypatch.setenv("TENANTCOST_REPORT_WEEKLY_CRON", "0 6 * * 9")
-    with pytest.raises(UserError, match="report_weekly_cron.*not a five-field cron"):
+    with pytest.raises(UserError, match=r"report_weekly_cron.*not a five-field cron"):
         load_settings()
