@@ -100,14 +100,19 @@ def load_history(
         for month in months:
             conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (month,))
         pricing = pricing_params(conn, settings)
+        distributed = bool(_one(conn, sql("citus_loaded"), {})) and bool(
+            _one(conn, sql("distributed_evidence"), {})
+        )
         # A month without any evidence yet (the first `make run`) is written into a staging
         # table and attached as the month's partition: PostgreSQL then builds the indexes
         # once and checks the foreign key once for all its rows (attach_months), instead of
         # per row. Months that hold evidence (a reload, real telemetry) are written in place.
+        # (Only on a plain PostgreSQL table: a Citus-distributed one keeps the in-place write.)
         fresh = [
             m
             for m in months
             if not _one(conn, sql("month_has_evidence"), {"from": m, "to": add_months(m, 1)})
+            and not distributed
         ]
     progress(f"{days} days of usage evidence")
 

@@ -183,3 +183,13 @@ SELECT EXISTS (
      WHERE tgrelid = 'tenant_usage_hourly'::regclass AND NOT tgisinternal
        AND tgtype::int & 1 = 1
 ) AS any;
+
+-- name: citus_loaded
+-- Whether the Citus catalogue exists (then distributed_evidence can be asked).
+SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS any;
+
+-- name: distributed_evidence
+-- Whether Citus distributes the evidence table (`tenantcost db distribute`).
+SELECT EXISTS (
+    SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'tenant_usage_hourly'::regclass
+) AS any;
