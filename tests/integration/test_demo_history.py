@@ -169,3 +169,21 @@ def test_a_row_trigger_on_the_evidence_keeps_the_ordinary_insert(conn: Any) -> N
     seen = conn.execute("SELECT n FROM seen_rows").fetchone()["n"]
     stored = conn.execute("SELECT count(*) AS n FROM tenant_usage_hourly").fetchone()["n"]
     assert seen == stored == result.evidence_rows > 0
+
+
+def test_evidence_written_is_called_once_the_evidence_is_in_and_before_pricing(
+    conn: Any, migrated_url: str
+) -> None:
+    """The main job starts its telemetry workload from this hook: the evidence must be
+    committed (another connection sees it) and not yet priced."""
+    seen: list[tuple[int, int]] = []
+
+    def look() -> None:
+        with psycopg.connect(migrated_url, row_factory=dict_row, autocommit=True) as other:
+            rows = other.execute("SELECT count(*) AS n FROM tenant_usage_hourly").fetchone()
+            priced = other.execute("SELECT count(*) AS n FROM tenant_cost_daily").fetchone()
+            seen.append((rows["n"], priced["n"]))
+
+    result = load_history(conn, days=1, seed=3, now=NOW, evidence_written=look)
+    assert seen == [(result.evidence_rows, 0)] and result.evidence_rows > 0
+    assert conn.execute("SELECT count(*) AS n FROM tenant_cost_daily").fetchone()["n"] > 0

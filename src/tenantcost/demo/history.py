@@ -77,6 +77,7 @@ def load_history(
     settings: Settings | None = None,
     progress: Callable[[str], None] = lambda _m: None,
     more: Sequence[Connection] = (),
+    evidence_written: Callable[[], None] = lambda: None,
 ) -> HistoryResult:
     """Write ``days`` of demo evidence up to the current hour and price it like real usage:
     every day, the recent hours, and each month it touches (past months close on their own
@@ -84,7 +85,9 @@ def load_history(
 
     With ``more`` connections the window is cut into whole-day slices written and priced at
     once, one per connection (a bulk load is CPU-bound in the server: two cores, two
-    connections); the slices commit together or not at all."""
+    connections); the slices commit together or not at all. ``evidence_written`` is called
+    once the evidence is committed, before it is priced (the main job starts its telemetry
+    workload then, to use the core the single-connection pricing steps leave idle)."""
     settings = settings or get_settings()
     end = hour_of(now or datetime.now(UTC))
     start = end - timedelta(days=days)
@@ -164,6 +167,7 @@ def load_history(
     # for a million rows it believes absent takes minutes.
     with conn.transaction():
         conn.execute("ANALYZE tenant_usage_hourly")
+    evidence_written()
     progress("pricing every day")
     in_parallel(price)
     progress("pricing the recent hours")
