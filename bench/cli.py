@@ -8,10 +8,16 @@ attributed, and ``report health`` / ``report tenant-costs --top 5`` are timed ag
 (the embedded server is found already running, as on a machine where it is up).
 
 Each run's wall time and CPU time (user + system of the child) are recorded; on a busy
-machine the CPU time is the steadier figure. ``--src DIR`` times another source tree (e.g.
+machine the CPU time is the steadier figure. tenantcost's bytecode is compiled first
+(``compileall``), as a person's own first run leaves it (and a wheel install does at
+install time): with ``PYTHONDONTWRITEBYTECODE`` set, as in the sandbox these figures were
+first taken in, every run would otherwise compile the package's modules again. ``--src DIR`` times another source tree (e.g.
 the base commit unpacked with ``git archive``) with the same interpreter, for a before/after.
 
-``python -m bench cli [--runs 15] [--src DIR] [--database] [--json bench/results/cli.json]``
+``--against DIR`` times a second tree in the same rounds, alternating run by run, so both see
+the same load (on a shared machine the CPU ratio is the figure to trust).
+
+``python -m bench cli [--runs 15] [--src DIR] [--against DIR] [--database] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -48,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, help="Write the results here.")
     parser.add_argument(
         "--src", type=Path, default=None, help="Time this source tree's tenantcost instead."
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="Also time this source tree (e.g. the base commit), alternating run by run with "
+        "the timed one, so both see the same load on a shared machine.",
     )
     parser.add_argument(
         "--database",
@@ -100,9 +113,12 @@ def demo_database() -> Iterator[None]:
 def executable(src: Path | None = None) -> list[str]:
     """The installed ``tenantcost`` script beside this interpreter, or ``src``'s package."""
     if src is not None:
+        # the tree's own entry point (tenantcost.launch since it exists, else cli.main)
         code = (
-            f"import sys; sys.path.insert(0, {str(src.resolve())!r}); "
-            "sys.argv[0] = 'tenantcost'; from tenantcost.cli import main; main()"
+            f"import sys; sys.path.insert(0, {str(src.resolve())!r}); sys.argv[0] = 'tenantcost'\n"
+            "try:\n    from tenantcost.launch import main\n"
+            "except ImportError:\n    from tenantcost.cli import main\n"
+            "main()"
         )
         return [sys.executable, "-c", code]
     script = Path(sys.executable).parent / "tenantcost"
@@ -155,14 +171,78 @@ def time_commands(
     return results
 
 
+def _summary(measured: list[tuple[float, float]]) -> dict[str, float]:
+    walls = [wall for wall, _ in measured]
+    return {
+        "min_s": round(min(walls), 3),
+        "median_s": round(statistics.median(walls), 3),
+        "cpu_median_s": round(statistics.median(cpu for _, cpu in measured), 3),
+    }
+
+
+def time_against(
+    base: list[str],
+    other: list[str],
+    commands: tuple[tuple[str, tuple[str, ...], float], ...],
+    runs: int,
+    warmup: int,
+) -> list[dict[str, Any]]:
+    """Each command of both trees, alternating run by run (this tree, then the other), with
+    the 1-minute load average at each round; the CPU ratio is the steadier comparison."""
+    results: list[dict[str, Any]] = []
+    print(f"{'command':<40} {'cpu med':>7} {'other':>7} {'ratio':>6} {'wall med':>8} {'other':>7}")
+    for label, extra, target in commands:
+        mine, theirs, loads = [], [], []
+        for _ in range(warmup):
+            time_once([*base, *extra])
+            time_once([*other, *extra])
+        for _ in range(runs):
+            mine.append(time_once([*base, *extra]))
+            theirs.append(time_once([*other, *extra]))
+            loads.append(os.getloadavg()[0])
+        row: dict[str, Any] = {"command": label, "runs": runs, "target_s": target}
+        row.update(_summary(mine))
+        row["against"] = _summary(theirs)
+        row["cpu_ratio"] = round(row["cpu_median_s"] / row["against"]["cpu_median_s"], 3)
+        row["load_average_1m"] = [round(min(loads), 2), round(max(loads), 2)]
+        results.append(row)
+        print(
+            f"{label:<40} {row['cpu_median_s']:>7.3f} {row['against']['cpu_median_s']:>7.3f}"
+            f" {row['cpu_ratio']:>6.2f} {row['median_s']:>8.3f} {row['against']['median_s']:>7.3f}"
+            f"  load {row['load_average_1m'][0]}-{row['load_average_1m'][1]}"
+        )
+    return results
+
+
+def compile_package(src: Path | None) -> Path:
+    """Compile the timed tenantcost package's modules to bytecode (``__pycache__``)."""
+    import compileall
+
+    if src is not None:
+        package = src / "tenantcost"
+    else:
+        import tenantcost
+
+        package = Path(tenantcost.__file__).parent
+    compileall.compile_dir(str(package), quiet=1)
+    return package
+
+
 def run(args: argparse.Namespace) -> int:
+    compile_package(args.src)
     base = executable(args.src)
+    if args.against is not None:
+        compile_package(args.against)
     with contextlib.ExitStack() as stack:
         commands = COMMANDS
         if args.database:
             stack.enter_context(demo_database())
             commands = COMMANDS + DB_COMMANDS
-        results = time_commands(base, commands, args.runs, args.warmup)
+        if args.against is not None:
+            other = executable(args.against)
+            results = time_against(base, other, commands, args.runs, args.warmup)
+        else:
+            results = time_commands(base, commands, args.runs, args.warmup)
         load = os.getloadavg()[0]
     if args.json is not None:
         payload = {
@@ -173,10 +253,11 @@ def run(args: argparse.Namespace) -> int:
                 "load_average_1m": round(load, 2),
             },
             "source": str(args.src) if args.src else "installed",
+            "against": str(args.against) if args.against else None,
             "results": results,
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return 0 if all(r["met"] for r in results) else 1
+    return 0 if all(r.get("met", True) for r in results) else 1
 
 
 if __name__ == "__main__":

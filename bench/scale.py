@@ -66,7 +66,7 @@ from tenantcost.db import migrate
 from tenantcost.db.connect import Connection, connect
 from tenantcost.db.embedded import EmbeddedServer
 from tenantcost.demo.fleet import load_demo
-from tenantcost.demo.history import DEMO_SOURCE
+from tenantcost.demo.history import DEMO_SOURCE, history_insert
 from tenantcost.demo.history import sql as demo_sql
 from tenantcost.pricing.book import shipped_price_books
 from tenantcost.pricing.store import import_book
@@ -331,7 +331,7 @@ def write_usage(
         task = progress.add_task("usage evidence, days", total=len(chunks))
         for first, last in chunks:
             cur = conn.execute(
-                demo_sql("history_insert"),
+                history_insert(),
                 {
                     "start": start,
                     "end": end,

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from tenantcost.cli import main
+from tenantcost.launch import main
 
 main()

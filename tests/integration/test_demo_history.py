@@ -97,3 +97,93 @@ def test_two_connections_write_what_one_writes(conn: Any, migrated_url: str) -> 
         load_history(conn, days=5, seed=3, now=NOW, more=[second])
     assert snapshot() == alone
     assert len(alone[1]) == 6  # a part day at each end of the 5-day window, all priced
+
+
+def test_a_fresh_month_is_attached_as_its_partition_with_the_foreign_key_checked(
+    conn: Any,
+) -> None:
+    """A month without evidence is written into a staging table and attached: afterwards it
+    is the month's ordinary partition (its name, its indexes, the validated foreign key that
+    every other writer meets row by row), and no staging table is left."""
+    load_history(conn, days=3, seed=3, now=NOW)
+    parts = conn.execute(
+        "SELECT c.relname, (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid) AS idx, "
+        "(SELECT bool_and(k.convalidated) FROM pg_constraint k "
+        " WHERE k.conrelid = c.oid AND k.contype = 'f') AS fk "
+        "FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+        "WHERE h.inhparent = 'tenant_usage_hourly'::regclass"
+    ).fetchall()
+    # the two indexes of the evidence table (unique key, tenant) and the validated FK
+    assert parts == [{"relname": "tenant_usage_hourly_y2026m11", "idx": 2, "fk": True}]
+    assert not conn.execute(
+        "SELECT 1 FROM pg_class WHERE relname LIKE 'demo_history_load%%'"
+    ).fetchall()
+    # 3 days x 24 hours of 40 tenants: the rows went through the attach, none lost
+    hours = conn.execute("SELECT count(DISTINCT hour) AS n FROM tenant_usage_hourly").fetchone()
+    assert hours["n"] == 72
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        conn.execute(
+            "INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity) "
+            "VALUES (%s, NULL, 'query_count', 'no-such-source', 1)",
+            (NOW.replace(minute=0, day=19),),
+        )
+    with pytest.raises(psycopg.errors.UniqueViolation):  # the unique key holds too
+        conn.execute(
+            "INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity) "
+            "SELECT hour, tenant_id, metric, source, 1 FROM tenant_usage_hourly LIMIT 1"
+        )
+
+
+def test_a_staged_row_without_a_catalogued_metric_fails_the_attach(conn: Any) -> None:
+    from tenantcost.demo.history import attach_months, create_staging
+
+    month = datetime(2026, 10, 1, tzinfo=UTC)
+    create_staging(conn, month)
+    conn.execute(
+        "INSERT INTO demo_history_load_2026_10 (hour, tenant_id, metric, source, quantity) "
+        "VALUES ('2026-10-05 10:00Z', NULL, 'query_count', 'no-such-source', 1)"
+    )
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), conn.transaction():
+        attach_months(conn, [month], month, datetime(2026, 11, 1, tzinfo=UTC))
+    # rolled back: October has no partition, the staging table is as it was
+    assert not conn.execute(
+        "SELECT 1 FROM pg_inherits WHERE inhparent = 'tenant_usage_hourly'::regclass"
+    ).fetchall()
+    conn.execute("DROP TABLE demo_history_load_2026_10")
+
+
+def test_a_row_trigger_on_the_evidence_keeps_the_ordinary_insert(conn: Any) -> None:
+    """Rows attached as a partition would not pass a row-level trigger of the evidence table;
+    with one present, a fresh month's rows go through the table and the trigger sees each."""
+    conn.execute("CREATE TABLE seen_rows (n bigint NOT NULL)")
+    conn.execute("INSERT INTO seen_rows VALUES (0)")
+    conn.execute(
+        "CREATE FUNCTION count_row() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN UPDATE seen_rows SET n = n + 1; RETURN NEW; END $$"
+    )
+    conn.execute(
+        "CREATE TRIGGER count_row AFTER INSERT ON tenant_usage_hourly "
+        "FOR EACH ROW EXECUTE FUNCTION count_row()"
+    )
+    result = load_history(conn, days=1, seed=3, now=NOW)
+    seen = conn.execute("SELECT n FROM seen_rows").fetchone()["n"]
+    stored = conn.execute("SELECT count(*) AS n FROM tenant_usage_hourly").fetchone()["n"]
+    assert seen == stored == result.evidence_rows > 0
+
+
+def test_evidence_written_is_called_once_the_evidence_is_in_and_before_pricing(
+    conn: Any, migrated_url: str
+) -> None:
+    """The main job starts its telemetry workload from this hook: the evidence must be
+    committed (another connection sees it) and not yet priced."""
+    seen: list[tuple[int, int]] = []
+
+    def look() -> None:
+        with psycopg.connect(migrated_url, row_factory=dict_row, autocommit=True) as other:
+            rows = other.execute("SELECT count(*) AS n FROM tenant_usage_hourly").fetchone()
+            priced = other.execute("SELECT count(*) AS n FROM tenant_cost_daily").fetchone()
+            seen.append((rows["n"], priced["n"]))
+
+    result = load_history(conn, days=1, seed=3, now=NOW, evidence_written=look)
+    assert seen == [(result.evidence_rows, 0)] and result.evidence_rows > 0
+    assert conn.execute("SELECT count(*) AS n FROM tenant_cost_daily").fetchone()["n"] > 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,3 +267,150 @@ def test_a_typo_suggests_the_command_even_before_it_is_loaded() -> None:
     assert result.exit_code == 2 and "Did you mean 'report'" in result.output
     result = CliRunner().invoke(app, ["outbx"])
     assert result.exit_code == 2 and "Did you mean 'outbox'?" in result.output
+
+
+def test_the_collector_is_off_for_start_up_and_back_on_when_the_command_runs() -> None:
+    """main() holds the cyclic garbage collector off while a command loads; the command's
+    own code runs with it on (a long-running command collects as usual)."""
+    code = (
+        "import gc, sys\n"
+        "from tenantcost import cli\n"
+        "seen = []\n"
+        "wrap = cli._with_gc\n"
+        "def probe(callback):\n"
+        "    def inside(*a, **k):\n"
+        "        seen.append(('inside', gc.isenabled()))\n"
+        "        return callback(*a, **k)\n"
+        "    wrapped = wrap(inside)\n"
+        "    def before(*a, **k):\n"
+        "        seen.append(('before', gc.isenabled()))\n"
+        "        return wrapped(*a, **k)\n"
+        "    return before\n"
+        "cli._with_gc = probe\n"
+        "sys.argv = ['tenantcost', 'model', 'cost', '--format', 'json']\n"
+        "from tenantcost.launch import main\n"  # the console script's entry point
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(seen, gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "[('before', False), ('inside', True)] True True", result.stderr
+    assert json.loads(result.stdout)  # the command ran and printed its rows
+
+
+def _help_via_main(args: list[str], before: str = "") -> subprocess.CompletedProcess[str]:
+    code = (
+        f"{before}\nimport sys\nfrom tenantcost.cli import main\n"
+        f"sys.argv = ['tenantcost', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import json\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "100", "TERM": "dumb"},
+    )
+
+
+@pytest.mark.parametrize("args", [["--help"], ["report", "--help"], ["model", "cost", "--help"]])
+def test_help_skips_the_markdown_and_traceback_renderers_and_prints_the_same(
+    args: list[str],
+) -> None:
+    light = _help_via_main(args)
+    loaded = set(json.loads(light.stderr.splitlines()[-1]))
+    assert "typer.rich_utils" in loaded
+    assert not {"markdown_it", "pygments", "rich.pretty", "rich.syntax"} & loaded
+    assert not {"rich.markdown", "rich.traceback"} & loaded  # the stand-ins are gone
+    # the same help as Typer's renderer loaded the ordinary way (everything imported first)
+    full = _help_via_main(args, before="import typer.rich_utils")
+    assert "markdown_it" in set(json.loads(full.stderr.splitlines()[-1]))
+    assert light.stdout == full.stdout and "Usage: tenantcost" in light.stdout
+
+
+def test_the_stand_ins_load_the_real_classes_when_used() -> None:
+    code = (
+        "import sys\nfrom tenantcost.cli import import_help_renderer\n"
+        "import_help_renderer()\n"
+        "import typer.rich_utils as ru\n"
+        "assert 'markdown_it' not in sys.modules\n"
+        "import rich.markdown, rich.traceback\n"
+        "assert isinstance(ru.Markdown('*x*'), rich.markdown.Markdown)\n"
+        "try:\n    1 / 0\nexcept ZeroDivisionError as exc:\n"
+        "    tb = ru.Traceback.from_exception(type(exc), exc, exc.__traceback__)\n"
+        "assert isinstance(tb, rich.traceback.Traceback)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "ok"
+
+
+def test_a_report_loads_the_settings_without_croniter() -> None:
+    """The report schedules' cron expressions are read by croniter only when they are not the
+    shipped ones (a report never needs it)."""
+    loaded = all_modules_after(
+        "from tenantcost.cli import load_command\n"
+        "load_command('report').get_command(None, 'health')\n"
+        "from tenantcost.config import load_settings\n"
+        "assert load_settings().report_weekly_cron == '0 6 * * 1'"
+    )
+    assert "tenantcost.report.cli" in loaded and "tenantcost.config" in loaded
+    assert "croniter" not in loaded
+
+
+def test_the_entry_point_loads_the_cli_without_a_collection(tmp_path: Path) -> None:
+    """The console script (tenantcost.launch) pauses the collector before Typer and Rich load:
+    `tenantcost --version` runs without a single collection (Typer's import alone would
+    trigger dozens). Bytecode is compiled first, as after a first run (compiling a module
+    may collect whatever the collector's state)."""
+
+    import tenantcost
+
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path)}
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(tenantcost.__file__).parent)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    code = (
+        "import gc, sys\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(phase))\n"
+        "sys.argv = ['tenantcost', '--version']\n"
+        "from tenantcost.launch import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(len(runs), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.stdout.strip() == "tenantcost 0.1.0"
+    assert result.stderr.strip().splitlines()[-1] == "0"
+    # the same import with the collector on: it does collect (the test can fail)
+    plain = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gc, sys\nruns = []\ngc.callbacks.append(lambda p, i: runs.append(p))\n"
+            "import tenantcost.cli\nprint(len(runs))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    assert int(plain.stdout.strip()) > 0

@@ -121,3 +121,23 @@ def test_periods_far_out_of_range_are_refused_not_overflowed() -> None:
     ):
         with pytest.raises(UserError, match="out of range"):
             parse_period(kind, text)
+
+
+def test_the_shipped_schedules_are_valid_and_other_values_are_still_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings skip croniter for the shipped defaults (start-up time), so they must be valid
+    as written; any other value is checked when the settings load."""
+    from tenantcost.config import SHIPPED_CRONS, load_settings
+
+    for expression in SHIPPED_CRONS:
+        assert check_cron(expression) == expression
+    # daily 06:00, weekly Monday 06:00, monthly the 1st 06:00 (UTC)
+    assert [fire_times(e, utc(2026, 11, 30, 7), utc(2026, 12, 8))[0] for e in SHIPPED_CRONS] == [
+        utc(2026, 12, 1, 6),
+        utc(2026, 12, 7, 6),
+        utc(2026, 12, 1, 6),
+    ]
+    monkeypatch.setenv("TENANTCOST_REPORT_WEEKLY_CRON", "0 6 * * 9")
+    with pytest.raises(UserError, match=r"report_weekly_cron.*not a five-field cron"):
+        load_settings()

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from psycopg import sql as pgsql
+
 from tenantcost.attribution.ledger import (
     attribute_period,
     price_day_range,
@@ -52,6 +54,20 @@ def sql(name: str) -> str:
     return queries("tenantcost.demo")[name]
 
 
+#: The table every writer of usage evidence writes to (partitioned by month).
+EVIDENCE = "tenant_usage_hourly"
+
+
+def history_insert(target: str = EVIDENCE) -> pgsql.Composed:
+    """The demo evidence insert (``history_insert``) into ``target``: the evidence table or a
+    month's staging table (:func:`attach_months`)."""
+    return pgsql.SQL(sql("history_insert")).format(target=pgsql.Identifier(target))
+
+
+def staging_table(month: datetime) -> str:
+    return f"demo_history_load_{month:%Y_%m}"
+
+
 def load_history(
     conn: Connection,
     *,
@@ -61,6 +77,7 @@ def load_history(
     settings: Settings | None = None,
     progress: Callable[[str], None] = lambda _m: None,
     more: Sequence[Connection] = (),
+    evidence_written: Callable[[], None] = lambda: None,
 ) -> HistoryResult:
     """Write ``days`` of demo evidence up to the current hour and price it like real usage:
     every day, the recent hours, and each month it touches (past months close on their own
@@ -68,26 +85,49 @@ def load_history(
 
     With ``more`` connections the window is cut into whole-day slices written and priced at
     once, one per connection (a bulk load is CPU-bound in the server: two cores, two
-    connections); the slices commit together or not at all."""
+    connections); the slices commit together or not at all. ``evidence_written`` is called
+    once the evidence is committed, before it is priced (the main job starts its telemetry
+    workload then, to use the core the single-connection pricing steps leave idle)."""
     settings = settings or get_settings()
     end = hour_of(now or datetime.now(UTC))
     start = end - timedelta(days=days)
     conns = [conn, *more]
     slices = day_slices(start, end, len(conns))
     window = {"start": start, "end": end, "seed": seed, "spike": end - timedelta(hours=2)}
+    months = []
+    month = month_start(start)
+    while month < end:
+        months.append(month)
+        month = add_months(month, 1)
     with conn.transaction():  # partitions first (DDL would serialise the writers)
-        month = month_start(start)
-        while month < end:
+        for month in months:
             conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (month,))
-            month = add_months(month, 1)
         pricing = pricing_params(conn, settings)
+        distributed = bool(_one(conn, sql("citus_loaded"), {})) and bool(
+            _one(conn, sql("distributed_evidence"), {})
+        )
+        # A month without any evidence yet (the first `make run`) is written into a staging
+        # table and attached as the month's partition: PostgreSQL then builds the indexes
+        # once and checks the foreign key once for all its rows (attach_months), instead of
+        # per row. Months that hold evidence (a reload, real telemetry) are written in place.
+        # (Only on a plain PostgreSQL table: a Citus-distributed one keeps the in-place write.)
+        fresh = [
+            m
+            for m in months
+            if not _one(conn, sql("month_has_evidence"), {"from": m, "to": add_months(m, 1)})
+            and not distributed
+        ]
     progress(f"{days} days of usage evidence")
 
     def write(c: Connection, first: datetime, last: datetime) -> int:
-        bounds = {"from": first, "to": last, "source": DEMO_SOURCE}
-        c.execute(sql("history_delete"), bounds)
-        params = {**window, **bounds, "memory_mb": settings.connection_memory_mb}
-        return int(c.execute(sql("history_insert"), params).rowcount)
+        rows = 0
+        for a, b in month_pieces(first, last):
+            target = staging_table(month_start(a)) if month_start(a) in fresh else EVIDENCE
+            bounds = {"from": a, "to": b, "source": DEMO_SOURCE}
+            c.execute(sql("history_delete"), bounds)
+            params = {**window, **bounds, "memory_mb": settings.connection_memory_mb}
+            rows += int(c.execute(history_insert(target), params).rowcount)
+        return rows
 
     def price(c: Connection, first: datetime, last: datetime) -> list[str]:
         return price_day_range(c, first.date(), (last - HOUR).date(), settings, pricing=pricing)
@@ -108,18 +148,32 @@ def load_history(
     with conn.transaction():
         conn.execute(sql("history_delete"), {"from": None, "to": start, "source": DEMO_SOURCE})
         conn.execute(sql("history_delete"), {"from": end, "to": None, "source": DEMO_SOURCE})
-    rows = sum(in_parallel(write))
+        for month in fresh:
+            create_staging(conn, month)
+    try:
+        rows = sum(in_parallel(write))
+        with conn.transaction():
+            attach_months(conn, fresh, start, end)
+    finally:
+        with conn.transaction():
+            for month in fresh:  # left only when the load failed
+                conn.execute(
+                    pgsql.SQL("DROP TABLE IF EXISTS {}").format(
+                        pgsql.Identifier(staging_table(month))
+                    )
+                )
     # The evidence is in (committed: pricing is derived from it and re-runnable, as with real
     # telemetry). Statistics before pricing: a fresh cluster has none, and the pricing plan
     # for a million rows it believes absent takes minutes.
     with conn.transaction():
         conn.execute("ANALYZE tenant_usage_hourly")
+    evidence_written()
     progress("pricing every day")
     in_parallel(price)
     progress("pricing the recent hours")
     with conn.transaction():
         price_hours(conn, end - timedelta(days=8), end + HOUR, settings)
-    months = []
+    attributed = []
     month = month_start(start)
     while month <= end:
         period = month_period(f"{month:%Y-%m}")
@@ -127,9 +181,77 @@ def load_history(
         attribute_period(
             conn, period, settings=settings, as_of=end, reprice=False, reopen="demo history loaded"
         )
-        months.append(period.key)
+        attributed.append(period.key)
         month = add_months(month, 1)
-    return HistoryResult(days=days, evidence_rows=rows, months=months)
+    return HistoryResult(days=days, evidence_rows=rows, months=attributed)
+
+
+def _one(conn: Connection, query: str, params: Sequence[object] | dict[str, object]) -> object:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return next(iter(row.values()))
+
+
+def create_staging(conn: Connection, month: datetime) -> None:
+    """An empty table shaped like the evidence table (columns, defaults, CHECK constraints;
+    no indexes: the attach builds them once) for ``month``'s demo evidence."""
+    table = pgsql.Identifier(staging_table(month))
+    conn.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(table))
+    conn.execute(
+        pgsql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES)").format(
+            table, pgsql.Identifier(EVIDENCE)
+        )
+    )
+
+
+def attach_months(
+    conn: Connection, months: Sequence[datetime], start: datetime, end: datetime
+) -> None:
+    """Each month's staging table becomes the month's partition of the evidence table, in the
+    caller's transaction: the empty partition ``tenantcost_ensure_usage_partition`` made is
+    detached and dropped, the staging table takes its name and is attached with its bound.
+    Attaching builds the partition's indexes (the unique key rejects duplicates) and checks
+    the foreign key to telemetry_metrics for every row (a row without a catalogued metric
+    fails the attach, and with it the load); other writers keep the per-row check. The
+    days are marked changed, as the statement triggers do for rows inserted through the
+    table. A month that gained evidence meanwhile takes the rows by an ordinary insert, and
+    so does every month when the table has row-level triggers (attached rows would skip
+    them)."""
+    evidence = pgsql.Identifier(EVIDENCE)
+    row_triggers = bool(_one(conn, sql("evidence_row_triggers"), {}))
+    for month in months:
+        staging = pgsql.Identifier(staging_table(month))
+        name = str(_one(conn, "SELECT tenantcost_ensure_usage_partition(%s)", (month,)))
+        partition = pgsql.Identifier(name)
+        bound = str(_one(conn, sql("partition_bound"), {"partition": name}))
+        conn.execute(pgsql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(partition))
+        empty = not conn.execute(pgsql.SQL("SELECT 1 FROM {} LIMIT 1").format(partition)).fetchone()
+        if row_triggers or not empty:
+            conn.execute(pgsql.SQL("INSERT INTO {} SELECT * FROM {}").format(evidence, staging))
+            conn.execute(pgsql.SQL("DROP TABLE {}").format(staging))
+            continue
+        conn.execute(pgsql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(evidence, partition))
+        conn.execute(pgsql.SQL("DROP TABLE {}").format(partition))
+        conn.execute(pgsql.SQL("ALTER TABLE {} RENAME TO {}").format(staging, partition))
+        conn.execute(
+            pgsql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+                evidence,
+                partition,
+                pgsql.SQL(bound),
+            )
+        )
+        window = {"from": max(month, start), "to": min(add_months(month, 1), end)}
+        conn.execute(sql("mark_changed_days"), window)
+
+
+def month_pieces(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
+    """[first, last) cut at the starts of months (each piece lies in one partition)."""
+    cuts = []
+    month = add_months(month_start(first), 1)
+    while month < last:
+        cuts.append(month)
+        month = add_months(month, 1)
+    return list(itertools.pairwise([first, *cuts, last]))
 
 
 def day_slices(start: datetime, end: datetime, parts: int) -> list[tuple[datetime, datetime]]:

@@ -23,6 +23,7 @@ class JobState:
     loaded: bool = False  # the fleet was (re)loaded this run: its history is loaded too
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per step (bench/demo)
+    workload_done: bool = False  # the telemetry workload ran beside the history's pricing
 
 
 Step = tuple[str, Callable[[JobState, Callable[[str], None]], None]]
@@ -102,12 +103,30 @@ def _history(days: int) -> Callable[[JobState, Callable[[str], None]], None]:
     def step(state: JobState, say: Callable[[str], None]) -> None:
         """Demo usage evidence for the last ``days`` days, priced and attributed like real
         telemetry (only when the fleet was loaded this run: it belongs to those tenants)."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         from tenantcost.demo.history import load_history
 
         if not state.loaded:
             return
-        with connect(state.url) as conn, connect(state.url) as second:
-            result = load_history(conn, days=days, progress=say, more=[second])
+        # The telemetry workload (real queries in the tenants' own databases, collected into
+        # the current hour) runs beside the history's pricing, which prices on one connection
+        # for its last steps and leaves a core idle; the job's attribution step prices the
+        # current hour and month afterwards either way.
+        started: list[Future[None]] = []
+        with ThreadPoolExecutor(max_workers=1) as beside:
+
+            def start_workload() -> None:
+                started.append(beside.submit(_workload, state, lambda _message: None))
+
+            with connect(state.url) as conn, connect(state.url) as second:
+                result = load_history(
+                    conn, days=days, progress=say, more=[second], evidence_written=start_workload
+                )
+            say("the telemetry workload")
+            for future in started:
+                future.result()
+                state.workload_done = True
         state.notes.append(
             f"usage history: {result.days} days, {result.evidence_rows:,} evidence rows "
             f"(source 'demo', seed 002's tier profiles), priced and attributed for "
@@ -130,6 +149,8 @@ def _workload(state: JobState, say: Callable[[str], None]) -> None:
     each in its own database, and collect pg_stat_statements before and after."""
     from tenantcost.telemetry.workload import demo_loads, run_workload
 
+    if state.workload_done:  # ran beside the usage history's pricing
+        return
     with connect(state.url) as conn:
         picked = conn.execute(sql("workload_tenants")).fetchall()
     tenants = [(r["tenant_id"], r["name"]) for r in picked]

@@ -86,7 +86,8 @@ DELETE FROM tenant_usage_hourly
 -- quantities become NUMERIC, rounded to 6 places, as they are written. Rows go in hour order,
 -- so the unique key's index grows at its right edge. Only the hours [%(from)s, %(to)s) of
 -- the window [%(start)s, %(end)s) are written: the window is split so several connections
--- can write at once.
+-- can write at once. The target is tenant_usage_hourly, or a month's staging table that
+-- load_history attaches as that month's partition (see history.attach_months).
 WITH profile (tier, queries_day, seconds, vcpu, ram_mb, storage_gb, egress_gb_month) AS (
     VALUES ('FREE', 10::float8, 0.05::float8, 0.1::float8, 20::float8, 0.1::float8, 0.03::float8),
            ('STARTER', 50, 0.075, 0.15, 30, 2, 0.15),
@@ -141,7 +142,7 @@ WITH profile (tier, queries_day, seconds, vcpu, ram_mb, storage_gb, egress_gb_mo
       FROM shaped s
      ORDER BY s.hour, s.tenant_id
 )
-INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity)
+INSERT INTO {target} (hour, tenant_id, metric, source, quantity)
 SELECT q.hour, q.tenant_id, m.metric, 'demo', round(m.quantity::numeric, 6)
   FROM quantities q
  CROSS JOIN LATERAL (VALUES
@@ -152,3 +153,43 @@ SELECT q.hour, q.tenant_id, m.metric, 'demo', round(m.quantity::numeric, 6)
      ('storage_bytes', q.storage_gb * 1000000000)
  ) AS m (metric, quantity)
  WHERE m.quantity > 0;
+
+-- name: month_has_evidence
+-- Any usage evidence at all (any source) in [%(from)s, %(to)s).
+SELECT EXISTS (
+    SELECT 1 FROM tenant_usage_hourly WHERE hour >= %(from)s AND hour < %(to)s
+) AS any;
+
+-- name: partition_bound
+-- A partition's bound as SQL (FOR VALUES FROM (...) TO (...)), read from the catalog.
+SELECT pg_get_expr(c.relpartbound, c.oid) AS bound
+  FROM pg_class c
+ WHERE c.oid = %(partition)s::regclass;
+
+-- name: mark_changed_days
+-- What the statement triggers on tenant_usage_hourly note for rows inserted through it: the
+-- UTC days of [%(from)s, %(to)s) changed (pricing removes the mark).
+INSERT INTO tenant_usage_changed_days (day)
+SELECT DISTINCT (d AT TIME ZONE 'UTC')::date
+  FROM generate_series(%(from)s::timestamptz, %(to)s::timestamptz - interval '1 hour',
+                       interval '1 hour') AS d
+ON CONFLICT (day) DO NOTHING;
+
+-- name: evidence_row_triggers
+-- Row-level triggers of the evidence table other than the foreign key's: rows attached as a
+-- partition would skip them, so their presence keeps the ordinary insert.
+SELECT EXISTS (
+    SELECT 1 FROM pg_trigger
+     WHERE tgrelid = 'tenant_usage_hourly'::regclass AND NOT tgisinternal
+       AND tgtype::int & 1 = 1
+) AS any;
+
+-- name: citus_loaded
+-- Whether the Citus catalogue exists (then distributed_evidence can be asked).
+SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS any;
+
+-- name: distributed_evidence
+-- Whether Citus distributes the evidence table (`tenantcost db distribute`).
+SELECT EXISTS (
+    SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'tenant_usage_hourly'::regclass
+) AS any;
