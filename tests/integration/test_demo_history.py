@@ -99,22 +99,27 @@ def test_two_connections_write_what_one_writes(conn: Any, migrated_url: str) -> 
     assert len(alone[1]) == 6  # a part day at each end of the 5-day window, all priced
 
 
-def test_a_fresh_month_is_attached_as_its_partition_with_the_foreign_key_checked(
-    conn: Any,
-) -> None:
-    """A month without evidence is written into a staging table and attached: afterwards it
-    is the month's ordinary partition (its name, its indexes, the validated foreign key that
-    every other writer meets row by row), and no staging table is left."""
+def test_fresh_partitions_are_attached_with_the_foreign_key_checked(conn: Any) -> None:
+    """Partitions without evidence (one per UTC day since revision 0020) are written into
+    staging tables and attached: afterwards each is the day's ordinary partition (its name,
+    its indexes, the validated foreign key that every other writer meets row by row), and no
+    staging table is left."""
     load_history(conn, days=3, seed=3, now=NOW)
     parts = conn.execute(
         "SELECT c.relname, (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid) AS idx, "
         "(SELECT bool_and(k.convalidated) FROM pg_constraint k "
-        " WHERE k.conrelid = c.oid AND k.contype = 'f') AS fk "
+        " WHERE k.conrelid = c.oid AND k.contype = 'f') AS fk, "
+        "(SELECT count(*) FROM tenant_usage_hourly u WHERE u.tableoid = c.oid) AS n "
         "FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
-        "WHERE h.inhparent = 'tenant_usage_hourly'::regclass"
+        "WHERE h.inhparent = 'tenant_usage_hourly'::regclass ORDER BY c.relname"
     ).fetchall()
-    # the two indexes of the evidence table (unique key, tenant) and the validated FK
-    assert parts == [{"relname": "tenant_usage_hourly_y2026m11", "idx": 2, "fk": True}]
+    # November has 30 day partitions: the two indexes of the evidence table (unique key,
+    # tenant) and the validated FK on each; rows in the 4 days the 3-day window touches
+    assert len(parts) == 30
+    assert all(p["idx"] == 2 and p["fk"] for p in parts)
+    first = (NOW - timedelta(days=3)).day
+    holding = [p["relname"] for p in parts if p["n"]]
+    assert holding == [f"tenant_usage_hourly_y2026m11d{d:02d}" for d in range(first, NOW.day + 1)]
     assert not conn.execute(
         "SELECT 1 FROM pg_class WHERE relname LIKE 'demo_history_load%%'"
     ).fetchall()
@@ -135,21 +140,23 @@ def test_a_fresh_month_is_attached_as_its_partition_with_the_foreign_key_checked
 
 
 def test_a_staged_row_without_a_catalogued_metric_fails_the_attach(conn: Any) -> None:
-    from tenantcost.demo.history import attach_months, create_staging
+    from tenantcost.demo.history import attach_partitions, create_staging, window_partitions
 
-    month = datetime(2026, 10, 1, tzinfo=UTC)
-    create_staging(conn, month)
+    day = datetime(2026, 10, 5, tzinfo=UTC)
+    conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (day,))
+    (partition,) = window_partitions(conn, day, day + timedelta(hours=1))
+    assert partition.name == "tenant_usage_hourly_y2026m10d05"
+    create_staging(conn, partition)
     conn.execute(
-        "INSERT INTO demo_history_load_2026_10 (hour, tenant_id, metric, source, quantity) "
+        "INSERT INTO demo_history_load_tenant_usage_hourly_y2026m10d05 "
+        "(hour, tenant_id, metric, source, quantity) "
         "VALUES ('2026-10-05 10:00Z', NULL, 'query_count', 'no-such-source', 1)"
     )
     with pytest.raises(psycopg.errors.ForeignKeyViolation), conn.transaction():
-        attach_months(conn, [month], month, datetime(2026, 11, 1, tzinfo=UTC))
-    # rolled back: October has no partition, the staging table is as it was
-    assert not conn.execute(
-        "SELECT 1 FROM pg_inherits WHERE inhparent = 'tenant_usage_hourly'::regclass"
-    ).fetchall()
-    conn.execute("DROP TABLE demo_history_load_2026_10")
+        attach_partitions(conn, [partition], day, day + timedelta(days=1))
+    # rolled back: the day's empty partition is still in place, the staging table as it was
+    assert window_partitions(conn, day, day + timedelta(hours=1)) == [partition]
+    conn.execute("DROP TABLE demo_history_load_tenant_usage_hourly_y2026m10d05")
 
 
 def test_a_row_trigger_on_the_evidence_keeps_the_ordinary_insert(conn: Any) -> None:

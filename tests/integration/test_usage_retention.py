@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from tenantcost.attribution.ledger import attribute_period, price_day_range
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import connect
+from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
 from tenantcost.pricing.book import find_price_book
 from tenantcost.pricing.store import import_book
@@ -217,6 +218,56 @@ def test_usage_by_day_reads_both_kinds_of_evidence(evidence: tuple[Conn, uuid.UU
     apply_retention(conn, NOW, _settings())
     after = [tuple(r.values()) for r in conn.execute(query, (a,)).fetchall()]
     assert after == before
+
+
+def test_the_tenant_pages_monthly_usage_reads_rolled_up_days_too(
+    evidence: tuple[Conn, uuid.UUID],
+) -> None:
+    """The tenant page's 12-month usage table: the same November before and after the 10th
+    is rolled up (it read only hourly evidence, so rolled-up days vanished from it)."""
+    conn, a = evidence
+    query = queries("tenantcost.web")["tenant_usage_monthly"]
+
+    def november() -> tuple[Any, ...]:
+        (row,) = conn.execute(query, {"period": "2025-11", "tenant_id": a}).fetchall()
+        return (row["period"], row["cpu_seconds"], row["storage_gb"])
+
+    # By hand: CPU 600 + 120 + 30.5 (the 10th) + 60 (the 16th) = 810.5 s; storage at the
+    # month's last sampled hour (the 10th, 10 h): 3e9 bytes = 3 GB.
+    assert november() == ("2025-11", Decimal("810.5"), Decimal(3))
+    apply_retention(conn, NOW, _settings())
+    assert conn.execute(
+        "SELECT count(*) AS n FROM tenant_usage_hourly WHERE tenant_id = %s AND hour < %s",
+        (a, _at(NOV16, 0)),
+    ).fetchone() == {"n": 0}  # the 10th is daily evidence now
+    assert november() == ("2025-11", Decimal("810.5"), Decimal(3))
+
+
+def test_tenant_resource_usage_reads_rolled_up_days_too(priced: Conn) -> None:
+    """The seed's view covers the current UTC month; late in a month its first days are daily
+    evidence only (revision 0022 reads them). The month's first day is rolled up here by a
+    retention run dated 5 days later with 3 days of hourly evidence kept."""
+    conn = priced
+    a = _company(conn, "Alpha")
+    row: Any = conn.execute("SELECT date_trunc('month', now(), 'UTC') AS m").fetchone()
+    first = row["m"].astimezone(UTC)
+    _put(conn, first.replace(hour=1), a, "12.5")
+    _put(conn, first.replace(hour=2), a, "7.5")
+    _put(conn, first.replace(hour=1), a, "40", "query_count", "pg_stat_statements")
+    _put(conn, first.replace(hour=1), a, "1000000000", "storage_bytes", "database_size")
+    _put(conn, first.replace(hour=3), a, "4000000000", "storage_bytes", "database_size")
+    view = (
+        "SELECT cpu_ms_total, storage_gb, query_count FROM tenant_resource_usage "
+        "WHERE tenant_id = %s"
+    )
+    # By hand: (12.5 + 7.5) s = 20,000 ms; storage at the last sampled hour (3 h): 4 GB; 40
+    expected = {"cpu_ms_total": 20000, "storage_gb": Decimal("4.00"), "query_count": 40}
+    assert conn.execute(view, (a,)).fetchone() == expected
+    apply_retention(conn, first + timedelta(days=5), _settings(usage_hourly_days=3))
+    assert conn.execute(
+        "SELECT count(*) AS n FROM tenant_usage_hourly WHERE tenant_id = %s", (a,)
+    ).fetchone() == {"n": 0}
+    assert conn.execute(view, (a,)).fetchone() == expected
 
 
 def test_a_failed_day_keeps_all_its_hours_and_earlier_days_stay_done(

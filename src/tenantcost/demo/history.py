@@ -60,12 +60,27 @@ EVIDENCE = "tenant_usage_hourly"
 
 def history_insert(target: str = EVIDENCE) -> pgsql.Composed:
     """The demo evidence insert (``history_insert``) into ``target``: the evidence table or a
-    month's staging table (:func:`attach_months`)."""
+    partition's staging table (:func:`attach_partitions`)."""
     return pgsql.SQL(sql("history_insert")).format(target=pgsql.Identifier(target))
 
 
-def staging_table(month: datetime) -> str:
-    return f"demo_history_load_{month:%Y_%m}"
+@dataclass(frozen=True)
+class Partition:
+    """One partition of the evidence table (a UTC day since revision 0020, a month before)."""
+
+    name: str
+    lower: datetime
+    upper: datetime
+    bound: str  # FOR VALUES FROM (...) TO (...), as the catalog prints it
+
+    @property
+    def staging(self) -> str:
+        return f"demo_history_load_{self.name}"
+
+
+def window_partitions(conn: Connection, start: datetime, end: datetime) -> list[Partition]:
+    rows = conn.execute(sql("window_partitions"), {"from": start, "to": end}).fetchall()
+    return [Partition(r["name"], r["lower"], r["upper"], r["bound"]) for r in rows]
 
 
 def load_history(
@@ -106,23 +121,24 @@ def load_history(
         distributed = bool(_one(conn, sql("citus_loaded"), {})) and bool(
             _one(conn, sql("distributed_evidence"), {})
         )
-        # A month without any evidence yet (the first `make run`) is written into a staging
-        # table and attached as the month's partition: PostgreSQL then builds the indexes
-        # once and checks the foreign key once for all its rows (attach_months), instead of
-        # per row. Months that hold evidence (a reload, real telemetry) are written in place.
+        # A partition without any evidence yet (the first `make run`) is written into a
+        # staging table and attached in its place: PostgreSQL then builds the indexes once and
+        # checks the foreign key once for all its rows (attach_partitions), instead of per
+        # row. Partitions that hold evidence (a reload, real telemetry) are written in place.
         # (Only on a plain PostgreSQL table: a Citus-distributed one keeps the in-place write.)
+        partitions = window_partitions(conn, start, end)
         fresh = [
-            m
-            for m in months
-            if not _one(conn, sql("month_has_evidence"), {"from": m, "to": add_months(m, 1)})
-            and not distributed
+            p
+            for p in partitions
+            if not distributed
+            and not _one(conn, sql("range_has_evidence"), {"from": p.lower, "to": p.upper})
         ]
     progress(f"{days} days of usage evidence")
 
     def write(c: Connection, first: datetime, last: datetime) -> int:
         rows = 0
-        for a, b in month_pieces(first, last):
-            target = staging_table(month_start(a)) if month_start(a) in fresh else EVIDENCE
+        for a, b in pieces(first, last, [p.lower for p in partitions]):
+            target = staged_target(a, fresh) or EVIDENCE
             bounds = {"from": a, "to": b, "source": DEMO_SOURCE}
             c.execute(sql("history_delete"), bounds)
             params = {**window, **bounds, "memory_mb": settings.connection_memory_mb}
@@ -148,19 +164,17 @@ def load_history(
     with conn.transaction():
         conn.execute(sql("history_delete"), {"from": None, "to": start, "source": DEMO_SOURCE})
         conn.execute(sql("history_delete"), {"from": end, "to": None, "source": DEMO_SOURCE})
-        for month in fresh:
-            create_staging(conn, month)
+        for p in fresh:
+            create_staging(conn, p)
     try:
         rows = sum(in_parallel(write))
         with conn.transaction():
-            attach_months(conn, fresh, start, end)
+            attach_partitions(conn, fresh, start, end)
     finally:
         with conn.transaction():
-            for month in fresh:  # left only when the load failed
+            for p in fresh:  # left only when the load failed
                 conn.execute(
-                    pgsql.SQL("DROP TABLE IF EXISTS {}").format(
-                        pgsql.Identifier(staging_table(month))
-                    )
+                    pgsql.SQL("DROP TABLE IF EXISTS {}").format(pgsql.Identifier(p.staging))
                 )
     # The evidence is in (committed: pricing is derived from it and re-runnable, as with real
     # telemetry). Statistics before pricing: a fresh cluster has none, and the pricing plan
@@ -192,10 +206,10 @@ def _one(conn: Connection, query: str, params: Sequence[object] | dict[str, obje
     return next(iter(row.values()))
 
 
-def create_staging(conn: Connection, month: datetime) -> None:
+def create_staging(conn: Connection, partition: Partition) -> None:
     """An empty table shaped like the evidence table (columns, defaults, CHECK constraints;
-    no indexes: the attach builds them once) for ``month``'s demo evidence."""
-    table = pgsql.Identifier(staging_table(month))
+    no indexes: the attach builds them once) for ``partition``'s demo evidence."""
+    table = pgsql.Identifier(partition.staging)
     conn.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(table))
     conn.execute(
         pgsql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES)").format(
@@ -204,26 +218,28 @@ def create_staging(conn: Connection, month: datetime) -> None:
     )
 
 
-def attach_months(
-    conn: Connection, months: Sequence[datetime], start: datetime, end: datetime
+def staged_target(at: datetime, fresh: Sequence[Partition]) -> str | None:
+    """The staging table of the fresh partition holding ``at``, if any (pure)."""
+    return next((p.staging for p in fresh if p.lower <= at < p.upper), None)
+
+
+def attach_partitions(
+    conn: Connection, partitions: Sequence[Partition], start: datetime, end: datetime
 ) -> None:
-    """Each month's staging table becomes the month's partition of the evidence table, in the
-    caller's transaction: the empty partition ``tenantcost_ensure_usage_partition`` made is
-    detached and dropped, the staging table takes its name and is attached with its bound.
-    Attaching builds the partition's indexes (the unique key rejects duplicates) and checks
-    the foreign key to telemetry_metrics for every row (a row without a catalogued metric
-    fails the attach, and with it the load); other writers keep the per-row check. The
-    days are marked changed, as the statement triggers do for rows inserted through the
-    table. A month that gained evidence meanwhile takes the rows by an ordinary insert, and
-    so does every month when the table has row-level triggers (attached rows would skip
+    """Each staging table takes its partition's place in the evidence table, in the caller's
+    transaction: the empty partition ``tenantcost_ensure_usage_partition`` made is detached
+    and dropped, the staging table takes its name and is attached with its bound. Attaching
+    builds the partition's indexes (the unique key rejects duplicates) and checks the
+    foreign key to telemetry_metrics for every row (a row without a catalogued metric fails
+    the attach, and with it the load); other writers keep the per-row check. The days are
+    marked changed, as the statement triggers do for rows inserted through the table. A
+    partition that gained evidence meanwhile takes the rows by an ordinary insert, and so
+    does every partition when the table has row-level triggers (attached rows would skip
     them)."""
     evidence = pgsql.Identifier(EVIDENCE)
     row_triggers = bool(_one(conn, sql("evidence_row_triggers"), {}))
-    for month in months:
-        staging = pgsql.Identifier(staging_table(month))
-        name = str(_one(conn, "SELECT tenantcost_ensure_usage_partition(%s)", (month,)))
-        partition = pgsql.Identifier(name)
-        bound = str(_one(conn, sql("partition_bound"), {"partition": name}))
+    for p in partitions:
+        staging, partition = pgsql.Identifier(p.staging), pgsql.Identifier(p.name)
         conn.execute(pgsql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(partition))
         empty = not conn.execute(pgsql.SQL("SELECT 1 FROM {} LIMIT 1").format(partition)).fetchone()
         if row_triggers or not empty:
@@ -235,23 +251,19 @@ def attach_months(
         conn.execute(pgsql.SQL("ALTER TABLE {} RENAME TO {}").format(staging, partition))
         conn.execute(
             pgsql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-                evidence,
-                partition,
-                pgsql.SQL(bound),
+                evidence, partition, pgsql.SQL(p.bound)
             )
         )
-        window = {"from": max(month, start), "to": min(add_months(month, 1), end)}
+        window = {"from": max(p.lower, start), "to": min(p.upper, end)}
         conn.execute(sql("mark_changed_days"), window)
 
 
-def month_pieces(first: datetime, last: datetime) -> list[tuple[datetime, datetime]]:
-    """[first, last) cut at the starts of months (each piece lies in one partition)."""
-    cuts = []
-    month = add_months(month_start(first), 1)
-    while month < last:
-        cuts.append(month)
-        month = add_months(month, 1)
-    return list(itertools.pairwise([first, *cuts, last]))
+def pieces(
+    first: datetime, last: datetime, cuts: Sequence[datetime]
+) -> list[tuple[datetime, datetime]]:
+    """[first, last) cut at the partitions' starts (each piece lies in one partition; pure)."""
+    inside = sorted(c for c in cuts if first < c < last)
+    return list(itertools.pairwise([first, *inside, last]))
 
 
 def day_slices(start: datetime, end: datetime, parts: int) -> list[tuple[datetime, datetime]]:

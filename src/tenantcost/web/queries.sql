@@ -316,7 +316,8 @@ SELECT a.changed_at, a.changed_by, a.entity, a.entity_id,
 -- The tenant's usage per UTC month (the 12 months up to the page's month, default the current
 -- one), best source per tenant-hour and metric (as tenant_resource_usage): queries, CPU
 -- seconds, storage GB at the month's last sampled hour, egress GB (decimal GB); with the
--- month's figures status when it has been attributed.
+-- month's figures status when it has been attributed. Days rolled up into daily evidence
+-- (revision 0020) count with the best source per day, their storage at the day's last hour.
 WITH bounds AS (
     SELECT coalesce((%(period)s::text || '-01 00:00+00')::timestamptz,
                     date_trunc('month', now(), 'UTC')) AS month_start
@@ -331,9 +332,26 @@ WITH bounds AS (
        AND u.hour >= b.month_start - interval '11 months'
        AND u.hour < b.month_start + interval '1 month'
      ORDER BY u.hour, u.metric, CASE WHEN u.metric = 'storage_bytes' THEN u.source END, m.priority
+), chosen_days AS (
+    SELECT DISTINCT ON (d.day, d.metric, CASE WHEN d.metric = 'storage_bytes' THEN d.source END)
+           (d.day + make_interval(hours => d.last_hour)) AT TIME ZONE 'UTC' AS hour, d.metric,
+           CASE WHEN d.metric = 'storage_bytes' THEN d.last_quantity ELSE d.quantity END
+             AS quantity
+      FROM tenant_usage_daily d
+      JOIN telemetry_metrics m USING (metric, source)
+      CROSS JOIN bounds b
+     WHERE d.tenant_id = %(tenant_id)s
+       AND d.metric IN ('query_count', 'compute_seconds', 'storage_bytes', 'egress_bytes')
+       AND d.day >= ((b.month_start - interval '11 months') AT TIME ZONE 'UTC')::date
+       AND d.day < ((b.month_start + interval '1 month') AT TIME ZONE 'UTC')::date
+       AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                        WHERE u.tenant_id = d.tenant_id AND u.source = d.source
+                          AND u.hour >= d.day::timestamp AT TIME ZONE 'UTC'
+                          AND u.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
+     ORDER BY d.day, d.metric, CASE WHEN d.metric = 'storage_bytes' THEN d.source END, m.priority
 ), monthly AS (
     SELECT to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM') AS period, metric, hour, quantity
-      FROM chosen
+      FROM (SELECT * FROM chosen UNION ALL SELECT * FROM chosen_days) c
 ), storage_last AS (
     SELECT period, max(hour) AS last_hour FROM monthly WHERE metric = 'storage_bytes'
      GROUP BY period

@@ -1,0 +1,48 @@
+-- 0022 (down): tenant_resource_usage over hourly evidence only, as revision 0007 made it.
+CREATE OR REPLACE VIEW tenant_resource_usage WITH (security_invoker = true) AS
+WITH month AS (
+    SELECT date_trunc('month', now(), 'UTC') AS start
+), chosen AS (
+    -- per tenant-hour and metric, the best source (lowest priority); storage sources add up
+    SELECT DISTINCT ON (u.tenant_id, u.hour, u.metric, CASE WHEN u.metric = 'storage_bytes' THEN u.source END)
+           u.tenant_id, u.hour, u.metric, u.quantity, u.updated_at
+      FROM tenant_usage_hourly u
+      JOIN telemetry_metrics m USING (metric, source)
+     WHERE u.hour >= (SELECT start FROM month) AND u.tenant_id IS NOT NULL
+     ORDER BY u.tenant_id, u.hour, u.metric,
+              CASE WHEN u.metric = 'storage_bytes' THEN u.source END, m.priority
+), latest_storage AS (
+    SELECT DISTINCT ON (tenant_id) tenant_id, hour
+      FROM chosen WHERE metric = 'storage_bytes'
+     ORDER BY tenant_id, hour DESC
+), per_tenant AS (
+    SELECT c.tenant_id,
+           sum(c.quantity) FILTER (WHERE c.metric = 'compute_seconds') AS compute_seconds,
+           max(c.quantity) FILTER (WHERE c.metric = 'memory_mb_peak') AS memory_mb_peak,
+           sum(c.quantity) FILTER (WHERE c.metric = 'storage_bytes'
+                                     AND c.hour = ls.hour) AS storage_bytes,
+           sum(c.quantity) FILTER (WHERE c.metric = 'egress_bytes') AS egress_bytes,
+           sum(c.quantity) FILTER (WHERE c.metric = 'query_count') AS query_count,
+           max(c.updated_at) FILTER (WHERE c.metric IN ('query_count', 'active_seconds')
+                                       AND c.quantity > 0) AS last_active
+      FROM chosen c
+      LEFT JOIN latest_storage ls ON ls.tenant_id = c.tenant_id
+     GROUP BY c.tenant_id
+), tiers AS (
+    SELECT s.tenant_id, string_agg(DISTINCT p.name, ' + ' ORDER BY p.name) AS tier
+      FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+     WHERE s.status = 'active'
+     GROUP BY s.tenant_id
+)
+SELECT t.tenant_id,
+       round(coalesce(t.compute_seconds, 0) * 1000)::bigint AS cpu_ms_total,
+       round(coalesce(t.memory_mb_peak, 0))::integer AS ram_mb_peak,
+       round(coalesce(t.storage_bytes, 0) / 1e9, 2)::numeric(10,2) AS storage_gb,
+       round(coalesce(t.egress_bytes, 0) / 1e9, 2)::numeric(10,2) AS network_gb,
+       round(coalesce(t.query_count, 0))::bigint AS query_count,
+       t.last_active,
+       tiers.tier
+  FROM per_tenant t
+  LEFT JOIN tiers ON tiers.tenant_id = t.tenant_id;
+COMMENT ON VIEW tenant_resource_usage IS
+'Seed 002''s tenant_resource_usage over the current UTC month of tenant_usage_hourly (best source per metric, see telemetry_metrics). GB are decimal (1e9 bytes). tier is the plan name until tiers exist. Internal approximation.';

@@ -1,0 +1,2 @@
+-- 0022 (drop data): nothing beyond the down script (a view only).
+SELECT 1;
