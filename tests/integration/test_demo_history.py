@@ -146,7 +146,7 @@ def test_a_staged_row_without_a_catalogued_metric_fails_the_attach(conn: Any) ->
     conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (day,))
     (partition,) = window_partitions(conn, day, day + timedelta(hours=1))
     assert partition.name == "tenant_usage_hourly_y2026m10d05"
-    create_staging(conn, partition)
+    create_staging(conn, [partition])
     conn.execute(
         "INSERT INTO demo_history_load_tenant_usage_hourly_y2026m10d05 "
         "(hour, tenant_id, metric, source, quantity) "
@@ -156,7 +156,7 @@ def test_a_staged_row_without_a_catalogued_metric_fails_the_attach(conn: Any) ->
         attach_partitions(conn, [partition], day, day + timedelta(days=1))
     # rolled back: the day's empty partition is still in place, the staging table as it was
     assert window_partitions(conn, day, day + timedelta(hours=1)) == [partition]
-    conn.execute("DROP TABLE demo_history_load_tenant_usage_hourly_y2026m10d05")
+    conn.execute("DROP TABLE demo_history_load")  # with its partition
 
 
 def test_a_row_trigger_on_the_evidence_keeps_the_ordinary_insert(conn: Any) -> None:

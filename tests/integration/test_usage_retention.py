@@ -520,3 +520,25 @@ def test_downgrade_merges_daily_partitions_into_monthly_ones(empty_url: str) -> 
             "SELECT tenantcost_ensure_usage_partition('2026-01-03 05:00+00') AS p"
         ).fetchone()
         assert new["p"] == "tenant_usage_hourly_y2026m01d03"
+
+
+def test_a_measuring_pass_leaves_retention_to_the_service(
+    evidence: tuple[Conn, uuid.UUID],
+) -> None:
+    """The demo's telemetry workload collects with retain=False: its passes measure the
+    queries it drives and do not roll up old evidence (the service's next pass does)."""
+    from tenantcost.telemetry.collector import Collector
+
+    conn, a = evidence
+
+    def hourly_rows() -> int:
+        row: Any = conn.execute(
+            "SELECT count(*) AS n FROM tenant_usage_hourly WHERE tenant_id = %s", (a,)
+        ).fetchone()
+        return int(row["n"])
+
+    assert hourly_rows() == 6  # the 10th (3 CPU, 2 storage) and the 16th
+    Collector(conn, measure_host=False, retain=False).collect()
+    assert hourly_rows() == 6
+    Collector(conn, measure_host=False).collect()  # November 2025 is long past the window
+    assert hourly_rows() == 0

@@ -54,8 +54,10 @@ def sql(name: str) -> str:
     return queries("tenantcost.demo")[name]
 
 
-#: The table every writer of usage evidence writes to (partitioned by month).
+#: The table every writer of usage evidence writes to (partitioned by day since revision 0020).
 EVIDENCE = "tenant_usage_hourly"
+#: Where the demo history writes the partitions that hold no evidence yet (then attached).
+STAGING = "demo_history_load"
 
 
 def history_insert(target: str = EVIDENCE) -> pgsql.Composed:
@@ -137,8 +139,8 @@ def load_history(
 
     def write(c: Connection, first: datetime, last: datetime) -> int:
         rows = 0
-        for a, b in pieces(first, last, [p.lower for p in partitions]):
-            target = staged_target(a, fresh) or EVIDENCE
+        for a, b, staged in runs(first, last, partitions, fresh):
+            target = STAGING if staged else EVIDENCE
             bounds = {"from": a, "to": b, "source": DEMO_SOURCE}
             c.execute(sql("history_delete"), bounds)
             params = {**window, **bounds, "memory_mb": settings.connection_memory_mb}
@@ -164,18 +166,14 @@ def load_history(
     with conn.transaction():
         conn.execute(sql("history_delete"), {"from": None, "to": start, "source": DEMO_SOURCE})
         conn.execute(sql("history_delete"), {"from": end, "to": None, "source": DEMO_SOURCE})
-        for p in fresh:
-            create_staging(conn, p)
+        create_staging(conn, fresh)
     try:
         rows = sum(in_parallel(write))
         with conn.transaction():
             attach_partitions(conn, fresh, start, end)
     finally:
         with conn.transaction():
-            for p in fresh:  # left only when the load failed
-                conn.execute(
-                    pgsql.SQL("DROP TABLE IF EXISTS {}").format(pgsql.Identifier(p.staging))
-                )
+            conn.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(pgsql.Identifier(STAGING)))
     # The evidence is in (committed: pricing is derived from it and re-runnable, as with real
     # telemetry). Statistics before pricing: a fresh cluster has none, and the pricing plan
     # for a million rows it believes absent takes minutes.
@@ -206,21 +204,40 @@ def _one(conn: Connection, query: str, params: Sequence[object] | dict[str, obje
     return next(iter(row.values()))
 
 
-def create_staging(conn: Connection, partition: Partition) -> None:
+def create_staging(conn: Connection, fresh: Sequence[Partition]) -> None:
     """An empty table shaped like the evidence table (columns, defaults, CHECK constraints;
-    no indexes: the attach builds them once) for ``partition``'s demo evidence."""
-    table = pgsql.Identifier(partition.staging)
-    conn.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(table))
+    no indexes, no foreign key: the attach brings them once), partitioned like it for the
+    ``fresh`` partitions: one insert per slice fills them all."""
+    staging = pgsql.Identifier(STAGING)
+    conn.execute(pgsql.SQL("DROP TABLE IF EXISTS {}").format(staging))
     conn.execute(
-        pgsql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES)").format(
-            table, pgsql.Identifier(EVIDENCE)
-        )
+        pgsql.SQL(
+            "CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES) PARTITION BY RANGE (hour)"
+        ).format(staging, pgsql.Identifier(EVIDENCE))
     )
+    for p in fresh:
+        conn.execute(
+            pgsql.SQL("CREATE TABLE {} PARTITION OF {} {}").format(
+                pgsql.Identifier(p.staging), staging, pgsql.SQL(p.bound)
+            )
+        )
 
 
-def staged_target(at: datetime, fresh: Sequence[Partition]) -> str | None:
-    """The staging table of the fresh partition holding ``at``, if any (pure)."""
-    return next((p.staging for p in fresh if p.lower <= at < p.upper), None)
+def runs(
+    first: datetime, last: datetime, partitions: Sequence[Partition], fresh: Sequence[Partition]
+) -> list[tuple[datetime, datetime, bool]]:
+    """[first, last) cut into runs of consecutive partitions that are all fresh (written into
+    the staging table) or all not (written in place): one insert per run (pure)."""
+    fresh_lowers = {p.lower for p in fresh}
+    out: list[tuple[datetime, datetime, bool]] = []
+    for a, b in pieces(first, last, [p.lower for p in partitions]):
+        home = next((p for p in partitions if p.lower <= a < p.upper), None)
+        staged = home is not None and home.lower in fresh_lowers
+        if out and out[-1][2] == staged and out[-1][1] == a:
+            out[-1] = (out[-1][0], b, staged)
+        else:
+            out.append((a, b, staged))
+    return out
 
 
 def attach_partitions(
@@ -240,6 +257,11 @@ def attach_partitions(
     row_triggers = bool(_one(conn, sql("evidence_row_triggers"), {}))
     for p in partitions:
         staging, partition = pgsql.Identifier(p.staging), pgsql.Identifier(p.name)
+        conn.execute(
+            pgsql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                pgsql.Identifier(STAGING), staging
+            )
+        )
         conn.execute(pgsql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(partition))
         empty = not conn.execute(pgsql.SQL("SELECT 1 FROM {} LIMIT 1").format(partition)).fetchone()
         if row_triggers or not empty:

@@ -149,8 +149,12 @@ class Collector:
         measure_host: bool = True,
         clock: Callable[[], float] = time.perf_counter,
         sampler: BackendSampler | None = None,
+        retain: bool = True,
     ) -> None:
+        """``retain=False``: passes that only measure (the demo's telemetry workload) leave
+        evidence retention to the service's passes."""
         self.conn = conn
+        self.retain = retain
         self.settings = settings or get_settings()
         self.interval_s = interval_s
         self.measure_host = measure_host
@@ -172,7 +176,7 @@ class Collector:
     def _collect(self, taken: Accumulated | None) -> PassReport:
         started = self._clock()
         conn = self.conn
-        retained = self._retain_evidence()
+        retained = self._retain_evidence() if self.retain else []
         with conn.transaction():
             conn.execute(sql("collector_lock"))
             row: Any = conn.execute(sql("now")).fetchone()
