@@ -58,7 +58,7 @@ BEGIN
     IF to_regclass(monthly) IS NOT NULL THEN
         RETURN monthly;  -- a month partitioned before revision 0020
     END IF;
-    WHILE d < date_add(month_start, interval '1 month', 'UTC') LOOP
+    WHILE d < ((month_start AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC' LOOP
         part := 'tenant_usage_hourly_' || to_char(d AT TIME ZONE 'UTC', '"y"YYYY"m"MM"d"DD');
         -- Days before the one asked for that were rolled up get no partition again (the
         -- collector asks for the hour it writes); the day asked for and later ones always
@@ -70,12 +70,12 @@ BEGIN
             BEGIN
                 EXECUTE format('CREATE TABLE %I PARTITION OF tenant_usage_hourly '
                                'FOR VALUES FROM (%L) TO (%L)',
-                               part, d, date_add(d, interval '1 day', 'UTC'));
+                               part, d, ((d AT TIME ZONE 'UTC') + interval '1 day') AT TIME ZONE 'UTC');
             EXCEPTION WHEN duplicate_table OR unique_violation THEN
                 NULL;  -- another collector created it first
             END;
         END IF;
-        d := date_add(d, interval '1 day', 'UTC');
+        d := ((d AT TIME ZONE 'UTC') + interval '1 day') AT TIME ZONE 'UTC';
     END LOOP;
     RETURN 'tenant_usage_hourly_'
            || to_char(date_trunc('day', at, 'UTC') AT TIME ZONE 'UTC', '"y"YYYY"m"MM"d"DD');
