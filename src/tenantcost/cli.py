@@ -141,30 +141,29 @@ def _attribute(target: str) -> Any:
 
 def load_command(name: str) -> Any:
     """Import a sub-command and turn it into a click command (view options added)."""
-    from tenantcost.output import add_view_options
-
     target = _attribute(COMMANDS[name][0])
     if not isinstance(target, typer.Typer):
         return load_function(name, target)
     if name in EXTRA_COMMANDS:
         target.info.cls = ExtrasGroup
     target.rich_markup_mode = "rich"
-    add_view_options(target)
-    command = typer.main.get_command(target)
-    command.name = name
-    tidy_help(command)
-    collect_garbage_when_run(command)
-    return command
+    return _click_command(name, target)
 
 
 def load_function(name: str, function: Any) -> Any:
     """One command function as a click command, with the view options and tidy help."""
-    from tenantcost.output import add_view_options
-
     sub = typer.Typer(rich_markup_mode="rich")
     sub.command(name)(function)
-    add_view_options(sub)
-    command = typer.main.get_command(sub)
+    return _click_command(name, sub)
+
+
+def _click_command(name: str, target: typer.Typer) -> Any:
+    """``target`` as the click command ``name``: view options, tidy help, and the collector
+    back on when it runs."""
+    from tenantcost.output import add_view_options
+
+    add_view_options(target)
+    command = typer.main.get_command(target)
     command.name = name
     tidy_help(command)
     collect_garbage_when_run(command)

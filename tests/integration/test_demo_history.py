@@ -140,11 +140,12 @@ def test_fresh_partitions_are_attached_with_the_foreign_key_checked(conn: Any) -
 
 
 def test_a_staged_row_without_a_catalogued_metric_fails_the_attach(conn: Any) -> None:
-    from tenantcost.demo.history import attach_partitions, create_staging, window_partitions
+    from tenantcost.demo.history import attach_partitions, create_staging
+    from tenantcost.telemetry.retention import partitions
 
     day = datetime(2026, 10, 5, tzinfo=UTC)
     conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (day,))
-    (partition,) = window_partitions(conn, day, day + timedelta(hours=1))
+    (partition,) = partitions(conn, day, day + timedelta(hours=1))
     assert partition.name == "tenant_usage_hourly_y2026m10d05"
     create_staging(conn, [partition])
     conn.execute(
@@ -155,7 +156,7 @@ def test_a_staged_row_without_a_catalogued_metric_fails_the_attach(conn: Any) ->
     with pytest.raises(psycopg.errors.ForeignKeyViolation), conn.transaction():
         attach_partitions(conn, [partition], day, day + timedelta(days=1))
     # rolled back: the day's empty partition is still in place, the staging table as it was
-    assert window_partitions(conn, day, day + timedelta(hours=1)) == [partition]
+    assert partitions(conn, day, day + timedelta(hours=1)) == [partition]
     conn.execute("DROP TABLE demo_history_load")  # with its partition
 
 

@@ -1,5 +1,5 @@
 """The FOCUS export built and streamed by PostgreSQL equals, byte for byte, what the Python
-row builder (``focus.focus_rows`` through ``csv_lines`` / the JSON response) wrote before.
+row builder (``tests/focus_reference.py`` through ``csv_lines`` / the JSON response) wrote before.
 
 The hand-made fleet (tests/e2e/webfleet.py) with the shared VPS split evenly (20.00 / 3: two
 rows of 6.67 and one of 6.66), made awkward on purpose: a company name that starts like a
@@ -27,6 +27,7 @@ from tenantcost.db.connect import connect
 from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web import focus
 from tenantcost.web.render import csv_lines, jsonable
+from tests import focus_reference
 from tests.e2e.webfleet import (
     ACME,
     AS_OF,
@@ -73,7 +74,7 @@ def python_export(url: str) -> tuple[bytes, bytes]:
     with connect(url) as conn:
         info = conn.execute(focus.sql("focus_period"), {"period": MONTH}).fetchone()
         lines = conn.execute(focus.sql("focus_lines"), {"period": MONTH}).fetchall()
-    rows = focus.focus_rows(lines, info, "Railway")
+    rows = focus_reference.focus_rows(lines, info, "Railway")
     text = "".join(csv_lines(rows, focus.FOCUS_COLUMNS)).encode()
     body = {"focus_version": focus.FOCUS_VERSION, "period": MONTH, "rows": rows}
     return text, bytes(JSONResponse(jsonable(body)).body)

@@ -9,7 +9,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,17 +19,11 @@ from tenantcost.config import get_settings
 from tenantcost.execreport.run import ScheduledReports
 from tests.e2e.webfleet import ACME, BOLT, CIRRUS
 from tests.integration.loopback import serving
-from tests.integration.smtpd import Mailbox, smtp_env, smtp_server
-from tests.integration.test_execreport import Clock, configure, fleet_url  # noqa: F401
+from tests.integration.smtpd import Mailbox, smtp_env
+from tests.integration.test_execreport import Clock, configure, fleet_url, mailbox  # noqa: F401
 from tests.integration.test_posthog_export import KEY, NAMESPACE, PostHog
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
-    with smtp_server(tmp_path) as box:
-        yield box
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def run_hours(url: str, clock: Clock, hours: int) -> None:
 
 def test_a_week_of_jobs_mails_each_report_and_sends_each_event_once(
     fleet_url: str,  # noqa: F811
-    mailbox: Mailbox,
+    mailbox: Mailbox,  # noqa: F811
     posthog: PostHog,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

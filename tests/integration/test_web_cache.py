@@ -23,6 +23,7 @@ from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web import focus
 from tenantcost.web.render import csv_text
 from tenantcost.web.tables import TABLES, fetch, parse_query
+from tests import focus_reference
 from tests.e2e.webfleet import (
     ACME,
     AS_OF,
@@ -125,7 +126,9 @@ def test_streamed_csv_equals_the_whole_table_and_export(
         whole_table = csv_text(fetch(conn, spec, query, paged=False).rows, spec.columns)
         info = conn.execute(focus.sql("focus_period"), {"period": MONTH}).fetchone()
         lines = conn.execute(focus.sql("focus_lines"), {"period": MONTH}).fetchall()
-        whole_export = csv_text(focus.focus_rows(lines, info, "Railway"), focus.FOCUS_COLUMNS)
+        whole_export = csv_text(
+            focus_reference.focus_rows(lines, info, "Railway"), focus.FOCUS_COLUMNS
+        )
 
     table = c.get(f"/health?period={MONTH}&format=csv&sort=monthly_profit&order=asc")
     assert table.headers["content-type"].startswith("text/csv")

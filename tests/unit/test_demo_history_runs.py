@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tenantcost.demo.history import Partition, runs
+from tenantcost.demo.history import runs
+from tenantcost.telemetry.retention import Partition
 
 
 def day(n: int) -> datetime:

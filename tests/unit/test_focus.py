@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tenantcost.web.focus import FOCUS_COLUMNS, REQUIRED, focus_rows
+from tenantcost.web.focus import FOCUS_COLUMNS, REQUIRED
+from tests.focus_reference import focus_rows
 
 INFO = {
     "period": "2026-11",

@@ -10,7 +10,6 @@ from tenantcost.telemetry.collector import (
     UsageRow,
     merge_rows,
     ms_to_seconds,
-    partition_upper_bound,
     row_share_bytes,
     statement_usage,
 )
@@ -22,6 +21,7 @@ from tenantcost.telemetry.deltas import (
     statement_deltas,
 )
 from tenantcost.telemetry.mapping import TenantMap
+from tenantcost.telemetry.retention import parse_bounds
 
 K1 = StatementKey(dbid=1, userid=10, queryid=111, toplevel=True)
 K2 = StatementKey(dbid=1, userid=10, queryid=222, toplevel=True)
@@ -188,7 +188,10 @@ def test_ms_to_seconds_never_negative_and_microsecond_precision() -> None:
     assert ms_to_seconds(-0.0000001) == Decimal(0)
 
 
-def test_partition_upper_bound() -> None:
+def test_partition_bounds() -> None:
     bound = "FOR VALUES FROM ('2025-11-01 00:00:00+00') TO ('2025-12-01 00:00:00+00')"
-    assert partition_upper_bound(bound) == datetime(2025, 12, 1, tzinfo=UTC)
-    assert partition_upper_bound("DEFAULT") is None
+    assert parse_bounds(bound) == (
+        datetime(2025, 11, 1, tzinfo=UTC),
+        datetime(2025, 12, 1, tzinfo=UTC),
+    )
+    assert parse_bounds("DEFAULT") is None

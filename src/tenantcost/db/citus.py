@@ -290,14 +290,23 @@ def read_version(conn: Connection) -> str | None:
     return str(row["extversion"]) if row else None
 
 
-def _rows_tables(conn: Connection) -> set[str]:
-    return {r["table_name"] for r in _rows(conn, "table_columns")}
-
-
-def read_facts(conn: Connection) -> Facts:
+def _columns(conn: Connection) -> dict[str, dict[str, bool]]:
+    """table -> column -> nullable, for the current schema's tables."""
     columns: dict[str, dict[str, bool]] = {}
     for row in _rows(conn, "table_columns"):
         columns.setdefault(row["table_name"], {})[row["column_name"]] = row["nullable"]
+    return columns
+
+
+def _placed(rows: Iterable[dict[str, Any]]) -> dict[str, Placement]:
+    """What Citus manages, from ``distributed_tables`` rows."""
+    return {
+        r["table_name"]: Placement(r["table_name"], r["placement"], r["column_name"]) for r in rows
+    }
+
+
+def read_facts(conn: Connection) -> Facts:
+    columns = _columns(conn)
     facts = Facts(
         columns=columns,
         unique_keys=[
@@ -325,10 +334,7 @@ def read_facts(conn: Connection) -> Facts:
         citus_version=read_version(conn),
     )
     if facts.citus_version:
-        facts.placed = {
-            r["table_name"]: Placement(r["table_name"], r["placement"], r["column_name"])
-            for r in _rows(conn, "distributed_tables")
-        }
+        facts.placed = _placed(_rows(conn, "distributed_tables"))
     for p in layout(columns):
         if p.kind == "distributed" and columns[p.table].get(p.column or "", False):
             query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NULL) AS found").format(
@@ -365,10 +371,9 @@ def check_placement(conn: Connection) -> Iterable[CheckResult]:
         yield CheckResult("Citus placement", "SKIP", "citus not installed (one PostgreSQL)")
         return
     rows = _rows(conn, "distributed_tables")
-    placed = {
-        r["table_name"]: Placement(r["table_name"], r["placement"], r["column_name"]) for r in rows
-    }
-    wanted = [p for p in layout(_rows_tables(conn)) if p.kind != "local"]
+    placed = _placed(rows)
+    columns = _columns(conn)
+    wanted = [p for p in layout(columns) if p.kind != "local"]
     if not any(p.table in placed for p in wanted):
         yield CheckResult(
             "Citus placement", "SKIP", "tables still local on the coordinator: `db distribute`"
@@ -381,10 +386,7 @@ def check_placement(conn: Connection) -> Iterable[CheckResult]:
         )
         yield passed(f"Citus: {p.table} {p.kind}", got == p, detail)
     planned = {p.table for p in wanted}
-    keyed = sorted(
-        {r["table_name"] for r in _rows(conn, "table_columns") if r["column_name"] == TENANT_COLUMN}
-        - planned
-    )
+    keyed = sorted(t for t, cols in columns.items() if TENANT_COLUMN in cols and t not in planned)
     stray = [t for t in keyed if placed.get(t) != Placement(t, "distributed", TENANT_COLUMN)]
     yield passed(
         "Citus: every table keyed by tenant_id distributed",

@@ -35,6 +35,8 @@ from tenantcost.attribution.ledger import (
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
+from tenantcost.telemetry.retention import Partition
+from tenantcost.telemetry.retention import partitions as evidence_partitions
 from tenantcost.telemetry.timeutil import add_months, hour_of, month_period, month_start
 
 T = TypeVar("T")
@@ -66,23 +68,9 @@ def history_insert(target: str = EVIDENCE) -> pgsql.Composed:
     return pgsql.SQL(sql("history_insert")).format(target=pgsql.Identifier(target))
 
 
-@dataclass(frozen=True)
-class Partition:
-    """One partition of the evidence table (a UTC day since revision 0020, a month before)."""
-
-    name: str
-    lower: datetime
-    upper: datetime
-    bound: str  # FOR VALUES FROM (...) TO (...), as the catalog prints it
-
-    @property
-    def staging(self) -> str:
-        return f"demo_history_load_{self.name}"
-
-
-def window_partitions(conn: Connection, start: datetime, end: datetime) -> list[Partition]:
-    rows = conn.execute(sql("window_partitions"), {"from": start, "to": end}).fetchall()
-    return [Partition(r["name"], r["lower"], r["upper"], r["bound"]) for r in rows]
+def staging_name(partition: Partition) -> str:
+    """The staging table (a partition of ``STAGING``) that stands in for ``partition``."""
+    return f"demo_history_load_{partition.name}"
 
 
 def load_history(
@@ -128,7 +116,7 @@ def load_history(
         # checks the foreign key once for all its rows (attach_partitions), instead of per
         # row. Partitions that hold evidence (a reload, real telemetry) are written in place.
         # (Only on a plain PostgreSQL table: a Citus-distributed one keeps the in-place write.)
-        partitions = window_partitions(conn, start, end)
+        partitions = evidence_partitions(conn, start, end)
         fresh = [
             p
             for p in partitions
@@ -218,7 +206,7 @@ def create_staging(conn: Connection, fresh: Sequence[Partition]) -> None:
     for p in fresh:
         conn.execute(
             pgsql.SQL("CREATE TABLE {} PARTITION OF {} {}").format(
-                pgsql.Identifier(p.staging), staging, pgsql.SQL(p.bound)
+                pgsql.Identifier(staging_name(p)), staging, pgsql.SQL(p.bound)
             )
         )
 
@@ -256,7 +244,7 @@ def attach_partitions(
     evidence = pgsql.Identifier(EVIDENCE)
     row_triggers = bool(_one(conn, sql("evidence_row_triggers"), {}))
     for p in partitions:
-        staging, partition = pgsql.Identifier(p.staging), pgsql.Identifier(p.name)
+        staging, partition = pgsql.Identifier(staging_name(p)), pgsql.Identifier(p.name)
         conn.execute(
             pgsql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
                 pgsql.Identifier(STAGING), staging

@@ -160,20 +160,6 @@ SELECT EXISTS (
     SELECT 1 FROM tenant_usage_hourly WHERE hour >= %(from)s AND hour < %(to)s
 ) AS any;
 
--- name: window_partitions
--- The evidence table's partitions overlapping [%(from)s, %(to)s), oldest first: name, range
--- (read from the bound the catalog prints) and the bound as SQL (FOR VALUES FROM ... TO ...).
-SELECT name, lower, upper, bound
-  FROM (SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
-               m[1]::timestamptz AS lower, m[2]::timestamptz AS upper
-          FROM pg_inherits i
-          JOIN pg_class c ON c.oid = i.inhrelid
-          CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                                          $re$FROM \('([^']+)'\) TO \('([^']+)'\)$re$) AS m
-         WHERE i.inhparent = 'tenant_usage_hourly'::regclass) p
- WHERE lower < %(to)s AND upper > %(from)s
- ORDER BY lower;
-
 -- name: mark_changed_days
 -- What the statement triggers on tenant_usage_hourly note for rows inserted through it: the
 -- UTC days of [%(from)s, %(to)s) changed (pricing removes the mark).

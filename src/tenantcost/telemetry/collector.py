@@ -823,18 +823,6 @@ def merge_rows(rows: Iterable[UsageRow]) -> list[UsageRow]:
     return [UsageRow(h, t, m, s, q) for (h, t, m, s), q in merged.items()]
 
 
-def partition_upper_bound(bound: str) -> datetime | None:
-    """The TO value of ``FOR VALUES FROM ('…') TO ('…')``."""
-    marker = "TO ('"
-    if marker not in bound:
-        return None
-    text = bound.split(marker, 1)[1].split("')", 1)[0]
-    try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
-        return None
-
-
 def collect_once(
     conn: Connection, *, settings: Settings | None = None, interval_s: float = 60.0
 ) -> PassReport:

@@ -31,9 +31,12 @@ DAY = timedelta(days=1)
 
 @dataclass(frozen=True)
 class Partition:
+    """One partition of the evidence table: a UTC day (before revision 0020: a month)."""
+
     name: str
     lower: datetime
     upper: datetime
+    bound: str  # FOR VALUES FROM (...) TO (...), as the catalog prints it
 
 
 @dataclass
@@ -114,12 +117,19 @@ def days_of(lower: datetime, upper: datetime) -> list[datetime]:
     return out
 
 
-def partitions(conn: Connection) -> list[Partition]:
+def partitions(
+    conn: Connection, start: datetime | None = None, end: datetime | None = None
+) -> list[Partition]:
+    """The evidence table's partitions, oldest first; with ``start``/``end`` only those
+    overlapping [start, end)."""
     out = []
     for r in conn.execute(sql("usage_partitions")).fetchall():
         bounds = parse_bounds(r["bound"])
-        if bounds is not None:
-            out.append(Partition(r["name"], *bounds))
+        if bounds is None:
+            continue
+        lower, upper = bounds
+        if (start is None or upper > start) and (end is None or lower < end):
+            out.append(Partition(r["name"], lower, upper, r["bound"]))
     return sorted(out, key=lambda p: p.lower)
 
 

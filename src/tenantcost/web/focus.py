@@ -145,14 +145,6 @@ def origin_sums(lines: Iterable[Mapping[str, Any]], basis: str) -> dict[str, Dec
     return origins
 
 
-def focus_rows(
-    lines: Sequence[Mapping[str, Any]], info: Mapping[str, Any], provider: str
-) -> list[dict[str, Any]]:
-    """(pure) One FOCUS row per ledger line of the period ``info`` describes."""
-    origins = origin_sums(lines, str(info["basis"]))
-    return [_row(line, info, provider, origins) for line in lines]
-
-
 def _kind(
     line: Mapping[str, Any], info: Mapping[str, Any], provider: str, origins: Mapping[str, Decimal]
 ) -> dict[str, Any]:
@@ -172,81 +164,6 @@ def _kind(
         "origin_total": total,
         "method": method(key, info) if key is not None and total is not None else None,
         "remainder": line["line"] in REMAINDER_LINES,
-    }
-
-
-def _row(
-    line: Mapping[str, Any], info: Mapping[str, Any], provider: str, origins: Mapping[str, Decimal]
-) -> dict[str, Any]:
-    driver = str(line["driver"])
-    kind = _kind(line, info, provider, origins)
-    name, host = kind["service"], kind["host"]
-    amount = Decimal(line["amount"]).quantize(SCALE)
-    allocated: dict[str, Any] = dict.fromkeys(
-        (
-            "AllocatedMethodId",
-            "AllocatedMethodDetails",
-            "AllocatedResourceId",
-            "AllocatedResourceName",
-            "AllocatedTags",
-        )
-    )
-    if kind["origin_total"] is not None:
-        ratio = (Decimal(line["amount"]) / kind["origin_total"]).quantize(RATIO_SCALE)
-        remainder = kind["remainder"]
-        allocated = {
-            "AllocatedMethodId": kind["method"],
-            "AllocatedMethodDetails": json.dumps(
-                {
-                    "Elements": [
-                        {
-                            "AllocatedRatio": f"{ratio:f}",
-                            "UsageUnit": line["unit"],
-                            "UsageQuantity": f"{Decimal(line['quantity']):f}",
-                        }
-                    ]
-                }
-            ),
-            "AllocatedResourceId": None if remainder else str(line["tenant_id"]),
-            "AllocatedResourceName": line["line"] if remainder else line["company_name"],
-            "AllocatedTags": None
-            if remainder
-            else json.dumps({"tenant_id": str(line["tenant_id"]), "plan": line["plan_name"]}),
-        }
-    period_end = info["period_end"]
-    charge_end = info["covered_until"] if info["status"] == "provisional" else period_end
-    return {
-        "BilledCost": amount,
-        "EffectiveCost": amount,
-        "ListCost": amount,
-        "ContractedCost": amount,
-        "BillingAccountId": f"tenantcost:{host.lower()}",
-        "BillingAccountName": f"{host} (tenantcost internal allocation)",
-        "BillingCurrency": info["currency"],
-        "BillingPeriodStart": _iso(info["period_start"]),
-        "BillingPeriodEnd": _iso(period_end),
-        "ChargePeriodStart": _iso(info["period_start"]),
-        "ChargePeriodEnd": _iso(charge_end),
-        "ChargeCategory": kind["charge"],
-        "ChargeClass": None,
-        "ChargeDescription": f"{name} — {line['line']} ({line['fidelity']}, {line['source']})",
-        "InvoiceIssuer": host,
-        "ProviderName": host,
-        "PublisherName": host,
-        "HostProviderName": host,
-        "ServiceProviderName": host,
-        "PricingQuantity": Decimal(line["quantity"]).quantize(RATIO_SCALE),
-        "PricingUnit": line["unit"],
-        "ServiceCategory": kind["category"],
-        "ServiceName": name,
-        **allocated,
-        "x_TenantId": str(line["tenant_id"]) if line["tenant_id"] else None,
-        "x_CompanyName": line["company_name"],
-        "x_Line": line["line"],
-        "x_Driver": driver,
-        "x_Source": line["source"],
-        "x_Fidelity": line["fidelity"],
-        "x_Provisional": info["status"] == "provisional",
     }
 
 
@@ -376,7 +293,8 @@ def export_chunks(
     """The period's FOCUS export as bytes, about ``chunk`` at a time: PostgreSQL builds the
     rows (``focus_export``) and streams them with ``COPY … TO STDOUT``, so memory does not grow
     with the ledger and Python never touches a row. ``fmt`` ``csv``: the header and one line
-    per row, as ``csv_lines(focus_rows(…))`` writes them; ``json``: the object the API returned
+    per row, as the Python row builder the tests keep as the reference
+    (``tests/focus_reference.py``) wrote them; ``json``: the object the API returned
     before, ``{"focus_version", "period", "rows": […]}``, compact. One snapshot (repeatable
     read) for the kinds' sums and the rows. Use a connection of its own (autocommit): the copy
     holds a transaction until the last row."""

@@ -184,7 +184,7 @@ SELECT l.line, l.tenant_id, c.name AS company_name, f.plan_name, l.driver, l.sou
 
 -- name: focus_export
 -- The period's FOCUS rows built in PostgreSQL and streamed by COPY (focus.export_chunks): the
--- rows of focus.focus_rows in focus_lines' order, each as its CSV cells (render_csv: 10 and 12
+-- rows of the reference builder (tests/focus_reference.py) in focus_lines' order, each as its CSV cells (render_csv: 10 and 12
 -- decimals, formula-safe text, blank for null) and as the text of its object in the JSON export
 -- ("json": jsonable's 6 decimals). What depends only on a line's kind, driver and unit
 -- (service, host, origin charge total, method, remainder; focus.export_arguments) comes in as
