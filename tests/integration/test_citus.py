@@ -8,9 +8,12 @@ Without it only the tests at the bottom run (on the embedded PostgreSQL, which h
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -23,6 +26,7 @@ from tenantcost.db import migrate
 from tenantcost.db.citus import check_placement
 from tenantcost.db.connect import connect
 from tenantcost.telemetry.collector import Collector
+from tests import pg15
 
 pytestmark = pytest.mark.db
 CITUS_URL = os.environ.get("TENANTCOST_TEST_CITUS_URL")
@@ -361,3 +365,69 @@ def test_collect_without_rights_on_citus_stat_tenants_warns_and_keeps_the_rest(
     finally:
         with psycopg.connect(citus_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+@needs_citus
+def test_query_counts_equal_what_pgbench_ran_per_tenant(citus_url: str, tmp_path: Path) -> None:
+    """An independent client: pgbench runs 320 and 80 router queries (a 4 : 1 workload), over
+    several passes of the collector (one in between); the tenants' query_count equals the
+    transactions pgbench reports processed, and CPU follows the same order."""
+    pgbench = pg15.PG15_BIN / "pgbench"
+    if not pgbench.is_file():
+        pytest.skip(f"{pgbench} not found (Debian's postgresql-15; `make test` installs it)")
+    migrate.upgrade(citus_url)
+    heavy, light = uuid.uuid4(), uuid.uuid4()
+    with connect(citus_url, autocommit=True) as conn:
+        track = conn.execute("SELECT current_setting('citus.stat_tenants_track') AS t").fetchone()
+        if track is None or track["t"] == "none":
+            pytest.skip("citus.stat_tenants_track is 'none' on this cluster: set it to 'all'")
+        conn.execute(
+            "INSERT INTO companies (id, name) VALUES (%s, 'Heavy'), (%s, 'Light')", (heavy, light)
+        )
+        conn.execute(
+            "CREATE TABLE app_messages (tenant_id uuid NOT NULL, id bigint NOT NULL,"
+            " body text NOT NULL, PRIMARY KEY (tenant_id, id))"
+        )
+        conn.execute("SELECT create_distributed_table('app_messages', 'tenant_id')")
+        for tenant in (heavy, light):
+            conn.execute(
+                "INSERT INTO app_messages SELECT %s, g, repeat('x', 200)"
+                " FROM generate_series(1, 2000) g",
+                (tenant,),
+            )
+        Collector(conn, measure_host=False).collect()  # the baseline
+    script = tmp_path / "tenant.sql"
+    script.write_text(
+        "SELECT count(*), sum(length(body)) FROM app_messages WHERE tenant_id = :t;\n"
+    )
+
+    def run(tenant: uuid.UUID, transactions: int) -> int:
+        out = subprocess.run(
+            [str(pgbench), "-n", "-c", "2", "-t", str(transactions // 2), "-f", str(script),
+             "-D", f"t='{tenant}'", citus_url],
+            capture_output=True, text=True, check=True, timeout=120,
+        ).stdout  # fmt: skip
+        match = re.search(r"actually processed: (\d+)/", out)
+        assert match, out
+        return int(match.group(1))
+
+    ran = {heavy: run(heavy, 240), light: run(light, 60)}
+    with connect(citus_url, autocommit=True) as conn:
+        Collector(conn, measure_host=False).collect()  # a pass in the middle
+    ran[heavy] += run(heavy, 80)
+    ran[light] += run(light, 20)
+    with connect(citus_url, autocommit=True) as conn:
+        report = Collector(conn, measure_host=False).collect()
+        usage = {
+            (r["tenant_id"], r["metric"]): r["q"]
+            for r in conn.execute(
+                "SELECT tenant_id, metric, sum(quantity) AS q FROM tenant_usage_hourly"
+                " WHERE source = 'citus_stat_tenants' GROUP BY tenant_id, metric"
+            )
+        }
+    assert ran == {heavy: 320, light: 80}
+    # the passes are seconds apart, well inside one 60 s period of citus_stat_tenants
+    assert not [w for w in report.warnings if "part of it lost" in w]
+    assert usage[(heavy, "query_count")] == 320
+    assert usage[(light, "query_count")] == 80
+    assert usage[(heavy, "compute_seconds")] > usage[(light, "compute_seconds")] > 0

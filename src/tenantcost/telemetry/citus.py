@@ -114,8 +114,10 @@ def shard_share_bytes(
     return {tenant: value.quantize(Decimal(1)) for tenant, value in out.items()}
 
 
-def read_periods(conn: Connection) -> tuple[list[TenantPeriods], int, str]:
-    """Every tracked tenant on every node, the period length, and the tracking setting."""
+def read_periods(conn: Connection) -> tuple[list[TenantPeriods], int, str, int]:
+    """Every tracked tenant on every node, the period length, the tracking setting, and the
+    period the read fell in (by the server's clock at the read, not the pass's start time:
+    a pass that began just before a period boundary reads the next period)."""
     setting: Any = conn.execute(sql("citus_stat_tenants_settings")).fetchone()
     rows = conn.execute(sql("citus_stat_tenants")).fetchall()
     periods = [
@@ -130,7 +132,8 @@ def read_periods(conn: Connection) -> tuple[list[TenantPeriods], int, str]:
         )
         for r in rows
     ]
-    return periods, int(setting["period"]), str(setting["track"])
+    period_s = int(setting["period"])
+    return periods, period_s, str(setting["track"]), period_of(setting["read_at"], period_s)
 
 
 def known_tenants(conn: Connection, attributes: Iterable[str]) -> dict[str, UUID]:

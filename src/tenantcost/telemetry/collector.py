@@ -557,14 +557,13 @@ class Collector:
     ) -> list[UsageRow]:
         """The Citus figures of this pass; its period state is written in the same savepoint."""
         rows: list[UsageRow] = []
-        periods, period_s, track = citus.read_periods(self.conn)
+        periods, period_s, track, period = citus.read_periods(self.conn)
         if track == "none":
             report.warnings.append(
                 "citus.stat_tenants_track is 'none': set it to 'all' on every node to measure "
                 "each tenant's queries and CPU on the workers"
             )
         previous = state.get((citus.SOURCE, "periods"))
-        period = citus.period_of(now.timestamp(), period_s)
         grown, keep, skipped = citus.growth(
             previous[0]["tenants"] if previous else {},
             int(previous[0]["period"]) if previous else None,

@@ -189,9 +189,11 @@ VALUES (%(started_at)s, clock_timestamp(), %(hour)s, %(summary)s, %(warnings)s)
 RETURNING id;
 
 -- name: citus_stat_tenants_settings
--- How citus_stat_tenants counts: the period length (s) and what it tracks (none | all).
+-- How citus_stat_tenants counts: the period length (s), what it tracks (none | all), and the
+-- clock now (not the transaction's start: the period is the one the next read falls in).
 SELECT current_setting('citus.stat_tenants_period')::int AS period,
-       current_setting('citus.stat_tenants_track') AS track;
+       current_setting('citus.stat_tenants_track') AS track,
+       extract(epoch FROM clock_timestamp())::float8 AS read_at;
 
 -- name: citus_stat_tenants
 -- Every tracked tenant on every node (not only the top citus.stat_tenants_limit).
