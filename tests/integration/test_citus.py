@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -250,6 +251,29 @@ def test_dry_run_without_citus_prints_the_plan_and_tenantcosts_own_blockers(
     assert "payments,has no tenant_id column" in output
 
 
+def two_tenants_with_messages(
+    conn: Any, heavy: uuid.UUID, light: uuid.UUID, rows: tuple[int, int]
+) -> None:
+    """Companies Heavy and Light and a distributed app table with ``rows`` messages each
+    (skips when the cluster does not track tenants: citus.stat_tenants_track 'none')."""
+    track = conn.execute("SELECT current_setting('citus.stat_tenants_track') AS t").fetchone()
+    if track is None or track["t"] == "none":
+        pytest.skip("citus.stat_tenants_track is 'none' on this cluster: set it to 'all'")
+    conn.execute(
+        "INSERT INTO companies (id, name) VALUES (%s, 'Heavy'), (%s, 'Light')", (heavy, light)
+    )
+    conn.execute(
+        "CREATE TABLE app_messages (tenant_id uuid NOT NULL, id bigint NOT NULL,"
+        " body text NOT NULL, PRIMARY KEY (tenant_id, id))"
+    )
+    conn.execute("SELECT create_distributed_table('app_messages', 'tenant_id')")
+    for tenant, n in zip((heavy, light), rows, strict=True):
+        conn.execute(
+            "INSERT INTO app_messages SELECT %s, g, repeat('x', 200) FROM generate_series(1, %s) g",
+            (tenant, n),
+        )
+
+
 @needs_citus
 def test_collect_measures_each_tenants_queries_cpu_and_shards_on_the_workers(
     citus_url: str,
@@ -257,23 +281,7 @@ def test_collect_measures_each_tenants_queries_cpu_and_shards_on_the_workers(
     migrate.upgrade(citus_url)
     heavy, light = uuid.uuid4(), uuid.uuid4()
     with connect(citus_url, autocommit=True) as conn:
-        track = conn.execute("SELECT current_setting('citus.stat_tenants_track') AS t").fetchone()
-        if track is None or track["t"] == "none":
-            pytest.skip("citus.stat_tenants_track is 'none' on this cluster: set it to 'all'")
-        conn.execute(
-            "INSERT INTO companies (id, name) VALUES (%s, 'Heavy'), (%s, 'Light')", (heavy, light)
-        )
-        conn.execute(
-            "CREATE TABLE app_messages (tenant_id uuid NOT NULL, id bigint NOT NULL,"
-            " body text NOT NULL, PRIMARY KEY (tenant_id, id))"
-        )
-        conn.execute("SELECT create_distributed_table('app_messages', 'tenant_id')")
-        for tenant, rows in ((heavy, 3000), (light, 1000)):
-            conn.execute(
-                "INSERT INTO app_messages SELECT %s, g, repeat('x', 200)"
-                " FROM generate_series(1, %s) g",
-                (tenant, rows),
-            )
+        two_tenants_with_messages(conn, heavy, light, (3000, 1000))
         Collector(conn, measure_host=False).collect()  # the baseline
         for tenant, times in ((heavy, 40), (light, 10)):
             for _ in range(times):
@@ -378,23 +386,7 @@ def test_query_counts_equal_what_pgbench_ran_per_tenant(citus_url: str, tmp_path
     migrate.upgrade(citus_url)
     heavy, light = uuid.uuid4(), uuid.uuid4()
     with connect(citus_url, autocommit=True) as conn:
-        track = conn.execute("SELECT current_setting('citus.stat_tenants_track') AS t").fetchone()
-        if track is None or track["t"] == "none":
-            pytest.skip("citus.stat_tenants_track is 'none' on this cluster: set it to 'all'")
-        conn.execute(
-            "INSERT INTO companies (id, name) VALUES (%s, 'Heavy'), (%s, 'Light')", (heavy, light)
-        )
-        conn.execute(
-            "CREATE TABLE app_messages (tenant_id uuid NOT NULL, id bigint NOT NULL,"
-            " body text NOT NULL, PRIMARY KEY (tenant_id, id))"
-        )
-        conn.execute("SELECT create_distributed_table('app_messages', 'tenant_id')")
-        for tenant in (heavy, light):
-            conn.execute(
-                "INSERT INTO app_messages SELECT %s, g, repeat('x', 200)"
-                " FROM generate_series(1, 2000) g",
-                (tenant,),
-            )
+        two_tenants_with_messages(conn, heavy, light, (2000, 2000))
         Collector(conn, measure_host=False).collect()  # the baseline
     script = tmp_path / "tenant.sql"
     script.write_text(
