@@ -201,7 +201,9 @@ def test_a_fleet_without_vps_is_ranked_by_measured_usage(use_database: str, admi
             "INSERT INTO plans (name, price_monthly) VALUES ('Pro', 25) RETURNING id"
         ).fetchone()
         loads = []
-        for name, units in (("Heavy", 12), ("Light", 2), ("Idle", 0)):
+        # Compute must outweigh each database's storage (~1.5e-6 $/h) at the reports' six
+        # decimals on a fast machine too: 2M-row queries, Heavy 3x Light.
+        for name, units in (("Heavy", 12), ("Light", 4), ("Idle", 0)):
             row = conn.execute(
                 "INSERT INTO companies (name) VALUES (%s) RETURNING id", (name,)
             ).fetchone()
@@ -213,7 +215,7 @@ def test_a_fleet_without_vps_is_ranked_by_measured_usage(use_database: str, admi
             )
             loads.append(TenantLoad(tenant, name, units))
     try:
-        run_workload(use_database, loads, mode="database", query_rows=100_000)
+        run_workload(use_database, loads, mode="database", query_rows=2_000_000)
         with connect(use_database, autocommit=True) as conn:
             collect_once(conn)  # a second pass after the workload's own
         done = runner.invoke(app, ["attribute"])
