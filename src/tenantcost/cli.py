@@ -350,13 +350,19 @@ class TenantcostGroup(LazyGroup):
 
 
 def _database_error(exc: Exception) -> UserError | None:
-    """Database errors a person can act on: a missing table or column (run `db upgrade`),
+    """Database errors a person can act on: a missing table, column or function (a database
+    left at an older revision than this tenantcost: run `db upgrade`),
     or a value from the command line the database cannot take (NUL bytes, out of range, not
     a valid uuid or date: the input's fault). psycopg is only looked at when loaded."""
     psycopg = sys.modules.get("psycopg")
     if psycopg is None:
         return None
-    if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+    missing = (
+        psycopg.errors.UndefinedTable,
+        psycopg.errors.UndefinedColumn,
+        psycopg.errors.UndefinedFunction,
+    )
+    if isinstance(exc, missing):
         return UserError(
             f"the database lacks part of tenantcost's schema: {exc.diag.message_primary}",
             "run `tenantcost db upgrade` (see `tenantcost db current`)",

@@ -167,3 +167,28 @@ def test_offline_sql_is_reviewable_and_touches_nothing() -> None:
     down = migrate.offline_sql("head", downgrade_to="base")
     assert "DROP INDEX IF EXISTS idx_vps_instances_approximate_cost" in down
     assert "DROP COLUMN IF EXISTS approximate_cost" not in down
+
+
+def test_a_report_on_a_database_left_at_an_older_revision_says_to_upgrade(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenantcost newer than its database (a package upgrade without `db upgrade`): one
+    message naming the fix, exit code 2, no traceback (`report health` reached the missing
+    function `tenantcost_latest_period()` and printed psycopg's traceback)."""
+    from typer.testing import CliRunner
+
+    from tenantcost.cli import app
+    from tenantcost.config import get_settings
+
+    migrate.upgrade(empty_url, "0009")
+    monkeypatch.setenv("TENANTCOST_DATABASE_URL", empty_url)
+    get_settings.cache_clear()
+    try:
+        for command in (["report", "health"], ["report", "tenant-costs"]):
+            result = CliRunner().invoke(app, command)
+            assert result.exit_code == 2, (command, result.output)
+            assert "Traceback" not in result.output
+            assert "lacks part of tenantcost's schema" in result.output
+            assert "tenantcost db upgrade" in result.output
+    finally:
+        get_settings.cache_clear()
