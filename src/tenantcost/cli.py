@@ -157,6 +157,9 @@ def load_function(name: str, function: Any) -> Any:
     return _click_command(name, sub)
 
 
+COMPLETION_OPTIONS = frozenset({"install_completion", "show_completion"})
+
+
 def _click_command(name: str, target: typer.Typer) -> Any:
     """``target`` as the click command ``name``: view options, tidy help, and the collector
     back on when it runs."""
@@ -165,6 +168,10 @@ def _click_command(name: str, target: typer.Typer) -> Any:
     add_view_options(target)
     command = typer.main.get_command(target)
     command.name = name
+    # Shell completion is the root command's (`tenantcost --install-completion`); Typer adds
+    # the two options to every app it converts, and coercing their defaults loads its
+    # pydantic adapters before `--help` is even read.
+    command.params = [p for p in command.params if p.name not in COMPLETION_OPTIONS]
     tidy_help(command)
     collect_garbage_when_run(command)
     return command

@@ -98,6 +98,25 @@ def test_a_report_command_loads_no_other_commands_modules(code: str) -> None:
     assert not {m for m in loaded if m.startswith(elsewhere)}
 
 
+def test_report_help_loads_neither_the_database_driver_nor_the_report_queries() -> None:
+    """`tenantcost report --help` is a help screen: psycopg and the report queries load when
+    a report runs."""
+    loaded = all_modules_after(
+        "from typer.testing import CliRunner\nfrom tenantcost.cli import app\n"
+        "assert CliRunner().invoke(app, ['report', '--help']).exit_code == 0"
+    )
+    assert not loaded & {"psycopg", "tenantcost.report.rollup"}
+
+
+def test_shell_completion_is_offered_by_the_root_command_only() -> None:
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
+    for name in COMMANDS:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "--install-completion" not in result.output, name
+        assert "--show-completion" not in result.output, name
+
+
 def all_command_paths() -> list[list[str]]:
     paths: list[list[str]] = []
     for name in COMMANDS:

@@ -6,10 +6,10 @@ import typer
 from rich.console import Console
 
 from tenantcost.cli_options import FORMAT, MONTH
-from tenantcost.db.connect import connect
 from tenantcost.output import OutputFormat, emit
-from tenantcost.report.reports import REPORTS, run_report
-from tenantcost.report.rollup import refresh_rollups, resolve_month, rollup_state
+
+# The database side (psycopg, the report queries) is imported where a command runs, so that
+# `tenantcost report --help` stays a help screen's cost.
 
 app = typer.Typer(
     help=(
@@ -24,6 +24,10 @@ console = Console(stderr=True)
 
 
 def _show(name: str, fmt: OutputFormat, month: str | None) -> None:
+    from tenantcost.db.connect import connect
+    from tenantcost.report.reports import REPORTS, run_report
+    from tenantcost.report.rollup import resolve_month, rollup_state
+
     report = REPORTS[name]
     people = fmt is OutputFormat.table
     with connect() as conn:
@@ -83,6 +87,9 @@ def shared(month: str | None = MONTH, fmt: OutputFormat = FORMAT) -> None:
 def refresh() -> None:
     """Recompute the current month's ledger and figures from what is priced (and close months
     past their closing time). Collect, attribute, cost syncs and setting changes do it too."""
+    from tenantcost.db.connect import connect
+    from tenantcost.report.rollup import refresh_rollups
+
     with connect() as conn:
         result = refresh_rollups(conn)
     state = result.state
