@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-import psycopg
-
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
@@ -17,6 +15,8 @@ def price_pass_hours(conn: Connection, hours: Iterable[datetime]) -> str | None:
     """Attribute each hour (a pass's usage may straddle an hour boundary). A failure never
     loses the usage, which is already stored: it comes back as a note saying why pricing was
     skipped (and how to fix it), and the next pass tries again."""
+    import psycopg
+
     try:
         for hour in hours:
             attribute_period(conn, hour_period(hour))

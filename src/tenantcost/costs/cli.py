@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+import tenantcost.report as reporting  # the rollup module (psycopg) loads on first refresh
 from tenantcost.costs import store
 from tenantcost.costs.sync_cli import reconcile_command, sync_vps_command
 from tenantcost.db.connect import connect
 from tenantcost.output import OutputFormat, emit
-from tenantcost.report import refresh_rollups
 
 app = typer.Typer(
     help="Cost inputs: the audited IP cost constant, per-record overrides, Hostwinds sync.",
@@ -38,7 +38,7 @@ def set_(
     """
     with connect() as conn:
         change = store.set_setting(conn, key, value, reason)
-        refresh_rollups(conn)
+        reporting.refresh_rollups(conn)
     if change.old == change.new:
         console.print(f"{key} is already {change.new}; nothing changed")
     else:
@@ -67,7 +67,7 @@ def override(
     """Set one VPS's or IP's monthly cost by hand; syncs and constant changes then skip it."""
     with connect() as conn:
         change = store.override_cost(conn, _kind(kind), resource_id, amount, reason)
-        refresh_rollups(conn)
+        reporting.refresh_rollups(conn)
     console.print(f"{change.kind} {change.id}: {change.old} → {change.new} (override)")
 
 
@@ -80,7 +80,7 @@ def clear_override(
     """Return a record to automatic pricing (IPs take the constant at once; VPS at next sync)."""
     with connect() as conn:
         change = store.clear_override(conn, _kind(kind), resource_id, reason)
-        refresh_rollups(conn)
+        reporting.refresh_rollups(conn)
     console.print(f"{change.kind} {change.id}: override cleared, cost now {change.new}")
 
 

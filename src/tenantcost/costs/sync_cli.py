@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+import tenantcost.report as reporting  # the rollup module (psycopg) loads on first refresh
 from tenantcost.config import get_settings
 from tenantcost.db.connect import connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit, render_json
-from tenantcost.report import refresh_rollups
 
 if TYPE_CHECKING:
     from tenantcost.costs.sync import SyncReport
@@ -162,7 +162,7 @@ def sync_vps_command(
             conn, client, instance, dry_run=dry_run, progress=progress, bounds=_bounds()
         )
         if report.changed and not dry_run:
-            refresh_rollups(conn)
+            reporting.refresh_rollups(conn)
     show_report(report, fmt, "Hostwinds VPS sync")
 
 
@@ -186,5 +186,5 @@ def reconcile_command(
     ):
         report = reconcile(conn, client, dry_run=dry_run, progress=progress, bounds=_bounds())
         if report.changed and not dry_run:
-            refresh_rollups(conn)
+            reporting.refresh_rollups(conn)
     show_report(report, fmt, "Hostwinds monthly reconciliation")

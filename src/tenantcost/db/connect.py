@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
-
-import psycopg
-from psycopg.rows import dict_row
 
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.embedded import EmbeddedServer
@@ -16,7 +13,14 @@ from tenantcost.errors import UserError
 
 MIN_SERVER_VERSION = 150000
 
-Connection = psycopg.Connection[dict[str, Any]]
+if TYPE_CHECKING:
+    import psycopg
+
+    Connection = psycopg.Connection[dict[str, Any]]
+else:
+    # psycopg loads when a connection is made, so that a command group's `--help` does not
+    # pay for it; every module annotates with Connection only (postponed annotations).
+    Connection = Any
 
 
 def embedded_server(settings: Settings | None = None) -> EmbeddedServer:
@@ -141,6 +145,8 @@ def secrets_of(url: str) -> list[str]:
 
 def explain_connect_error(url: str, exc: psycopg.Error) -> UserError:
     """Turn libpq's message into what went wrong and what to do about it (never a secret)."""
+    import psycopg
+
     text = redact(str(exc), also=secrets_of(url))
     shown = redact(url, also=secrets_of(url))
     if isinstance(exc, psycopg.ProgrammingError):  # libpq could not parse the URL/DSN
@@ -170,6 +176,9 @@ def explain_connect_error(url: str, exc: psycopg.Error) -> UserError:
 
 def connect(url: str | None = None, *, autocommit: bool = False) -> Connection:
     """A psycopg connection with dict rows; UserError when it cannot be made or is too old."""
+    import psycopg
+    from psycopg.rows import dict_row
+
     url = url or database_url()
     try:
         conn = psycopg.connect(

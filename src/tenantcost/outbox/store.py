@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 
@@ -24,6 +22,8 @@ def enqueue(conn: Connection, sink: str, dedupe_key: str, payload: Mapping[str, 
 
     ``payload`` must be JSON-serialisable (money as strings). Nothing is sent here.
     """
+    from psycopg.types.json import Jsonb
+
     if not _SINK_NAME.fullmatch(sink):
         raise ValueError(f"sink name {sink!r} must be lower-case letters, digits and _")
     if not 1 <= len(dedupe_key) <= 200:

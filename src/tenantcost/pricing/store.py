@@ -6,7 +6,6 @@ import logging
 from datetime import datetime
 from typing import Literal
 
-from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from tenantcost.db.connect import Connection
@@ -31,6 +30,8 @@ def import_book(conn: Connection, book: PriceBook, *, replace: bool = False) -> 
     Re-importing identical content is a no-op; different content under a stored name is
     refused unless ``replace`` (for correcting a typo, not for a price change).
     """
+    from psycopg.types.json import Jsonb
+
     document = book.model_dump(mode="json")
     with conn.transaction():
         row = conn.execute(_sql("book_for_update"), {"name": book.name}).fetchone()

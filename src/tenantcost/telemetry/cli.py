@@ -11,9 +11,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -23,10 +22,12 @@ from tenantcost.attribution.hours import price_pass_hours
 from tenantcost.db.connect import Connection, connect
 from tenantcost.errors import UserError
 from tenantcost.output import OutputFormat, emit
-from tenantcost.telemetry.collector import Collector, PassReport
 from tenantcost.telemetry.mapping import Kind, map_tenant, sql, unmap_tenant
 from tenantcost.telemetry.sampler import BackendSampler, start_sampler
 from tenantcost.telemetry.timeutil import hour_of
+
+if TYPE_CHECKING:
+    from tenantcost.telemetry.collector import Collector, PassReport
 
 tenants_app = typer.Typer(
     help=(
@@ -260,6 +261,8 @@ def database_unavailable(exc: BaseException) -> bool:
 
     ``connect`` turns a failed connection into a UserError caused by an OperationalError.
     """
+    import psycopg
+
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return True
     return isinstance(exc, UserError) and isinstance(exc.__cause__, psycopg.OperationalError)
@@ -434,6 +437,8 @@ def collect_command(
         )
     if window is not None and not sample:
         raise UserError("--sample-for needs the sampler", "drop --no-sampler")
+    from tenantcost.telemetry.collector import Collector  # psycopg: loaded to run, not for help
+
     if every is None:
         with connect(autocommit=True) as conn:  # each pass commits its own transaction
             sampler = _start_sampler(conn) if sample and window else None
@@ -533,6 +538,8 @@ def _collect_loop(seconds: float, *, price: bool, host: bool, evaluate: bool, sa
     from tenantcost.web.jobs import posthog_jobs
 
     extra_jobs = posthog_jobs()  # the PostHog export, when configured
+
+    from tenantcost.telemetry.collector import Collector
 
     def make_collector(conn: Connection) -> Collector:
         if sample and not samplers:

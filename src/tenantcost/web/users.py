@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import psycopg
 import typer
 from rich.console import Console
 
@@ -106,6 +105,8 @@ def add_user(
     """Create a user with a password, a token or both; UserError if the name is taken.
 
     The token expires after ``expires_seconds`` (default TENANTCOST_TOKEN_EXPIRY_DAYS)."""
+    import psycopg
+
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}", f"use one of: {', '.join(ROLES)}")
     if password is None and not token:
