@@ -56,6 +56,79 @@ def test_tenant_ips_are_its_own_and_the_tenantless_ones_on_its_vps(migrated_conn
     assert [ip["ip_address"] for ip in calm_page["ips"]] == ["10.0.0.2", "10.0.0.4"]
 
 
+def test_tenant_months_sum_only_the_last_twelve_months_from_the_index(migrated_url: str) -> None:
+    """The tenant page's 12 months of payments and emails: each month its own tenant's rows,
+    older rows and other tenants' ignored, months without rows 0; the sums come from the
+    indexes alone (revision 0025: they were a scattered heap visit per daily row)."""
+    from tenantcost.web.data import sql as web_sql
+
+    with connect(migrated_url, autocommit=True) as conn:
+        _tenant_months(conn, web_sql)
+
+
+def _tenant_months(conn: Conn, web_sql: Any) -> None:
+    acme, calm = _company(conn, "acme"), _company(conn, "calm")
+    plan: Any = conn.execute(
+        "INSERT INTO plans (name, price_monthly) VALUES ('p', 10) RETURNING id"
+    ).fetchone()
+    subs = {}
+    for tenant in (acme, calm):
+        row: Any = conn.execute(
+            "INSERT INTO subscriptions (tenant_id, plan_id, current_period_start, "
+            "current_period_end) VALUES (%s, %s, now(), now()) RETURNING id",
+            (tenant, plan["id"]),
+        ).fetchone()
+        subs[tenant] = row["id"]
+    this_month: Any = conn.execute(
+        "SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date AS m"
+    ).fetchone()
+    first = this_month["m"]
+    year_ago = date(first.year - 1, first.month, 1)  # one month before the 12 shown
+
+    def at(day: date, hour: int) -> datetime:
+        return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+    rows = [  # (tenant, when, payment, emails)
+        (acme, at(first, 0), "10.00", 5),
+        (acme, at(first, 23), "2.50", 7),  # same month
+        (acme, at(year_ago, 12), "99.00", 1000),  # 13 months back: not shown
+        (calm, at(first, 1), "40.00", 300),  # another tenant's
+    ]
+    for tenant, when, amount, emails in rows:
+        conn.execute(
+            "INSERT INTO payments (subscription_id, amount, billing_period_start) "
+            "VALUES (%s, %s, %s)",
+            (subs[tenant], Decimal(amount), when),
+        )
+        conn.execute(
+            "INSERT INTO billing_analytics (subscription_id, period_start, emails_sent) "
+            "VALUES (%s, %s, %s)",
+            (subs[tenant], when, emails),
+        )
+    months = conn.execute(web_sql("tenant_monthly"), {"tenant_id": acme}).fetchall()
+    assert len(months) == 12
+    assert months[0]["month"] > year_ago and months[-1]["month"] == first
+    assert (months[-1]["payments"], months[-1]["emails_sent"]) == (Decimal("12.50"), 12)
+    assert all(m["payments"] == 0 and m["emails_sent"] == 0 for m in months[:-1])
+
+    conn.execute("VACUUM (ANALYZE) payments")  # vacuum sets the visibility map
+    conn.execute("VACUUM (ANALYZE) billing_analytics")
+    conn.execute("SET enable_seqscan = off")  # a 4-row table: can the index answer alone?
+    conn.execute("SET enable_bitmapscan = off")
+    try:
+        plan_rows = conn.execute(
+            "EXPLAIN " + web_sql("tenant_monthly"), {"tenant_id": acme}
+        ).fetchall()
+    finally:
+        conn.execute("RESET enable_seqscan")
+        conn.execute("RESET enable_bitmapscan")
+    text = "\n".join(r["QUERY PLAN"] for r in plan_rows)
+    # which index is the planner's choice on 4 rows; that one serves the sums alone is the point
+    for table in ("payments py", "billing_analytics ba"):
+        scans = [line for line in text.splitlines() if f" on {table} " in line]
+        assert scans and all("Index Only Scan" in line for line in scans), text
+
+
 # ----------------------------------------------------------------------------- priced days
 
 NOV10_09 = datetime(2025, 11, 10, 9, tzinfo=UTC)

@@ -1,0 +1,2 @@
+-- 0025 (drop data): nothing beyond the down script (indexes only).
+SELECT 1;
