@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import pytest
@@ -190,5 +191,40 @@ def test_a_report_on_a_database_left_at_an_older_revision_says_to_upgrade(
             assert "Traceback" not in result.output
             assert "lacks part of tenantcost's schema" in result.output
             assert "tenantcost db upgrade" in result.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_running_embedded_server_is_not_connected_to_twice_and_its_database_comes_back(
+    pg_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command asks the embedded server for its URL: found running, it is not connected
+    to a second time to check its database (one connection per command, not two); when the
+    database was dropped by hand, connecting says `tenantcost db start`, which creates it."""
+    from tenantcost.config import get_settings
+    from tenantcost.db.connect import connect
+
+    checks: list[object] = []
+    real = pg_server._ensure_database
+    monkeypatch.setattr(pg_server, "_ensure_database", checks.append)
+    assert pg_server.start() == pg_server.url()
+    assert checks == []  # found running: no check
+    monkeypatch.setattr(pg_server, "_ensure_database", real)
+
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as admin:
+        admin.execute('DROP DATABASE IF EXISTS "tenantcost" WITH (FORCE)')
+    monkeypatch.setenv("TENANTCOST_DATA_DIR", str(pg_server.data_dir))
+    monkeypatch.delenv("TENANTCOST_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(UserError) as refused:
+            connect()
+        assert "does not exist" in refused.value.message
+        assert refused.value.hint is not None and "tenantcost db start" in refused.value.hint
+        pg_server.start(ensure_database=True)  # what `tenantcost db start` does
+        with connect() as conn:
+            assert conn.execute("SELECT current_database() AS db").fetchone() == {
+                "db": "tenantcost"
+            }
     finally:
         get_settings.cache_clear()

@@ -43,7 +43,7 @@ def _require_embedded(command: str) -> None:
 def start() -> None:
     """Start the embedded PostgreSQL (created on first use in the per-user data directory)."""
     _require_embedded("start")
-    url = embedded_server().start()
+    url = embedded_server().start(ensure_database=True)
     console.print(f"embedded PostgreSQL running: {redact(url)}")
 
 

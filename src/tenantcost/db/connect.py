@@ -179,6 +179,7 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> Connection:
     import psycopg
     from psycopg.rows import dict_row
 
+    embedded = url is None and not get_settings().database_url
     url = url or database_url()
     try:
         conn = psycopg.connect(
@@ -188,8 +189,11 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> Connection:
             connect_timeout=get_settings().connect_timeout,
         )
     except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        error = explain_connect_error(url, exc)
+        if embedded and "does not exist" in str(exc):  # e.g. dropped by hand while running
+            error = UserError(error.message, "run `tenantcost db start`: it creates it again")
         # from None: the original message may quote the password back
-        raise explain_connect_error(url, exc) from None
+        raise error from None
     if conn.info.server_version < MIN_SERVER_VERSION:
         version = conn.info.server_version
         conn.close()

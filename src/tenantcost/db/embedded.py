@@ -181,8 +181,12 @@ class EmbeddedServer:
         }
 
     # ---- lifecycle ---------------------------------------------------------------------
-    def start(self) -> str:
-        """Create the cluster if needed, start it if stopped; return the tenantcost DB URL."""
+    def start(self, *, ensure_database: bool = False) -> str:
+        """Create the cluster if needed, start it if stopped; return the tenantcost DB URL.
+
+        The tenantcost database is created (if missing) when this call starts the server, or
+        when ``ensure_database`` (`tenantcost db start`); a server found running was started
+        here before, with its database, so every command does not connect twice."""
         if not self.is_initialised():
             self._initdb()
         _private_dir(self.data_dir)  # also narrows a directory an older version widened
@@ -194,7 +198,8 @@ class EmbeddedServer:
                 f"run `tenantcost db stop`, then delete {self.pgdata} to start afresh "
                 "(its data is lost)",
             )
-        if not self.is_running():
+        started = not self.is_running()
+        if started:
             if _port_in_use(state.port):
                 raise UserError(
                     f"port {state.port} on 127.0.0.1 is taken by another program, so the "
@@ -211,7 +216,8 @@ class EmbeddedServer:
                     f"the embedded PostgreSQL did not start: {result.stderr.strip()[-400:]}",
                     f"read its log: {self.log_file}",
                 )
-        self._ensure_database(state)
+        if started or ensure_database:
+            self._ensure_database(state)
         return state.url()
 
     def stop(self, *, mode: str = "fast") -> bool:
