@@ -18,3 +18,9 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\n  fix: {self.hint}" if self.hint else self.message
+
+
+class DatabaseUnavailable(UserError):
+    """PostgreSQL cannot be reached, or refuses connections for now (starting up, shutting
+    down, out of connection slots): an outage a long-running command waits out, where a wrong
+    password or a missing database is a mistake it reports."""

@@ -95,3 +95,56 @@ def test_collect_every_command_reconnects_and_stops_on_sigterm(
         assert process.wait(timeout=30) == 0
         rest = [lines.get(timeout=5) for _ in range(lines.qsize())]
         assert any("stopped after" in line for line in rest + seen)
+
+
+def test_collect_every_waits_out_a_server_restart(tmp_path: Any) -> None:
+    """The server itself goes down between passes (a restart for maintenance): reconnecting is
+    refused for a while, and the command waits it out instead of stopping with "cannot reach
+    PostgreSQL" (connect's error hid the OperationalError the loop looked for). A wrong
+    password, by contrast, is reported and stops the command."""
+    import time
+
+    from tenantcost.db import migrate
+    from tenantcost.db.embedded import EmbeddedServer
+
+    server = EmbeddedServer(tmp_path / "restarting")
+    url = server.start()
+    try:
+        migrate.upgrade(url)
+        env = {**os.environ, "TENANTCOST_DATABASE_URL": url}
+        command = [sys.executable, "-m", "tenantcost", "collect", "--every", "1s", "--no-host"]
+        command += ["--no-evaluate", "--no-price"]
+        process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        with stderr_lines(process) as lines:
+
+            def wait_for(text: str) -> list[str]:
+                seen: list[str] = []
+                while True:
+                    line = lines.get(timeout=60)
+                    seen.append(line)
+                    if text in line:
+                        return seen
+
+            wait_for("pass 1 ")
+            server.stop()
+            wait_for("database unavailable")
+            time.sleep(3)  # reconnects are refused meanwhile
+            assert process.poll() is None, "collect stopped while the server was down"
+            server.start()
+            seen = wait_for("database back")
+            assert not any("error:" in line for line in seen)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+
+        wrong = url.replace("postgres:", "postgres:not-", 1)  # user:password → a wrong password
+        refused = subprocess.run(
+            command,
+            env={**env, "TENANTCOST_DATABASE_URL": wrong},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "rejected the credentials" in refused.stderr
+    finally:
+        server.destroy()

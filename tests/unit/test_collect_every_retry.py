@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tenantcost.db.connect import explain_connect_error
 from tenantcost.errors import UserError
 from tenantcost.telemetry.cli import database_unavailable, run_every
 
@@ -19,6 +20,15 @@ class FakeConn:
 
     def close(self) -> None:
         self.closed = True
+
+
+URL = "postgresql://tc:secret@127.0.0.1:5432/tc"
+
+
+def refused_error() -> UserError:
+    """What connect() raises when nothing listens (libpq's words)."""
+    message = 'connection to server at "127.0.0.1", port 5432 failed: Connection refused'
+    return explain_connect_error(URL, psycopg.OperationalError(message))
 
 
 class Script:
@@ -35,9 +45,7 @@ class Script:
     def open(self) -> Any:
         if self.outcomes and self.outcomes[0] == "refused":
             self.outcomes.pop(0)
-            refused = UserError("cannot reach PostgreSQL")  # what connect() raises
-            refused.__cause__ = psycopg.OperationalError("connection refused")
-            raise refused
+            raise refused_error()
         conn = FakeConn(len(self.opened))
         self.opened.append(conn)
         return conn
@@ -112,10 +120,12 @@ def test_other_errors_still_end_the_loop() -> None:
 
 
 def test_what_counts_as_an_outage() -> None:
-    refused = UserError("cannot reach PostgreSQL")
-    refused.__cause__ = psycopg.OperationalError("refused")
     assert database_unavailable(psycopg.OperationalError("x"))
     assert database_unavailable(psycopg.InterfaceError("the connection is closed"))
-    assert database_unavailable(refused)
+    assert database_unavailable(refused_error())
+    starting = psycopg.OperationalError("FATAL:  the database system is starting up")
+    assert database_unavailable(explain_connect_error(URL, starting))
+    wrong = psycopg.OperationalError('FATAL:  password authentication failed for user "x"')
+    assert not database_unavailable(explain_connect_error(URL, wrong))  # a mistake to report
     assert not database_unavailable(UserError("no price book in force"))
     assert not database_unavailable(psycopg.errors.DataError("numeric overflow"))

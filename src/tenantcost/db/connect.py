@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.embedded import EmbeddedServer
-from tenantcost.errors import UserError
+from tenantcost.errors import DatabaseUnavailable, UserError
 
 MIN_SERVER_VERSION = 150000
 
@@ -143,6 +143,13 @@ def secrets_of(url: str) -> list[str]:
     return list(dict.fromkeys(s for raw in found for s in (raw, unquote(raw)) if s))
 
 
+#: SQLSTATEs of a server that refuses connections for now: cannot_connect_now (starting up,
+#: shutting down, in recovery), too_many_connections.
+CANNOT_CONNECT_NOW = frozenset({"57P03", "53300"})
+#: The same, as libpq words them when the server's message comes without a SQLSTATE.
+NOT_NOW_MESSAGES = ("is starting up", "is shutting down", "too many clients", "server closed")
+
+
 def explain_connect_error(url: str, exc: psycopg.Error) -> UserError:
     """Turn libpq's message into what went wrong and what to do about it (never a secret)."""
     import psycopg
@@ -165,8 +172,13 @@ def explain_connect_error(url: str, exc: psycopg.Error) -> UserError:
             f"PostgreSQL at {shown} says: {text.strip().splitlines()[-1]}",
             "create the database or role, or fix TENANTCOST_DATABASE_URL",
         )
+    if exc.sqlstate in CANNOT_CONNECT_NOW or any(s in text for s in NOT_NOW_MESSAGES):
+        return DatabaseUnavailable(
+            f"PostgreSQL at {shown} refuses connections for now: {text.strip().splitlines()[-1]}",
+            "wait for it to finish starting (or for a connection slot), then try again",
+        )
     if "timeout" in text or "refused" in text or "could not" in text or "translate" in text:
-        return UserError(
+        return DatabaseUnavailable(
             f"cannot reach PostgreSQL at {shown}: {text.strip().splitlines()[-1]}",
             "check that the server is running and the host/port in TENANTCOST_DATABASE_URL "
             "(or unset it to use the embedded server: `tenantcost db start`)",

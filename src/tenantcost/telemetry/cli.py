@@ -20,7 +20,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponent
 
 from tenantcost.attribution.hours import price_pass_hours
 from tenantcost.db.connect import Connection, connect
-from tenantcost.errors import UserError
+from tenantcost.errors import DatabaseUnavailable, UserError
 from tenantcost.output import OutputFormat, emit
 from tenantcost.telemetry.mapping import Kind, map_tenant, sql, unmap_tenant
 from tenantcost.telemetry.sampler import BackendSampler, start_sampler
@@ -257,15 +257,12 @@ RECONNECT_MAX_WAIT = 60.0
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """An outage worth waiting out: the server went away or refuses connections for now.
-
-    ``connect`` turns a failed connection into a UserError caused by an OperationalError.
-    """
+    """An outage worth waiting out: the connection broke, or the server cannot be reached or
+    refuses connections for now (``connect`` says so with DatabaseUnavailable). A wrong
+    password or a missing database is not: it is reported and the command stops."""
     import psycopg
 
-    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-        return True
-    return isinstance(exc, UserError) and isinstance(exc.__cause__, psycopg.OperationalError)
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | DatabaseUnavailable)
 
 
 class Outage:
