@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Dashboard port for `make run` (make run PORT=8123); unset: TENANTCOST_PORT or 8000.
 PORT ?=
 
-.PHONY: run test lint typecheck clean bench chromium pg15 weasyprint-libs
+.PHONY: run test lint typecheck clean bench bytecode chromium pg15 weasyprint-libs
 
 # Progress from the first second: each step says what it does, pip shows its own progress.
 $(STAMP): pyproject.toml
@@ -17,13 +17,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --progress-bar on --upgrade pip
 	@echo "==> installing tenantcost and its dependencies into $(VENV)/"
 	$(BIN)/pip install --progress-bar on -e '.[dev]'
+	$(MAKE) --no-print-directory bytecode
 	touch $(STAMP)
 	@echo "==> virtual environment ready"
 
 ## run: start the embedded database, migrate, load the demo fleet and show the reports
 ##      (PORT=N: serve the dashboard on port N; a busy port is reported before any work)
-run: $(STAMP) weasyprint-libs
+run: $(STAMP) bytecode weasyprint-libs
 	$(BIN)/tenantcost demo run $(if $(PORT),--port $(PORT))
+
+## bytecode: compile tenantcost's modules, so that each command starts from bytecode even where
+##           PYTHONDONTWRITEBYTECODE is set (an editable install compiles nothing; without it
+##           every `tenantcost` command compiled the modules it imports again: ~0.2 s more)
+bytecode:
+	@$(BIN)/python -m compileall -q src/tenantcost
 
 ## chromium: Debian's Chromium for the browser tests (installed only when missing; needs root)
 chromium:
