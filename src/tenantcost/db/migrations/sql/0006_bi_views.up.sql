@@ -234,6 +234,34 @@ END;
 COMMENT ON FUNCTION tenantcost_business_metrics(text) IS
 'Per-tenant revenue, cost (own + allocated shared) and margin metrics under the given allocation rule; the views and rollups are projections of it.';
 
+-- On Citus the SQL functions that read the application's tables are made PL/pgSQL with the
+-- same query: Citus cannot plan a parameterized SQL-function query over distributed tables
+-- ("Consider using PL/pgSQL functions instead"), nor distribute tables an SQL-standard body
+-- depends on. Joins not on the tenant (payments to subscriptions by id) are repartitioned.
+-- Same columns, same rows; a no-op without the citus extension.
+DO $$
+DECLARE
+    f    regprocedure;
+    body text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    FOREACH f IN ARRAY ARRAY['tenantcost_cost_lines(text)',
+                             'tenantcost_business_metrics(text)']::regprocedure[] LOOP
+        body := COALESCE(regexp_replace(regexp_replace(pg_get_function_sqlbody(f),
+                                                       '^\s*BEGIN ATOMIC\s*', ''),
+                                        ';?\s*END\s*$', ''),
+                         (SELECT p.prosrc FROM pg_catalog.pg_proc p WHERE p.oid = f));
+        EXECUTE format('CREATE OR REPLACE FUNCTION %s(%s) RETURNS %s LANGUAGE plpgsql STABLE '
+                       'SET citus.enable_repartition_joins = on AS %L', f::oid::regproc, pg_get_function_arguments(f),
+                       pg_get_function_result(f),
+                       E'#variable_conflict use_column\nBEGIN\nRETURN QUERY\n'
+                       || rtrim(body, E'; \n') || E';\nEND');
+    END LOOP;
+END
+$$;
+
 -- ---------------------------------------------------------------------------
 -- 4. The seed's views (plain, security_invoker: base-table RLS applies to the caller).
 -- ---------------------------------------------------------------------------
