@@ -397,3 +397,31 @@ def check_placement(conn: Connection) -> Iterable[CheckResult]:
     yield passed(
         "Citus: tenant tables co-located", len(groups) <= 1, f"{len(groups)} co-location group(s)"
     )
+
+
+def check_install(conn: Connection) -> Iterable[CheckResult]:
+    """`db verify` on Citus: what an application distributed before tenantcost cannot keep by
+    itself — cascades to tenantcost's coordinator tables, and audit triggers on reference tables
+    (nothing on plain PostgreSQL, where foreign keys cascade and the triggers exist)."""
+    if read_version(conn) is None:
+        return
+    orphans = {r["table_name"]: r["orphans"] for r in _rows(conn, "orphaned_rows")}
+    left = {t: n for t, n in orphans.items() if n}
+    yield passed(
+        "Citus: no orphaned rows",
+        not left,
+        "; ".join(f"{t}: {n} row(s) whose company/subscription is gone" for t, n in left.items())
+        + " (delete them: no cascade reaches them from distributed tables)"
+        if left
+        else f"{', '.join(orphans)}: none",
+    )
+    unaudited = [r["table_name"] for r in _rows(conn, "unaudited_cost_tables")]
+    yield passed(
+        "Citus: cost changes audited",
+        not unaudited,
+        f"no audit trigger on reference table(s) {', '.join(unaudited)}: their cost changes "
+        "leave no cost_audit row (docs/citus.md)"
+        if unaudited
+        else "audit triggers present",
+    )
+

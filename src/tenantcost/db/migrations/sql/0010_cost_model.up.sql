@@ -237,16 +237,34 @@ $fn$;
 
 -- On Citus: PL/pgSQL with the same query, as in 0006 (a no-op without the citus extension).
 DO $$
+DECLARE
+    body text;
+    colocated boolean;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
-        EXECUTE format('CREATE OR REPLACE FUNCTION tenantcost_cost_lines(%s) RETURNS %s '
-                       'LANGUAGE plpgsql STABLE SET citus.enable_repartition_joins = on AS %L',
-                       pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
-                       E'#variable_conflict use_column\nBEGIN\nRETURN QUERY\n'
-                       || rtrim(p.prosrc, E'; \n') || E';\nEND')
-           FROM pg_catalog.pg_proc p
-          WHERE p.oid = 'tenantcost_cost_lines(text, timestamptz)'::regprocedure;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RETURN;
     END IF;
+    EXECUTE $q$SELECT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_dist_partition p
+                   JOIN pg_catalog.pg_dist_partition s
+                     ON s.logicalrelid = 'subscriptions'::regclass
+                    AND s.colocationid = p.colocationid AND s.partmethod = 'h'
+                    AND column_to_column_name(s.logicalrelid, s.partkey) = 'tenant_id'
+                  WHERE p.logicalrelid = to_regclass('billing_analytics')
+                    AND column_to_column_name(p.logicalrelid, p.partkey) = 'tenant_id')$q$
+       INTO colocated;
+    SELECT p.prosrc INTO body FROM pg_catalog.pg_proc p
+     WHERE p.oid = 'tenantcost_cost_lines(text, timestamptz)'::regprocedure;
+    IF colocated THEN
+        body := replace(body, 's.id = ba.subscription_id',
+                        's.id = ba.subscription_id AND s.tenant_id = ba.tenant_id');
+    END IF;
+    EXECUTE format('CREATE OR REPLACE FUNCTION tenantcost_cost_lines(%s) RETURNS %s '
+                   'LANGUAGE plpgsql STABLE SET citus.enable_repartition_joins = on AS %L',
+                   pg_get_function_arguments('tenantcost_cost_lines(text, timestamptz)'::regprocedure),
+                   pg_get_function_result('tenantcost_cost_lines(text, timestamptz)'::regprocedure),
+                   E'#variable_conflict use_column\nBEGIN\nRETURN QUERY\n'
+                   || rtrim(body, E'; \n') || E';\nEND');
 END
 $$;
 
