@@ -350,6 +350,15 @@ def test_upgrade_into_a_distributed_application_runs_to_head_and_keeps_the_rules
         with psycopg.connect(citus_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
 
+    # and back: the down scripts take the Citus variants away too, and upgrade runs again
+    migrate.downgrade(citus_url, "base")
+    with psycopg.connect(citus_url) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_proc WHERE proname LIKE 'tenantcost%'"
+        ).fetchone() == (0,)
+    migrate.upgrade(citus_url)
+    assert migrate.current_revision(citus_url) == migrate.head_revision()
+
 
 @needs_citus
 def test_distribute_with_blockers_lists_them_and_changes_nothing(

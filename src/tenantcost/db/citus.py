@@ -35,6 +35,7 @@ REFERENCE_TABLES = (
     "tenant_cost_periods",
     "vps_instances",  # shared infrastructure: tenant_id NULL for shared hosts
     "smtp_ip_addresses",
+    "tenantcost_tenant_key",  # read by the policies on every worker (revision 0023)
 )
 TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
     "subscriptions",

@@ -234,8 +234,8 @@ END;
 COMMENT ON FUNCTION tenantcost_business_metrics(text) IS
 'Per-tenant revenue, cost (own + allocated shared) and margin metrics under the given allocation rule; the views and rollups are projections of it.';
 
--- On Citus the SQL functions that read the application's tables are made PL/pgSQL with the
--- same query: Citus cannot plan a parameterized SQL-function query over distributed tables
+-- On Citus the SQL functions that read tables are made PL/pgSQL with the same query (bound
+-- to this schema, as an SQL-standard body is): Citus cannot plan a parameterized SQL-function query over distributed tables
 -- ("Consider using PL/pgSQL functions instead"), nor distribute tables an SQL-standard body
 -- depends on. Where payments / billing_analytics are distributed by tenant_id with
 -- subscriptions, their joins to it carry the tenant too; others are repartitioned.
@@ -260,7 +260,7 @@ BEGIN
                 WHERE p.logicalrelid IN (to_regclass('payments'), to_regclass('billing_analytics'))
                   AND column_to_column_name(p.logicalrelid, p.partkey) = 'tenant_id'$q$
        INTO colocated;
-    FOREACH f IN ARRAY ARRAY['tenantcost_cost_lines(text)',
+    FOREACH f IN ARRAY ARRAY['tenantcost_shared_cost_allocation()', 'tenantcost_cost_lines(text)',
                              'tenantcost_business_metrics(text)']::regprocedure[] LOOP
         body := COALESCE(regexp_replace(regexp_replace(pg_get_function_sqlbody(f),
                                                        '^\s*BEGIN ATOMIC\s*', ''),
@@ -274,11 +274,16 @@ BEGIN
             body := replace(body, 's.id = py.subscription_id',
                             's.id = py.subscription_id AND s.tenant_id = py.tenant_id');
         END IF;
+        body := rtrim(body, E'; \n');
         EXECUTE format('CREATE OR REPLACE FUNCTION %s(%s) RETURNS %s LANGUAGE plpgsql STABLE '
-                       'SET citus.enable_repartition_joins = on AS %L', f::oid::regproc, pg_get_function_arguments(f),
-                       pg_get_function_result(f),
-                       E'#variable_conflict use_column\nBEGIN\nRETURN QUERY\n'
-                       || rtrim(body, E'; \n') || E';\nEND');
+                       'SET search_path = %I, pg_temp SET citus.enable_repartition_joins = on '
+                       'AS %L', f::oid::regproc, pg_get_function_arguments(f),
+                       pg_get_function_result(f), current_schema(),
+                       E'#variable_conflict use_column\nBEGIN\n'
+                       || CASE WHEN (SELECT p.proretset FROM pg_catalog.pg_proc p WHERE p.oid = f)
+                               THEN E'RETURN QUERY\n' || body || ';'
+                               ELSE 'RETURN (' || body || ');' END
+                       || E'\nEND');
     END LOOP;
 END
 $$;

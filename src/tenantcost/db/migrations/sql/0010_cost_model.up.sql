@@ -260,9 +260,11 @@ BEGIN
                         's.id = ba.subscription_id AND s.tenant_id = ba.tenant_id');
     END IF;
     EXECUTE format('CREATE OR REPLACE FUNCTION tenantcost_cost_lines(%s) RETURNS %s '
-                   'LANGUAGE plpgsql STABLE SET citus.enable_repartition_joins = on AS %L',
+                   'LANGUAGE plpgsql STABLE SET search_path = %I, pg_temp '
+                   'SET citus.enable_repartition_joins = on AS %L',
                    pg_get_function_arguments('tenantcost_cost_lines(text, timestamptz)'::regprocedure),
                    pg_get_function_result('tenantcost_cost_lines(text, timestamptz)'::regprocedure),
+                   current_schema(),
                    E'#variable_conflict use_column\nBEGIN\nRETURN QUERY\n'
                    || rtrim(body, E'; \n') || E';\nEND');
 END

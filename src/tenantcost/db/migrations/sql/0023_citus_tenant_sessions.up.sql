@@ -22,8 +22,10 @@ BEGIN
     END IF;
     EXECUTE format('ALTER DATABASE %I SET citus.propagate_set_commands = %L',
                    current_database(), 'local');
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                    WHERE logicalrelid = 'tenantcost_tenant_key'::regclass) THEN
+    -- (once the application is distributed; on local tables `db distribute` places it)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE partmethod = 'h')
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                        WHERE logicalrelid = 'tenantcost_tenant_key'::regclass) THEN
         PERFORM create_reference_table('tenantcost_tenant_key');
     END IF;
     CREATE OR REPLACE FUNCTION tenantcost_citus_session_pid() RETURNS bigint
