@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from tenantcost.cli import app
 from tenantcost.config import get_settings
+from tenantcost.costs.store import clear_override, override_cost, set_setting
 from tenantcost.db import migrate
 from tenantcost.db.citus import check_install, check_placement
 from tenantcost.db.connect import connect
@@ -358,6 +359,44 @@ def test_upgrade_into_a_distributed_application_runs_to_head_and_keeps_the_rules
         ).fetchone() == (0,)
     migrate.upgrade(citus_url)
     assert migrate.current_revision(citus_url) == migrate.head_revision()
+
+
+@needs_citus
+def test_cost_commands_price_and_audit_where_reference_tables_have_no_triggers(
+    citus_url: str,
+) -> None:
+    """On the distributed application VPS/IPs are reference tables without the pricing and
+    audit triggers: tenantcost's own commands re-price and write the audit rows themselves."""
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+        conn.execute(APP_ROWS)
+    migrate.upgrade(citus_url)
+    with connect(citus_url) as conn:
+        override_cost(conn, "ip", str(IP_A), "7.00", "negotiated")
+        cleared = clear_override(conn, "ip", str(IP_A), "back to the constant")
+        set_setting(conn, "smtp_ip_monthly_cost", "5.25", "new contract")
+        override_cost(conn, "vps", str(VPS_A), "12.00", "priced by hand")
+        ip = conn.execute(
+            "SELECT approximate_cost, cost_override, cost_source FROM smtp_ip_addresses"
+            " WHERE id = %s",
+            (IP_A,),
+        ).fetchone()
+        audits = [
+            tuple(r.values())
+            for r in conn.execute(
+                "SELECT entity, entity_id, old_value, new_value, source FROM cost_audit ORDER BY id"
+            )
+        ]
+    assert cleared.new == Decimal("4.99")  # the constant back at once, as the trigger did
+    assert ip == {"approximate_cost": Decimal("5.25"), "cost_override": False,
+                  "cost_source": "setting"}  # fmt: skip
+    assert audits == [
+        ("ip", str(IP_A), "4.99", "7.00", "override"),
+        ("ip", str(IP_A), "7.00", "4.99", "clear-override"),
+        ("setting", "smtp_ip_monthly_cost", "4.99", "5.25", "finance"),  # cost_settings: trigger
+        ("ip", str(IP_A), "4.99", "5.25", "setting"),
+        ("vps", str(VPS_A), "0.00", "12.00", "override"),
+    ]
 
 
 @needs_citus

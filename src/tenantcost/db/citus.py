@@ -420,9 +420,9 @@ def check_install(conn: Connection) -> Iterable[CheckResult]:
     yield passed(
         "Citus: cost changes audited",
         not unaudited,
-        f"no audit trigger on reference table(s) {', '.join(unaudited)}: their cost changes "
-        "leave no cost_audit row (docs/citus.md)"
+        f"no audit trigger on reference table(s) {', '.join(unaudited)}: tenantcost's own "
+        "commands audit their changes, any other writer's leave no cost_audit row "
+        "(docs/citus.md)"
         if unaudited
         else "audit triggers present",
     )
-
