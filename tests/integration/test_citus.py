@@ -400,6 +400,52 @@ def test_cost_commands_price_and_audit_where_reference_tables_have_no_triggers(
 
 
 @needs_citus
+def test_install_on_a_citus_coordinator_leaves_fewer_blockers_and_isolates_tenants(
+    citus_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables still local on a Citus coordinator: the policies that test their own column
+    hold no subquery and the SQL-standard function is PL/pgSQL, so `db distribute` no longer
+    lists them; a signed tenant still sees only its own rows."""
+    migrate.upgrade(citus_url)
+    code, output = _cli(citus_url, monkeypatch, "distribute", "--dry-run", "--format", "csv")
+    assert code == 1  # blockers remain (payments without tenant_id, …)
+    blockers = [line for line in output.splitlines() if "," in line and line[0].islower()]
+    assert "payments,has no tenant_id column" in output
+    for table in ("companies", "subscriptions", "tenant_period_figures"):
+        assert not [b for b in blockers if b.startswith(f"{table},row-level policy")], table
+    assert "BEGIN ATOMIC" not in output
+    role = f"tc_app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO companies (id, name) VALUES (%s, 'Acme'), (%s, 'Beta')", (ACME, BETA)
+        )
+        conn.execute("INSERT INTO plans (id, name) VALUES (%s, 'Pro')", (PRO,))
+        conn.execute(
+            "INSERT INTO subscriptions (id, tenant_id, plan_id, current_period_start,"
+            " current_period_end) VALUES (%s, %s, %s, now(), now()), (%s, %s, %s, now(), now())",
+            (SUB_A, ACME, PRO, SUB_B, BETA, PRO),
+        )
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app' IN ROLE application_service")
+        key = read_key(conn)
+    parts = urlsplit(citus_url)
+    as_app = urlunsplit(parts._replace(netloc=f"{role}:app@{parts.netloc.rpartition('@')[2]}"))
+    try:
+        with psycopg.connect(as_app) as conn:
+            for tenant in (ACME, BETA):
+                with conn.transaction():
+                    set_tenant(conn, key, tenant)
+                    assert conn.execute("SELECT id FROM companies").fetchall() == [(tenant,)]
+                    subs = conn.execute("SELECT tenant_id FROM subscriptions").fetchall()
+                    assert subs == [(tenant,)]
+            with conn.transaction():
+                conn.execute(f"SET LOCAL app.current_tenant_id = '{ACME}'")  # unsigned
+                assert conn.execute("SELECT count(*) FROM companies").fetchone() == (0,)
+    finally:
+        with psycopg.connect(citus_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+@needs_citus
 def test_distribute_with_blockers_lists_them_and_changes_nothing(
     citus_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -146,6 +146,8 @@ $$;
 -- On Citus tables (already distributed, or reference tables) a policy may hold no subquery,
 -- InitPlan included: there the predicates are 0005's Citus ones, the tenant computed per row
 -- (tenantcost_current_tenant() is STABLE; the tenant filter routes a query to one shard).
+-- On a Citus coordinator whose tables are still local, the tables that test their own
+-- column take that form too, so `db distribute` can place them later.
 DO $$
 DECLARE
     t record;
@@ -154,6 +156,7 @@ BEGIN
     IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
         EXECUTE $q$SELECT COALESCE(array_agg(logicalrelid::regclass::text), '{}')
                      FROM pg_catalog.pg_dist_partition$q$ INTO citus_tables;
+        citus_tables := citus_tables || ARRAY['companies', 'subscriptions', 'vps_instances'];
     END IF;
     FOR t IN
         SELECT p.tbl, CASE WHEN p.tbl = ANY (citus_tables) THEN COALESCE(p.citus, p.predicate)
@@ -235,10 +238,20 @@ SELECT f.tenant_id, f.company_name, f.plan_name, f.revenue AS price_monthly,
        f.usage_cost, f.period
   FROM tenantcost_tenant_figures(tenantcost_latest_period()) f;
 
--- The figures policy checks the signed tenant once per statement, like the base tables'.
+-- The figures policy checks the signed tenant once per statement, like the base tables'
+-- (on a Citus coordinator per row, without the subquery Citus refuses in a policy).
 DROP POLICY IF EXISTS tenant_isolation ON tenant_period_figures;
-CREATE POLICY tenant_isolation ON tenant_period_figures FOR SELECT TO application_service
-    USING (tenant_id = (SELECT tenantcost_current_tenant()));
+DO $$
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        CREATE POLICY tenant_isolation ON tenant_period_figures FOR SELECT TO application_service
+            USING (tenant_id = (SELECT tenantcost_current_tenant()));
+    ELSE
+        CREATE POLICY tenant_isolation ON tenant_period_figures FOR SELECT TO application_service
+            USING (tenant_id = tenantcost_current_tenant());
+    END IF;
+END
+$$;
 REVOKE ALL ON tenant_period_figures FROM application_service;
 
 -- ---------------------------------------------------------------------------
