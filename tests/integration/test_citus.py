@@ -363,7 +363,7 @@ def test_upgrade_into_a_distributed_application_runs_to_head_and_keeps_the_rules
 
 @needs_citus
 def test_cost_commands_price_and_audit_where_reference_tables_have_no_triggers(
-    citus_url: str,
+    citus_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On the distributed application VPS/IPs are reference tables without the pricing and
     audit triggers: tenantcost's own commands re-price and write the audit rows themselves."""
@@ -390,6 +390,16 @@ def test_cost_commands_price_and_audit_where_reference_tables_have_no_triggers(
     assert cleared.new == Decimal("4.99")  # the constant back at once, as the trigger did
     assert ip == {"approximate_cost": Decimal("5.25"), "cost_override": False,
                   "cost_source": "setting"}  # fmt: skip
+    # tiers became a Citus table with plan_tiers (a key to the reference table plans):
+    # its upsert takes no now() in DO UPDATE
+    code, output = _tenantcost(
+        citus_url, monkeypatch, "tiers", "set", "PRO", "--price", "26", "--reason", "Citus"
+    )
+    assert code == 0, output
+    with psycopg.connect(citus_url) as conn:
+        assert conn.execute("SELECT monthly_price FROM tiers WHERE name = 'PRO'").fetchone() == (
+            Decimal("26.00"),
+        )
     assert audits == [
         ("ip", str(IP_A), "4.99", "7.00", "override"),
         ("ip", str(IP_A), "7.00", "4.99", "clear-override"),
