@@ -415,7 +415,8 @@ def test_install_on_a_citus_coordinator_leaves_fewer_blockers_and_isolates_tenan
 ) -> None:
     """Tables still local on a Citus coordinator: the policies that test their own column
     hold no subquery and the SQL-standard function is PL/pgSQL, so `db distribute` no longer
-    lists them; a signed tenant still sees only its own rows."""
+    lists them (nor the staleness triggers: the plan drops those); a signed tenant still sees
+    only its own rows."""
     migrate.upgrade(citus_url)
     code, output = _cli(citus_url, monkeypatch, "distribute", "--dry-run", "--format", "csv")
     assert code == 1  # blockers remain (payments without tenant_id, …)
@@ -424,6 +425,8 @@ def test_install_on_a_citus_coordinator_leaves_fewer_blockers_and_isolates_tenan
     for table in ("companies", "subscriptions", "tenant_period_figures"):
         assert not [b for b in blockers if b.startswith(f"{table},row-level policy")], table
     assert "BEGIN ATOMIC" not in output
+    assert not [b for b in blockers if "trigger tenantcost_cost_input_change" in b]
+    assert 'DROP TRIGGER "tenantcost_cost_input_change" ON "companies";' in output
     role = f"tc_app_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(citus_url, autocommit=True) as conn:
         conn.execute(

@@ -93,6 +93,25 @@ def test_each_blocker_names_its_table() -> None:
     assert "the application must carry tenant_id" in payments.fix
 
 
+def test_staleness_triggers_are_dropped_by_the_plan_not_blockers() -> None:
+    """tenantcost_cost_input_change only counts changes for the "stale" indicator; on Citus
+    the figures are recomputed every pass instead, so the plan drops it from placed tables."""
+    triggers = [
+        ("plans", "tenantcost_cost_input_change"),
+        ("companies", "tenantcost_cost_input_change"),
+        ("outbox", "tenantcost_cost_input_change"),  # stays local: kept
+        ("plans", "trg_audit"),
+    ]
+    result = plan(facts(triggers=triggers))
+    assert [(b.table, b.problem) for b in result.blockers] == [("plans", "trigger trg_audit")]
+    assert result.statements[:3] == [
+        "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'",
+        'DROP TRIGGER "tenantcost_cost_input_change" ON "plans"',
+        'DROP TRIGGER "tenantcost_cost_input_change" ON "companies"',
+    ]
+    assert 'ON "outbox"' not in " ".join(result.statements)
+
+
 def test_foreign_keys_must_carry_the_tenant_or_point_at_a_reference_table() -> None:
     columns = facts().columns | {"subscriptions": {"id": False, "tenant_id": False}}
     keys = [

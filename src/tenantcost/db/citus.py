@@ -55,6 +55,10 @@ TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
     "tier_state",
 )
 APPLICATION_TABLES = ("payments", "billing_analytics")  # the application's, not tenantcost's
+# Triggers the plan drops from the tables it places, because on Citus their job is done
+# another way: the staleness counter (revision 0010) — figures are recomputed by every
+# collector pass and `report refresh`, as on an application distributed before the install.
+DROPPED_TRIGGERS = ("tenantcost_cost_input_change",)
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,8 @@ def find_blockers(facts: Facts, placements: Sequence[Placement]) -> list[Blocker
                 )
             )
     for table, trigger in facts.triggers:
+        if trigger in DROPPED_TRIGGERS:
+            continue  # plan_statements drops it
         kind = by_table[table].kind if table in by_table else "local"
         if kind == "reference":
             found.append(
@@ -254,14 +260,20 @@ def ident(name: str) -> str:
 
 
 def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
-    """The SQL, in order: foreign keys between placed tables dropped, tables distributed
-    (the anchor first, the rest co-located with it) and referenced, the keys added back."""
+    """The SQL, in order: the staleness triggers of the tables placed and the foreign keys
+    between them dropped, tables distributed (the anchor first, the rest co-located with it)
+    and referenced, the keys added back."""
     moving = {p.table for p in placements if p.kind != "local" and facts.placed.get(p.table) != p}
     keys = [fk for fk in facts.foreign_keys if fk.table in moving or fk.referenced_table in moving]
     if not moving:
         return []
     # Foreign keys added to distributed tables need one connection per node in the transaction.
     out = ["SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"]
+    out += [
+        f"DROP TRIGGER {ident(trigger)} ON {ident(table)}"
+        for table, trigger in facts.triggers
+        if trigger in DROPPED_TRIGGERS and table in moving
+    ]
     out += [f"ALTER TABLE {ident(fk.table)} DROP CONSTRAINT {ident(fk.name)}" for fk in keys]
     for p in placements:
         if p.table not in moving:
