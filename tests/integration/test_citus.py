@@ -407,6 +407,27 @@ def test_cost_commands_price_and_audit_where_reference_tables_have_no_triggers(
         ("ip", str(IP_A), "4.99", "5.25", "setting"),
         ("vps", str(VPS_A), "0.00", "12.00", "override"),
     ]
+    # cost_settings placed as `db distribute` plans it: its triggers dropped, a reference
+    # table; a changed setting is then audited once, by tenantcost itself
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER trg_cost_settings_audit ON cost_settings")
+        conn.execute("DROP TRIGGER tenantcost_cost_input_change ON cost_settings")
+        conn.execute("SELECT create_reference_table('cost_settings')")
+    with connect(citus_url) as conn:
+        set_setting(conn, "smtp_ip_monthly_cost", "5.50", "next contract")
+        later = [
+            tuple(r.values())
+            for r in conn.execute(
+                "SELECT entity, entity_id, old_value, new_value, source FROM cost_audit"
+                " WHERE reason LIKE '%next contract' ORDER BY id"
+            )
+        ]
+        unaudited = {c.check: c.detail for c in check_install(conn)}["Citus: cost changes audited"]
+    assert later == [
+        ("setting", "smtp_ip_monthly_cost", "5.25", "5.50", "finance"),
+        ("ip", str(IP_A), "5.25", "5.50", "setting"),
+    ]
+    assert "cost_settings, smtp_ip_addresses, vps_instances" in unaudited
 
 
 @needs_citus

@@ -6,10 +6,10 @@ by any role or path is audited exactly once. tenantcost's own commands only say 
 set ``tenantcost.audit_source`` and ``tenantcost.audit_reason`` for their transaction
 (``SET LOCAL``); a change made without them is recorded with source ``sql``.
 
-On Citus, where the application made ``vps_instances`` / ``smtp_ip_addresses`` reference
-tables, no trigger can exist on them: there tenantcost's own commands write the audit rows
-of their changes themselves (``writer_audits``); changes made by anything else are not
-audited, and ``db verify`` says so.
+On Citus, where ``vps_instances`` / ``smtp_ip_addresses`` (the application's) or
+``cost_settings`` (``db distribute``) are reference tables, no trigger can exist on them:
+there tenantcost's own commands write the audit rows of their changes themselves
+(``writer_audits``); changes made by anything else are not audited, and ``db verify`` says so.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def record_change(
 AUDIT_TRIGGERS = {
     "vps_instances": "trg_vps_cost_audit",
     "smtp_ip_addresses": "trg_smtp_ip_cost_audit",
+    "cost_settings": "trg_cost_settings_audit",
 }
 
 

@@ -153,6 +153,8 @@ def set_setting(conn: Connection, key: str, value: str, reason: str | None) -> S
         if not spec.same(old, new):
             audit_context(conn, "finance", why)
             conn.execute(_sql("setting_update"), {"key": key, "value": new})
+            if writer_audits(conn, "cost_settings"):  # Citus: no audit trigger
+                record_change(conn, "setting", key, old, new, "finance", why)
             if spec.reprices_ips:
                 reprice_why = f"{key} changed: {why}"
                 audit_context(conn, "setting", reprice_why)

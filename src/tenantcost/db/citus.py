@@ -56,9 +56,16 @@ TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
 )
 APPLICATION_TABLES = ("payments", "billing_analytics")  # the application's, not tenantcost's
 # Triggers the plan drops from the tables it places, because on Citus their job is done
-# another way: the staleness counter (revision 0010) — figures are recomputed by every
-# collector pass and `report refresh`, as on an application distributed before the install.
-DROPPED_TRIGGERS = ("tenantcost_cost_input_change",)
+# another way, as on an application distributed before the install: the staleness counter
+# (revision 0010) — figures are recomputed by every collector pass and `report refresh`; the
+# cost audit (0015) — tenantcost's own commands write their audit rows where the trigger is
+# missing, and `db verify` fails on the tables whose other writers go unaudited.
+DROPPED_TRIGGERS = (
+    "tenantcost_cost_input_change",
+    "trg_vps_cost_audit",
+    "trg_smtp_ip_cost_audit",
+    "trg_cost_settings_audit",
+)
 
 
 @dataclass(frozen=True)

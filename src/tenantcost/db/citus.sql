@@ -102,8 +102,10 @@ SELECT 'subscription_terms', count(*)
 -- Citus tables holding costs that no audit trigger watches (none can exist on a reference table).
 SELECT p.logicalrelid::regclass::text AS table_name
   FROM pg_dist_partition p
- WHERE p.logicalrelid IN (to_regclass('vps_instances'), to_regclass('smtp_ip_addresses'))
+ WHERE p.logicalrelid IN (to_regclass('vps_instances'), to_regclass('smtp_ip_addresses'),
+                          to_regclass('cost_settings'))
    AND NOT EXISTS (SELECT 1 FROM pg_trigger t
                     WHERE t.tgrelid = p.logicalrelid
-                      AND t.tgname IN ('trg_vps_cost_audit', 'trg_smtp_ip_cost_audit'))
+                      AND t.tgname IN ('trg_vps_cost_audit', 'trg_smtp_ip_cost_audit',
+                                       'trg_cost_settings_audit'))
  ORDER BY 1;
