@@ -59,7 +59,7 @@ $$;
 -- are not supported. There the same rule is kept by the writer and checked: new IPs get the
 -- constant as their column default (tenantcost_smtp_ip_monthly_cost(), evaluated on the
 -- coordinator for each INSERT), `costs set` re-prices every billable IP, and `db verify`
--- fails on any billable IP without an override whose cost is not the constant with the count).
+-- fails on any billable IP without an override whose cost is not the constant (with the count).
 DO $$
 DECLARE
     reference boolean := false;
