@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from tenantcost.db import verify
 from tenantcost.db.checks import CheckResult
-from tenantcost.db.citus import check_placement
+from tenantcost.db.citus import check_install, check_placement
 from tenantcost.report.reconcile import check_bi_views
 
 
 def run_all(url: str) -> list[CheckResult]:
-    return verify.run_checks(url, [*verify.SCHEMA_CHECKS, check_bi_views, check_placement])
+    checks = [*verify.SCHEMA_CHECKS, check_bi_views, check_placement, check_install]
+    return verify.run_checks(url, checks)

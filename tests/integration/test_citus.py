@@ -7,6 +7,7 @@ Without it only the tests at the bottom run (on the embedded PostgreSQL, which h
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,9 +24,11 @@ from typer.testing import CliRunner
 
 from tenantcost.cli import app
 from tenantcost.config import get_settings
+from tenantcost.costs.store import clear_override, override_cost, set_setting
 from tenantcost.db import migrate
-from tenantcost.db.citus import check_placement
+from tenantcost.db.citus import check_install, check_placement
 from tenantcost.db.connect import connect
+from tenantcost.db.tenancy import read_key, set_tenant, tenant_token
 from tenantcost.telemetry.collector import Collector
 from tests import pg15
 
@@ -128,22 +131,352 @@ def _placements(url: str) -> dict[str, tuple[str, str | None, int]]:
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
+ACME, BETA = uuid.UUID(int=0xA1), uuid.UUID(int=0xB2)
+PRO, SUB_A, SUB_B = uuid.UUID(int=0xC1), uuid.UUID(int=0xD1), uuid.UUID(int=0xD2)
+VPS_A, VPS_SHARED, IP_A = uuid.UUID(int=0xE1), uuid.UUID(int=0xE2), uuid.UUID(int=0xF1)
+APP_ROWS = f"""
+INSERT INTO companies VALUES ('{ACME}', 'Acme'), ('{BETA}', 'Beta');
+INSERT INTO plans VALUES ('{PRO}', 'Pro', 25.00);
+INSERT INTO subscriptions VALUES
+    ('{SUB_A}', '{ACME}', '{PRO}', 'active', date_trunc('month', now(), 'UTC'),
+     date_trunc('month', now(), 'UTC') + interval '1 month'),
+    ('{SUB_B}', '{BETA}', '{PRO}', 'active', date_trunc('month', now(), 'UTC'),
+     date_trunc('month', now(), 'UTC') + interval '1 month');
+INSERT INTO payments VALUES
+    (gen_random_uuid(), '{ACME}', '{SUB_A}', 25.00, date_trunc('month', now(), 'UTC'));
+INSERT INTO billing_analytics (id, tenant_id, subscription_id, period_start, emails_sent)
+    VALUES (gen_random_uuid(), '{ACME}', '{SUB_A}', now(), 1000);
+INSERT INTO vps_instances (id, name, status) VALUES ('{VPS_A}', 'a', 'active'),
+                                                    ('{VPS_SHARED}', 'shared', 'active');
+INSERT INTO smtp_ip_addresses (id, vps_instance_id, ip_address, status)
+    VALUES ('{IP_A}', '{VPS_A}', '192.0.2.1', 'active');
+"""
+
+
+def _tenantcost(url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    """Any tenantcost command against ``url``: exit code and stdout (``_cli`` is ``db …``)."""
+    monkeypatch.setenv("TENANTCOST_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    finally:
+        get_settings.cache_clear()
+    assert "Traceback" not in result.output, result.output
+    return result.exit_code, result.stdout
+
+
 @needs_citus
-def test_migrations_install_into_a_distributed_application_one_statement_at_a_time(
-    citus_url: str,
+def test_upgrade_into_a_distributed_application_runs_to_head_and_keeps_the_rules(
+    citus_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Revision 0001 creates indexes on distributed tables: Citus forwards each to every
-    worker and refused the whole file as one multi-command string."""
+    """The application distributed first (companies by id, tenant tables by tenant_id,
+    VPS/IPs as reference tables), with its rows; then `db upgrade` to head, one statement per
+    command (Citus forwards each DDL to the workers), and what the triggers, policies, keys and
+    functions did on PostgreSQL still holds another way."""
     with psycopg.connect(citus_url, autocommit=True) as conn:
         conn.execute(APP_SCHEMA)
-    migrate.upgrade(citus_url, "0003")
-    assert migrate.current_revision(citus_url) == "0003"
-    with psycopg.connect(citus_url) as conn:
+        conn.execute(APP_ROWS)
+        conn.execute(
+            "ALTER TABLE billing_analytics ADD FOREIGN KEY (tenant_id, subscription_id)"
+            " REFERENCES subscriptions (tenant_id, id)"
+        )
+
+    migrate.upgrade(citus_url)
+    assert migrate.current_revision(citus_url) == migrate.head_revision()
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        # owners and costs of the VPS (the columns revisions 0001-0002 added)
+        conn.execute(
+            "UPDATE vps_instances SET tenant_id = %s, approximate_cost = 10.00 WHERE id = %s",
+            (ACME, VPS_A),
+        )
+        conn.execute(
+            "UPDATE vps_instances SET approximate_cost = 20.00 WHERE id = %s", (VPS_SHARED,)
+        )
         per_worker = conn.execute(
             "SELECT result FROM run_command_on_workers($$SELECT count(*) FROM pg_indexes "
             "WHERE indexname LIKE 'idx_tc_subscriptions_tenant%'$$)"
         ).fetchall()
-    assert per_worker and all(int(r[0]) > 0 for r in per_worker)  # the shards' indexes
+        assert per_worker and all(int(r[0]) > 0 for r in per_worker)  # the shards' indexes
+        # 0004: no trigger on the reference table; the IPs that existed take the constant
+        # (seeded 4.99), a new one takes it from the column default, and a changed constant
+        # is what the next new IP gets.
+        assert conn.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'smtp_ip_addresses'::regclass"
+            " AND NOT tgisinternal"
+        ).fetchone() == (0,)
+        assert conn.execute(
+            "SELECT approximate_cost, cost_source FROM smtp_ip_addresses WHERE id = %s", (IP_A,)
+        ).fetchone() == (Decimal("4.99"), "setting")
+        conn.execute(
+            "INSERT INTO smtp_ip_addresses (id, vps_instance_id, status) VALUES (%s, %s, 'active')",
+            (uuid.UUID(int=0xF2), VPS_SHARED),
+        )
+        conn.execute("UPDATE cost_settings SET value = '5.25' WHERE key = 'smtp_ip_monthly_cost'")
+        conn.execute(
+            "INSERT INTO smtp_ip_addresses (id, vps_instance_id, status) VALUES (%s, %s, 'active')",
+            (uuid.UUID(int=0xF3), VPS_SHARED),
+        )
+        costs = dict(
+            conn.execute(
+                "SELECT id, approximate_cost FROM smtp_ip_addresses WHERE id = ANY(%s)",
+                ([uuid.UUID(int=0xF2), uuid.UUID(int=0xF3)],),
+            ).fetchall()
+        )
+        assert costs == {uuid.UUID(int=0xF2): Decimal("4.99"), uuid.UUID(int=0xF3): Decimal("5.25")}
+        conn.execute("UPDATE cost_settings SET value = '4.99' WHERE key = 'smtp_ip_monthly_cost'")
+        conn.execute("DELETE FROM smtp_ip_addresses WHERE id <> %s", (IP_A,))
+        # 0006 / 0010: the functions over distributed tables are PL/pgSQL there
+        languages = dict(
+            conn.execute(
+                "SELECT p.oid::regprocedure::text, l.lanname FROM pg_proc p"
+                " JOIN pg_language l ON l.oid = p.prolang"
+                " WHERE p.proname IN ('tenantcost_cost_lines')"
+            ).fetchall()
+        )
+        assert languages["tenantcost_cost_lines(text,timestamp with time zone)"] == "plpgsql"
+
+    # `db verify`: everything passes but the placement of tenantcost's own tables (what
+    # `db distribute` does) and the audit of reference-table cost changes (no trigger there)
+    with connect(citus_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO tenant_mapping (tenant_id, kind) VALUES (%s, 'shared')", (BETA,))
+    code, output = _cli(citus_url, monkeypatch, "verify", "--format", "json")
+    assert code == 1
+    checks = {c["check"]: (c["status"], c["detail"]) for c in json.loads(output)}
+    application = {
+        "Citus: companies distributed", "Citus: subscriptions distributed",
+        "Citus: payments distributed", "Citus: billing_analytics distributed",
+        "Citus: plans reference", "Citus: vps_instances reference",
+        "Citus: smtp_ip_addresses reference",
+    }  # fmt: skip
+    assert all(checks[name][0] == "PASS" for name in application)
+    failed = {name for name, (status, _) in checks.items() if status == "FAIL"}
+    placement = re.compile(r"Citus: \w+ (distributed|reference)$")
+    assert {n for n in failed if not placement.match(n)} == {
+        "Citus: every table keyed by tenant_id distributed",
+        "Citus: cost changes audited",
+    }
+    assert {n for n in failed if placement.match(n)} >= {
+        "Citus: tenant_mapping distributed", "Citus: cost_settings reference",
+    }  # fmt: skip
+    assert checks["billable IPs carry the constant (unless overridden)"][0] == "PASS"
+    assert checks["smtp_ip_addresses.approximate_cost default 0.00"][0] == "PASS"
+    assert checks["Citus: no orphaned rows"][0] == "PASS"
+
+    # 0007: deleting a company on the workers cascades to nothing on the coordinator: verify
+    # says so, with the count, instead of leaving the mapping silently
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM subscriptions WHERE tenant_id = %s", (BETA,))
+        conn.execute("DELETE FROM companies WHERE id = %s", (BETA,))
+    with connect(citus_url, autocommit=True) as conn:
+        orphans = {c.check: c for c in check_install(conn)}["Citus: no orphaned rows"]
+        assert orphans.status == "FAIL"
+        assert "tenant_mapping: 1 row(s) whose company/subscription is gone" in orphans.detail
+        conn.execute("DELETE FROM tenant_mapping")
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO companies VALUES (%s, 'Beta')", (BETA,))
+        conn.execute(
+            "INSERT INTO subscriptions VALUES (%s, %s, %s, 'active', date_trunc('month', now(),"
+            " 'UTC'), date_trunc('month', now(), 'UTC') + interval '1 month')",
+            (SUB_B, BETA, PRO),
+        )
+
+    # the cost model and a report, over the distributed tables
+    code, output = _tenantcost(citus_url, monkeypatch, "report", "refresh")
+    assert code == 0, output
+    code, output = _tenantcost(citus_url, monkeypatch, "report", "health", "--format", "json")
+    assert code == 0, output
+    health = {r["company_name"]: r for r in json.loads(output)}
+    assert set(health) == {"Acme", "Beta"}
+    with psycopg.connect(citus_url) as conn:
+        lines = {
+            (r[0], r[1]): (r[2], r[3], r[4])
+            for r in conn.execute(
+                "SELECT tenant_id, driver, quantity, unit_price, amount FROM tenant_cost_ledger"
+                " WHERE line = 'tenant' AND driver IN ('vps', 'dedicated_ips')"
+            )
+        }
+        figures = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT tenant_id, payments_received, emails_sent, infrastructure_costs,"
+                " email_service_costs FROM tenant_period_figures"
+            )
+        }
+    share, price, amount = lines[(ACME, "vps")]
+    assert price == Decimal("10.00") and amount == round(share * Decimal("10.00"), 12)
+    ip_share, ip_price, ip_amount = lines[(ACME, "dedicated_ips")]
+    assert ip_price == Decimal("4.99") and ip_amount == round(ip_share * Decimal("4.99"), 12)
+    assert figures[ACME][:2] == (Decimal("25.00"), 1000)  # payments, emails: joined per tenant
+    assert figures[ACME][2:] == (amount, ip_amount)
+    assert figures[BETA] == (Decimal("0"), 0, Decimal("0"), Decimal("0"))
+    assert not [k for k in lines if k[0] == BETA]
+
+    # tenant isolation for a plain LOGIN role: SET LOCAL (set_tenant) in a transaction
+    role = f"tc_app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app' IN ROLE application_service")
+        key = read_key(conn)
+    parts = urlsplit(citus_url)
+    as_app = urlunsplit(parts._replace(netloc=f"{role}:app@{parts.netloc.rpartition('@')[2]}"))
+    tables = ("companies", "subscriptions", "payments", "billing_analytics", "vps_instances",
+              "smtp_ip_addresses")  # fmt: skip
+    try:
+        with psycopg.connect(as_app) as conn:
+
+            def seen(token_for: uuid.UUID | None, *, forged: str | None = None) -> dict[str, int]:
+                with conn.transaction():
+                    if forged is not None:
+                        conn.execute(f"SET LOCAL app.current_tenant_id = '{forged}'")
+                    elif token_for is not None:
+                        set_tenant(conn, key, token_for)
+                    return {
+                        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+                        for t in tables
+                    }
+
+            assert seen(ACME) == dict.fromkeys(tables, 1)  # its IP through its VPS included
+            assert seen(BETA) == {
+                "companies": 1, "subscriptions": 1, "payments": 0, "billing_analytics": 0,
+                "vps_instances": 0, "smtp_ip_addresses": 0,
+            }  # fmt: skip
+            assert seen(None) == dict.fromkeys(tables, 0)
+            assert seen(None, forged=str(ACME)) == dict.fromkeys(tables, 0)  # unsigned
+            other_backend = tenant_token(key, ACME, conn.info.backend_pid + 1)
+            assert seen(None, forged=other_backend) == dict.fromkeys(tables, 0)
+            with conn.transaction():
+                set_tenant(conn, key, ACME)
+                row = conn.execute("SELECT id FROM companies WHERE id = %s", (BETA,)).fetchone()
+                assert row is None  # routed to Beta's shard, and still nothing
+    finally:
+        with psycopg.connect(citus_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+    # and back: the down scripts take the Citus variants away too, and upgrade runs again
+    migrate.downgrade(citus_url, "base")
+    with psycopg.connect(citus_url) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_proc WHERE proname LIKE 'tenantcost%'"
+        ).fetchone() == (0,)
+    migrate.upgrade(citus_url)
+    assert migrate.current_revision(citus_url) == migrate.head_revision()
+
+
+@needs_citus
+def test_cost_commands_price_and_audit_where_reference_tables_have_no_triggers(
+    citus_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the distributed application VPS/IPs are reference tables without the pricing and
+    audit triggers: tenantcost's own commands re-price and write the audit rows themselves."""
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+        conn.execute(APP_ROWS)
+    migrate.upgrade(citus_url)
+    with connect(citus_url) as conn:
+        override_cost(conn, "ip", str(IP_A), "7.00", "negotiated")
+        cleared = clear_override(conn, "ip", str(IP_A), "back to the constant")
+        set_setting(conn, "smtp_ip_monthly_cost", "5.25", "new contract")
+        override_cost(conn, "vps", str(VPS_A), "12.00", "priced by hand")
+        ip = conn.execute(
+            "SELECT approximate_cost, cost_override, cost_source FROM smtp_ip_addresses"
+            " WHERE id = %s",
+            (IP_A,),
+        ).fetchone()
+        audits = [
+            tuple(r.values())
+            for r in conn.execute(
+                "SELECT entity, entity_id, old_value, new_value, source FROM cost_audit ORDER BY id"
+            )
+        ]
+    assert cleared.new == Decimal("4.99")  # the constant back at once, as the trigger did
+    assert ip == {"approximate_cost": Decimal("5.25"), "cost_override": False,
+                  "cost_source": "setting"}  # fmt: skip
+    # tiers became a Citus table with plan_tiers (a key to the reference table plans):
+    # its upsert takes no now() in DO UPDATE
+    code, output = _tenantcost(
+        citus_url, monkeypatch, "tiers", "set", "PRO", "--price", "26", "--reason", "Citus"
+    )
+    assert code == 0, output
+    with psycopg.connect(citus_url) as conn:
+        assert conn.execute("SELECT monthly_price FROM tiers WHERE name = 'PRO'").fetchone() == (
+            Decimal("26.00"),
+        )
+    assert audits == [
+        ("ip", str(IP_A), "4.99", "7.00", "override"),
+        ("ip", str(IP_A), "7.00", "4.99", "clear-override"),
+        ("setting", "smtp_ip_monthly_cost", "4.99", "5.25", "finance"),  # cost_settings: trigger
+        ("ip", str(IP_A), "4.99", "5.25", "setting"),
+        ("vps", str(VPS_A), "0.00", "12.00", "override"),
+    ]
+    # cost_settings placed as `db distribute` plans it: its triggers dropped, a reference
+    # table; a changed setting is then audited once, by tenantcost itself
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER trg_cost_settings_audit ON cost_settings")
+        conn.execute("DROP TRIGGER tenantcost_cost_input_change ON cost_settings")
+        conn.execute("SELECT create_reference_table('cost_settings')")
+    with connect(citus_url) as conn:
+        set_setting(conn, "smtp_ip_monthly_cost", "5.50", "next contract")
+        later = [
+            tuple(r.values())
+            for r in conn.execute(
+                "SELECT entity, entity_id, old_value, new_value, source FROM cost_audit"
+                " WHERE reason LIKE '%next contract' ORDER BY id"
+            )
+        ]
+        unaudited = {c.check: c.detail for c in check_install(conn)}["Citus: cost changes audited"]
+    assert later == [
+        ("setting", "smtp_ip_monthly_cost", "5.25", "5.50", "finance"),
+        ("ip", str(IP_A), "5.25", "5.50", "setting"),
+    ]
+    assert "cost_settings, smtp_ip_addresses, vps_instances" in unaudited
+
+
+@needs_citus
+def test_install_on_a_citus_coordinator_leaves_fewer_blockers_and_isolates_tenants(
+    citus_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables still local on a Citus coordinator: the policies that test their own column
+    hold no subquery and the SQL-standard function is PL/pgSQL, so `db distribute` no longer
+    lists them (nor the staleness triggers: the plan drops those); a signed tenant still sees
+    only its own rows."""
+    migrate.upgrade(citus_url)
+    code, output = _cli(citus_url, monkeypatch, "distribute", "--dry-run", "--format", "csv")
+    assert code == 1  # blockers remain (payments without tenant_id, …)
+    blockers = [line for line in output.splitlines() if "," in line and line[0].islower()]
+    assert "payments,has no tenant_id column" in output
+    for table in ("companies", "subscriptions", "tenant_period_figures"):
+        assert not [b for b in blockers if b.startswith(f"{table},row-level policy")], table
+    assert "BEGIN ATOMIC" not in output
+    assert not [b for b in blockers if "trigger tenantcost_cost_input_change" in b]
+    assert 'DROP TRIGGER "tenantcost_cost_input_change" ON "companies";' in output
+    role = f"tc_app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO companies (id, name) VALUES (%s, 'Acme'), (%s, 'Beta')", (ACME, BETA)
+        )
+        conn.execute("INSERT INTO plans (id, name) VALUES (%s, 'Pro')", (PRO,))
+        conn.execute(
+            "INSERT INTO subscriptions (id, tenant_id, plan_id, current_period_start,"
+            " current_period_end) VALUES (%s, %s, %s, now(), now()), (%s, %s, %s, now(), now())",
+            (SUB_A, ACME, PRO, SUB_B, BETA, PRO),
+        )
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app' IN ROLE application_service")
+        key = read_key(conn)
+    parts = urlsplit(citus_url)
+    as_app = urlunsplit(parts._replace(netloc=f"{role}:app@{parts.netloc.rpartition('@')[2]}"))
+    try:
+        with psycopg.connect(as_app) as conn:
+            for tenant in (ACME, BETA):
+                with conn.transaction():
+                    set_tenant(conn, key, tenant)
+                    assert conn.execute("SELECT id FROM companies").fetchall() == [(tenant,)]
+                    subs = conn.execute("SELECT tenant_id FROM subscriptions").fetchall()
+                    assert subs == [(tenant,)]
+            with conn.transaction():
+                conn.execute(f"SET LOCAL app.current_tenant_id = '{ACME}'")  # unsigned
+                assert conn.execute("SELECT count(*) FROM companies").fetchone() == (0,)
+    finally:
+        with psycopg.connect(citus_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
 
 
 @needs_citus

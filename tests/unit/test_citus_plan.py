@@ -93,6 +93,28 @@ def test_each_blocker_names_its_table() -> None:
     assert "the application must carry tenant_id" in payments.fix
 
 
+def test_staleness_triggers_are_dropped_by_the_plan_not_blockers() -> None:
+    """tenantcost_cost_input_change only counts changes for the "stale" indicator (on Citus
+    the figures are recomputed every pass instead) and the cost audit triggers are replaced by
+    tenantcost's own audit rows: the plan drops them from the tables it places."""
+    triggers = [
+        ("plans", "tenantcost_cost_input_change"),
+        ("companies", "tenantcost_cost_input_change"),
+        ("outbox", "tenantcost_cost_input_change"),  # stays local: kept
+        ("plans", "trg_audit"),
+        ("plans", "trg_cost_settings_audit"),  # the audit: tenantcost's commands write it
+    ]
+    result = plan(facts(triggers=triggers))
+    assert [(b.table, b.problem) for b in result.blockers] == [("plans", "trigger trg_audit")]
+    assert result.statements[:4] == [
+        "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'",
+        'DROP TRIGGER "tenantcost_cost_input_change" ON "plans"',
+        'DROP TRIGGER "tenantcost_cost_input_change" ON "companies"',
+        'DROP TRIGGER "trg_cost_settings_audit" ON "plans"',
+    ]
+    assert 'ON "outbox"' not in " ".join(result.statements)
+
+
 def test_foreign_keys_must_carry_the_tenant_or_point_at_a_reference_table() -> None:
     columns = facts().columns | {"subscriptions": {"id": False, "tenant_id": False}}
     keys = [

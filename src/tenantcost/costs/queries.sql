@@ -59,3 +59,36 @@ RETURNING approximate_cost;
 -- A change the triggers do not see (tier prices and ceilings live outside the cost tables).
 INSERT INTO cost_audit (entity, entity_id, old_value, new_value, source, reason)
 VALUES (%(entity)s, %(entity_id)s, %(old_value)s, %(new_value)s, %(source)s, %(reason)s);
+
+-- name: trigger_missing
+-- True on Citus when the application made this table a reference table and the trigger
+-- could not be created there (revisions 0004, 0015); false on PostgreSQL.
+SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                        WHERE tgrelid = to_regclass(%(table)s) AND tgname = %(trigger)s)
+       AS missing;
+
+-- name: reprice_ips_targets
+-- The IPs reprice_ips is about to change, locked, with their cost before (for the audit rows
+-- tenantcost writes itself where no trigger does).
+SELECT id::text AS id, approximate_cost FROM smtp_ip_addresses
+ WHERE NOT cost_override
+   AND status IN ('active', 'warmed', 'warming')
+   AND approximate_cost IS DISTINCT FROM %(value)s::numeric
+   FOR UPDATE;
+
+-- name: ip_clear_override_priced
+-- ip_clear_override where no pricing trigger exists (Citus): the same outcome, in the statement
+-- (at: the transaction's now(); Citus allows no non-immutable function inside CASE there).
+UPDATE smtp_ip_addresses
+   SET cost_override = false,
+       approximate_cost = CASE WHEN status IN ('active', 'warmed', 'warming')
+                               THEN %(constant)s::numeric ELSE approximate_cost END,
+       cost_source = CASE WHEN status IN ('active', 'warmed', 'warming')
+                               AND approximate_cost IS DISTINCT FROM %(constant)s::numeric
+                          THEN 'setting' ELSE 'manual' END,
+       cost_updated_at = CASE WHEN status IN ('active', 'warmed', 'warming')
+                                   AND approximate_cost IS DISTINCT FROM %(constant)s::numeric
+                              THEN %(at)s::timestamptz ELSE cost_updated_at END
+ WHERE id::text = %(id)s
+RETURNING approximate_cost;

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from tenantcost.costs.audit import audit_context
+from tenantcost.costs.audit import audit_context, record_change, trigger_missing, writer_audits
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
@@ -153,11 +153,20 @@ def set_setting(conn: Connection, key: str, value: str, reason: str | None) -> S
         if not spec.same(old, new):
             audit_context(conn, "finance", why)
             conn.execute(_sql("setting_update"), {"key": key, "value": new})
+            if writer_audits(conn, "cost_settings"):  # Citus: no audit trigger
+                record_change(conn, "setting", key, old, new, "finance", why)
             if spec.reprices_ips:
-                audit_context(conn, "setting", f"{key} changed: {why}")
+                reprice_why = f"{key} changed: {why}"
+                audit_context(conn, "setting", reprice_why)
+                targets = []
+                if writer_audits(conn, "smtp_ip_addresses"):  # Citus: no audit trigger
+                    targets = conn.execute(_sql("reprice_ips_targets"), {"value": new}).fetchall()
                 repriced = conn.execute(
-                    _sql("reprice_ips"), {"value": new, "reason": f"{key} changed: {why}"}
+                    _sql("reprice_ips"), {"value": new, "reason": reprice_why}
                 ).rowcount
+                for ip in targets:
+                    old_cost = str(ip["approximate_cost"])
+                    record_change(conn, "ip", ip["id"], old_cost, new, "setting", reprice_why)
     return SettingChange(key=key, old=old, new=new, repriced=repriced)
 
 
@@ -191,7 +200,27 @@ def override_cost(
         row = _locked(conn, kind, resource_id)
         audit_context(conn, "override", why)
         conn.execute(_sql(f"{kind}_set_override"), {"id": resource_id, "amount": amount})
+        if not row["cost_override"] or row["approximate_cost"] != amount:
+            _audit_untriggered(
+                conn, kind, resource_id, (row["approximate_cost"], amount), "override", why
+            )
     return OverrideChange(kind, resource_id, row["approximate_cost"], amount)
+
+
+TABLES: dict[ResourceKind, str] = {"vps": "vps_instances", "ip": "smtp_ip_addresses"}
+
+
+def _audit_untriggered(
+    conn: Connection,
+    kind: ResourceKind,
+    resource_id: str,
+    change: tuple[Decimal, Decimal],
+    source: str,
+    why: str,
+) -> None:
+    """The audit row the trigger writes on PostgreSQL, where none can exist (Citus)."""
+    if writer_audits(conn, TABLES[kind]):
+        record_change(conn, kind, resource_id, str(change[0]), str(change[1]), source, why)
 
 
 def clear_override(
@@ -205,10 +234,27 @@ def clear_override(
             raise UserError(f"{kind} {resource_id} has no override to clear")
         new = row["approximate_cost"]
         audit_context(conn, "clear-override", why)
-        if kind == "ip":
+        if kind == "ip" and trigger_missing(conn, TABLES[kind], "trg_smtp_ip_default_cost"):
+            constant = conn.execute(
+                _sql("setting_get_for_update"), {"key": "smtp_ip_monthly_cost"}
+            ).fetchone()
+            result = conn.execute(
+                _sql("ip_clear_override_priced"),
+                {
+                    "id": resource_id,
+                    "constant": constant["value"] if constant else None,
+                    "at": conn.execute("SELECT now() AS at").fetchone()["at"],  # type: ignore[index]
+                },
+            ).fetchone()
+            assert result is not None
+            new = result["approximate_cost"]
+        elif kind == "ip":
             result = conn.execute(_sql("ip_clear_override"), {"id": resource_id}).fetchone()
             assert result is not None
             new = result["approximate_cost"]
         else:
             conn.execute(_sql("vps_clear_override"), {"id": resource_id})
+        _audit_untriggered(
+            conn, kind, resource_id, (row["approximate_cost"], new), "clear-override", why
+        )
     return OverrideChange(kind, resource_id, row["approximate_cost"], new)

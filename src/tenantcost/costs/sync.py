@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from tenantcost.costs.audit import audit_context
+from tenantcost.costs.audit import audit_context, record_change, writer_audits
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 from tenantcost.providers.errors import (
@@ -274,6 +274,7 @@ def _write(conn: Connection, results: list[InstanceResult], reason: str) -> None
         return
     with conn.transaction():
         audit_context(conn, SOURCE, reason)
+        by_writer = writer_audits(conn, "vps_instances")  # Citus: no audit trigger there
         locked = conn.execute(SQL_LOCK, {"ids": list(pending)}).fetchall()
         current = {row["id"]: row for row in locked}
         for vps_id, result in pending.items():
@@ -292,6 +293,8 @@ def _write(conn: Connection, results: list[InstanceResult], reason: str) -> None
                     result.reason = "value confirmed by Hostwinds; cost_source set to hostwinds"
                 continue
             conn.execute(SQL_UPDATE, {"id": vps_id, "new": result.new})  # audited by trigger
+            if by_writer:
+                record_change(conn, "vps", vps_id, str(result.old), str(result.new), SOURCE, reason)
 
 
 def sync_vps(

@@ -35,6 +35,7 @@ REFERENCE_TABLES = (
     "tenant_cost_periods",
     "vps_instances",  # shared infrastructure: tenant_id NULL for shared hosts
     "smtp_ip_addresses",
+    "tenantcost_tenant_key",  # read by the policies on every worker (revision 0023)
 )
 TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
     "subscriptions",
@@ -54,6 +55,17 @@ TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
     "tier_state",
 )
 APPLICATION_TABLES = ("payments", "billing_analytics")  # the application's, not tenantcost's
+# Triggers the plan drops from the tables it places, because on Citus their job is done
+# another way, as on an application distributed before the install: the staleness counter
+# (revision 0010) — figures are recomputed by every collector pass and `report refresh`; the
+# cost audit (0015) — tenantcost's own commands write their audit rows where the trigger is
+# missing, and `db verify` fails on the tables whose other writers go unaudited.
+DROPPED_TRIGGERS = (
+    "tenantcost_cost_input_change",
+    "trg_vps_cost_audit",
+    "trg_smtp_ip_cost_audit",
+    "trg_cost_settings_audit",
+)
 
 
 @dataclass(frozen=True)
@@ -216,6 +228,8 @@ def find_blockers(facts: Facts, placements: Sequence[Placement]) -> list[Blocker
                 )
             )
     for table, trigger in facts.triggers:
+        if trigger in DROPPED_TRIGGERS:
+            continue  # plan_statements drops it
         kind = by_table[table].kind if table in by_table else "local"
         if kind == "reference":
             found.append(
@@ -253,14 +267,20 @@ def ident(name: str) -> str:
 
 
 def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
-    """The SQL, in order: foreign keys between placed tables dropped, tables distributed
-    (the anchor first, the rest co-located with it) and referenced, the keys added back."""
+    """The SQL, in order: the staleness triggers of the tables placed and the foreign keys
+    between them dropped, tables distributed (the anchor first, the rest co-located with it)
+    and referenced, the keys added back."""
     moving = {p.table for p in placements if p.kind != "local" and facts.placed.get(p.table) != p}
     keys = [fk for fk in facts.foreign_keys if fk.table in moving or fk.referenced_table in moving]
     if not moving:
         return []
     # Foreign keys added to distributed tables need one connection per node in the transaction.
     out = ["SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"]
+    out += [
+        f"DROP TRIGGER {ident(trigger)} ON {ident(table)}"
+        for table, trigger in facts.triggers
+        if trigger in DROPPED_TRIGGERS and table in moving
+    ]
     out += [f"ALTER TABLE {ident(fk.table)} DROP CONSTRAINT {ident(fk.name)}" for fk in keys]
     for p in placements:
         if p.table not in moving:
@@ -396,4 +416,32 @@ def check_placement(conn: Connection) -> Iterable[CheckResult]:
     groups = {r["colocation_id"] for r in rows if r["placement"] == "distributed"}
     yield passed(
         "Citus: tenant tables co-located", len(groups) <= 1, f"{len(groups)} co-location group(s)"
+    )
+
+
+def check_install(conn: Connection) -> Iterable[CheckResult]:
+    """`db verify` on Citus: what an application distributed before tenantcost cannot keep by
+    itself — cascades to tenantcost's coordinator tables, and audit triggers on reference tables
+    (nothing on plain PostgreSQL, where foreign keys cascade and the triggers exist)."""
+    if read_version(conn) is None:
+        return
+    orphans = {r["table_name"]: r["orphans"] for r in _rows(conn, "orphaned_rows")}
+    left = {t: n for t, n in orphans.items() if n}
+    yield passed(
+        "Citus: no orphaned rows",
+        not left,
+        "; ".join(f"{t}: {n} row(s) whose company/subscription is gone" for t, n in left.items())
+        + " (delete them: no cascade reaches them from distributed tables)"
+        if left
+        else f"{', '.join(orphans)}: none",
+    )
+    unaudited = [r["table_name"] for r in _rows(conn, "unaudited_cost_tables")]
+    yield passed(
+        "Citus: cost changes audited",
+        not unaudited,
+        f"no audit trigger on reference table(s) {', '.join(unaudited)}: tenantcost's own "
+        "commands audit their changes, any other writer's leave no cost_audit row "
+        "(docs/citus.md)"
+        if unaudited
+        else "audit triggers present",
     )

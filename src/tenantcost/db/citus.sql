@@ -83,3 +83,29 @@ SELECT logicalrelid::regclass::text AS table_name,
        colocationid AS colocation_id
   FROM pg_dist_partition
  ORDER BY 1;
+
+-- name: orphaned_rows
+-- Rows of tenantcost's coordinator tables whose parent is gone: on an application already
+-- distributed, a foreign key from a local table cannot cascade from the workers' shards
+-- (and subscriptions(id) is no unique key), so a deleted company or subscription leaves them.
+-- (Non-correlated subqueries: Citus plans each distributed one first, then the local join.)
+SELECT 'tenant_mapping' AS table_name, count(*) AS orphans
+  FROM tenant_mapping m WHERE m.tenant_id NOT IN (SELECT c.id FROM companies c)
+UNION ALL
+SELECT 'subscription_addons', count(*)
+  FROM subscription_addons a WHERE a.subscription_id NOT IN (SELECT s.id FROM subscriptions s)
+UNION ALL
+SELECT 'subscription_terms', count(*)
+  FROM subscription_terms t WHERE t.subscription_id NOT IN (SELECT s.id FROM subscriptions s);
+
+-- name: unaudited_cost_tables
+-- Citus tables holding costs that no audit trigger watches (none can exist on a reference table).
+SELECT p.logicalrelid::regclass::text AS table_name
+  FROM pg_dist_partition p
+ WHERE p.logicalrelid IN (to_regclass('vps_instances'), to_regclass('smtp_ip_addresses'),
+                          to_regclass('cost_settings'))
+   AND NOT EXISTS (SELECT 1 FROM pg_trigger t
+                    WHERE t.tgrelid = p.logicalrelid
+                      AND t.tgname IN ('trg_vps_cost_audit', 'trg_smtp_ip_cost_audit',
+                                       'trg_cost_settings_audit'))
+ ORDER BY 1;

@@ -213,4 +213,20 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> Connection:
             f"PostgreSQL {version // 10000} at {redact(url)} is too old",
             "tenantcost needs PostgreSQL 15 or newer",
         )
+    _citus_session(conn)
     return conn
+
+
+def _citus_session(conn: Connection) -> None:
+    """On a Citus coordinator, let this session's queries repartition joins not on the tenant
+    (payments to subscriptions by id): the same rows, where Citus would refuse the query; one
+    connection per node (sequential), as a repartition touching a table with a key to a
+    reference table read in the same transaction needs. No change (one catalog read) without
+    the citus extension."""
+    conn.execute(
+        "SELECT set_config('citus.enable_repartition_joins', 'on', false),"
+        "       set_config('citus.multi_shard_modify_mode', 'sequential', false)"
+        "  FROM pg_catalog.pg_extension WHERE extname = 'citus'"
+    )
+    if not conn.autocommit:
+        conn.commit()

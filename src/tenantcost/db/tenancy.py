@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import psycopg.sql
 
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
@@ -85,7 +86,17 @@ def set_tenant(
     pooled connection never carries a tenant over); open the transaction first.
     """
     token = tenant_token(key, tenant_id, conn.info.backend_pid, ttl_seconds=ttl_seconds)
-    conn.execute("SELECT set_config('app.current_tenant_id', %s, %s)", (token, local))
+    if local:
+        # SET LOCAL, not set_config(): the same on PostgreSQL, and the one form Citus forwards
+        # to the workers (citus.propagate_set_commands = 'local', revision 0023), where the
+        # policies of distributed tables run.
+        conn.execute(
+            psycopg.sql.SQL("SET LOCAL app.current_tenant_id = {}").format(
+                psycopg.sql.Literal(token)
+            )
+        )
+    else:
+        conn.execute("SELECT set_config('app.current_tenant_id', %s, false)", (token,))
 
 
 def _sql(name: str) -> str:

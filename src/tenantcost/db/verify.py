@@ -61,6 +61,7 @@ def check_revision(conn: Connection) -> Iterable[CheckResult]:
 
 
 COST_COLUMNS = (("vps_instances", 8), ("smtp_ip_addresses", 6))
+CITUS_IP_DEFAULT = "tenantcost_smtp_ip_monthly_cost()"
 
 
 @register
@@ -78,7 +79,14 @@ def check_cost_columns(conn: Connection) -> Iterable[CheckResult]:
             f"{kind}, expected numeric({precision},2)",
         )
         default = str(col["column_default"])
-        yield passed(f"{name} default 0.00", default.startswith("0.00"), f"default {default}")
+        # On Citus, where smtp_ip_addresses is a reference table and cannot carry the pricing
+        # trigger, new IPs take the constant from the column default instead (revision 0004).
+        citus_default = table == "smtp_ip_addresses" and default == CITUS_IP_DEFAULT
+        yield passed(
+            f"{name} default 0.00",
+            default.startswith("0.00") or citus_default,
+            f"default {default}" + (" (Citus: the smtp_ip_monthly_cost constant)" * citus_default),
+        )
         yield passed(
             f"{name} nullable", col["is_nullable"] == "YES", f"is_nullable {col['is_nullable']}"
         )

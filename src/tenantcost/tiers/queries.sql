@@ -19,7 +19,9 @@ ON CONFLICT (name) DO UPDATE
        requests_per_hour_ceiling = EXCLUDED.requests_per_hour_ceiling,
        latency_target_ms = EXCLUDED.latency_target_ms,
        margin_floor_pct = EXCLUDED.margin_floor_pct,
-       updated_at = now(), updated_by = current_user;
+       -- the defaults, now() and current_user, as proposed for the insert (Citus accepts no
+       -- non-immutable function in DO UPDATE SET once tiers is a Citus table)
+       updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by;
 
 -- name: tier_get
 SELECT * FROM tiers WHERE name = %(name)s;

@@ -41,8 +41,24 @@ def statements(sql: str) -> list[str]:
     ]
 
 
+def on_citus() -> bool:
+    """True when migrating a database with the ``citus`` extension (never offline)."""
+    if context.is_offline_mode():
+        return False
+    found = op.get_bind().exec_driver_sql(
+        "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus'"
+    )
+    return found.first() is not None
+
+
 def execute_file(name: str) -> None:
-    """One statement per execute, in the file's order (one transaction per revision)."""
+    """One statement per execute, in the file's order (one transaction per revision).
+
+    On Citus the revision runs over one connection per node: DDL on distributed functions
+    and tables in one transaction needs Citus's sequential mode.
+    """
+    if on_citus():
+        op.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
     for statement in statements(read_sql(name)):
         op.execute(statement)
 

@@ -55,17 +55,55 @@ BEGIN
 END
 $$;
 
-DROP TRIGGER IF EXISTS trg_smtp_ip_default_cost ON smtp_ip_addresses;
-CREATE TRIGGER trg_smtp_ip_default_cost
-    BEFORE INSERT OR UPDATE OF status, cost_override ON smtp_ip_addresses
-    FOR EACH ROW EXECUTE FUNCTION tenantcost_smtp_ip_default_cost();
+-- On Citus, where smtp_ip_addresses is a reference table (a copy on every node), triggers
+-- are not supported. There the same rule is kept by the writer and checked: new IPs get the
+-- constant as their column default (tenantcost_smtp_ip_monthly_cost(), evaluated on the
+-- coordinator for each INSERT), `costs set` re-prices every billable IP, and `db verify`
+-- fails on any billable IP without an override whose cost is not the constant (with the count).
+DO $$
+DECLARE
+    reference boolean := false;
+    constant  numeric;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                                   WHERE logicalrelid = 'smtp_ip_addresses'::regclass
+                                     AND partmethod = 'n')$q$ INTO reference;
+    END IF;
+    IF NOT reference THEN
+        DROP TRIGGER IF EXISTS trg_smtp_ip_default_cost ON smtp_ip_addresses;
+        CREATE TRIGGER trg_smtp_ip_default_cost
+            BEFORE INSERT OR UPDATE OF status, cost_override ON smtp_ip_addresses
+            FOR EACH ROW EXECUTE FUNCTION tenantcost_smtp_ip_default_cost();
+        -- Price the IPs that already exist.
+        UPDATE smtp_ip_addresses
+           SET approximate_cost = (SELECT value::numeric FROM cost_settings
+                                    WHERE key = 'smtp_ip_monthly_cost'),
+               cost_source = 'setting',
+               cost_updated_at = now()
+         WHERE NOT cost_override
+           AND status IN ('active', 'warmed', 'warming')
+           AND approximate_cost IS DISTINCT FROM
+               (SELECT value::numeric FROM cost_settings WHERE key = 'smtp_ip_monthly_cost');
+        RETURN;
+    END IF;
+    DROP FUNCTION tenantcost_smtp_ip_default_cost();
+    CREATE OR REPLACE FUNCTION tenantcost_smtp_ip_monthly_cost() RETURNS numeric
+    LANGUAGE sql STABLE AS $f$
+        SELECT COALESCE((SELECT value::numeric FROM cost_settings
+                          WHERE key = 'smtp_ip_monthly_cost'), 0.00)
+    $f$;
+    COMMENT ON FUNCTION tenantcost_smtp_ip_monthly_cost() IS
+    'The smtp_ip_monthly_cost constant: the default of smtp_ip_addresses.approximate_cost on Citus, where the pricing trigger cannot exist on a reference table.';
+    ALTER TABLE smtp_ip_addresses
+        ALTER COLUMN approximate_cost SET DEFAULT tenantcost_smtp_ip_monthly_cost(),
+        ALTER COLUMN cost_source SET DEFAULT 'setting';
+    SELECT value::numeric INTO constant FROM cost_settings WHERE key = 'smtp_ip_monthly_cost';
+    UPDATE smtp_ip_addresses
+       SET approximate_cost = constant, cost_source = 'setting', cost_updated_at = now()
+     WHERE NOT cost_override
+       AND status IN ('active', 'warmed', 'warming')
+       AND approximate_cost IS DISTINCT FROM constant;
+END
+$$;
 
--- Price the IPs that already exist.
-UPDATE smtp_ip_addresses
-   SET approximate_cost = (SELECT value::numeric FROM cost_settings WHERE key = 'smtp_ip_monthly_cost'),
-       cost_source = 'setting',
-       cost_updated_at = now()
- WHERE NOT cost_override
-   AND status IN ('active', 'warmed', 'warming')
-   AND approximate_cost IS DISTINCT FROM
-       (SELECT value::numeric FROM cost_settings WHERE key = 'smtp_ip_monthly_cost');

@@ -19,3 +19,4 @@ REVOKE ALL ON companies, plans, subscriptions, payments, billing_analytics,
        FROM business_analysts, application_service, db_administrators;
 DROP FUNCTION IF EXISTS tenantcost_apply_grants();
 DROP FUNCTION IF EXISTS tenantcost_current_tenant();
+DROP FUNCTION IF EXISTS tenantcost_vps_tenant(uuid);  -- Citus only (the IP policy's lookup)

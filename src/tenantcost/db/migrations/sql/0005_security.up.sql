@@ -59,19 +59,41 @@ SELECT tenantcost_apply_grants();
 
 -- Row-level tenant isolation on every tenant-owned table. FORCE so that even the table
 -- owner is filtered; superusers still bypass RLS (PostgreSQL's rule), so tests use plain roles.
+-- On Citus (a table already distributed or a reference table) policies may hold no subquery:
+-- payments and billing_analytics, distributed by tenant_id, are isolated by their own
+-- tenant_id, and an IP owned through its VPS is found by tenantcost_vps_tenant().
 DO $$
 DECLARE
     t record;
+    citus_tables text[] := '{}';
 BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT COALESCE(array_agg(logicalrelid::regclass::text), '{}')
+                     FROM pg_catalog.pg_dist_partition$q$ INTO citus_tables;
+    END IF;
+    IF 'smtp_ip_addresses' = ANY (citus_tables) THEN
+        CREATE OR REPLACE FUNCTION tenantcost_vps_tenant(vps uuid) RETURNS uuid
+        LANGUAGE sql STABLE AS $f$
+            SELECT v.tenant_id FROM vps_instances v WHERE v.id = vps
+        $f$;
+        COMMENT ON FUNCTION tenantcost_vps_tenant(uuid) IS
+        'The tenant owning a VPS (NULL: shared or not visible): the IP policy''s lookup on Citus, where a policy may hold no subquery.';
+    END IF;
     FOR t IN
-        SELECT * FROM (VALUES
-            ('companies',         'id = tenantcost_current_tenant()'),
-            ('subscriptions',     'tenant_id = tenantcost_current_tenant()'),
-            ('vps_instances',     'tenant_id = tenantcost_current_tenant()'),
-            ('smtp_ip_addresses', 'tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND vps_instance_id IN (SELECT id FROM vps_instances WHERE tenant_id = tenantcost_current_tenant()))'),
-            ('payments',          'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())'),
-            ('billing_analytics', 'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())')
-        ) AS p (tbl, predicate)
+        SELECT p.tbl, CASE WHEN p.tbl = ANY (citus_tables) THEN COALESCE(p.citus, p.predicate)
+                            ELSE p.predicate END
+                          AS predicate
+          FROM (VALUES
+            ('companies',         'id = tenantcost_current_tenant()', NULL),
+            ('subscriptions',     'tenant_id = tenantcost_current_tenant()', NULL),
+            ('vps_instances',     'tenant_id = tenantcost_current_tenant()', NULL),
+            ('smtp_ip_addresses', 'tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND vps_instance_id IN (SELECT id FROM vps_instances WHERE tenant_id = tenantcost_current_tenant()))',
+                                  'tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND tenantcost_vps_tenant(vps_instance_id) = tenantcost_current_tenant())'),
+            ('payments',          'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())',
+                                  'tenant_id = tenantcost_current_tenant()'),
+            ('billing_analytics', 'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())',
+                                  'tenant_id = tenantcost_current_tenant()')
+        ) AS p (tbl, predicate, citus)
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t.tbl);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t.tbl);

@@ -234,6 +234,60 @@ END;
 COMMENT ON FUNCTION tenantcost_business_metrics(text) IS
 'Per-tenant revenue, cost (own + allocated shared) and margin metrics under the given allocation rule; the views and rollups are projections of it.';
 
+-- On Citus the SQL functions that read tables are made PL/pgSQL with the same query (bound
+-- to this schema, as an SQL-standard body is): Citus cannot plan a parameterized SQL-function query over distributed tables
+-- ("Consider using PL/pgSQL functions instead"), nor distribute tables an SQL-standard body
+-- depends on. Where payments / billing_analytics are distributed by tenant_id with
+-- subscriptions, their joins to it carry the tenant too; others are repartitioned.
+-- Same columns, same rows; a no-op without the citus extension.
+DO $$
+DECLARE
+    f    regprocedure;
+    body text;
+    colocated text[];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    -- The application's tables distributed by tenant_id with subscriptions: their joins to
+    -- subscriptions carry the tenant too, so they stay on one shard instead of repartitioning.
+    EXECUTE $q$SELECT COALESCE(array_agg(p.logicalrelid::regclass::text), '{}')
+                 FROM pg_catalog.pg_dist_partition p
+                 JOIN pg_catalog.pg_dist_partition s
+                   ON s.logicalrelid = 'subscriptions'::regclass
+                  AND s.colocationid = p.colocationid AND s.partmethod = 'h'
+                  AND column_to_column_name(s.logicalrelid, s.partkey) = 'tenant_id'
+                WHERE p.logicalrelid IN (to_regclass('payments'), to_regclass('billing_analytics'))
+                  AND column_to_column_name(p.logicalrelid, p.partkey) = 'tenant_id'$q$
+       INTO colocated;
+    FOREACH f IN ARRAY ARRAY['tenantcost_shared_cost_allocation()', 'tenantcost_cost_lines(text)',
+                             'tenantcost_business_metrics(text)']::regprocedure[] LOOP
+        body := COALESCE(regexp_replace(regexp_replace(pg_get_function_sqlbody(f),
+                                                       '^\s*BEGIN ATOMIC\s*', ''),
+                                        ';?\s*END\s*$', ''),
+                         (SELECT p.prosrc FROM pg_catalog.pg_proc p WHERE p.oid = f));
+        IF 'billing_analytics' = ANY (colocated) THEN
+            body := replace(body, 's.id = ba.subscription_id',
+                            's.id = ba.subscription_id AND s.tenant_id = ba.tenant_id');
+        END IF;
+        IF 'payments' = ANY (colocated) THEN
+            body := replace(body, 's.id = py.subscription_id',
+                            's.id = py.subscription_id AND s.tenant_id = py.tenant_id');
+        END IF;
+        body := rtrim(body, E'; \n');
+        EXECUTE format('CREATE OR REPLACE FUNCTION %s(%s) RETURNS %s LANGUAGE plpgsql STABLE '
+                       'SET search_path = %I, pg_temp SET citus.enable_repartition_joins = on '
+                       'AS %L', f::oid::regproc, pg_get_function_arguments(f),
+                       pg_get_function_result(f), current_schema(),
+                       E'#variable_conflict use_column\nBEGIN\n'
+                       || CASE WHEN (SELECT p.proretset FROM pg_catalog.pg_proc p WHERE p.oid = f)
+                               THEN E'RETURN QUERY\n' || body || ';'
+                               ELSE 'RETURN (' || body || ');' END
+                       || E'\nEND');
+    END LOOP;
+END
+$$;
+
 -- ---------------------------------------------------------------------------
 -- 4. The seed's views (plain, security_invoker: base-table RLS applies to the caller).
 -- ---------------------------------------------------------------------------

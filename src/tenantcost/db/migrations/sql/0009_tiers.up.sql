@@ -103,17 +103,46 @@ INSERT INTO addons (name, monthly_price, monthly_cost, unit, description) VALUES
 ON CONFLICT (name) DO NOTHING;
 
 CREATE TABLE IF NOT EXISTS subscription_addons (
-    subscription_id uuid NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    subscription_id uuid NOT NULL,
     addon           text NOT NULL REFERENCES addons (name),
     quantity        numeric(10,2) NOT NULL DEFAULT 1 CHECK (quantity > 0),
     PRIMARY KEY (subscription_id, addon)
 );
 
 CREATE TABLE IF NOT EXISTS subscription_terms (
-    subscription_id uuid PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
+    subscription_id uuid PRIMARY KEY,
     annual_prepay   boolean NOT NULL DEFAULT false,
     multi_project   boolean NOT NULL DEFAULT false
 );
+
+-- Both follow their subscription (ON DELETE CASCADE). On Citus, where subscriptions is
+-- distributed by tenant, subscriptions(id) is no unique key and a cascade from the workers'
+-- shards would never reach these coordinator tables: there they carry no key, and
+-- `db verify` fails on rows whose subscription is gone ("Citus: no orphaned rows").
+DO $$
+DECLARE
+    t text;
+    distributed boolean := false;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                                   WHERE logicalrelid = 'subscriptions'::regclass)$q$
+           INTO distributed;
+    END IF;
+    IF distributed THEN
+        RETURN;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['subscription_addons', 'subscription_terms'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                        WHERE conname = t || '_subscription_id_fkey'
+                          AND conrelid = t::regclass) THEN
+            EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I FOREIGN KEY (subscription_id) '
+                           'REFERENCES subscriptions (id) ON DELETE CASCADE',
+                           t, t || '_subscription_id_fkey');
+        END IF;
+    END LOOP;
+END
+$$;
 
 INSERT INTO cost_settings (key, value, description) VALUES
     ('annual_prepay_discount_pct', '15', 'Seed 002 8.2: annual pre-pay discount, percent.'),

@@ -20,12 +20,17 @@ DROP TABLE IF EXISTS tenantcost_refresh_state;
 DO $$
 DECLARE
     t text;
+    citus_tables text[] := '{}';  -- Citus tables carry no trigger (0010's up script)
 BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT COALESCE(array_agg(logicalrelid::regclass::text), '{}')
+                     FROM pg_catalog.pg_dist_partition$q$ INTO citus_tables;
+    END IF;
     FOREACH t IN ARRAY ARRAY['companies', 'plans', 'subscriptions', 'payments',
                              'billing_analytics', 'vps_instances', 'smtp_ip_addresses',
                              'cost_settings', 'addons', 'subscription_addons',
                              'subscription_terms', 'plan_tiers', 'price_books', 'host_invoices'] LOOP
-        IF to_regclass(t) IS NOT NULL THEN
+        IF to_regclass(t) IS NOT NULL AND NOT t = ANY (citus_tables) THEN
             EXECUTE format('DROP TRIGGER IF EXISTS tenantcost_cost_input_change ON %I', t);
         END IF;
     END LOOP;

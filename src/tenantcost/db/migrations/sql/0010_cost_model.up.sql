@@ -235,6 +235,41 @@ LANGUAGE sql STABLE AS $fn$
     SELECT * FROM tenantcost_cost_lines(rule, now())
 $fn$;
 
+-- On Citus: PL/pgSQL with the same query, as in 0006 (a no-op without the citus extension).
+DO $$
+DECLARE
+    body text;
+    colocated boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    EXECUTE $q$SELECT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_dist_partition p
+                   JOIN pg_catalog.pg_dist_partition s
+                     ON s.logicalrelid = 'subscriptions'::regclass
+                    AND s.colocationid = p.colocationid AND s.partmethod = 'h'
+                    AND column_to_column_name(s.logicalrelid, s.partkey) = 'tenant_id'
+                  WHERE p.logicalrelid = to_regclass('billing_analytics')
+                    AND column_to_column_name(p.logicalrelid, p.partkey) = 'tenant_id')$q$
+       INTO colocated;
+    SELECT p.prosrc INTO body FROM pg_catalog.pg_proc p
+     WHERE p.oid = 'tenantcost_cost_lines(text, timestamptz)'::regprocedure;
+    IF colocated THEN
+        body := replace(body, 's.id = ba.subscription_id',
+                        's.id = ba.subscription_id AND s.tenant_id = ba.tenant_id');
+    END IF;
+    EXECUTE format('CREATE OR REPLACE FUNCTION tenantcost_cost_lines(%s) RETURNS %s '
+                   'LANGUAGE plpgsql STABLE SET search_path = %I, pg_temp '
+                   'SET citus.enable_repartition_joins = on AS %L',
+                   pg_get_function_arguments('tenantcost_cost_lines(text, timestamptz)'::regprocedure),
+                   pg_get_function_result('tenantcost_cost_lines(text, timestamptz)'::regprocedure),
+                   current_schema(),
+                   E'#variable_conflict use_column\nBEGIN\nRETURN QUERY\n'
+                   || rtrim(body, E'; \n') || E';\nEND');
+END
+$$;
+
 -- ---------------------------------------------------------------------------
 -- 4. Pricing: usage evidence x the book in force at each hour. The only place it is done.
 -- ---------------------------------------------------------------------------
@@ -595,14 +630,24 @@ BEGIN
     RETURN NULL;
 END
 $$;
+-- On Citus, tables already distributed or reference tables carry no trigger (unsupported on
+-- reference tables; on distributed ones it would run on the workers' shards, away from this
+-- sequence): changes there are not counted, the figures are recomputed by every collector
+-- pass and `report refresh` instead.
 DO $$
 DECLARE
     t text;
+    citus_tables text[] := '{}';
 BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT COALESCE(array_agg(logicalrelid::regclass::text), '{}')
+                     FROM pg_catalog.pg_dist_partition$q$ INTO citus_tables;
+    END IF;
     FOREACH t IN ARRAY ARRAY['companies', 'plans', 'subscriptions', 'payments',
                              'billing_analytics', 'vps_instances', 'smtp_ip_addresses',
                              'cost_settings', 'addons', 'subscription_addons',
                              'subscription_terms', 'plan_tiers', 'price_books', 'host_invoices'] LOOP
+        CONTINUE WHEN t = ANY (citus_tables);
         EXECUTE format('DROP TRIGGER IF EXISTS tenantcost_cost_input_change ON %I', t);
         EXECUTE format('CREATE TRIGGER tenantcost_cost_input_change AFTER INSERT OR UPDATE OR '
                        'DELETE OR TRUNCATE ON %I FOR EACH STATEMENT '

@@ -1,8 +1,22 @@
 -- Back to 0009's isolation: unsigned app.current_tenant_id, per-row policy calls, the
 -- figures table read directly by the seed's views, table-wide writes for application_service and
 -- audit rows written by tenantcost's commands only. The signing key stays unless --drop-data.
-DROP TRIGGER IF EXISTS trg_vps_cost_audit ON vps_instances;
-DROP TRIGGER IF EXISTS trg_smtp_ip_cost_audit ON smtp_ip_addresses;
+DO $$
+DECLARE
+    citus_tables text[] := '{}';  -- Citus tables carry no trigger (0015's up script)
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT COALESCE(array_agg(logicalrelid::regclass::text), '{}')
+                     FROM pg_catalog.pg_dist_partition$q$ INTO citus_tables;
+    END IF;
+    IF NOT 'vps_instances' = ANY (citus_tables) THEN
+        DROP TRIGGER IF EXISTS trg_vps_cost_audit ON vps_instances;
+    END IF;
+    IF NOT 'smtp_ip_addresses' = ANY (citus_tables) THEN
+        DROP TRIGGER IF EXISTS trg_smtp_ip_cost_audit ON smtp_ip_addresses;
+    END IF;
+END
+$$;
 DROP TRIGGER IF EXISTS trg_cost_settings_audit ON cost_settings;
 DROP FUNCTION IF EXISTS tenantcost_audit_cost_change();
 
@@ -43,16 +57,26 @@ GRANT SELECT ON tenant_period_figures TO application_service;
 DO $$
 DECLARE
     t record;
+    citus_tables text[] := '{}';  -- on Citus tables: 0005's predicates without subqueries
 BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT COALESCE(array_agg(logicalrelid::regclass::text), '{}')
+                     FROM pg_catalog.pg_dist_partition$q$ INTO citus_tables;
+    END IF;
     FOR t IN
-        SELECT * FROM (VALUES
-            ('companies',         'id = tenantcost_current_tenant()'),
-            ('subscriptions',     'tenant_id = tenantcost_current_tenant()'),
-            ('vps_instances',     'tenant_id = tenantcost_current_tenant()'),
-            ('smtp_ip_addresses', 'tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND vps_instance_id IN (SELECT id FROM vps_instances WHERE tenant_id = tenantcost_current_tenant()))'),
-            ('payments',          'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())'),
-            ('billing_analytics', 'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())')
-        ) AS p (tbl, predicate)
+        SELECT p.tbl, CASE WHEN p.tbl = ANY (citus_tables) THEN COALESCE(p.citus, p.predicate)
+                            ELSE p.predicate END AS predicate
+          FROM (VALUES
+            ('companies',         'id = tenantcost_current_tenant()', NULL),
+            ('subscriptions',     'tenant_id = tenantcost_current_tenant()', NULL),
+            ('vps_instances',     'tenant_id = tenantcost_current_tenant()', NULL),
+            ('smtp_ip_addresses', 'tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND vps_instance_id IN (SELECT id FROM vps_instances WHERE tenant_id = tenantcost_current_tenant()))',
+                                  'tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND tenantcost_vps_tenant(vps_instance_id) = tenantcost_current_tenant())'),
+            ('payments',          'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())',
+                                  'tenant_id = tenantcost_current_tenant()'),
+            ('billing_analytics', 'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = tenantcost_current_tenant())',
+                                  'tenant_id = tenantcost_current_tenant()')
+        ) AS p (tbl, predicate, citus)
     LOOP
         EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I', t.tbl);
         EXECUTE format('CREATE POLICY tenant_isolation ON %I FOR ALL TO application_service '

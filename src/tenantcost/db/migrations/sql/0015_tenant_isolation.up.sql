@@ -143,19 +143,38 @@ $$;
 -- ---------------------------------------------------------------------------
 -- 2. RLS: the tenant once per statement (InitPlan), same predicates as 0005.
 -- ---------------------------------------------------------------------------
+-- On Citus tables (already distributed, or reference tables) a policy may hold no subquery,
+-- InitPlan included: there the predicates are 0005's Citus ones, the tenant computed per row
+-- (tenantcost_current_tenant() is STABLE; the tenant filter routes a query to one shard).
+-- On a Citus coordinator whose tables are still local, the tables that test their own
+-- column take that form too, so `db distribute` can place them later.
 DO $$
 DECLARE
     t record;
+    citus_tables text[] := '{}';
 BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT COALESCE(array_agg(logicalrelid::regclass::text), '{}')
+                     FROM pg_catalog.pg_dist_partition$q$ INTO citus_tables;
+        citus_tables := citus_tables || ARRAY['companies', 'subscriptions', 'vps_instances'];
+    END IF;
     FOR t IN
-        SELECT * FROM (VALUES
-            ('companies',         'id = (SELECT tenantcost_current_tenant())'),
-            ('subscriptions',     'tenant_id = (SELECT tenantcost_current_tenant())'),
-            ('vps_instances',     'tenant_id = (SELECT tenantcost_current_tenant())'),
-            ('smtp_ip_addresses', 'tenant_id = (SELECT tenantcost_current_tenant()) OR (tenant_id IS NULL AND vps_instance_id IN (SELECT id FROM vps_instances WHERE tenant_id = (SELECT tenantcost_current_tenant())))'),
-            ('payments',          'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = (SELECT tenantcost_current_tenant()))'),
-            ('billing_analytics', 'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = (SELECT tenantcost_current_tenant()))')
-        ) AS p (tbl, predicate)
+        SELECT p.tbl, CASE WHEN p.tbl = ANY (citus_tables) THEN COALESCE(p.citus, p.predicate)
+                            ELSE p.predicate END AS predicate
+          FROM (VALUES
+            ('companies',         'id = (SELECT tenantcost_current_tenant())',
+                                  'id = tenantcost_current_tenant()'),
+            ('subscriptions',     'tenant_id = (SELECT tenantcost_current_tenant())',
+                                  'tenant_id = tenantcost_current_tenant()'),
+            ('vps_instances',     'tenant_id = (SELECT tenantcost_current_tenant())',
+                                  'tenant_id = tenantcost_current_tenant()'),
+            ('smtp_ip_addresses', 'tenant_id = (SELECT tenantcost_current_tenant()) OR (tenant_id IS NULL AND vps_instance_id IN (SELECT id FROM vps_instances WHERE tenant_id = (SELECT tenantcost_current_tenant())))',
+                                  'tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND tenantcost_vps_tenant(vps_instance_id) = tenantcost_current_tenant())'),
+            ('payments',          'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = (SELECT tenantcost_current_tenant()))',
+                                  'tenant_id = tenantcost_current_tenant()'),
+            ('billing_analytics', 'subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id = (SELECT tenantcost_current_tenant()))',
+                                  'tenant_id = tenantcost_current_tenant()')
+        ) AS p (tbl, predicate, citus)
     LOOP
         EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I', t.tbl);
         EXECUTE format('CREATE POLICY tenant_isolation ON %I FOR ALL TO application_service '
@@ -219,10 +238,20 @@ SELECT f.tenant_id, f.company_name, f.plan_name, f.revenue AS price_monthly,
        f.usage_cost, f.period
   FROM tenantcost_tenant_figures(tenantcost_latest_period()) f;
 
--- The figures policy checks the signed tenant once per statement, like the base tables'.
+-- The figures policy checks the signed tenant once per statement, like the base tables'
+-- (on a Citus coordinator per row, without the subquery Citus refuses in a policy).
 DROP POLICY IF EXISTS tenant_isolation ON tenant_period_figures;
-CREATE POLICY tenant_isolation ON tenant_period_figures FOR SELECT TO application_service
-    USING (tenant_id = (SELECT tenantcost_current_tenant()));
+DO $$
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        CREATE POLICY tenant_isolation ON tenant_period_figures FOR SELECT TO application_service
+            USING (tenant_id = (SELECT tenantcost_current_tenant()));
+    ELSE
+        CREATE POLICY tenant_isolation ON tenant_period_figures FOR SELECT TO application_service
+            USING (tenant_id = tenantcost_current_tenant());
+    END IF;
+END
+$$;
 REVOKE ALL ON tenant_period_figures FROM application_service;
 
 -- ---------------------------------------------------------------------------
@@ -306,20 +335,30 @@ END
 $$;
 REVOKE ALL ON FUNCTION tenantcost_audit_cost_change() FROM PUBLIC;
 
-DROP TRIGGER IF EXISTS trg_vps_cost_audit ON vps_instances;
-CREATE TRIGGER trg_vps_cost_audit
-    AFTER UPDATE ON vps_instances
-    FOR EACH ROW
-    WHEN (NEW.approximate_cost IS DISTINCT FROM OLD.approximate_cost
-          OR NEW.cost_override IS DISTINCT FROM OLD.cost_override)
-    EXECUTE FUNCTION tenantcost_audit_cost_change();
-DROP TRIGGER IF EXISTS trg_smtp_ip_cost_audit ON smtp_ip_addresses;
-CREATE TRIGGER trg_smtp_ip_cost_audit
-    AFTER UPDATE ON smtp_ip_addresses
-    FOR EACH ROW
-    WHEN (NEW.approximate_cost IS DISTINCT FROM OLD.approximate_cost
-          OR NEW.cost_override IS DISTINCT FROM OLD.cost_override)
-    EXECUTE FUNCTION tenantcost_audit_cost_change();
+-- On Citus, where the application made vps_instances / smtp_ip_addresses reference tables,
+-- no trigger can exist on them: their cost changes are not audited there (`db verify` says
+-- so: "Citus: cost changes audited").
+DO $$
+DECLARE
+    t record;
+    citus_tables text[] := '{}';
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT COALESCE(array_agg(logicalrelid::regclass::text), '{}')
+                     FROM pg_catalog.pg_dist_partition$q$ INTO citus_tables;
+    END IF;
+    FOR t IN SELECT * FROM (VALUES ('vps_instances', 'trg_vps_cost_audit'),
+                                   ('smtp_ip_addresses', 'trg_smtp_ip_cost_audit')) AS x (tbl, trg)
+    LOOP
+        CONTINUE WHEN t.tbl = ANY (citus_tables);
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t.trg, t.tbl);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I FOR EACH ROW '
+                       'WHEN (NEW.approximate_cost IS DISTINCT FROM OLD.approximate_cost '
+                       'OR NEW.cost_override IS DISTINCT FROM OLD.cost_override) '
+                       'EXECUTE FUNCTION tenantcost_audit_cost_change()', t.trg, t.tbl);
+    END LOOP;
+END
+$$;
 DROP TRIGGER IF EXISTS trg_cost_settings_audit ON cost_settings;
 CREATE TRIGGER trg_cost_settings_audit
     AFTER UPDATE ON cost_settings
