@@ -756,3 +756,110 @@ def test_query_counts_equal_what_pgbench_ran_per_tenant(citus_url: str, tmp_path
     assert usage[(heavy, "query_count")] == 320
     assert usage[(light, "query_count")] == 80
     assert usage[(heavy, "compute_seconds")] > usage[(light, "compute_seconds")] > 0
+
+
+# ----------------------------------------------------------------------------- same reports
+
+MONTH = "2025-11"
+CALM, TEAM, SUB_C, VPS_B, IP_S = (uuid.UUID(int=n) for n in (0xA3, 0xC2, 0xD3, 0xE3, 0xF4))
+MONTH_ROWS = f"""
+INSERT INTO companies VALUES ('{ACME}', 'Acme'), ('{BETA}', 'Beta'), ('{CALM}', 'Calm');
+INSERT INTO plans VALUES ('{PRO}', 'Pro', 25.00), ('{TEAM}', 'Team', 99.00);
+INSERT INTO subscriptions VALUES
+    ('{SUB_A}', '{ACME}', '{PRO}', 'active', '2025-11-01 00:00+00', '2025-12-01 00:00+00'),
+    ('{SUB_B}', '{BETA}', '{TEAM}', 'active', '2025-11-01 00:00+00', '2025-12-01 00:00+00'),
+    ('{SUB_C}', '{CALM}', '{PRO}', 'active', '2025-11-01 00:00+00', '2025-12-01 00:00+00');
+INSERT INTO payments VALUES
+    (gen_random_uuid(), '{ACME}', '{SUB_A}', 25.00, '2025-11-01 00:00+00'),
+    (gen_random_uuid(), '{BETA}', '{SUB_B}', 99.00, '2025-11-01 00:00+00'),
+    (gen_random_uuid(), '{CALM}', '{SUB_C}', 25.00, '2025-11-01 00:00+00');
+INSERT INTO billing_analytics (id, tenant_id, subscription_id, period_start, emails_sent)
+SELECT gen_random_uuid(), t, s, '2025-11-01 00:00+00'::timestamptz + d * interval '1 day', n
+  FROM (VALUES ('{ACME}'::uuid, '{SUB_A}'::uuid, 1000), ('{BETA}', '{SUB_B}', 40000),
+               ('{CALM}', '{SUB_C}', 10)) AS x (t, s, n)
+ CROSS JOIN generate_series(0, 29) AS d;
+INSERT INTO vps_instances (id, name, status) VALUES ('{VPS_A}', 'a', 'active'),
+    ('{VPS_B}', 'b', 'active'), ('{VPS_SHARED}', 'shared', 'active');
+INSERT INTO smtp_ip_addresses (id, vps_instance_id, ip_address, status) VALUES
+    ('{IP_A}', '{VPS_A}', '192.0.2.1', 'active'), ('{IP_S}', '{VPS_SHARED}', '192.0.2.9', 'active');
+"""
+#: after the install: owners and costs, and a month of usage evidence (compute, storage)
+MONTH_USAGE = f"""
+UPDATE vps_instances SET tenant_id = '{ACME}', approximate_cost = 10.00 WHERE id = '{VPS_A}';
+UPDATE vps_instances SET tenant_id = '{BETA}', approximate_cost = 30.00 WHERE id = '{VPS_B}';
+UPDATE vps_instances SET approximate_cost = 20.00 WHERE id = '{VPS_SHARED}';
+SELECT tenantcost_ensure_usage_partition(h)
+  FROM generate_series('2025-11-01 00:00+00'::timestamptz, '2025-11-30 23:00+00', '1 day') AS h;
+INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity)
+SELECT h, t, m, 'pg_stat_statements', q * (1 + extract(hour FROM h AT TIME ZONE 'UTC') / 24)
+  FROM generate_series('2025-11-01 00:00+00'::timestamptz, '2025-11-30 23:00+00', '1 hour') AS h
+ CROSS JOIN (VALUES ('{ACME}'::uuid, 'compute_seconds', 120.5), ('{BETA}', 'compute_seconds', 900),
+                    ('{CALM}', 'compute_seconds', 3.25)) AS x (t, m, q);
+INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity)
+SELECT h, t, 'storage_bytes', 'database_size', b
+  FROM generate_series('2025-11-01 00:00+00'::timestamptz, '2025-11-30 23:00+00', '1 hour') AS h
+ CROSS JOIN (VALUES ('{ACME}'::uuid, 2e9), ('{BETA}', 7.5e9), ('{CALM}', 1e8)) AS x (t, b);
+"""
+SAME_REPORTS = (
+    ["report", "health"], ["report", "optimization"], ["report", "cost-by-plan"],
+    ["report", "cost-per-email"], ["report", "shared"], ["report", "tenant-costs"],
+    ["report", "cost-drivers"], ["report", "quality"],
+)  # fmt: skip
+
+
+def _month_on(url: str, monkeypatch: pytest.MonkeyPatch, schema: str) -> dict[str, list[Any]]:
+    """The application's month loaded into ``url`` with ``schema``, tenantcost installed, the
+    month attributed: every report's JSON rows, in a stable order."""
+    from tenantcost.pricing.book import find_price_book
+    from tenantcost.pricing.store import import_book
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(schema)
+        conn.execute(MONTH_ROWS)
+    migrate.upgrade(url)
+    with connect(url, autocommit=True) as conn:
+        import_book(conn, find_price_book("railway-2025-11"))
+        conn.execute(MONTH_USAGE)
+    code, output = _tenantcost(url, monkeypatch, "attribute", "--month", MONTH)
+    assert code == 0, output
+    reports: dict[str, list[Any]] = {}
+    for command in SAME_REPORTS:
+        code, output = _tenantcost(url, monkeypatch, *command, "--month", MONTH, "--format", "json")
+        assert code == 0, (command, output)
+        rows = json.loads(output)
+        reports[command[1]] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
+    return reports
+
+
+@needs_citus
+def test_every_report_on_the_distributed_application_equals_the_local_run(
+    citus_url: str, empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same month of the same application, once on plain PostgreSQL and once distributed
+    (companies by id, tenant tables by tenant_id, VPS/IPs as reference tables), with
+    tenantcost installed into each: every report of the month is the same, figure for figure
+    (ids included: the rows are the same rows)."""
+    local_schema = "\n".join(
+        line
+        for line in APP_SCHEMA.splitlines()
+        if "citus" not in line and "create_distributed_table" not in line
+        and "create_reference_table" not in line
+    )  # fmt: skip
+    local = _month_on(empty_url, monkeypatch, local_schema)
+    distributed = _month_on(citus_url, monkeypatch, APP_SCHEMA)
+    assert local["health"] and {r["company_name"] for r in local["health"]} == {
+        "Acme", "Beta", "Calm",
+    }  # fmt: skip
+    for name, rows in local.items():
+        assert distributed[name] == rows, name
+    # and the figures are the month's, by hand: Acme's VPS 10.00 + its IP at the 4.99 constant;
+    # 2 GB all month at the book's GB-month rate; 120.5 s x (1 + h/24) CPU-seconds each hour h
+    # of the day: 30 days x (24 + 276/24) x 120.5 = 128,332.5 vCPU-seconds at the book's rate
+    from tenantcost.pricing.book import find_price_book
+
+    rates = find_price_book("railway-2025-11").rates
+    acme = next(r for r in local["tenant-costs"] if r["company_name"] == "Acme")
+    assert Decimal(acme["vps_and_ips"]) == Decimal("14.99")
+    assert Decimal(acme["storage"]) == (2 * rates.storage_gb_month).quantize(Decimal("0.000001"))
+    compute = Decimal("128332.5") * rates.vcpu_per_second
+    assert Decimal(acme["compute"]) == compute.quantize(Decimal("0.000001"))

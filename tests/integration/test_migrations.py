@@ -228,3 +228,37 @@ def test_a_running_embedded_server_is_not_connected_to_twice_and_its_database_co
             }
     finally:
         get_settings.cache_clear()
+
+
+def test_installs_into_an_application_keyed_by_tenant_and_counts_orphans(empty_url: str) -> None:
+    """The application's shape before it moves to Citus, on plain PostgreSQL: subscriptions
+    keyed by (tenant_id, id), payments and analytics carrying tenant_id. tenantcost installs
+    (no foreign key can reference subscriptions(id) alone, so its add-ons and terms carry
+    none) and `db verify` counts the rows a deleted subscription leaves behind."""
+    from tenantcost.db.connect import connect
+    from tenantcost.verification import run_all
+    from tests.integration.test_citus import ACME, APP_ROWS, APP_SCHEMA, SUB_A
+
+    local_schema = "\n".join(
+        line for line in APP_SCHEMA.splitlines() if "citus" not in line and "create_" not in line
+    )
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute(local_schema)
+        conn.execute(APP_ROWS)
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == migrate.head_revision()
+    name = "no orphaned rows (no key to subscriptions)"
+    checks = {c.check: c for c in run_all(empty_url)}
+    assert checks[name].status == "PASS", checks[name]
+    with connect(empty_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO subscription_addons (subscription_id, addon, quantity) "
+            "VALUES (%s, 'priority_support', 1)",
+            (SUB_A,),
+        )
+        conn.execute("DELETE FROM payments WHERE subscription_id = %s", (SUB_A,))
+        conn.execute("DELETE FROM billing_analytics WHERE subscription_id = %s", (SUB_A,))
+        conn.execute("DELETE FROM subscriptions WHERE id = %s AND tenant_id = %s", (SUB_A, ACME))
+    orphans = {c.check: c for c in run_all(empty_url)}[name]
+    assert orphans.status == "FAIL"
+    assert "subscription_addons: 1 row(s)" in orphans.detail

@@ -421,20 +421,24 @@ def check_placement(conn: Connection) -> Iterable[CheckResult]:
 
 def check_install(conn: Connection) -> Iterable[CheckResult]:
     """`db verify` on Citus: what an application distributed before tenantcost cannot keep by
-    itself — cascades to tenantcost's coordinator tables, and audit triggers on reference tables
-    (nothing on plain PostgreSQL, where foreign keys cascade and the triggers exist)."""
-    if read_version(conn) is None:
+    itself — cascades to tenantcost's coordinator tables, and audit triggers on reference tables.
+    On plain PostgreSQL only the orphans, and only where the application keys subscriptions by
+    (tenant_id, id), so that no foreign key (and cascade) can reference subscriptions(id)."""
+    on_citus = read_version(conn) is not None
+    if not on_citus and not any(r["missing"] for r in _rows(conn, "subscription_keys_missing")):
         return
     orphans = {r["table_name"]: r["orphans"] for r in _rows(conn, "orphaned_rows")}
     left = {t: n for t, n in orphans.items() if n}
     yield passed(
-        "Citus: no orphaned rows",
+        "Citus: no orphaned rows" if on_citus else "no orphaned rows (no key to subscriptions)",
         not left,
         "; ".join(f"{t}: {n} row(s) whose company/subscription is gone" for t, n in left.items())
-        + " (delete them: no cascade reaches them from distributed tables)"
+        + " (delete them: no foreign key cascades to them from the application's tables)"
         if left
         else f"{', '.join(orphans)}: none",
     )
+    if not on_citus:
+        return
     unaudited = [r["table_name"] for r in _rows(conn, "unaudited_cost_tables")]
     yield passed(
         "Citus: cost changes audited",

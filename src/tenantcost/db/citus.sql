@@ -109,3 +109,13 @@ SELECT p.logicalrelid::regclass::text AS table_name
                       AND t.tgname IN ('trg_vps_cost_audit', 'trg_smtp_ip_cost_audit',
                                        'trg_cost_settings_audit'))
  ORDER BY 1;
+
+-- name: subscription_keys_missing
+-- Whether subscription_addons / subscription_terms lack their key to subscriptions(id)
+-- (revision 0009 adds none where subscriptions is keyed by (tenant_id, id)).
+SELECT t.table_name,
+       to_regclass(t.table_name) IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                        WHERE c.conrelid = to_regclass(t.table_name)
+                          AND c.conname = t.table_name || '_subscription_id_fkey') AS missing
+  FROM (VALUES ('subscription_addons'), ('subscription_terms')) AS t (table_name);

@@ -118,7 +118,9 @@ CREATE TABLE IF NOT EXISTS subscription_terms (
 -- Both follow their subscription (ON DELETE CASCADE). On Citus, where subscriptions is
 -- distributed by tenant, subscriptions(id) is no unique key and a cascade from the workers'
 -- shards would never reach these coordinator tables: there they carry no key, and
--- `db verify` fails on rows whose subscription is gone ("Citus: no orphaned rows").
+-- `db verify` fails on rows whose subscription is gone ("Citus: no orphaned rows"). The same
+-- on PostgreSQL when the application keys subscriptions by (tenant_id, id) (the shape it takes
+-- to move to Citus): no key references subscriptions(id), and `db verify` counts the orphans.
 DO $$
 DECLARE
     t text;
@@ -129,7 +131,11 @@ BEGIN
                                    WHERE logicalrelid = 'subscriptions'::regclass)$q$
            INTO distributed;
     END IF;
-    IF distributed THEN
+    IF distributed OR NOT EXISTS (
+        SELECT 1 FROM pg_index i
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indrelid = 'subscriptions'::regclass AND i.indisunique
+           AND i.indnkeyatts = 1 AND i.indpred IS NULL AND a.attname = 'id') THEN
         RETURN;
     END IF;
     FOREACH t IN ARRAY ARRAY['subscription_addons', 'subscription_terms'] LOOP
