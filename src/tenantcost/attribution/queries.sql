@@ -265,15 +265,15 @@ WITH subs AS (
      WHERE l.period = %(period)s AND l.line = 'tenant'
      GROUP BY l.tenant_id
 ), paid AS (
-    SELECT s.tenant_id, sum(py.amount) AS payments
-      FROM payments py JOIN subscriptions s ON s.id = py.subscription_id
+    SELECT py.tenant_id, sum(py.amount) AS payments
+      FROM tenantcost_tenant_payments py
      WHERE py.billing_period_start >= %(period_start)s AND py.billing_period_start < %(period_end)s
-     GROUP BY s.tenant_id
+     GROUP BY py.tenant_id
 ), mail AS (
-    SELECT s.tenant_id, sum(GREATEST(ba.emails_sent, 0)) AS emails
-      FROM billing_analytics ba JOIN subscriptions s ON s.id = ba.subscription_id
+    SELECT ba.tenant_id, sum(GREATEST(ba.emails_sent, 0)) AS emails
+      FROM tenantcost_tenant_emails ba
      WHERE ba.period_start >= %(period_start)s AND ba.period_start < %(covered_until)s
-     GROUP BY s.tenant_id
+     GROUP BY ba.tenant_id
 ), base AS (
     SELECT t.tenant_id, co.name AS company_name,
            coalesce(su.plan_name, '(no active subscription)') AS plan_name, su.tier,

@@ -117,7 +117,7 @@ SELECT ip.id, ip.ip_address, ip.status, ip.approximate_cost, ip.cost_source, ip.
 
 -- name: tenant_monthly
 -- Revenue received (payments) and emails sent per month, last 12 months, UTC (only those
--- months' rows are read: index-only scans of revision 0025's indexes).
+-- months' rows are read: index-only scans of revision 0025's indexes, through 0026's views).
 WITH months AS (
     SELECT generate_series(date_trunc('month', now() AT TIME ZONE 'UTC') - interval '11 months',
                            date_trunc('month', now() AT TIME ZONE 'UTC'),
@@ -129,16 +129,16 @@ since AS (
 pay AS (
     SELECT date_trunc('month', py.billing_period_start AT TIME ZONE 'UTC')::date AS month,
            sum(py.amount) AS payments
-      FROM payments py JOIN subscriptions s ON s.id = py.subscription_id
-     WHERE s.tenant_id = %(tenant_id)s
+      FROM tenantcost_tenant_payments py
+     WHERE py.tenant_id = %(tenant_id)s
        AND py.billing_period_start >= (SELECT start FROM since)
      GROUP BY 1
 ),
 mail AS (
     SELECT date_trunc('month', ba.period_start AT TIME ZONE 'UTC')::date AS month,
            sum(ba.emails_sent) AS emails_sent
-      FROM billing_analytics ba JOIN subscriptions s ON s.id = ba.subscription_id
-     WHERE s.tenant_id = %(tenant_id)s
+      FROM tenantcost_tenant_emails ba
+     WHERE ba.tenant_id = %(tenant_id)s
        AND ba.period_start >= (SELECT start FROM since)
      GROUP BY 1
 )

@@ -1,0 +1,2 @@
+-- 0026 (drop data): nothing beyond the down script (views only).
+SELECT 1;
