@@ -10,8 +10,8 @@
 --    the hours no better source (telemetry_metrics.priority, then source name: 0010's rank)
 --    has. Where it has all its hours (one source, as most evidence; or the best source every
 --    hour, as a real collector) its sum is used whole; where it has none it is dropped; only
---    where it has some of them (a source missing for some hours) are its rows read again and
---    summed for those hours (one more pass over the window's evidence, only then).
+--    where it has some of them (a source missing for some hours) are its rows read again, by
+--    their unique key, and summed for those hours.
 -- 3. Unit conversion once per group instead of once per row: memory GB-seconds =
 --    sum x p_memory_mb x 0.001 and egress GB = sum x 0.000000001 are exact products, so they
 --    equal 0010's sum of per-row quotients whenever each quotient was exact (checked per group
@@ -63,13 +63,15 @@ WITH books AS (
                         'egress_bytes', 'background_cpu_seconds')
      GROUP BY 1, 2, 3, 4
 ), ranked AS (
-    -- the hours each source is the best for (storage: every source, every hour)
+    -- the hours each source is the best for (storage: every source, every hour); a LEFT
+    -- JOIN (the foreign key on the evidence guarantees the row) keeps the planner's estimate
+    -- of the groups, which the by-row path below needs for a sane plan
     SELECT s.*, m.kind,
            CASE WHEN s.metric = 'storage_bytes' THEN s.hours
                 ELSE s.hours & ~coalesce(bit_or(s.hours) OVER (
                          PARTITION BY s.seg, s.tenant_id, s.metric ORDER BY m.priority, s.source
                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) END AS chosen
-      FROM sums s JOIN telemetry_metrics m USING (metric, source)
+      FROM sums s LEFT JOIN telemetry_metrics m USING (metric, source)
 ), scaled AS (
     -- a group's quantity from its sums, or NULL: summed row by row below
     SELECT r.seg, r.tenant_id, r.metric, r.source, r.kind, r.chosen,
@@ -93,23 +95,35 @@ WITH books AS (
                 ELSE r.quantity END AS quantity
       FROM ranked r
      WHERE r.chosen <> 0
-), by_rows AS (
+), partial AS MATERIALIZED (
     -- groups whose source is the best for some of its hours only, or whose per-row quotients
-    -- were rounded: their rows for the chosen hours, summed as 0010 sums them
-    SELECT s.seg, s.tenant_id, s.metric, s.source, s.kind,
-           sum(CASE s.metric WHEN 'connection_seconds' THEN u.quantity * p_memory_mb / 1000
+    -- were rounded: each with the hours it counts
+    SELECT s.seg, s.tenant_id, s.metric, s.source, s.kind, f.hour
+      FROM scaled s JOIN in_force f ON f.seg = s.seg AND f.bit & s.chosen <> 0
+     WHERE s.quantity IS NULL
+), by_rows AS (
+    -- their rows, summed as 0010 sums them: one probe of the evidence's unique key per group
+    -- and hour (or a hash join over the window's evidence, as the planner finds cheaper)
+    SELECT p.seg, p.tenant_id, p.metric, p.source, p.kind,
+           sum(CASE p.metric WHEN 'connection_seconds' THEN u.quantity * p_memory_mb / 1000
                              WHEN 'egress_bytes' THEN u.quantity / 1000000000
                              ELSE u.quantity END) AS quantity
-      FROM tenant_usage_hourly u
-      JOIN in_force f ON f.hour = u.hour
-      JOIN scaled s
-        ON s.seg = f.seg AND s.metric = u.metric AND s.source = u.source
-       AND coalesce(s.tenant_id, '00000000-0000-0000-0000-000000000000')
-           = coalesce(u.tenant_id, '00000000-0000-0000-0000-000000000000')
-       AND s.tenant_id IS NOT DISTINCT FROM u.tenant_id
-     WHERE s.quantity IS NULL AND f.bit & s.chosen <> 0
-       AND u.hour >= p_start AND u.hour < p_end
-       AND EXISTS (SELECT 1 FROM scaled WHERE scaled.quantity IS NULL)
+      FROM partial p
+      JOIN tenant_usage_hourly u
+        ON u.hour = p.hour AND u.tenant_id = p.tenant_id AND u.metric = p.metric
+       AND u.source = p.source
+     WHERE u.hour >= p_start AND u.hour < p_end
+     GROUP BY 1, 2, 3, 4, 5
+    UNION ALL
+    SELECT p.seg, p.tenant_id, p.metric, p.source, p.kind,
+           sum(CASE p.metric WHEN 'connection_seconds' THEN u.quantity * p_memory_mb / 1000
+                             WHEN 'egress_bytes' THEN u.quantity / 1000000000
+                             ELSE u.quantity END) AS quantity
+      FROM partial p
+      JOIN tenant_usage_hourly u
+        ON u.hour = p.hour AND u.tenant_id IS NULL AND u.metric = p.metric
+       AND u.source = p.source
+     WHERE p.tenant_id IS NULL AND u.hour >= p_start AND u.hour < p_end
      GROUP BY 1, 2, 3, 4, 5
 ), grouped AS (
     SELECT f.at, f.name AS price_book, x.tenant_id, x.metric, x.source, x.kind,
