@@ -14,10 +14,14 @@
 --    their unique key, and summed for those hours.
 -- 3. Unit conversion once per group instead of once per row: memory GB-seconds =
 --    sum x p_memory_mb x 0.001 and egress GB = sum x 0.000000001 are exact products, so they
---    equal 0010's sum of per-row quotients whenever each quotient was exact (checked per group
---    from its largest quantity; else that group's rows are summed one by one as in 0010), and
---    they are given 0010's numeric scale (the largest scale of the per-row quotients, found
---    from the group's smallest quantity, a zero quantity and its largest input scale).
+--    equal 0010's sum of per-row quotients whenever each quotient was exact. PostgreSQL
+--    divides to 16 significant digits (or the dividend's scale if more), so a quotient is
+--    exact when that leaves room for the divisor's digits; the scale it is given only shrinks
+--    as the dividend grows, so the group's sum stands for its largest row (and the sum's
+--    scale is its rows' largest). A group whose sum fails the test (more than ~10 TB of
+--    egress, or ~4,500 connections all day, in a day) is summed row by row as in 0010. The
+--    result gets 0010's numeric scale: the largest scale of the per-row quotients, which is
+--    the smallest positive row's, a zero row's, or the input scale's.
 --    Storage (bytes / 1e9 / hours in the month: inexact) stays per row, as in 0010.
 --    Compute and background CPU seconds are sums as they were.
 CREATE OR REPLACE FUNCTION tenantcost_priced_usage(
@@ -52,9 +56,9 @@ WITH books AS (
     SELECT h.*, dense_rank() OVER (ORDER BY h.span, h.name) AS seg FROM hours h
 ), sums AS (
     SELECT f.seg, u.tenant_id, u.metric, u.source, bit_or(f.bit) AS hours,
-           sum(u.quantity) AS quantity, max(u.quantity) AS largest,
+           sum(u.quantity) AS quantity,
            min(u.quantity) FILTER (WHERE u.quantity > 0) AS smallest,
-           bool_or(u.quantity = 0) AS zero, max(scale(u.quantity)) AS digits,
+           bool_or(u.quantity = 0) AS zero,
            sum(u.quantity / 1000000000 / f.hours_in_month)
              FILTER (WHERE u.metric = 'storage_bytes') AS gb_months
       FROM tenant_usage_hourly u JOIN in_force f ON f.hour = u.hour
@@ -78,20 +82,20 @@ WITH books AS (
            CASE WHEN r.chosen <> r.hours THEN NULL
                 WHEN r.metric = 'storage_bytes' THEN r.gb_months
                 WHEN r.metric = 'connection_seconds' THEN
-                     CASE WHEN scale(r.largest * p_memory_mb / 1000)
-                               >= r.digits + scale(p_memory_mb) + 3
+                     CASE WHEN scale(r.quantity * p_memory_mb / 1000)
+                               >= scale(r.quantity) + scale(p_memory_mb) + 3
                           THEN round(r.quantity * p_memory_mb * 0.001,
                                      greatest(scale(r.smallest * p_memory_mb / 1000),
                                               CASE WHEN r.zero
                                                    THEN scale(0 * p_memory_mb / 1000) END,
-                                              r.digits + scale(p_memory_mb))) END
+                                              scale(r.quantity) + scale(p_memory_mb))) END
                 WHEN r.metric = 'egress_bytes' THEN
-                     CASE WHEN scale(r.largest / 1000000000) >= r.digits + 9
+                     CASE WHEN scale(r.quantity / 1000000000) >= scale(r.quantity) + 9
                           THEN round(r.quantity * 0.000000001,
                                      greatest(scale(r.smallest / 1000000000),
                                               CASE WHEN r.zero
                                                    THEN scale(0::numeric / 1000000000) END,
-                                              r.digits)) END
+                                              scale(r.quantity))) END
                 ELSE r.quantity END AS quantity
       FROM ranked r
      WHERE r.chosen <> 0
