@@ -115,7 +115,7 @@ DELETE FROM tenant_cost_daily WHERE day >= %(first)s AND day <= %(last)s;
 -- the evidence (one statement: the caller bounds it). The bounds are plain timestamptz
 -- parameters: the function is inlined, and an expression here would be evaluated again for
 -- every evidence row its scan compares with them. Rows go in in the unique key's order
--- (~30 % less time inserting a day at 10,000 tenants than in hash order).
+-- (a third less time inserting a day at 10,000 tenants than in hash order).
 INSERT INTO tenant_cost_daily (day, line, tenant_id, driver, source, kind, price_book,
                                quantity, unit, unit_price, amount)
 SELECT (at AT TIME ZONE 'UTC')::date, line, tenant_id, driver, source, kind, price_book,
