@@ -196,6 +196,7 @@ def build(url: str, args: argparse.Namespace, console: Console) -> dict[str, Any
 
 
 def measure(url: str, out: dict[str, Any], args: argparse.Namespace, console: Console) -> None:
+    out["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     runs = []
     for _ in range(args.rounds):
         for variant in args.variants.split(","):

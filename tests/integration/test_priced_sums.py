@@ -20,6 +20,7 @@ from tenantcost.db.connect import Connection, connect
 from tenantcost.db.migrations import read_sql
 from tenantcost.pricing.book import find_price_book
 from tenantcost.pricing.store import import_book
+from tests.integration.test_attribution_ledger import company
 
 pytestmark = pytest.mark.db
 
@@ -59,13 +60,6 @@ def conn(migrated_url: str) -> Iterator[Connection]:
         assert found
         c.execute(found.group(0).replace("tenantcost_priced_usage(", "priced_usage_0020(", 1))
         yield c
-
-
-def company(conn: Connection, name: str) -> UUID:
-    row: Any = conn.execute(
-        "INSERT INTO companies (name) VALUES (%s) RETURNING id", (name,)
-    ).fetchone()
-    return UUID(str(row["id"]))
 
 
 def put(conn: Connection, rows: list[tuple[int, UUID | None, str, str, str]]) -> None:

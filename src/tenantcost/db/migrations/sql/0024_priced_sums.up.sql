@@ -105,29 +105,29 @@ WITH books AS (
     SELECT s.seg, s.tenant_id, s.metric, s.source, s.kind, f.hour
       FROM scaled s JOIN in_force f ON f.seg = s.seg AND f.bit & s.chosen <> 0
      WHERE s.quantity IS NULL
-), by_rows AS (
-    -- their rows, summed as 0010 sums them: one probe of the evidence's unique key per group
-    -- and hour (or a hash join over the window's evidence, as the planner finds cheaper)
-    SELECT p.seg, p.tenant_id, p.metric, p.source, p.kind,
-           sum(CASE p.metric WHEN 'connection_seconds' THEN u.quantity * p_memory_mb / 1000
-                             WHEN 'egress_bytes' THEN u.quantity / 1000000000
-                             ELSE u.quantity END) AS quantity
+), partial_rows AS (
+    -- their rows: one probe of the evidence's unique key per group and hour (or a hash join
+    -- over the window's evidence, as the planner finds cheaper)
+    SELECT p.seg, p.tenant_id, p.metric, p.source, p.kind, u.quantity
       FROM partial p
       JOIN tenant_usage_hourly u
         ON u.hour = p.hour AND u.tenant_id = p.tenant_id AND u.metric = p.metric
        AND u.source = p.source
      WHERE u.hour >= p_start AND u.hour < p_end
-     GROUP BY 1, 2, 3, 4, 5
     UNION ALL
-    SELECT p.seg, p.tenant_id, p.metric, p.source, p.kind,
-           sum(CASE p.metric WHEN 'connection_seconds' THEN u.quantity * p_memory_mb / 1000
-                             WHEN 'egress_bytes' THEN u.quantity / 1000000000
-                             ELSE u.quantity END) AS quantity
+    SELECT p.seg, p.tenant_id, p.metric, p.source, p.kind, u.quantity
       FROM partial p
       JOIN tenant_usage_hourly u
         ON u.hour = p.hour AND u.tenant_id IS NULL AND u.metric = p.metric
        AND u.source = p.source
      WHERE p.tenant_id IS NULL AND u.hour >= p_start AND u.hour < p_end
+), by_rows AS (
+    -- summed as 0010 sums them
+    SELECT seg, tenant_id, metric, source, kind,
+           sum(CASE metric WHEN 'connection_seconds' THEN quantity * p_memory_mb / 1000
+                           WHEN 'egress_bytes' THEN quantity / 1000000000
+                           ELSE quantity END) AS quantity
+      FROM partial_rows
      GROUP BY 1, 2, 3, 4, 5
 ), grouped AS (
     SELECT f.at, f.name AS price_book, x.tenant_id, x.metric, x.source, x.kind,
