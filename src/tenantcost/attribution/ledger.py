@@ -199,18 +199,21 @@ def price_day_range(
     """Re-price the UTC days first..last in one statement (a bulk load of known size)."""
     settings = settings or get_settings()
     refuse_rolled_days(conn, first, last)
-    params = {"first": first, "last": last, **(pricing or pricing_params(conn, settings))}
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    params = {
+        "first": first,
+        "last": last,
+        "start": start,
+        "end": start + DAY * ((last - first).days + 1),
+        **(pricing or pricing_params(conn, settings)),
+    }
     conn.execute(sql("pricing_work_mem"), {"work_mem": f"{settings.pricing_work_mem_mb}MB"})
     # The marks go first: evidence committed while these days are priced marks them again.
     conn.execute(sql("changed_days_clear"), params)
     conn.execute(sql("daily_delete"), params)
     conn.execute(sql("daily_insert"), params)
     conn.execute(sql("days_priced"), params)
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    row: Any = conn.execute(
-        sql("unpriced_hours"),
-        {"start": start, "end": start + DAY * ((last - first).days + 1), **params},
-    ).fetchone()
+    row: Any = conn.execute(sql("unpriced_hours"), params).fetchone()
     if not row["hours"]:
         return []
     return [

@@ -1,0 +1,2 @@
+-- 0024 (drop data): nothing beyond the down script (a function only).
+SELECT 1;
