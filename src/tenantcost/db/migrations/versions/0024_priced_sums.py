@@ -8,7 +8,7 @@ from __future__ import annotations
 from tenantcost.db.migrations import downgrade_from, upgrade_from
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 STEM = "0024_priced_sums"

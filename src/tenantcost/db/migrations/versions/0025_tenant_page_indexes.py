@@ -8,7 +8,7 @@ from __future__ import annotations
 from tenantcost.db.migrations import downgrade_from, upgrade_from
 
 revision = "0025"
-down_revision = "0023"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 STEM = "0025_tenant_page_indexes"
