@@ -2,7 +2,8 @@
 the help of a few command groups (``report``, ``db``, ``tiers``, ``collect``) and a report
 that needs no database (``model cost``), each in a fresh process, as a person would run them.
 
-Targets: < 0.3 s for ``--version`` and every ``--help``; < 0.6 s to the first row of a report.
+Targets: < 0.3 s for ``--version`` and ``--help``; < 0.6 s to the first row of a report. The
+command groups' help is timed without an aim.
 With ``--database`` a throw-away embedded cluster gets the demo fleet and its current month
 attributed, and ``report health`` / ``report tenant-costs --top 5`` are timed against it
 (the embedded server is found already running, as on a machine where it is up).
@@ -39,14 +40,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-#: (label, arguments, target seconds)
-COMMANDS: tuple[tuple[str, tuple[str, ...], float], ...] = (
+#: (label, arguments, target seconds; None: timed, no aim — the issue's aim is the root's help)
+COMMANDS: tuple[tuple[str, tuple[str, ...], float | None], ...] = (
     ("--version", ("--version",), 0.3),
     ("--help", ("--help",), 0.3),
-    ("report --help", ("report", "--help"), 0.3),
-    ("db --help", ("db", "--help"), 0.3),
-    ("tiers --help", ("tiers", "--help"), 0.3),
-    ("collect --help", ("collect", "--help"), 0.3),
+    ("report --help", ("report", "--help"), None),
+    ("db --help", ("db", "--help"), None),
+    ("tiers --help", ("tiers", "--help"), None),
+    ("collect --help", ("collect", "--help"), None),
     ("model cost (first report row)", ("model", "cost"), 0.6),
 )
 
@@ -73,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 #: reports timed with --database: (label, arguments, target seconds)
-DB_COMMANDS: tuple[tuple[str, tuple[str, ...], float], ...] = (
+DB_COMMANDS: tuple[tuple[str, tuple[str, ...], float | None], ...] = (
     ("report health (database)", ("report", "health"), 0.6),
     ("report tenant-costs --top 5 (database)", ("report", "tenant-costs", "--top", "5"), 0.6),
 )
@@ -142,7 +143,7 @@ def time_once(argv: list[str]) -> tuple[float, float]:
 
 def time_commands(
     base: list[str],
-    commands: tuple[tuple[str, tuple[str, ...], float], ...],
+    commands: tuple[tuple[str, tuple[str, ...], float | None], ...],
     runs: int,
     warmup: int,
 ) -> list[dict[str, Any]]:
@@ -163,13 +164,15 @@ def time_commands(
             "max_s": round(max(times), 3),
             "cpu_median_s": round(statistics.median(cpu for _, cpu in measured), 3),
             "target_s": target,
-            "met": median < target,
+            "met": None if target is None else median < target,
         }
         results.append(row)
-        verdict = "ok" if row["met"] else "MISSED"
+        verdict = (
+            "(no aim)" if target is None else f"< {target} s " + ("ok" if row["met"] else "MISSED")
+        )
         print(
             f"{label:<40} {row['min_s']:>8.3f} {row['median_s']:>7.3f} {row['max_s']:>7.3f}"
-            f" {row['cpu_median_s']:>7.3f}  < {target} s {verdict}"
+            f" {row['cpu_median_s']:>7.3f}  {verdict}"
         )
     return results
 
@@ -186,7 +189,7 @@ def _summary(measured: list[tuple[float, float]]) -> dict[str, float]:
 def time_against(
     base: list[str],
     other: list[str],
-    commands: tuple[tuple[str, tuple[str, ...], float], ...],
+    commands: tuple[tuple[str, tuple[str, ...], float | None], ...],
     runs: int,
     warmup: int,
 ) -> list[dict[str, Any]]:
