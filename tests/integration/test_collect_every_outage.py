@@ -8,10 +8,12 @@ loop reconnects (tenacity backoff) and goes on, logging the outage once.
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -61,25 +63,29 @@ def test_collector_loop_survives_a_killed_connection(migrated_url: str, admin_ur
     ]
 
 
+COLLECT_EVERY = [sys.executable, "-m", "tenantcost", "collect", "--every", "1s", "--no-host"]
+COLLECT_EVERY += ["--no-evaluate", "--no-price"]
+
+
+def wait_for_line(lines: queue.Queue[str], text: str) -> list[str]:
+    """The command's stderr lines up to the first holding ``text`` (60 s per line at most)."""
+    seen: list[str] = []
+    while True:
+        line = lines.get(timeout=60)
+        seen.append(line)
+        if text in line:
+            return seen
+
+
 def test_collect_every_command_reconnects_and_stops_on_sigterm(
     migrated_url: str, admin_url: str
 ) -> None:
     """The real command in its own process: its connection is killed between passes; it logs
     the outage once, goes on, and still stops cleanly on SIGTERM."""
     env = {**os.environ, "TENANTCOST_DATABASE_URL": migrated_url}
-    command = [sys.executable, "-m", "tenantcost", "collect", "--every", "1s", "--no-host"]
-    command += ["--no-evaluate", "--no-price"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(COLLECT_EVERY, env=env, stderr=subprocess.PIPE, text=True)
     with stderr_lines(process) as lines:
-
-        def wait_for(text: str) -> list[str]:
-            seen: list[str] = []
-            while True:
-                line = lines.get(timeout=60)
-                seen.append(line)
-                if text in line:
-                    return seen
-
+        wait_for = partial(wait_for_line, lines)
         wait_for("pass 1 ")
         database = migrated_url.rsplit("/", 1)[1]
         with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -112,19 +118,9 @@ def test_collect_every_waits_out_a_server_restart(tmp_path: Any) -> None:
     try:
         migrate.upgrade(url)
         env = {**os.environ, "TENANTCOST_DATABASE_URL": url}
-        command = [sys.executable, "-m", "tenantcost", "collect", "--every", "1s", "--no-host"]
-        command += ["--no-evaluate", "--no-price"]
-        process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(COLLECT_EVERY, env=env, stderr=subprocess.PIPE, text=True)
         with stderr_lines(process) as lines:
-
-            def wait_for(text: str) -> list[str]:
-                seen: list[str] = []
-                while True:
-                    line = lines.get(timeout=60)
-                    seen.append(line)
-                    if text in line:
-                        return seen
-
+            wait_for = partial(wait_for_line, lines)
             wait_for("pass 1 ")
             server.stop()
             wait_for("database unavailable")
@@ -138,7 +134,7 @@ def test_collect_every_waits_out_a_server_restart(tmp_path: Any) -> None:
 
         wrong = url.replace("postgres:", "postgres:not-", 1)  # user:password → a wrong password
         refused = subprocess.run(
-            command,
+            COLLECT_EVERY,
             env={**env, "TENANTCOST_DATABASE_URL": wrong},
             capture_output=True,
             text=True,
