@@ -863,3 +863,37 @@ def test_every_report_on_the_distributed_application_equals_the_local_run(
     assert Decimal(acme["storage"]) == (2 * rates.storage_gb_month).quantize(Decimal("0.000001"))
     compute = Decimal("128332.5") * rates.vcpu_per_second
     assert Decimal(acme["compute"]) == compute.quantize(Decimal("0.000001"))
+
+
+def _demo_in_application_shape(url: str) -> dict[str, int]:
+    """The demo fleet loaded into the application's shape at ``url`` (tenantcost installed):
+    its payments and analytics carry their subscription's tenant."""
+    from tenantcost.demo.fleet import load_demo
+
+    migrate.upgrade(url)
+    with connect(url) as conn:
+        summary = load_demo(conn, tenants=20, seed=7)
+        conn.commit()
+    totals: dict[str, int] = {}
+    with psycopg.connect(url) as conn:
+        for table in ("payments", "billing_analytics"):
+            # each row joined to its subscription on the tenant too (co-located on Citus)
+            row: Any = conn.execute(
+                f"SELECT (SELECT count(*) FROM {table}),"
+                f"       (SELECT count(*) FROM {table} x JOIN subscriptions s"
+                "          ON s.id = x.subscription_id AND s.tenant_id = x.tenant_id)"
+            ).fetchone()
+            total, with_its_tenant = row
+            assert total == with_its_tenant > 0, table
+            totals[table] = total
+    assert totals == {"payments": summary.payments, "billing_analytics": summary.analytics_rows}
+    return totals
+
+
+@needs_citus
+def test_the_demo_fleet_loads_into_the_distributed_application(citus_url: str) -> None:
+    """`demo load` on the distributed application: payments and analytics take their
+    subscription's tenant (the distribution column) and every row lands."""
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+    _demo_in_application_shape(citus_url)

@@ -262,3 +262,16 @@ def test_installs_into_an_application_keyed_by_tenant_and_counts_orphans(empty_u
     orphans = {c.check: c for c in run_all(empty_url)}[name]
     assert orphans.status == "FAIL"
     assert "subscription_addons: 1 row(s)" in orphans.detail
+
+
+def test_the_demo_fleet_loads_into_an_application_keyed_by_tenant(empty_url: str) -> None:
+    """The application's Citus shape on PostgreSQL (payments and analytics carrying tenant_id,
+    their ids without a default): the demo fleet fills tenant_id from the subscription."""
+    from tests.integration.test_citus import APP_SCHEMA, _demo_in_application_shape
+
+    local_schema = "\n".join(
+        line for line in APP_SCHEMA.splitlines() if "citus" not in line and "create_" not in line
+    )
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute(local_schema)
+    _demo_in_application_shape(empty_url)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
@@ -258,6 +259,34 @@ COPIES = (
 )
 
 
+def insert_rows(conn: Connection, table: str, rows_sql: str, params: dict[str, Any]) -> int:
+    """Insert ``rows_sql``'s rows into the columns ``table`` has: the application's payments
+    and analytics carry ``tenant_id`` only in the shape it takes to distribute by tenant
+    (Citus; docs/citus.md), and their ``id`` may have no default there."""
+    from psycopg import sql
+
+    have = {
+        r["column_name"]
+        for r in conn.execute(queries("tenantcost.demo")["table_columns"], {"table": table})
+    }
+    picked = [sql.Identifier(c) for c in ROW_COLUMNS[table] if c in have]
+    statement = sql.SQL(
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM ({rows}) AS r"
+    ).format(
+        table=sql.Identifier(table),
+        columns=sql.SQL(", ").join(picked),
+        rows=sql.SQL(rows_sql),
+    )
+    return conn.execute(statement, params).rowcount
+
+
+#: the columns payment_rows / billing_analytics_rows give, in order
+ROW_COLUMNS = {
+    "payments": ("id", "tenant_id", "subscription_id", "amount", "billing_period_start"),
+    "billing_analytics": ("id", "tenant_id", "subscription_id", "period_start", "emails_sent"),
+}
+
+
 def load_demo(
     conn: Connection,
     *,
@@ -297,8 +326,10 @@ def load_demo(
             "plan_names": [p.name for p in PLANS],
             "per_day": [p.emails_per_day for p in PLANS],
         }
-        summary.payments = conn.execute(sql["insert_payments"], params).rowcount
+        summary.payments = insert_rows(conn, "payments", sql["payment_rows"], params)
         step("generating 365 days of billing analytics")
-        summary.analytics_rows = conn.execute(sql["insert_billing_analytics"], params).rowcount
+        summary.analytics_rows = insert_rows(
+            conn, "billing_analytics", sql["billing_analytics_rows"], params
+        )
         conn.execute("ANALYZE")
     return summary

@@ -4,26 +4,29 @@
 TRUNCATE billing_analytics, payments, subscriptions, smtp_ip_addresses, vps_instances,
          companies, plans, tenant_signups, tier_state, tier_decisions, tier_alerts CASCADE;
 
--- name: insert_payments
+-- name: payment_rows
 -- One payment per month for 12 months at the plan price (free plans pay nothing);
--- about 3 percent of months are missing (failed card), chosen by a seeded hash.
-INSERT INTO payments (subscription_id, amount, billing_period_start)
-SELECT s.id, p.price_monthly, s.current_period_start - make_interval(months => m)
+-- about 3 percent of months are missing (failed card), chosen by a seeded hash. Inserted into
+-- the columns payments has (tenant_id only where the application carries it: fleet.py).
+SELECT gen_random_uuid() AS id, s.tenant_id, s.id AS subscription_id,
+       p.price_monthly AS amount,
+       s.current_period_start - make_interval(months => m) AS billing_period_start
   FROM subscriptions s
   JOIN plans p ON p.id = s.plan_id
  CROSS JOIN generate_series(0, 11) AS m
  WHERE p.price_monthly > 0
    AND abs(hashtextextended(s.id::text || '/' || m, %(seed)s)) %% 100 >= 3;
 
--- name: insert_billing_analytics
+-- name: billing_analytics_rows
 -- Daily email volume per subscription for the last 365 days: the plan's typical volume
 -- scaled per tenant (0.2x to 2x) and per day (0.5x to 1.5x), deterministic for the seed.
-INSERT INTO billing_analytics (subscription_id, period_start, emails_sent)
-SELECT s.id,
-       (%(today)s::date - d)::timestamp AT TIME ZONE 'UTC',
+-- Inserted as payment_rows are.
+SELECT gen_random_uuid() AS id, s.tenant_id, s.id AS subscription_id,
+       (%(today)s::date - d)::timestamp AT TIME ZONE 'UTC' AS period_start,
        round(v.per_day
              * (0.2 + (abs(hashtextextended(s.id::text, %(seed)s)) %% 1000) / 555.0)
              * (0.5 + (abs(hashtextextended(s.id::text || '/' || d, %(seed)s)) %% 1000) / 1000.0))::bigint
+         AS emails_sent
   FROM subscriptions s
   JOIN plans p ON p.id = s.plan_id
   JOIN unnest(%(plan_names)s::text[], %(per_day)s::int[]) AS v (plan_name, per_day)
@@ -187,3 +190,9 @@ SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS any;
 SELECT EXISTS (
     SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'tenant_usage_hourly'::regclass
 ) AS any;
+
+-- name: table_columns
+-- The columns a table of the application has (payments and billing_analytics carry
+-- tenant_id where the application is, or is about to be, distributed by tenant).
+SELECT column_name FROM information_schema.columns
+ WHERE table_schema = current_schema() AND table_name = %(table)s;
