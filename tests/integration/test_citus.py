@@ -31,6 +31,20 @@ from tenantcost.db.connect import connect
 from tenantcost.db.tenancy import read_key, set_tenant, tenant_token
 from tenantcost.telemetry.collector import Collector
 from tests import pg15
+from tests.integration.app_shape import (
+    ACME,
+    APP_ROWS,
+    APP_SCHEMA,
+    BETA,
+    IP_A,
+    PRO,
+    SUB_A,
+    SUB_B,
+    VPS_A,
+    VPS_SHARED,
+    load_demo_into,
+    local_schema,
+)
 
 pytestmark = pytest.mark.db
 CITUS_URL = os.environ.get("TENANTCOST_TEST_CITUS_URL")
@@ -39,35 +53,6 @@ needs_citus = pytest.mark.skipif(
     reason="TENANTCOST_TEST_CITUS_URL is not set: point it at a Citus coordinator with its "
     "workers added to run the Citus tests (docs/citus.md)",
 )
-
-APP_SCHEMA = """
-SET citus.multi_shard_modify_mode TO 'sequential';
-CREATE TABLE companies (id uuid PRIMARY KEY, name text NOT NULL);
-CREATE TABLE plans (id uuid PRIMARY KEY, name text NOT NULL, price_monthly numeric(10,2) NOT NULL);
-CREATE TABLE subscriptions (id uuid NOT NULL, tenant_id uuid NOT NULL, plan_id uuid NOT NULL,
-    status text NOT NULL, current_period_start timestamptz NOT NULL,
-    current_period_end timestamptz NOT NULL, PRIMARY KEY (tenant_id, id));
-CREATE TABLE payments (id uuid NOT NULL, tenant_id uuid NOT NULL, subscription_id uuid NOT NULL,
-    amount numeric(12,2) NOT NULL, billing_period_start timestamptz NOT NULL,
-    PRIMARY KEY (tenant_id, id));
-CREATE TABLE billing_analytics (id uuid NOT NULL, tenant_id uuid NOT NULL,
-    subscription_id uuid NOT NULL, period_start timestamptz NOT NULL,
-    emails_sent bigint NOT NULL DEFAULT 0, PRIMARY KEY (tenant_id, id));
-CREATE TABLE vps_instances (id uuid PRIMARY KEY, name text, status text NOT NULL);
-CREATE TABLE smtp_ip_addresses (id uuid PRIMARY KEY, vps_instance_id uuid, ip_address text,
-    status text NOT NULL);
-SELECT create_distributed_table('companies', 'id');
-SELECT create_distributed_table('subscriptions', 'tenant_id', colocate_with => 'companies');
-SELECT create_distributed_table('payments', 'tenant_id', colocate_with => 'companies');
-SELECT create_distributed_table('billing_analytics', 'tenant_id', colocate_with => 'companies');
-SELECT create_reference_table('plans');
-SELECT create_reference_table('vps_instances');
-SELECT create_reference_table('smtp_ip_addresses');
-ALTER TABLE subscriptions ADD FOREIGN KEY (tenant_id) REFERENCES companies (id);
-ALTER TABLE subscriptions ADD FOREIGN KEY (plan_id) REFERENCES plans (id);
-ALTER TABLE payments ADD FOREIGN KEY (tenant_id, subscription_id)
-    REFERENCES subscriptions (tenant_id, id);
-"""
 
 
 def _on(url: str, *, host: str | None = None, port: int | None = None, dbname: str = "") -> str:
@@ -129,28 +114,6 @@ def _placements(url: str) -> dict[str, tuple[str, str | None, int]]:
             "colocationid FROM pg_dist_partition"
         ).fetchall()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
-
-
-ACME, BETA = uuid.UUID(int=0xA1), uuid.UUID(int=0xB2)
-PRO, SUB_A, SUB_B = uuid.UUID(int=0xC1), uuid.UUID(int=0xD1), uuid.UUID(int=0xD2)
-VPS_A, VPS_SHARED, IP_A = uuid.UUID(int=0xE1), uuid.UUID(int=0xE2), uuid.UUID(int=0xF1)
-APP_ROWS = f"""
-INSERT INTO companies VALUES ('{ACME}', 'Acme'), ('{BETA}', 'Beta');
-INSERT INTO plans VALUES ('{PRO}', 'Pro', 25.00);
-INSERT INTO subscriptions VALUES
-    ('{SUB_A}', '{ACME}', '{PRO}', 'active', date_trunc('month', now(), 'UTC'),
-     date_trunc('month', now(), 'UTC') + interval '1 month'),
-    ('{SUB_B}', '{BETA}', '{PRO}', 'active', date_trunc('month', now(), 'UTC'),
-     date_trunc('month', now(), 'UTC') + interval '1 month');
-INSERT INTO payments VALUES
-    (gen_random_uuid(), '{ACME}', '{SUB_A}', 25.00, date_trunc('month', now(), 'UTC'));
-INSERT INTO billing_analytics (id, tenant_id, subscription_id, period_start, emails_sent)
-    VALUES (gen_random_uuid(), '{ACME}', '{SUB_A}', now(), 1000);
-INSERT INTO vps_instances (id, name, status) VALUES ('{VPS_A}', 'a', 'active'),
-                                                    ('{VPS_SHARED}', 'shared', 'active');
-INSERT INTO smtp_ip_addresses (id, vps_instance_id, ip_address, status)
-    VALUES ('{IP_A}', '{VPS_A}', '192.0.2.1', 'active');
-"""
 
 
 def _tenantcost(url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
@@ -839,13 +802,7 @@ def test_every_report_on_the_distributed_application_equals_the_local_run(
     (companies by id, tenant tables by tenant_id, VPS/IPs as reference tables), with
     tenantcost installed into each: every report of the month is the same, figure for figure
     (ids included: the rows are the same rows)."""
-    local_schema = "\n".join(
-        line
-        for line in APP_SCHEMA.splitlines()
-        if "citus" not in line and "create_distributed_table" not in line
-        and "create_reference_table" not in line
-    )  # fmt: skip
-    local = _month_on(empty_url, monkeypatch, local_schema)
+    local = _month_on(empty_url, monkeypatch, local_schema())
     distributed = _month_on(citus_url, monkeypatch, APP_SCHEMA)
     assert local["health"] and {r["company_name"] for r in local["health"]} == {
         "Acme", "Beta", "Calm",
@@ -865,35 +822,10 @@ def test_every_report_on_the_distributed_application_equals_the_local_run(
     assert Decimal(acme["compute"]) == compute.quantize(Decimal("0.000001"))
 
 
-def _demo_in_application_shape(url: str) -> dict[str, int]:
-    """The demo fleet loaded into the application's shape at ``url`` (tenantcost installed):
-    its payments and analytics carry their subscription's tenant."""
-    from tenantcost.demo.fleet import load_demo
-
-    migrate.upgrade(url)
-    with connect(url) as conn:
-        summary = load_demo(conn, tenants=20, seed=7)
-        conn.commit()
-    totals: dict[str, int] = {}
-    with psycopg.connect(url) as conn:
-        for table in ("payments", "billing_analytics"):
-            # each row joined to its subscription on the tenant too (co-located on Citus)
-            row: Any = conn.execute(
-                f"SELECT (SELECT count(*) FROM {table}),"
-                f"       (SELECT count(*) FROM {table} x JOIN subscriptions s"
-                "          ON s.id = x.subscription_id AND s.tenant_id = x.tenant_id)"
-            ).fetchone()
-            total, with_its_tenant = row
-            assert total == with_its_tenant > 0, table
-            totals[table] = total
-    assert totals == {"payments": summary.payments, "billing_analytics": summary.analytics_rows}
-    return totals
-
-
 @needs_citus
 def test_the_demo_fleet_loads_into_the_distributed_application(citus_url: str) -> None:
     """`demo load` on the distributed application: payments and analytics take their
     subscription's tenant (the distribution column) and every row lands."""
     with psycopg.connect(citus_url, autocommit=True) as conn:
         conn.execute(APP_SCHEMA)
-    _demo_in_application_shape(citus_url)
+    load_demo_into(citus_url)

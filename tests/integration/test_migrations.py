@@ -237,13 +237,10 @@ def test_installs_into_an_application_keyed_by_tenant_and_counts_orphans(empty_u
     none) and `db verify` counts the rows a deleted subscription leaves behind."""
     from tenantcost.db.connect import connect
     from tenantcost.verification import run_all
-    from tests.integration.test_citus import ACME, APP_ROWS, APP_SCHEMA, SUB_A
+    from tests.integration.app_shape import ACME, APP_ROWS, SUB_A, local_schema
 
-    local_schema = "\n".join(
-        line for line in APP_SCHEMA.splitlines() if "citus" not in line and "create_" not in line
-    )
     with psycopg.connect(empty_url, autocommit=True) as conn:
-        conn.execute(local_schema)
+        conn.execute(local_schema())
         conn.execute(APP_ROWS)
     migrate.upgrade(empty_url)
     assert migrate.current_revision(empty_url) == migrate.head_revision()
@@ -267,11 +264,8 @@ def test_installs_into_an_application_keyed_by_tenant_and_counts_orphans(empty_u
 def test_the_demo_fleet_loads_into_an_application_keyed_by_tenant(empty_url: str) -> None:
     """The application's Citus shape on PostgreSQL (payments and analytics carrying tenant_id,
     their ids without a default): the demo fleet fills tenant_id from the subscription."""
-    from tests.integration.test_citus import APP_SCHEMA, _demo_in_application_shape
+    from tests.integration.app_shape import load_demo_into, local_schema
 
-    local_schema = "\n".join(
-        line for line in APP_SCHEMA.splitlines() if "citus" not in line and "create_" not in line
-    )
     with psycopg.connect(empty_url, autocommit=True) as conn:
-        conn.execute(local_schema)
-    _demo_in_application_shape(empty_url)
+        conn.execute(local_schema())
+    load_demo_into(empty_url)

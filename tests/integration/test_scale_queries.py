@@ -17,6 +17,7 @@ from tenantcost.db.connect import connect
 from tenantcost.pricing.book import find_price_book
 from tenantcost.pricing.store import import_book
 from tenantcost.telemetry.timeutil import month_period
+from tenantcost.web.data import sql as web_sql
 from tenantcost.web.data import tenant_detail
 
 pytestmark = pytest.mark.db
@@ -60,13 +61,11 @@ def test_tenant_months_sum_only_the_last_twelve_months_from_the_index(migrated_u
     """The tenant page's 12 months of payments and emails: each month its own tenant's rows,
     older rows and other tenants' ignored, months without rows 0; the sums come from the
     indexes alone (revision 0025: they were a scattered heap visit per daily row)."""
-    from tenantcost.web.data import sql as web_sql
-
     with connect(migrated_url, autocommit=True) as conn:
-        _tenant_months(conn, web_sql)
+        _tenant_months(conn)
 
 
-def _tenant_months(conn: Conn, web_sql: Any) -> None:
+def _tenant_months(conn: Conn) -> None:
     acme, calm = _company(conn, "acme"), _company(conn, "calm")
     plan: Any = conn.execute(
         "INSERT INTO plans (name, price_monthly) VALUES ('p', 10) RETURNING id"

@@ -1,0 +1,98 @@
+"""The application in the shape it takes to move to Citus (companies by id; subscriptions,
+payments and billing_analytics keyed and distributed by tenant_id; plans and the VPS/IP
+tables as reference tables), its rows, and the demo fleet loaded into it: shared by the Citus
+tests and the plain-PostgreSQL tests of the same shape."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+
+from tenantcost.db import migrate
+from tenantcost.db.connect import connect
+
+APP_SCHEMA = """
+SET citus.multi_shard_modify_mode TO 'sequential';
+CREATE TABLE companies (id uuid PRIMARY KEY, name text NOT NULL);
+CREATE TABLE plans (id uuid PRIMARY KEY, name text NOT NULL, price_monthly numeric(10,2) NOT NULL);
+CREATE TABLE subscriptions (id uuid NOT NULL, tenant_id uuid NOT NULL, plan_id uuid NOT NULL,
+    status text NOT NULL, current_period_start timestamptz NOT NULL,
+    current_period_end timestamptz NOT NULL, PRIMARY KEY (tenant_id, id));
+CREATE TABLE payments (id uuid NOT NULL, tenant_id uuid NOT NULL, subscription_id uuid NOT NULL,
+    amount numeric(12,2) NOT NULL, billing_period_start timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id));
+CREATE TABLE billing_analytics (id uuid NOT NULL, tenant_id uuid NOT NULL,
+    subscription_id uuid NOT NULL, period_start timestamptz NOT NULL,
+    emails_sent bigint NOT NULL DEFAULT 0, PRIMARY KEY (tenant_id, id));
+CREATE TABLE vps_instances (id uuid PRIMARY KEY, name text, status text NOT NULL);
+CREATE TABLE smtp_ip_addresses (id uuid PRIMARY KEY, vps_instance_id uuid, ip_address text,
+    status text NOT NULL);
+SELECT create_distributed_table('companies', 'id');
+SELECT create_distributed_table('subscriptions', 'tenant_id', colocate_with => 'companies');
+SELECT create_distributed_table('payments', 'tenant_id', colocate_with => 'companies');
+SELECT create_distributed_table('billing_analytics', 'tenant_id', colocate_with => 'companies');
+SELECT create_reference_table('plans');
+SELECT create_reference_table('vps_instances');
+SELECT create_reference_table('smtp_ip_addresses');
+ALTER TABLE subscriptions ADD FOREIGN KEY (tenant_id) REFERENCES companies (id);
+ALTER TABLE subscriptions ADD FOREIGN KEY (plan_id) REFERENCES plans (id);
+ALTER TABLE payments ADD FOREIGN KEY (tenant_id, subscription_id)
+    REFERENCES subscriptions (tenant_id, id);
+"""
+
+
+def local_schema() -> str:
+    """APP_SCHEMA without its Citus statements: the same tables on plain PostgreSQL."""
+    citus = ("citus", "create_distributed_table", "create_reference_table")
+    return "\n".join(
+        line for line in APP_SCHEMA.splitlines() if not any(word in line for word in citus)
+    )
+
+
+ACME, BETA = uuid.UUID(int=0xA1), uuid.UUID(int=0xB2)
+PRO, SUB_A, SUB_B = uuid.UUID(int=0xC1), uuid.UUID(int=0xD1), uuid.UUID(int=0xD2)
+VPS_A, VPS_SHARED, IP_A = uuid.UUID(int=0xE1), uuid.UUID(int=0xE2), uuid.UUID(int=0xF1)
+APP_ROWS = f"""
+INSERT INTO companies VALUES ('{ACME}', 'Acme'), ('{BETA}', 'Beta');
+INSERT INTO plans VALUES ('{PRO}', 'Pro', 25.00);
+INSERT INTO subscriptions VALUES
+    ('{SUB_A}', '{ACME}', '{PRO}', 'active', date_trunc('month', now(), 'UTC'),
+     date_trunc('month', now(), 'UTC') + interval '1 month'),
+    ('{SUB_B}', '{BETA}', '{PRO}', 'active', date_trunc('month', now(), 'UTC'),
+     date_trunc('month', now(), 'UTC') + interval '1 month');
+INSERT INTO payments VALUES
+    (gen_random_uuid(), '{ACME}', '{SUB_A}', 25.00, date_trunc('month', now(), 'UTC'));
+INSERT INTO billing_analytics (id, tenant_id, subscription_id, period_start, emails_sent)
+    VALUES (gen_random_uuid(), '{ACME}', '{SUB_A}', now(), 1000);
+INSERT INTO vps_instances (id, name, status) VALUES ('{VPS_A}', 'a', 'active'),
+                                                    ('{VPS_SHARED}', 'shared', 'active');
+INSERT INTO smtp_ip_addresses (id, vps_instance_id, ip_address, status)
+    VALUES ('{IP_A}', '{VPS_A}', '192.0.2.1', 'active');
+"""
+
+
+def load_demo_into(url: str) -> dict[str, int]:
+    """The demo fleet loaded into the application's shape at ``url`` (tenantcost installed):
+    its payments and analytics carry their subscription's tenant."""
+    from tenantcost.demo.fleet import load_demo
+
+    migrate.upgrade(url)
+    with connect(url) as conn:
+        summary = load_demo(conn, tenants=20, seed=7)
+        conn.commit()
+    totals: dict[str, int] = {}
+    with psycopg.connect(url) as conn:
+        for table in ("payments", "billing_analytics"):
+            # each row joined to its subscription on the tenant too (co-located on Citus)
+            row: Any = conn.execute(
+                f"SELECT (SELECT count(*) FROM {table}),"
+                f"       (SELECT count(*) FROM {table} x JOIN subscriptions s"
+                "          ON s.id = x.subscription_id AND s.tenant_id = x.tenant_id)"
+            ).fetchone()
+            total, with_its_tenant = row
+            assert total == with_its_tenant > 0, table
+            totals[table] = total
+    assert totals == {"payments": summary.payments, "billing_analytics": summary.analytics_rows}
+    return totals
