@@ -36,6 +36,7 @@ from tenantcost.errors import UserError
 from tenantcost.pricing.book import PriceBook, book_in_force
 from tenantcost.pricing.store import stored_books
 from tenantcost.telemetry.timeutil import (
+    DAY,
     HOUR,
     Period,
     current_month,
@@ -44,7 +45,6 @@ from tenantcost.telemetry.timeutil import (
     month_period,
 )
 
-DAY = timedelta(days=1)
 FIXED_DRIVERS = ("vps", "shared_vps", "dedicated_ips", "shared_ips")
 FIXED_FIDELITY = {
     "vps": "approximate",

@@ -37,12 +37,17 @@ from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.telemetry.retention import Partition
 from tenantcost.telemetry.retention import partitions as evidence_partitions
-from tenantcost.telemetry.timeutil import add_months, hour_of, month_period, month_start
+from tenantcost.telemetry.timeutil import (
+    DAY,
+    HOUR,
+    add_months,
+    hour_of,
+    month_period,
+    month_start,
+)
 
 T = TypeVar("T")
 DEMO_SOURCE = "demo"
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)

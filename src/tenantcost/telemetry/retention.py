@@ -18,15 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import Connection
 from tenantcost.telemetry.mapping import sql
-from tenantcost.telemetry.timeutil import HOUR, add_months, month_start
-
-DAY = timedelta(days=1)
+from tenantcost.telemetry.timeutil import DAY, HOUR, add_months, month_start
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from tenantcost.errors import UserError
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 
 
 def hour_of(moment: datetime) -> datetime:
