@@ -112,6 +112,23 @@ def user_pages() -> list[tuple[str, str]]:
     ]
 
 
+def per_second(samples: Sequence[tuple[float, float]]) -> list[dict[str, float]]:
+    """Requests by the second they started in: how many, p50 and max (ms), so that a stall
+    (every request slow at once) tells itself apart from unfair queueing (some slow always)."""
+    seconds: dict[int, list[float]] = {}
+    for at, took in samples:
+        seconds.setdefault(int(at), []).append(took)
+    return [
+        {
+            "second": k,
+            "n": len(v),
+            "p50_ms": round(percentile(v, 50) * 1000, 1),
+            "max_ms": round(max(v) * 1000, 1),
+        }
+        for k, v in sorted(seconds.items())
+    ]
+
+
 def process_cpu(pid: int) -> float:
     """User + system CPU seconds a process (e.g. the server) has used so far."""
     try:
@@ -173,7 +190,7 @@ def concurrent(
     with the CPU seconds the load generator (this process) and the server used meanwhile.
     ``client``: ``light`` (``http.client``) or ``httpx`` (the generator before issue 15)."""
     pages = user_pages()
-    samples: list[list[tuple[str, float]]] = [[] for _ in range(users)]
+    samples: list[list[tuple[str, float, float]]] = [[] for _ in range(users)]
     errors: list[list[str]] = [[] for _ in range(users)]
     statuses: list[list[int]] = [[] for _ in range(users)]  # of the failed requests (0: no answer)
     start = threading.Barrier(users + 1)
@@ -205,7 +222,7 @@ def concurrent(
                     errors[k].append(name)
                     statuses[k].append(status)
                     continue
-                samples[k].append((name, time.perf_counter() - began))
+                samples[k].append((name, began, time.perf_counter() - began))
                 if think:
                     time.sleep(rng.expovariate(1 / think))
         finally:
@@ -240,7 +257,8 @@ def concurrent(
             for code in sorted({c for per in statuses for c in per})
         },
         "throughput_rps": round(len(flat) / elapsed, 1),
-        **summary([t for _, t in flat]),
+        **summary([t for _, _, t in flat]),
+        "per_second": per_second([(at - began, t) for _, at, t in flat]),
         "generator_cpu_s": round(generator_cpu, 1),
         "server_cpu_s": None if server_cpu is None else round(server_cpu, 1),
         "server_cpu_ms_per_request": None
@@ -249,7 +267,7 @@ def concurrent(
         "load_average": [load_before, load_average()],
         "per_page": {
             name: {
-                **summary([t for n, t in flat if n == name]),
+                **summary([t for n, _, t in flat if n == name]),
                 "errors": sum(1 for e in failed if e == name),
             }
             for name, _ in pages
@@ -353,10 +371,16 @@ def measure(
             )
             out["concurrent"].append(run_)
             per_page = run_.pop("per_page")
+            timeline = run_.pop("per_second")
             print(f"[{workers}w] concurrent:", json.dumps(run_))
+            print(
+                "    p50 / max ms by second:",
+                " ".join(f"{s['p50_ms']:.0f}/{s['max_ms']:.0f}" for s in timeline),
+            )
             for page, stats in per_page.items():
                 print(f"    {page:32s} {json.dumps(stats)}")
             run_["per_page"] = per_page
+            run_["per_second"] = timeline
     return out
 
 

@@ -389,6 +389,16 @@ class Settings(BaseSettings):
             "is answered 503 with Retry-After at once."
         ),
     )
+    web_active_requests: int = Field(
+        default=4,
+        ge=0,
+        le=1000,
+        description=(
+            "Dashboard requests each server process works on at once; more wait their turn "
+            "in arrival order (a short, fair wait instead of every request slowing every "
+            "other). 0: no limit."
+        ),
+    )
     web_cache_mb: int = Field(
         default=64,
         ge=0,

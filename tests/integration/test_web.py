@@ -197,6 +197,16 @@ def test_health_table_sorts_filters_pages_and_downloads(fleet: Fleet, base: str)
         second = c.get("/api/v1/tables/health?per_page=1&page=2").json()
         assert (second["total"], second["pages"]) == (3, 3)
         assert [r["company_name"] for r in second["rows"]] == ["Acme"]
+        # every page of one order is a slice of the same kept order (one sort, not one each)
+        url = "/api/v1/tables/health?sort=monthly_profit&order=asc&per_page=1&page={}"
+        pages = [c.get(url.format(n)).json() for n in (1, 2, 3, 4)]
+        assert [[r["company_name"] for r in p["rows"]] for p in pages] == [
+            ["Cirrus"],
+            ["Acme"],
+            ["Bolt"],
+            [],
+        ]
+        assert [p["total"] for p in pages] == [3, 3, 3, 3]
 
         text = c.get("/api/v1/tables/health?format=csv&sort=company_name&order=asc").text
         rows = list(csv.DictReader(io.StringIO(text)))

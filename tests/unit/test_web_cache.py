@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -90,6 +91,15 @@ def test_approx_size_counts_what_containers_hold() -> None:
     row = {"company_name": "a" * 1000, "cost": 1}
     assert approx_size([row, row]) > 2000
     assert approx_size("a" * 1000) >= 1000
+
+
+def test_approx_size_of_a_long_list_extrapolates_its_first_items() -> None:
+    rows = [{"company_name": "a" * 1000}] * 100  # each row ~1,000 bytes of text and more
+    estimate = approx_size(rows)
+    assert 100 * 1000 < estimate < 100 * 2000
+    # measured item by item it is the same (the rows are alike)
+    walked = sys.getsizeof(rows) + sum(approx_size(r) for r in rows)
+    assert estimate == walked
 
 
 def test_concurrent_misses_compute_once() -> None:

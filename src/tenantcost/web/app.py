@@ -29,6 +29,7 @@ from tenantcost.db.connect import redact
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
 from tenantcost.web import api, pages, reports_page
+from tenantcost.web.admission import AdmissionGate
 from tenantcost.web.auth import (
     CsrfRejected,
     Forbidden,
@@ -327,6 +328,8 @@ def create_app(
     )
     install_error_handlers(app)
 
+    # Innermost of the three: a request waits for a slot once its Host and path passed.
+    app.add_middleware(AdmissionGate, slots=settings.web_active_requests)
     app.add_middleware(SecurityHeaders)
     # Outermost: a request for another Host name (DNS rebinding, a stray proxy) gets 400.
     app.add_middleware(

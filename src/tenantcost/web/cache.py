@@ -68,9 +68,14 @@ def newer(gen: Generation, than: Generation | None) -> bool:
     return gen.changes_pending >= than.changes_pending
 
 
+#: Items of a long list or tuple that ``approx_size`` measures (the rest are taken as alike).
+SAMPLED = 8
+
+
 def approx_size(value: Any, _depth: int = 0) -> int:
     """(pure) Bytes a value holds, estimated: ``sys.getsizeof`` of it and what it contains
-    (dicts, lists, tuples, sets, dataclass-like ``__dict__``), shared objects counted again."""
+    (dicts, lists, tuples, sets, dataclass-like ``__dict__``), shared objects counted again;
+    a list or tuple longer than ``SAMPLED`` from its first ``SAMPLED`` items."""
     size = sys.getsizeof(value)
     if _depth > 20:
         return size
@@ -80,6 +85,11 @@ def approx_size(value: Any, _depth: int = 0) -> int:
         return size + sum(
             approx_size(k, _depth + 1) + approx_size(v, _depth + 1) for k, v in value.items()
         )
+    if isinstance(value, list | tuple) and len(value) > SAMPLED:
+        # a long sequence (a table's rows) is mostly alike: its first SAMPLED items stand
+        # for the rest, so keeping a page costs no walk over every cell
+        sample = sum(approx_size(v, _depth + 1) for v in value[:SAMPLED])
+        return size + sample * len(value) // SAMPLED
     if isinstance(value, list | tuple | set | frozenset):
         return size + sum(approx_size(v, _depth + 1) for v in value)
     inner = getattr(value, "__dict__", None)

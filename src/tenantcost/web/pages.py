@@ -349,6 +349,29 @@ def overview_figures(conn: Connection, period: str | None) -> dict[str, Any]:
     }
 
 
+#: What several pages (and every page of a table) show of a month, each kept once.
+MONTH_PARTS: dict[str, Callable[[Connection, str | None], Any]] = {
+    "health_counts": data.health_counts,
+    "plans": data.plan_names,
+    "freshness": data.freshness,
+    "periods": lambda conn, _period: data.periods(conn),
+}
+
+
+def month_part(request: Request, conn: Connection, name: str, period: str | None) -> Any:
+    """One of ``MONTH_PARTS``, cached until the next refresh on its own key: a page shown
+    sorted or paged another way computes only its table, not these again."""
+    key = (name,) if name == "periods" else (name, period)
+    return memo(request, conn)(key, partial(MONTH_PARTS[name], conn, period))
+
+
+def month_parts(request: Request, conn: Connection, period: str | None) -> dict[str, Any]:
+    """The plans, freshness and months a table page's filters and header show."""
+    return {
+        name: month_part(request, conn, name, period) for name in ("plans", "freshness", "periods")
+    }
+
+
 @router.get("/health", response_class=HTMLResponse)
 def health_page(
     request: Request, user: User = Depends(reader), conn: Connection = Depends(db)
@@ -359,7 +382,7 @@ def health_page(
         return csv_response(conn, request, names, period)
 
     def build() -> dict[str, Any]:
-        counts = data.health_counts(conn, period)
+        counts = month_part(request, conn, "health_counts", period)
         chart = {
             "type": "bar",
             "labels": [c["business_health_status"] for c in counts],
@@ -371,11 +394,9 @@ def health_page(
             "title": "Executive health",
             "counts": counts,
             "tables": page_tables(conn, request, names, period, memo(request, conn)),
-            "plans": data.plan_names(conn, period),
             "health_values": data.HEALTH_ORDER,
-            "freshness": data.freshness(conn, period),
             "period": period,
-            "periods": data.periods(conn),
+            **month_parts(request, conn, period),
             "counts_chart": chart_json(chart),
         }
 
@@ -419,11 +440,9 @@ def allocation(conn: Connection, request: Request, period: str | None) -> dict[s
     return {
         "title": "Cost allocation",
         "tables": tables,
-        "plans": data.plan_names(conn, period),
         "health_values": data.HEALTH_ORDER,
-        "freshness": data.freshness(conn, period),
         "period": period,
-        "periods": data.periods(conn),
+        **month_parts(request, conn, period),
         "shared": run_report(conn, "shared", period, people=True) if period else [],
         "plan_chart": chart_json(chart),
     }

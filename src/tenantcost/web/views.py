@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
+from markupsafe import Markup
 
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
@@ -40,6 +42,9 @@ class TableView:
     links: dict[str, str | None]
     csv_href: str
     params: dict[str, str]
+    html: Markup = field(
+        default_factory=Markup
+    )  # the table and its pager as the page shows it (``data_table``)
 
     @property
     def spec(self) -> TableSpec:
@@ -48,6 +53,14 @@ class TableView:
 
 def request_params(request: Request) -> dict[str, str]:
     return {k: v for k, v in request.query_params.items() if k in (*TABLE_PARAMS, "table")}
+
+
+def table_params(request_args: Mapping[str, str], active: bool) -> dict[str, str]:
+    """(pure) The parameters a table follows: all of its own when it is the page's active
+    table, else only the filters every table of the page shares."""
+    filters = {k: request_args[k] for k in ("period", "plan", "health") if request_args.get(k)}
+    own = dict(request_args) if active else filters
+    return {k: v for k, v in own.items() if k in TABLE_PARAMS}
 
 
 def table_view(
@@ -60,9 +73,7 @@ def table_view(
     memo: Memo = no_memo,
 ) -> TableView:
     """One table of a page: its rows and its links (sort, page, CSV), keeping the filters."""
-    filters = {k: request_args[k] for k in ("period", "plan", "health") if request_args.get(k)}
-    own = dict(request_args) if active else filters
-    own = {k: v for k, v in own.items() if k in TABLE_PARAMS}
+    own = table_params(request_args, active)
     query = parse_query(spec, own, period)
     result = fetch(conn, spec, query, people=True, memo=memo)
     base = {**own, "table": spec.name}
@@ -95,8 +106,18 @@ def page_tables(
     active = args.get("table") or names[0]
     if active not in names:
         raise UserError(f"this page has no table {active!r}", f"use one of: {', '.join(names)}")
+    macro = context(request).templates.env.get_template("macros.html").module.data_table  # type: ignore[attr-defined]
+    path = request.url.path
+
+    def rendered(name: str) -> TableView:
+        view = table_view(conn, path, TABLES[name], args, name == active, period, memo)
+        return replace(view, html=Markup(macro(view)))
+
+    # each table kept rendered on its own: a page's other tables are the same whichever
+    # way this one is sorted or paged (the health page's hundred pages share one)
+    own = {n: tuple(sorted(table_params(args, n == active).items())) for n in names}
     return {
-        name: table_view(conn, request.url.path, TABLES[name], args, name == active, period, memo)
+        name: memo(("table", path, name, period, own[name]), partial(rendered, name))
         for name in names
     }
 
