@@ -116,10 +116,37 @@ async def test_zero_slots_is_no_gate() -> None:
             app.go.setdefault(f"/r{k}", anyio.Event()).set()
 
 
-def test_health_checks_static_files_and_logins_skip_the_gate() -> None:
-    assert not gated("/healthz")
-    assert not gated("/static/app.js")
-    assert not gated("/login")
-    assert gated("/")
-    assert gated("/api/v1/tables/health")
-    assert gated("/tenants/1")
+def test_health_checks_static_files_logins_and_requests_with_a_body_skip_the_gate() -> None:
+    assert not gated("GET", "/healthz")
+    assert not gated("GET", "/static/app.js")
+    assert not gated("GET", "/login")
+    assert not gated("POST", "/login")
+    assert not gated("POST", "/settings/costs")  # a slow body must not hold a slot
+    assert gated("GET", "/")
+    assert gated("HEAD", "/")
+    assert gated("GET", "/api/v1/tables/health")
+    assert gated("GET", "/tenants/1")
+
+
+async def test_a_post_trickling_its_body_in_does_not_hold_a_slot() -> None:
+    body_arrives = anyio.Event()
+    log: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()  # the form's body, as slow as the client sends it
+        log.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def slow_receive() -> dict[str, Any]:
+        await body_arrives.wait()
+        return {"type": "http.request", "body": b"x=1"}
+
+    gate = AdmissionGate(app, slots=1)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(gate, {**http("/settings"), "method": "POST"}, slow_receive, sent)
+        await anyio.sleep(0.01)
+        with anyio.fail_after(2):
+            await gate(http("/"), no_receive, sent)
+        assert log == ["/"]
+        body_arrives.set()

@@ -8,7 +8,8 @@ twentieth took twice the median (issue 15). With a gate of a few slots a request
 once, in arrival order, and then runs with little competition: each waits about as long as
 the requests ahead of it take, and no longer.
 
-A slot is given back when the response starts (a page's work is done by then) or when
+Only reads (GET, HEAD) wait: a request with a body would hold its slot while the client
+sends it, however slowly. A slot is given back when the response starts (a page's work is done by then) or when
 the app returns without answering, so a streamed download (FOCUS, CSV) does its long part
 outside the gate. Static files and ``/healthz`` skip the gate: they do no work worth
 queueing for, and a load balancer's health check must not wait behind users. ``/login``
@@ -26,9 +27,18 @@ UNGATED_PREFIXES = ("/static/",)
 UNGATED_PATHS = frozenset({"/healthz", "/login"})
 
 
-def gated(path: str) -> bool:
-    """(pure) Whether a request for ``path`` waits for a slot."""
-    return path not in UNGATED_PATHS and not path.startswith(UNGATED_PREFIXES)
+GATED_METHODS = frozenset({"GET", "HEAD"})
+
+
+def gated(method: str, path: str) -> bool:
+    """(pure) Whether a request waits for a slot: reads only. A request with a body (a form,
+    a setting) would hold its slot while a slow or hostile client trickles the body in, so
+    four such clients could stall everyone; they are few and light, and pass."""
+    return (
+        method in GATED_METHODS
+        and path not in UNGATED_PATHS
+        and not path.startswith(UNGATED_PREFIXES)
+    )
 
 
 class AdmissionGate:
@@ -47,7 +57,11 @@ class AdmissionGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         semaphore = self._semaphore
-        if semaphore is None or scope["type"] != "http" or not gated(scope["path"]):
+        if (
+            semaphore is None
+            or scope["type"] != "http"
+            or not gated(scope["method"], scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         await semaphore.acquire()
