@@ -113,6 +113,33 @@ def test_a_table_counts_its_rows_once_per_refresh(served: tuple[Fleet, httpx.Cli
     assert pages[-1]["rows"] == []  # past the end: empty, the total still known
 
 
+def test_made_up_parameters_share_the_pages_cached_entry(
+    served: tuple[Fleet, httpx.Client],
+) -> None:
+    _, c = served
+    health = c.get(f"/health?period={MONTH}").text
+    tenant = c.get(f"/tenants/{ACME}?period={MONTH}").text
+    before = computes(c)
+    for junk in ("x=1", "cache_buster=2", "utm_source=mail&y=3"):
+        assert c.get(f"/health?period={MONTH}&{junk}").text == health
+        assert c.get(f"/tenants/{ACME}?period={MONTH}&{junk}").text == tenant
+    assert computes(c) == before
+
+
+def test_another_page_of_a_table_computes_only_that_page_and_table(
+    served: tuple[Fleet, httpx.Client],
+) -> None:
+    _, c = served
+    first = c.get(f"/health?period={MONTH}&per_page=1").text
+    assert "page 1 of 3" in first
+    before = computes(c)
+    second = c.get(f"/health?period={MONTH}&per_page=1&page=2").text
+    assert "page 2 of 3" in second
+    # the page and its health table: the order (kept from page 1), the other table, the
+    # health counts, plans and months are all reused
+    assert computes(c) - before == 2
+
+
 def test_streamed_csv_equals_the_whole_table_and_export(
     served: tuple[Fleet, httpx.Client],
 ) -> None:

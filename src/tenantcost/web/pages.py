@@ -51,7 +51,7 @@ from tenantcost.web.deps import page as render_page
 from tenantcost.web.render import jsonable
 from tenantcost.web.security import new_csrf_token, same
 from tenantcost.web.throttle import Saturated, retry_after_header
-from tenantcost.web.views import csv_response, page_tables, wants_csv
+from tenantcost.web.views import TABLE_PARAMS, csv_response, page_tables, wants_csv
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("tenantcost.web")
@@ -92,6 +92,13 @@ def content_html(request: Request, name: str, values: dict[str, Any]) -> str:
     return "".join(template.blocks["content"](scope))
 
 
+def read_params(request: Request, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The query parameters a page reads, as its cache key: any other parameter (a typo, a
+    cache-buster, a client making up keys to crowd out the cache) shows the same page and
+    shares its entry."""
+    return tuple((n, v) for n in names if (v := request.query_params.get(n)) is not None)
+
+
 def cached_page(
     request: Request, conn: Connection, name: str, build: Callable[[], dict[str, Any]]
 ) -> HTMLResponse:
@@ -103,7 +110,7 @@ def cached_page(
         values = build()
         return str(values["title"]), content_html(request, name, values)
 
-    key = ("page", name, tuple(sorted(request.query_params.multi_items())))
+    key = ("page", name, read_params(request, (*TABLE_PARAMS, "table")))
     title, html = cached(request, conn, key, render)
     return page(request, "cached.html", {"title": title, "content": Markup(html)})
 
@@ -313,7 +320,7 @@ def overview_page(
         signals, (outbox,) = data.live_signals(conn, 10, backlog_query(datetime.now(UTC)))
         return {"o": {"tier_decisions": signals}, "outbox": [r for r in outbox if r["pending"]]}
 
-    key = ("page", "overview.html", tuple(sorted(request.query_params.multi_items())))
+    key = ("page", "overview.html", read_params(request, ("period",)))
     response = live_page(request, conn, key, "overview.html", build, "overview_live.html", live)
     assert response is not None  # the overview always renders (a note when no figures)
     return response
@@ -469,7 +476,7 @@ def tenant_page(
         assert tid is not None  # found: an id
         return {"t": data.tenant_signals(conn, tid)}
 
-    key = ("page", "tenant.html", tid, tuple(sorted(request.query_params.multi_items())))
+    key = ("page", "tenant.html", tid, read_params(request, ("period",)))
     response = live_page(request, conn, key, "tenant.html", build, "tenant_live.html", live)
     if response is None:
         values = {"title": "No such tenant", "message": f"no company has id {tenant_id!r}"}
