@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
+from uuid import UUID
 
 from psycopg import sql as pgsql
 
@@ -200,17 +201,25 @@ def count(conn: Connection, spec: TableSpec, query: TableQuery, memo: Memo = no_
     return int(memo(("count", spec.name, query.period, query.plan, query.health), compute))
 
 
-def tenant_order(conn: Connection, spec: TableSpec, query: TableQuery, memo: Memo) -> list[Any]:
+def tenant_order(conn: Connection, spec: TableSpec, query: TableQuery, memo: Memo) -> bytes:
     """Every tenant of a per-tenant table in the query's order (its filters and sort, not
-    its page): one sort, kept, for every page of that order (``memo``)."""
+    its page), 16 bytes a tenant: one sort, kept, for every page of that order (``memo``).
+    Bytes, not a list of UUIDs: 10,000 objects fewer for the garbage collector to walk
+    on every full pass, each pass a pause for every request in flight."""
     ordered = statement(spec, replace(query, page=1), paged=False)
     key = ("order", spec.name, query.period, query.plan, query.health, query.sort, query.order)
 
-    def compute() -> list[Any]:
+    def compute() -> bytes:
         text = pgsql.SQL("SELECT o.tenant_id FROM ({}) o").format(ordered)
-        return [r["tenant_id"] for r in conn.execute(text, _params(query))]
+        return b"".join(r["tenant_id"].bytes for r in conn.execute(text, _params(query)))
 
     return memo(key, compute)  # type: ignore[no-any-return]
+
+
+def tenants_at(order: bytes, offset: int, count: int) -> list[UUID]:
+    """(pure) The tenants at positions offset … offset + count - 1 of a ``tenant_order``."""
+    chunk = order[16 * offset : 16 * (offset + count)]
+    return [UUID(bytes=chunk[i : i + 16]) for i in range(0, len(chunk), 16)]
 
 
 def rows_by_tenant_statement(spec: TableSpec) -> pgsql.Composed:
@@ -234,13 +243,12 @@ def fetch(
     (``tenant_order``), read by tenant: a hundred pages cost one sort, not a hundred."""
     if paged and memo is not no_memo and "tenant_id" in spec.columns:
         order = tenant_order(conn, spec, query, memo)
-        offset = (query.page - 1) * query.per_page
-        chosen = order[offset : offset + query.per_page]
+        chosen = tenants_at(order, (query.page - 1) * query.per_page, query.per_page)
         params = {**_params(query), "tenants": chosen}
         rows = conn.execute(rows_by_tenant_statement(spec), params).fetchall()
         place = {tenant: i for i, tenant in enumerate(chosen)}
         rows.sort(key=lambda r: place[r["tenant_id"]])
-        total = len(order)
+        total = len(order) // 16
     else:
         rows = conn.execute(statement(spec, query, paged=paged), _params(query)).fetchall()
         total = count(conn, spec, query, memo) if paged else len(rows)
