@@ -42,9 +42,8 @@ class TableView:
     links: dict[str, str | None]
     csv_href: str
     params: dict[str, str]
-    html: Markup = field(
-        default_factory=Markup
-    )  # the table and its pager as the page shows it (``data_table``)
+    #: the table and its pager as the page shows it (the ``data_table`` macro)
+    html: Markup = field(default_factory=Markup)
 
     @property
     def spec(self) -> TableSpec:
