@@ -920,7 +920,7 @@ def weighted_usage(
 
     def count(values: Iterable[tuple[int, Decimal]]) -> Decimal:
         out = sum((Decimal(v) * w for v, w in values), Decimal(0))
-        return out if out == out.to_integral_value() else out.quantize(MICRO)
+        return out.quantize(Decimal(1) if out == out.to_integral_value() else MICRO)
 
     rows: list[UsageRow] = []
     for tenant, items in per.items():

@@ -1,0 +1,163 @@
+"""A Citus worker's statement deltas to tenants: by mapping, by shard, split, unattributed.
+
+Every expected figure is worked out by hand in the test."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from uuid import UUID
+
+from tenantcost.config import Settings
+from tenantcost.telemetry.citus_workers import (
+    Shard,
+    TenantHashes,
+    attribute,
+    shards_in,
+    shares,
+    single_tenant,
+    snapshot_from_state,
+    snapshot_state,
+    worker_conninfo,
+)
+from tenantcost.telemetry.collector import weighted_usage
+from tenantcost.telemetry.deltas import Counters, StatementKey
+
+A = UUID("00000000-0000-4000-8000-00000000000a")
+B = UUID("00000000-0000-4000-8000-00000000000b")
+C = UUID("00000000-0000-4000-8000-00000000000c")
+DB = 16384
+SHARDS = {
+    102008: Shard(102008, "app_messages", -100, -1),  # A and B hash here
+    102009: Shard(102009, "app_messages", 0, 99),  # C alone
+    102040: Shard(102040, "companies", 0, 99),  # C's co-located companies shard
+}
+HASHES = TenantHashes.of([(A, -50), (B, -10), (C, 42)])
+ROUTED = '/*{"cId":1,"tId":"00000000-0000-4000-8000-00000000000c"}*/SELECT count(*) AS count '
+HOUR = datetime(2026, 12, 2, 1, tzinfo=UTC)
+
+
+def key(queryid: int, *, dbid: int = DB, toplevel: bool = True) -> StatementKey:
+    return StatementKey(dbid, 10, queryid, toplevel)
+
+
+def delta(calls: int, cpu: float) -> Counters:
+    return Counters(calls=calls, exec_ms=cpu * 2000, cpu_user_s=cpu * 0.75, cpu_system_s=cpu / 4)
+
+
+def test_the_citus_tenant_comment_marks_a_single_tenant_query() -> None:
+    assert single_tenant(ROUTED + "FROM public.app_messages_102009 app_messages WHERE $1")
+    assert not single_tenant("SELECT count(*) AS count FROM public.app_messages_102009 x")
+    assert not single_tenant(None)
+
+
+def test_shard_names_are_read_from_the_text_and_checked_against_the_catalogue() -> None:
+    text = (
+        "SELECT 1 FROM public.app_messages_102009 m JOIN public.companies_102040 c "
+        "ON c.id = m.tenant_id WHERE m.col_102008 = $1 AND other_102008 = $2"
+    )
+    # col_102008 / other_102008 carry a shard's id but not its relation's name
+    assert shards_in(text, SHARDS) == frozenset({102009, 102040})
+    assert shards_in("SELECT * FROM app_messages_999", SHARDS) == frozenset()
+
+
+def test_tenants_of_a_shard_are_those_whose_hash_is_in_its_range() -> None:
+    assert HASHES.in_range(-100, -1) == frozenset({A, B})
+    assert HASHES.in_range(0, 99) == frozenset({C})
+    assert HASHES.in_range(-10, -10) == frozenset({B})  # an isolated tenant's range
+    assert HASHES.in_range(100, 200) == frozenset()
+
+
+def test_a_shared_shard_splits_by_cpu_then_by_queries_else_not_at_all() -> None:
+    assert shares(frozenset({C}), {}) == {C: Decimal(1)}
+    by_cpu = shares(frozenset({A, B}), {A: (Decimal("0.3"), Decimal(1)), B: (Decimal("0.1"), 9)})
+    assert by_cpu == {A: Decimal("0.75"), B: Decimal("0.25")}
+    by_queries = shares(frozenset({A, B}), {A: (Decimal(0), Decimal(3)), B: (Decimal(0), 1)})
+    assert by_queries == {A: Decimal("0.75"), B: Decimal("0.25")}
+    assert shares(frozenset({A, B}), {C: (Decimal(1), Decimal(1))}) is None
+
+
+def test_attribution_maps_then_routes_by_shard_then_leaves_the_rest_unattributed() -> None:
+    deltas = {
+        key(1): delta(4, 0.4),  # mapped by role to A
+        key(2): delta(10, 1.0),  # routed to C's shard (C alone there)
+        key(3): delta(8, 0.8),  # routed to the shard of A and B
+        key(4): delta(32, 3.2),  # a multi-shard query's piece: no tenant comment
+        key(5, dbid=1): delta(1, 0.1),  # another database: its shard names mean nothing here
+        key(6, toplevel=False): delta(5, 0.5),  # nested: inside its caller's figures
+    }
+    texts = {
+        key(2): ROUTED + "FROM public.app_messages_102009 app_messages WHERE $1",
+        key(3): ROUTED + "FROM public.app_messages_102008 app_messages WHERE $1",
+        key(4): "SELECT count(*) AS count FROM public.app_messages_102008 app_messages",
+        key(5, dbid=1): ROUTED + "FROM public.app_messages_102009 app_messages",
+    }
+    split = attribute(
+        deltas,
+        mapped={key(1): A},
+        texts=texts,
+        database_oid=DB,
+        shards=SHARDS,
+        tenants=HASHES,
+        weights={A: (Decimal("0.6"), Decimal(2)), B: (Decimal("0.2"), Decimal(6))},
+    )
+    assert (split.mapped, split.by_shard_alone, split.by_shard_split) == (1, 1, 1)
+    assert split.unattributed == 2
+    rows = weighted_usage(split.parts, HOUR, source="w_stmt", cpu_source="w_cpu")
+    got = {(r.tenant_id, r.metric, r.source): r.quantity for r in rows}
+    # A: its mapped 0.4 s + 3/4 of the shared shard's 0.8 s (CPU 0.6 : 0.2) = 1.0 s
+    assert got[(A, "compute_seconds", "w_cpu")] == Decimal("1.000000")
+    assert got[(A, "query_count", "w_stmt")] == 4 + 6  # 8 calls x 3/4
+    assert got[(B, "compute_seconds", "w_cpu")] == Decimal("0.200000")
+    assert got[(B, "query_count", "w_stmt")] == 2
+    assert str(got[(B, "wal_bytes", "w_stmt")]) == "0"  # a zero share is a plain 0
+    assert got[(C, "compute_seconds", "w_cpu")] == Decimal("1.000000")
+    assert got[(C, "compute_seconds", "w_stmt")] == Decimal("2.000000")  # 2000 ms
+    # unattributed: the fan-out piece 3.2 s and the other database's 0.1 s
+    assert got[(None, "compute_seconds", "w_cpu")] == Decimal("3.300000")
+    assert got[(None, "query_count", "w_stmt")] == 33
+
+
+def test_a_shared_shard_without_figures_stays_unattributed() -> None:
+    k = key(3)
+    split = attribute(
+        {k: delta(8, 0.8)},
+        mapped={},
+        texts={k: ROUTED + "FROM public.app_messages_102008 app_messages WHERE $1"},
+        database_oid=DB,
+        shards=SHARDS,
+        tenants=HASHES,
+        weights={},
+    )
+    assert split.unattributed == 1 and list(split.parts) == [None]
+
+
+def test_a_workers_snapshot_survives_the_state_table() -> None:
+    since = datetime(2026, 12, 1, tzinfo=UTC)
+    current = {
+        key(1): Counters(3, 1.5, 0.25, 7, 0.5, 2, 9, 100, 0.125, None, since),
+        key(2, toplevel=False): Counters(calls=1),
+    }
+    state = snapshot_state(current, {"dealloc": 4, "stats_reset": None})
+    assert state["info"] == {"dealloc": 4, "stats_reset": None}
+    assert snapshot_from_state(state) == current
+
+
+def test_workers_are_reached_as_the_coordinator_session_or_through_the_setting() -> None:
+    coordinator = SimpleNamespace(
+        info=SimpleNamespace(dsn="host=10.0.0.1 port=5432 user=tc dbname=app", password="s3")
+    )
+    conninfo = worker_conninfo(coordinator, "10.0.0.7", 6432, Settings())
+    assert dict(p.split("=", 1) for p in conninfo.split()) == {
+        "host": "10.0.0.7",
+        "port": "6432",
+        "user": "tc",
+        "dbname": "app",
+        "password": "s3",
+    }
+    template = Settings(citus_worker_url="postgresql://reader@{host}:{port}/app")
+    assert (
+        worker_conninfo(coordinator, "10.0.0.7", 6432, template)
+        == "postgresql://reader@10.0.0.7:6432/app"
+    )
