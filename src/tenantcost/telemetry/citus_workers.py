@@ -38,6 +38,7 @@ import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -48,7 +49,7 @@ from psycopg.rows import dict_row
 
 from tenantcost.config import Settings
 from tenantcost.db.connect import Connection
-from tenantcost.telemetry.deltas import Counters, StatementKey
+from tenantcost.telemetry.deltas import COUNTER_COLUMNS, Counters, StatementKey
 from tenantcost.telemetry.mapping import sql
 
 SOURCE = "citus_worker_statements"
@@ -207,46 +208,21 @@ def snapshot_state(
     current: Mapping[StatementKey, Counters], info: Mapping[str, Any]
 ) -> dict[str, Any]:
     """A worker's counters as JSON for ``telemetry_state`` (its next pass subtracts them)."""
-    entries = [
-        [
-            *key,
-            c.calls,
-            c.exec_ms,
-            c.plan_ms,
-            c.rows,
-            c.io_read_ms,
-            c.shared_blks_read,
-            c.shared_blks_hit,
-            c.wal_bytes,
-            c.cpu_user_s,
-            c.cpu_system_s,
-            c.stats_since.isoformat() if c.stats_since is not None else None,
-        ]
-        for key, c in current.items()
-    ]
+    entries = []
+    for key, c in current.items():
+        *numbers, since = c.values()
+        entries.append([*key, *numbers, since.isoformat() if since is not None else None])
     return {"info": dict(info), "entries": entries}
 
 
 def snapshot_from_state(data: Mapping[str, Any]) -> dict[StatementKey, Counters]:
     """The inverse of ``snapshot_state`` (pure)."""
-    from datetime import datetime
-
     out: dict[StatementKey, Counters] = {}
     for e in data.get("entries", []):
-        key = StatementKey(int(e[0]), int(e[1]), int(e[2]), bool(e[3]))
-        out[key] = Counters(
-            calls=int(e[4]),
-            exec_ms=float(e[5]),
-            plan_ms=float(e[6]),
-            rows=int(e[7]),
-            io_read_ms=float(e[8]),
-            shared_blks_read=int(e[9]),
-            shared_blks_hit=int(e[10]),
-            wal_bytes=int(e[11]),
-            cpu_user_s=None if e[12] is None else float(e[12]),
-            cpu_system_s=None if e[13] is None else float(e[13]),
-            stats_since=None if e[14] is None else datetime.fromisoformat(e[14]),
-        )
+        row = dict(zip(COUNTER_COLUMNS, e[4:], strict=True))
+        since = row["stats_since"]
+        row["stats_since"] = None if since is None else datetime.fromisoformat(since)
+        out[StatementKey(int(e[0]), int(e[1]), int(e[2]), bool(e[3]))] = Counters.from_row(row)
     return out
 
 

@@ -403,25 +403,7 @@ class Collector:
         self.conn.execute(sql("snapshot_clear"))
         with self.conn.cursor().copy(sql("snapshot_copy")) as copy:
             for key, c in current.items():
-                copy.write_row(
-                    (
-                        key.dbid,
-                        key.userid,
-                        key.queryid,
-                        key.toplevel,
-                        c.calls,
-                        c.exec_ms,
-                        c.plan_ms,
-                        c.rows,
-                        c.io_read_ms,
-                        c.shared_blks_read,
-                        c.shared_blks_hit,
-                        c.wal_bytes,
-                        c.cpu_user_s,
-                        c.cpu_system_s,
-                        c.stats_since,
-                    )
-                )
+                copy.write_row((key.dbid, key.userid, key.queryid, key.toplevel, *c.values()))
 
     # ---- pg_stat_database (per-database tenants) -----------------------------------------
     def _databases(

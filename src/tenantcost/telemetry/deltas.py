@@ -69,6 +69,22 @@ class Counters:
             stats_since=row["stats_since"],
         )
 
+    def values(self) -> tuple[Any, ...]:
+        """The counters in the order of ``COUNTER_COLUMNS`` (a stored snapshot's columns)."""
+        return (
+            self.calls,
+            self.exec_ms,
+            self.plan_ms,
+            self.rows,
+            self.io_read_ms,
+            self.shared_blks_read,
+            self.shared_blks_hit,
+            self.wal_bytes,
+            self.cpu_user_s,
+            self.cpu_system_s,
+            self.stats_since,
+        )
+
     def numbers(self) -> tuple[float, ...]:
         return (
             self.calls,
@@ -85,6 +101,19 @@ class Counters:
 
 
 ZERO = Counters()
+COUNTER_COLUMNS = (
+    "calls",
+    "exec_ms",
+    "plan_ms",
+    "rows",
+    "io_read_ms",
+    "shared_blks_read",
+    "shared_blks_hit",
+    "wal_bytes",
+    "cpu_user_s",
+    "cpu_system_s",
+    "stats_since",
+)
 
 
 def went_down(prev: Counters, cur: Counters) -> bool:
