@@ -32,6 +32,7 @@ from tenantcost.db.citus import check_install, check_placement
 from tenantcost.db.connect import connect
 from tenantcost.db.tenancy import read_key, set_tenant, tenant_token
 from tenantcost.telemetry.collector import Collector
+from tenantcost.telemetry.sampler import start_sampler
 from tests import pg15
 from tests.integration.app_shape import (
     ACME,
@@ -819,73 +820,97 @@ def _worker_usage(conn: Any, source: str) -> dict[tuple[uuid.UUID | None, str], 
     }
 
 
+def _share(figures: dict[uuid.UUID, Decimal], tenant: uuid.UUID) -> Decimal:
+    return figures[tenant] / sum(figures.values())
+
+
 @needs_citus
-@pytest.mark.parametrize("same_shard", [False, True], ids=["own-shards", "one-shard"])
+@pytest.mark.parametrize("mode", ["own-shards", "one-shard", "sampler"])
 def test_the_workers_own_statistics_measure_each_tenant_against_the_kernel(
-    citus_url: str, tmp_path: Path, same_shard: bool
+    citus_url: str, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two tenants driven by pgbench at 4 : 1 (the same query), each in a shard of its own or
     both in one shard; the workers' pg_stat_statements / pg_stat_kcache, read by collect on
     each worker, give each tenant the queries pgbench ran (own shards: one shard query per
     query, exactly) and CPU within 15 % of the worker backends' kernel CPU (/proc, polled
     while pgbench ran: an independent measurement), CPU shares within 3 points. In one shard
-    the shard's CPU is split by the tenants' citus_stat_tenants CPU on that worker."""
+    the shard's CPU is split by the tenants' citus_stat_tenants CPU on that worker.
+    ``sampler``: the backend sampler runs too (0.1 s), following the workers' backends by the
+    coordinator session they serve; its workers' part (citus_cluster_sampler minus the
+    coordinator's backend_sampler) is held to the same bounds."""
     pgbench = pg15.PG15_BIN / "pgbench"
     if not pgbench.is_file():
         pytest.skip(f"{pgbench} not found (Debian's postgresql-15; `make test` installs it)")
     migrate.upgrade(citus_url)
+    sampler = None
     with connect(citus_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_kcache")  # Citus: on every node
-        heavy, light = _tenants_in_buckets(conn, same=same_shard)
+        heavy, light = _tenants_in_buckets(conn, same=mode == "one-shard")
         two_tenants_with_messages(conn, heavy, light, (20000, 20000))
-        Collector(conn, measure_host=False).collect()  # the baseline, on every worker too
-    script = tmp_path / "tenant.sql"
-    script.write_text(
-        "SELECT count(*), sum(length(body)) FROM app_messages WHERE tenant_id = :t;\n"
-        "\\sleep 30 ms\n"
-    )
-    truth = WorkerBackendCpu(citus_url)
+        if mode == "sampler":
+            monkeypatch.setenv("TENANTCOST_SAMPLER_INTERVAL", "0.1")
+            get_settings.cache_clear()
+            sampler, why = start_sampler(conn)
+            assert sampler is not None, why
+            assert len(sampler.followers) == 2, why  # both workers run on this machine
+        Collector(conn, measure_host=False, sampler=sampler).collect()  # the baseline
+        script = tmp_path / "tenant.sql"
+        script.write_text(
+            "SELECT count(*), sum(length(body)) FROM app_messages WHERE tenant_id = :t;\n"
+            "\\sleep 30 ms\n"
+        )
+        truth = WorkerBackendCpu(citus_url)
 
-    def run(tenant: uuid.UUID, transactions: int) -> int:
-        process = subprocess.Popen(
-            [str(pgbench), "-n", "-c", "2", "-t", str(transactions // 2), "-f", str(script),
-             "-D", f"t='{tenant}'", citus_url],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PGAPPNAME": f"tc:{tenant}"},
-        )  # fmt: skip
-        truth.poll_while(process)
-        out, err = process.communicate(timeout=120)
-        match = re.search(r"actually processed: (\d+)/", out)
-        assert process.returncode == 0 and match, out + err
-        return int(match.group(1))
+        def run(tenant: uuid.UUID, transactions: int) -> int:
+            process = subprocess.Popen(
+                [str(pgbench), "-n", "-c", "2", "-t", str(transactions // 2), "-f", str(script),
+                 "-D", f"t='{tenant}'", citus_url],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "PGAPPNAME": f"tc:{tenant}"},
+            )  # fmt: skip
+            truth.poll_while(process)
+            out, err = process.communicate(timeout=120)
+            match = re.search(r"actually processed: (\d+)/", out)
+            assert process.returncode == 0 and match, out + err
+            return int(match.group(1))
 
-    ran = {heavy: run(heavy, 200), light: run(light, 50)}
-    with connect(citus_url, autocommit=True) as conn:
-        report = Collector(conn, measure_host=False).collect()
+        try:
+            ran = {heavy: run(heavy, 200), light: run(light, 50)}
+        finally:
+            if sampler is not None:
+                time.sleep(0.3)  # the sessions' exits seen by a tick or two
+                sampler.stop()
+        report = Collector(conn, measure_host=False, sampler=sampler).collect()
         statements = _worker_usage(conn, "citus_worker_statements")
         kcache = _worker_usage(conn, "citus_worker_kcache")
+        cluster = _worker_usage(conn, "citus_cluster_sampler")
+        coordinator = _worker_usage(conn, "backend_sampler")
     kernel = truth.seconds()
+    measured = {t: kcache[(t, "compute_seconds")] for t in (heavy, light)}
     print("worker sources:", report.sources["citus_workers"])
-    print("pgbench:", ran, "kernel:", kernel)
-    print("kcache:", {k: v for k, v in kcache.items()}, "statements:", statements)
+    print("pgbench:", ran, "kernel:", kernel, "kcache:", measured)
+    print("statements:", statements)
     assert ran == {heavy: 200, light: 50}
-    if not same_shard:  # one shard query per router query
+    if mode != "one-shard":  # one shard query per router query
         assert statements[(heavy, "query_count")] == 200
         assert statements[(light, "query_count")] == 50
     else:  # the shard's 250 queries, split by CPU share: in proportion, not exactly 200 : 50
         both = statements[(heavy, "query_count")] + statements[(light, "query_count")]
         assert abs(both - 250) <= Decimal("0.00001")
-    for tenant in (heavy, light):
-        measured = kcache[(tenant, "compute_seconds")]
-        assert abs(measured - kernel[tenant]) <= Decimal("0.15") * kernel[tenant], (
-            tenant,
-            measured,
-        )
-    share = kcache[(heavy, "compute_seconds")] / (
-        kcache[(heavy, "compute_seconds")] + kcache[(light, "compute_seconds")]
-    )
-    kernel_share = kernel[heavy] / (kernel[heavy] + kernel[light])
-    assert abs(share - kernel_share) <= Decimal("0.03"), (share, kernel_share)
+    figures = [measured]
+    if mode == "sampler":
+        sampled = {
+            t: cluster[(t, "compute_seconds")] - coordinator[(t, "compute_seconds")]
+            for t in (heavy, light)
+        }
+        print("sampler, workers' part:", sampled, "coordinator's:", coordinator)
+        print("compute:", report.sources["compute"])
+        figures.append(sampled)
+    for figure in figures:
+        for tenant in (heavy, light):
+            error = abs(figure[tenant] - kernel[tenant])
+            assert error <= Decimal("0.15") * kernel[tenant], (tenant, figure, kernel)
+        assert abs(_share(figure, heavy) - _share(kernel, heavy)) <= Decimal("0.03"), figure
 
 
 # ----------------------------------------------------------------------------- same reports

@@ -240,11 +240,10 @@ def worker_conninfo(coordinator: Connection, host: str, port: int, settings: Set
     return make_conninfo("", **{**params, "host": host, "port": str(port)})
 
 
-def connect_worker(
-    coordinator: Connection, host: str, port: int, settings: Settings
-) -> psycopg.Connection[dict[str, Any]]:
+def connect_worker(conninfo: str) -> psycopg.Connection[dict[str, Any]]:
+    """An autocommit connection to a worker (``worker_conninfo``)."""
     return psycopg.connect(
-        worker_conninfo(coordinator, host, port, settings),
+        conninfo,
         autocommit=True,
         row_factory=dict_row,
         connect_timeout=10,

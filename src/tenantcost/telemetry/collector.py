@@ -244,7 +244,7 @@ class Collector:
         if taken is None:
             return
         for r in taken.rows():
-            report.rows.append(UsageRow(r.hour, r.tenant_id, r.metric, SAMPLER_SOURCE, r.quantity))
+            report.rows.append(UsageRow(r.hour, r.tenant_id, r.metric, r.source, r.quantity))
         report.sampler = {
             "ticks": taken.ticks,
             "exited_unattributed_s": str(taken.exited.quantize(MICRO)),
@@ -629,7 +629,9 @@ class Collector:
             label = f"{node['nodename']}:{node['nodeport']}"
             try:
                 with workers.connect_worker(
-                    self.conn, node["nodename"], int(node["nodeport"]), self.settings
+                    workers.worker_conninfo(
+                        self.conn, node["nodename"], int(node["nodeport"]), self.settings
+                    )
                 ) as wconn:
                     read = self._worker_statements(wconn, report, label)
                     if read is None:

@@ -228,6 +228,9 @@ SELECT nodeid, nodename, nodeport FROM pg_dist_node
  WHERE isactive AND noderole = 'primary' AND groupid <> 0
  ORDER BY nodeid;
 
+-- name: citus_coordinator_node
+SELECT nodeid FROM pg_dist_node WHERE groupid = 0 AND noderole = 'primary' LIMIT 1;
+
 -- name: database_oid
 SELECT oid::bigint AS oid FROM pg_database WHERE datname = current_database();
 
