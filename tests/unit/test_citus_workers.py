@@ -21,7 +21,7 @@ from tenantcost.telemetry.citus_workers import (
     snapshot_state,
     worker_conninfo,
 )
-from tenantcost.telemetry.collector import weighted_usage
+from tenantcost.telemetry.collector import choose_citus_compute_source, weighted_usage
 from tenantcost.telemetry.deltas import Counters, StatementKey
 from tenantcost.telemetry.mapping import TenantMap
 from tenantcost.telemetry.sampler import (
@@ -211,3 +211,18 @@ def test_the_cluster_figure_adds_the_workers_backends_to_the_coordinators() -> N
     restored.merge(acc)  # a failed pass puts it back: the workers' part with it
     assert restored.citus and restored.rows() == acc.rows()
     assert all(r.source == SOURCE for r in Accumulated(seconds=acc.seconds).rows())
+
+
+def test_the_pass_names_the_best_source_that_measured_the_workers() -> None:
+    flags = dict(
+        cluster_sampler=True, worker_kcache=True, stat_tenants=True, worker_statements=True
+    )
+    order = ["citus_cluster_sampler", "citus_worker_kcache", "citus_stat_tenants"]
+    for source, flag in zip(
+        order, ["cluster_sampler", "worker_kcache", "stat_tenants"], strict=True
+    ):
+        assert choose_citus_compute_source(**flags) == source
+        flags[flag] = False
+    assert choose_citus_compute_source(**flags) == "citus_worker_statements"
+    flags["worker_statements"] = False
+    assert choose_citus_compute_source(**flags) == ""  # not Citus: the local choice stands

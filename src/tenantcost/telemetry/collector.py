@@ -44,8 +44,8 @@ from tenantcost.telemetry.deltas import (
 )
 from tenantcost.telemetry.mapping import TenantMap, load_map, sql
 from tenantcost.telemetry.pgss_columns import kcache_query, missing_keys, pgss_query
+from tenantcost.telemetry.sampler import CLUSTER_SOURCE, Accumulated, BackendSampler
 from tenantcost.telemetry.sampler import SOURCE as SAMPLER_SOURCE
-from tenantcost.telemetry.sampler import Accumulated, BackendSampler
 from tenantcost.telemetry.timeutil import add_months, hour_of, month_start, split_across_hours
 
 # tenantcost's own tables that have a tenant_id column: never "shared tables".
@@ -230,8 +230,14 @@ class Collector:
     # ---- the backend sampler's seconds ------------------------------------------------
     def _sampled(self, report: PassReport, taken: Accumulated | None) -> None:
         kcache = report.sources.get("statements", "")
-        report.compute_source = choose_compute_source(
-            sampler_running=self.sampler is not None and self.sampler.postmaster_pid is not None,
+        running = self.sampler is not None and self.sampler.postmaster_pid is not None
+        report.compute_source = choose_citus_compute_source(
+            cluster_sampler=running and self.sampler is not None and bool(self.sampler.followers),
+            worker_kcache="pg_stat_kcache" in report.sources.get("citus_workers", ""),
+            stat_tenants=report.sources.get("citus", "").startswith(citus.SOURCE),
+            worker_statements=" entries, " in report.sources.get("citus_workers", ""),
+        ) or choose_compute_source(
+            sampler_running=running,
             kcache="compute from pg_stat_kcache" in kcache,
             statements=kcache.startswith("pg_stat_statements"),
         )
@@ -834,6 +840,23 @@ def choose_compute_source(*, sampler_running: bool, kcache: bool, statements: bo
     return "none"
 
 
+def choose_citus_compute_source(
+    *, cluster_sampler: bool, worker_kcache: bool, stat_tenants: bool, worker_statements: bool
+) -> str:
+    """On a Citus coordinator, the best source that measured the workers this pass (pure):
+    the sampler over coordinator and workers, the workers' pg_stat_kcache,
+    citus_stat_tenants, the workers' execution time; "" when none did (not Citus)."""
+    for measured, source in (
+        (cluster_sampler, CLUSTER_SOURCE),
+        (worker_kcache, workers.KCACHE_SOURCE),
+        (stat_tenants, citus.SOURCE),
+        (worker_statements, workers.SOURCE),
+    ):
+        if measured:
+            return source
+    return ""
+
+
 def spread_counters(rows: Iterable[UsageRow], since: datetime, now: datetime) -> list[UsageRow]:
     """Counter rows (aggregate ``add``) booked to the pass's hour, spread over the UTC hours
     from the previous pass to this one in proportion to time (pure). Gauges stay. A gap
@@ -974,6 +997,7 @@ __all__ = [
     "Collector",
     "PassReport",
     "UsageRow",
+    "choose_citus_compute_source",
     "choose_compute_source",
     "collect_once",
     "merge_rows",
