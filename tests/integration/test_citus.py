@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
 from tenantcost.cli import app
-from tenantcost.config import get_settings
+from tenantcost.config import Settings, get_settings
 from tenantcost.costs.store import clear_override, override_cost, set_setting
 from tenantcost.db import migrate
 from tenantcost.db.citus import check_install, check_placement
@@ -911,6 +911,70 @@ def test_the_workers_own_statistics_measure_each_tenant_against_the_kernel(
             error = abs(figure[tenant] - kernel[tenant])
             assert error <= Decimal("0.15") * kernel[tenant], (tenant, figure, kernel)
         assert abs(_share(figure, heavy) - _share(kernel, heavy)) <= Decimal("0.03"), figure
+
+
+@needs_citus
+def test_each_worker_is_read_on_its_own_and_one_out_of_reach_keeps_its_counters(
+    citus_url: str,
+) -> None:
+    """Deltas per worker node: a reset on one worker is that worker's (said, counted from
+    zero, nothing negative); a worker out of reach (TENANTCOST_CITUS_WORKER_URL pointing at a
+    closed port) is skipped with a warning and its snapshot kept for the next pass."""
+    migrate.upgrade(citus_url)
+    parts = urlsplit(citus_url)
+    template = urlunsplit(
+        parts._replace(netloc=f"{parts.netloc.rpartition('@')[0]}@{{host}}:{{port}}")
+    )
+    closed = urlunsplit(parts._replace(netloc=f"{parts.netloc.rpartition('@')[0]}@{{host}}:1"))
+    with connect(citus_url, autocommit=True) as conn:
+        workers = conn.execute(
+            "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid"
+        ).fetchall()
+        labels = [f"{w['nodename']}:{w['nodeport']}" for w in workers]
+        Collector(conn, measure_host=False, settings=Settings(citus_worker_url=template)).collect()
+        kept = {
+            r["key"]: r["observed_at"]
+            for r in conn.execute(
+                "SELECT key, observed_at FROM telemetry_state WHERE source = 'citus_worker'"
+            )
+        }
+        assert sorted(kept) == sorted(labels)  # one snapshot per worker
+        first = workers[0]
+        with psycopg.connect(_on(citus_url, host=first["nodename"], port=first["nodeport"])) as w:
+            w.execute("SELECT pg_stat_statements_reset()")
+        report = Collector(conn, measure_host=False).collect()
+        assert any(
+            w.startswith(f"worker {labels[0]}: pg_stat_statements was reset")
+            for w in report.warnings
+        ), report.warnings
+        assert not any(
+            w.startswith(f"worker {labels[1]}: pg_stat_statements was reset")
+            for w in report.warnings
+        )
+        negative = conn.execute(
+            "SELECT count(*) AS n FROM tenant_usage_hourly"
+            " WHERE source LIKE 'citus_worker%%' AND quantity < 0"
+        ).fetchone()
+        assert negative is not None and negative["n"] == 0
+        before = {
+            r["key"]: r["observed_at"]
+            for r in conn.execute(
+                "SELECT key, observed_at FROM telemetry_state WHERE source = 'citus_worker'"
+            )
+        }
+        report = Collector(
+            conn, measure_host=False, settings=Settings(citus_worker_url=closed)
+        ).collect()
+        after = {
+            r["key"]: r["observed_at"]
+            for r in conn.execute(
+                "SELECT key, observed_at FROM telemetry_state WHERE source = 'citus_worker'"
+            )
+        }
+    for label in labels:
+        assert any(w.startswith(f"Citus worker {label} not read: ") for w in report.warnings)
+    assert after == before  # the snapshots wait for the next pass that reaches the workers
+    assert "unreachable" in report.sources["citus_workers"]
 
 
 # ----------------------------------------------------------------------------- same reports

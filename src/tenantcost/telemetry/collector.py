@@ -631,6 +631,7 @@ class Collector:
             return
         described: list[str] = []
         shard_map: tuple[dict[int, workers.Shard], workers.TenantHashes] | None = None
+        started = self._clock()
         for node in nodes:
             label = f"{node['nodename']}:{node['nodeport']}"
             try:
@@ -697,7 +698,9 @@ class Collector:
             described.append(
                 f"{label}: {len(read.current)} entries, {read.cpu_source}; {split.describe()}"
             )
-        report.sources["citus_workers"] = "; ".join(described)
+        report.sources["citus_workers"] = (
+            "; ".join(described) + f" (read in {self._clock() - started:.2f} s)"
+        )
 
     def _worker_statements(
         self, wconn: Connection, report: PassReport, label: str

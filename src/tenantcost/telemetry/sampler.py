@@ -801,16 +801,21 @@ def follow_citus_workers(sampler: BackendSampler, conn: Any) -> list[str]:
     """On a Citus coordinator, a sampler for each worker whose processes are visible here
     (same machine): its backends serving a coordinator session (``citus_internal gpid=``)
     go to that session's owner. Returns notes on the workers that cannot be sampled."""
+    import psycopg
+
     from tenantcost.config import get_settings
     from tenantcost.telemetry.citus_workers import connect_worker, worker_conninfo
     from tenantcost.telemetry.host import LOCAL_HOSTS
     from tenantcost.telemetry.mapping import sql
 
-    with conn.transaction():
-        if conn.execute(sql("extension"), {"name": "citus"}).fetchone() is None:
-            return []
-        node = conn.execute(sql("citus_coordinator_node")).fetchone()
-        nodes = conn.execute(sql("citus_worker_nodes")).fetchall()
+    try:
+        with conn.transaction():
+            if conn.execute(sql("extension"), {"name": "citus"}).fetchone() is None:
+                return []
+            node = conn.execute(sql("citus_coordinator_node")).fetchone()
+            nodes = conn.execute(sql("citus_worker_nodes")).fetchall()
+    except psycopg.Error as exc:
+        return [f"Citus workers not sampled: {exc.diag.message_primary or exc}"]
     settings = get_settings()
     # a coordinator not in pg_dist_node stamps its sessions with Citus's placeholder node id
     coordinator = int(node["nodeid"]) if node is not None else 99_999_999
