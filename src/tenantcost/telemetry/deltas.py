@@ -86,18 +86,9 @@ class Counters:
         )
 
     def numbers(self) -> tuple[float, ...]:
-        return (
-            self.calls,
-            self.exec_ms,
-            self.plan_ms,
-            self.rows,
-            self.io_read_ms,
-            self.shared_blks_read,
-            self.shared_blks_hit,
-            self.wal_bytes,
-            self.cpu_user_s or 0.0,
-            self.cpu_system_s or 0.0,
-        )
+        """The counters as numbers (CPU 0 when not measured), without ``stats_since``."""
+        *counts, user, system, _since = self.values()
+        return (*counts, user or 0.0, system or 0.0)
 
 
 ZERO = Counters()
