@@ -4,6 +4,8 @@ Every expected figure is worked out by hand in the test."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -30,6 +32,8 @@ from tenantcost.telemetry.sampler import (
     SOURCE,
     Accumulated,
     Activity,
+    BackendSampler,
+    follow_citus_workers,
     owners,
 )
 
@@ -226,3 +230,32 @@ def test_the_pass_names_the_best_source_that_measured_the_workers() -> None:
     assert choose_citus_compute_source(**flags) == "citus_worker_statements"
     flags["worker_statements"] = False
     assert choose_citus_compute_source(**flags) == ""  # not Citus: the local choice stands
+
+
+class FakeCoordinator:
+    """Answers the three catalogue queries ``follow_citus_workers`` runs."""
+
+    def __init__(self, workers: list[dict[str, object]], *, citus: bool = True) -> None:
+        self.workers, self.citus = workers, citus
+        self.info = SimpleNamespace(dsn="host=127.0.0.1 port=9700 user=tc dbname=app", password="")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+    def execute(self, query: str, params: object = None) -> SimpleNamespace:
+        if "pg_extension" in query:
+            row = {"schema": "pg_catalog", "version": "13.2-1"} if self.citus else None
+            return SimpleNamespace(fetchone=lambda: row)
+        if "groupid = 0" in query:
+            return SimpleNamespace(fetchone=lambda: {"nodeid": 1})
+        return SimpleNamespace(fetchall=lambda: self.workers)
+
+
+def test_workers_elsewhere_are_not_sampled_and_the_pass_says_why() -> None:
+    coordinator = BackendSampler(lambda: None)
+    remote = [{"nodeid": 2, "nodename": "10.0.0.7", "nodeport": 5432}]
+    notes = follow_citus_workers(coordinator, FakeCoordinator(remote))
+    assert notes == ["worker 10.0.0.7:5432 not sampled: not on this machine"]
+    assert coordinator.followers == []
+    assert follow_citus_workers(coordinator, FakeCoordinator(remote, citus=False)) == []
