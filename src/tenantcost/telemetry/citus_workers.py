@@ -12,7 +12,7 @@ top-level entry's delta:
 1. **mapped**: by the tenant mapping (the worker's database, then role), as the local
    collector does;
 2. **by shard**: an entry in the coordinator's database that Citus marked as a
-   single-tenant query (its text starts with the ``/*{"cId":…,"tId":…}*/`` comment Citus adds
+   single-tenant query (its text carries the ``/*{"cId":…,"tId":…}*/`` comment Citus adds
    when ``citus.stat_tenants_track`` is ``all``) names the shards it ran on
    (``<table>_<shardid>``); the tenants of a shard are the ``companies.id`` values whose hash
    falls in its range (``pg_dist_shard``, ``worker_hash``):

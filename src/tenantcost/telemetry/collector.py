@@ -12,7 +12,10 @@ Compute comes from the best signal available, and the pass says which
 (``report.sources["compute"]``): the backend CPU sampler when the server's processes are
 visible here (``backend_sampler``, measured per backend from the kernel), else
 ``pg_stat_kcache`` (getrusage per statement, planning included), else
-``pg_stat_statements`` execution time (an estimate).
+``pg_stat_statements`` execution time (an estimate). On a Citus coordinator the pass also
+reads ``citus_stat_tenants`` and every worker's own statistics
+(``tenantcost.telemetry.citus_workers``), and the sampler follows the workers' backends
+where they run on this machine: those sources rank first (README, "Compute: which source").
 """
 
 from __future__ import annotations
