@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         "for a server on this machine); the sampler runs inside `collect --every`, "
         "`collect --sample-for` and the dashboard's jobs.",
     )
+    citus_worker_url: str | None = Field(
+        default=None,
+        description="On a Citus coordinator, how `collect` connects to each worker to read its "
+        "pg_stat_statements / pg_stat_kcache: a URL with {host} and {port} filled in from "
+        "pg_dist_node. Unset: the coordinator URL's user, password and database at the "
+        "worker's host and port.",
+    )
     proc_root: Path = Field(
         default=Path("/proc"),
         description="Where the backend CPU sampler reads process CPU times (procfs); a "

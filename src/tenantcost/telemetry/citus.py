@@ -17,7 +17,7 @@ coordinator is ~0). A tenant's bytes are its row share of each shard it lives in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -54,6 +54,7 @@ class Growth:
     attribute: str
     queries: int
     cpu_seconds: Decimal
+    node: int = field(default=0, compare=False)  # pg_dist_node.nodeid it was measured on
 
 
 def period_of(epoch_seconds: float, period_s: int) -> int:
@@ -92,7 +93,7 @@ def growth(
             queries, cpu = row.queries_last + row.queries_this, row.cpu_last + row.cpu_this
         queries, cpu = max(queries, 0), max(cpu, Decimal(0)).quantize(MICRO)
         if queries or cpu:
-            out.append(Growth(row.attribute, queries, cpu))
+            out.append(Growth(row.attribute, queries, cpu, row.node))
     return out, state, skipped
 
 

@@ -12,7 +12,10 @@ Compute comes from the best signal available, and the pass says which
 (``report.sources["compute"]``): the backend CPU sampler when the server's processes are
 visible here (``backend_sampler``, measured per backend from the kernel), else
 ``pg_stat_kcache`` (getrusage per statement, planning included), else
-``pg_stat_statements`` execution time (an estimate).
+``pg_stat_statements`` execution time (an estimate). On a Citus coordinator the pass also
+reads ``citus_stat_tenants`` and every worker's own statistics
+(``tenantcost.telemetry.citus_workers``), and the sampler follows the workers' backends
+where they run on this machine: those sources rank first (README, "Compute: which source").
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 from tenantcost.telemetry import citus
+from tenantcost.telemetry import citus_workers as workers
 from tenantcost.telemetry import host as hostmod
 from tenantcost.telemetry.deltas import (
     Counters,
@@ -43,8 +47,8 @@ from tenantcost.telemetry.deltas import (
 )
 from tenantcost.telemetry.mapping import TenantMap, load_map, sql
 from tenantcost.telemetry.pgss_columns import kcache_query, missing_keys, pgss_query
+from tenantcost.telemetry.sampler import CLUSTER_SOURCE, Accumulated, BackendSampler
 from tenantcost.telemetry.sampler import SOURCE as SAMPLER_SOURCE
-from tenantcost.telemetry.sampler import Accumulated, BackendSampler
 from tenantcost.telemetry.timeutil import add_months, hour_of, month_start, split_across_hours
 
 # tenantcost's own tables that have a tenant_id column: never "shared tables".
@@ -59,13 +63,18 @@ GB = Decimal(10) ** 9
 MAX_SPLIT = timedelta(hours=24)  # a longer gap is spread over its last 24 hours only
 
 
-def ms_to_seconds(ms: float) -> Decimal:
+def ms_to_seconds(ms: float | Decimal) -> Decimal:
     """Milliseconds (float, as PostgreSQL reports them) to seconds, to the microsecond."""
-    return max(Decimal(0), (Decimal(repr(ms)) / 1000).quantize(MICRO))
+    value = ms if isinstance(ms, Decimal) else Decimal(repr(ms))
+    return max(Decimal(0), (value / 1000).quantize(MICRO))
 
 
 def seconds(value: float) -> Decimal:
-    return max(Decimal(0), Decimal(repr(value)).quantize(MICRO))
+    return seconds_of(Decimal(repr(value)))
+
+
+def seconds_of(value: Decimal) -> Decimal:
+    return max(Decimal(0), value.quantize(MICRO))
 
 
 @dataclass(frozen=True)
@@ -196,7 +205,7 @@ class Collector:
             self._databases(report, tenant_map, state, now)
             self._activity(report, tenant_map, weight)
             self._storage(report, tenant_map)
-            self._citus(report, state, now)
+            self._citus(report, tenant_map, state, now)
             if self.measure_host:
                 self._host(report, state, now, weight)
             report.rows = spread_counters(
@@ -224,8 +233,14 @@ class Collector:
     # ---- the backend sampler's seconds ------------------------------------------------
     def _sampled(self, report: PassReport, taken: Accumulated | None) -> None:
         kcache = report.sources.get("statements", "")
-        report.compute_source = choose_compute_source(
-            sampler_running=self.sampler is not None and self.sampler.postmaster_pid is not None,
+        running = self.sampler is not None and self.sampler.postmaster_pid is not None
+        report.compute_source = choose_citus_compute_source(
+            cluster_sampler=running and self.sampler is not None and bool(self.sampler.followers),
+            worker_kcache="pg_stat_kcache" in report.sources.get("citus_workers", ""),
+            stat_tenants=report.sources.get("citus", "").startswith(citus.SOURCE),
+            worker_statements=" entries, " in report.sources.get("citus_workers", ""),
+        ) or choose_compute_source(
+            sampler_running=running,
             kcache="compute from pg_stat_kcache" in kcache,
             statements=kcache.startswith("pg_stat_statements"),
         )
@@ -238,7 +253,7 @@ class Collector:
         if taken is None:
             return
         for r in taken.rows():
-            report.rows.append(UsageRow(r.hour, r.tenant_id, r.metric, SAMPLER_SOURCE, r.quantity))
+            report.rows.append(UsageRow(r.hour, r.tenant_id, r.metric, r.source, r.quantity))
         report.sampler = {
             "ticks": taken.ticks,
             "exited_unattributed_s": str(taken.exited.quantize(MICRO)),
@@ -280,12 +295,12 @@ class Collector:
         elapsed = (now - previous[1]).total_seconds()
         return seconds(min(max(elapsed, 0.0), 2 * self.interval_s))
 
-    def _extension(self, name: str) -> tuple[str, str] | None:
-        row = self.conn.execute(sql("extension"), {"name": name}).fetchone()
+    def _extension(self, name: str, conn: Connection | None = None) -> tuple[str, str] | None:
+        row = (conn or self.conn).execute(sql("extension"), {"name": name}).fetchone()
         return (row["schema"], row["version"]) if row else None
 
-    def _columns(self, relation: str) -> list[str]:
-        rows = self.conn.execute(sql("view_columns"), {"relation": relation}).fetchall()
+    def _columns(self, relation: str, conn: Connection | None = None) -> list[str]:
+        rows = (conn or self.conn).execute(sql("view_columns"), {"relation": relation}).fetchall()
         return [r["name"] for r in rows]
 
     # ---- pg_stat_statements ------------------------------------------------------------
@@ -342,29 +357,39 @@ class Collector:
         self._write_snapshot(current)
         self._put_state("pg_stat_statements", "info", info, report.started_at)
 
-    def _read_pgss(self, schema: str, columns: list[str]) -> dict[StatementKey, Counters]:
-        rows = self.conn.execute(pgss_query(schema, columns)).fetchall()
+    def _read_pgss(
+        self, schema: str, columns: list[str], conn: Connection | None = None
+    ) -> dict[StatementKey, Counters]:
+        rows = (conn or self.conn).execute(pgss_query(schema, columns)).fetchall()
         return {StatementKey.from_row(r): Counters.from_row(r) for r in rows}
 
-    def _read_info(self, schema: str) -> dict[str, Any]:
-        if not self._columns(f'"{schema}".pg_stat_statements_info'):
+    def _read_info(self, schema: str, conn: Connection | None = None) -> dict[str, Any]:
+        if not self._columns(f'"{schema}".pg_stat_statements_info', conn):
             return {"dealloc": None, "stats_reset": None}
-        row: Any = self.conn.execute(
-            f'SELECT dealloc, stats_reset FROM "{schema}".pg_stat_statements_info'
-        ).fetchone()
+        row: Any = (
+            (conn or self.conn)
+            .execute(f'SELECT dealloc, stats_reset FROM "{schema}".pg_stat_statements_info')
+            .fetchone()
+        )
         reset = row["stats_reset"]
         return {"dealloc": int(row["dealloc"]), "stats_reset": reset.isoformat() if reset else None}
 
-    def _kcache(self, current: dict[StatementKey, Counters], report: PassReport) -> str:
-        ext = self._extension("pg_stat_kcache")
+    def _kcache(
+        self,
+        current: dict[StatementKey, Counters],
+        report: PassReport,
+        conn: Connection | None = None,
+    ) -> str:
+        conn = conn or self.conn
+        ext = self._extension("pg_stat_kcache", conn)
         if ext is None:
             return "pg_stat_statements execution time (pg_stat_kcache not installed: an estimate)"
         schema, version = ext
         try:
-            with self.conn.transaction():
-                probe = self.conn.execute(f'SELECT * FROM "{schema}".pg_stat_kcache() LIMIT 0')
+            with conn.transaction():
+                probe = conn.execute(f'SELECT * FROM "{schema}".pg_stat_kcache() LIMIT 0')
                 cols = [d.name for d in probe.description or []]
-                rows = self.conn.execute(kcache_query(schema, cols)).fetchall()
+                rows = conn.execute(kcache_query(schema, cols)).fetchall()
         except psycopg.Error as exc:
             report.warnings.append(
                 f"pg_stat_kcache unreadable ({exc.diag.message_primary}): using execution time"
@@ -387,25 +412,7 @@ class Collector:
         self.conn.execute(sql("snapshot_clear"))
         with self.conn.cursor().copy(sql("snapshot_copy")) as copy:
             for key, c in current.items():
-                copy.write_row(
-                    (
-                        key.dbid,
-                        key.userid,
-                        key.queryid,
-                        key.toplevel,
-                        c.calls,
-                        c.exec_ms,
-                        c.plan_ms,
-                        c.rows,
-                        c.io_read_ms,
-                        c.shared_blks_read,
-                        c.shared_blks_hit,
-                        c.wal_bytes,
-                        c.cpu_user_s,
-                        c.cpu_system_s,
-                        c.stats_since,
-                    )
-                )
+                copy.write_row((key.dbid, key.userid, key.queryid, key.toplevel, *c.values()))
 
     # ---- pg_stat_database (per-database tenants) -----------------------------------------
     def _databases(
@@ -532,30 +539,37 @@ class Collector:
     def _citus(
         self,
         report: PassReport,
+        tenant_map: TenantMap,
         state: Mapping[tuple[str, str], tuple[Any, datetime]],
         now: datetime,
     ) -> None:
         if self._extension("citus") is None:
             return
+        weights: dict[int, dict[UUID, tuple[Decimal, Decimal]]] = {}
         try:
             with self.conn.transaction():  # a savepoint: a refusal here spoils nothing else
-                rows = self._citus_pass(report, state, now)
+                rows = self._citus_pass(report, state, now, weights)
             report.rows.extend(rows)  # only once its state is written with it
         except psycopg.Error as exc:
+            weights.clear()
             detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
             report.sources["citus"] = f"unavailable: {detail}"
             report.warnings.append(
                 f"Citus per-tenant figures skipped: {detail} (tenantcost's role needs to run "
                 "citus_stat_tenants and citus_shard_sizes, e.g. as a member of pg_monitor or the owner)"
             )
+        self._citus_workers(report, tenant_map, state, now, weights)
 
     def _citus_pass(
         self,
         report: PassReport,
         state: Mapping[tuple[str, str], tuple[Any, datetime]],
         now: datetime,
+        weights: dict[int, dict[UUID, tuple[Decimal, Decimal]]],
     ) -> list[UsageRow]:
-        """The Citus figures of this pass; its period state is written in the same savepoint."""
+        """The Citus figures of this pass; its period state is written in the same savepoint.
+        ``weights`` receives each tenant's (CPU, queries) growth per node (for the workers'
+        shared shards)."""
         rows: list[UsageRow] = []
         periods, period_s, track, period = citus.read_periods(self.conn)
         if track == "none":
@@ -579,6 +593,9 @@ class Collector:
             rows.append(
                 UsageRow(report.hour, tenant, "compute_seconds", citus.SOURCE, g.cpu_seconds)
             )
+            if tenant is not None:
+                cpu, queries = weights.setdefault(g.node, {}).get(tenant, (Decimal(0), Decimal(0)))
+                weights[g.node][tenant] = (cpu + g.cpu_seconds, queries + g.queries)
         self._put_state(citus.SOURCE, "periods", {"period": period, "tenants": keep}, now)
         if skipped:
             report.warnings.append(
@@ -595,6 +612,121 @@ class Collector:
             f"single-tenant queries only); shard share of {tables} distributed tables"
         )
         return rows
+
+    def _citus_workers(
+        self,
+        report: PassReport,
+        tenant_map: TenantMap,
+        state: Mapping[tuple[str, str], tuple[Any, datetime]],
+        now: datetime,
+        weights: Mapping[int, Mapping[UUID, tuple[Decimal, Decimal]]],
+    ) -> None:
+        """Every active worker's pg_stat_statements / pg_stat_kcache, attributed by mapping,
+        then by shard (``tenantcost.telemetry.citus_workers``); each node's snapshot kept
+        apart in ``telemetry_state``."""
+        try:
+            with self.conn.transaction():
+                nodes = self.conn.execute(sql("citus_worker_nodes")).fetchall()
+        except psycopg.Error as exc:
+            report.sources["citus_workers"] = f"unavailable: {exc.diag.message_primary}"
+            return
+        if not nodes:
+            return
+        described: list[str] = []
+        shard_map: tuple[dict[int, workers.Shard], workers.TenantHashes] | None = None
+        started = self._clock()
+        for node in nodes:
+            label = f"{node['nodename']}:{node['nodeport']}"
+            try:
+                with workers.connect_worker(
+                    workers.worker_conninfo(
+                        self.conn, node["nodename"], int(node["nodeport"]), self.settings
+                    )
+                ) as wconn:
+                    read = self._worker_statements(wconn, report, label)
+                    if read is None:
+                        described.append(f"{label}: no pg_stat_statements")
+                        continue
+                    previous = state.get((workers.STATE_SOURCE, label))
+                    before = previous[0]["info"] if previous else {}
+                    result = statement_deltas(
+                        workers.snapshot_from_state(previous[0]) if previous else None,
+                        read.current,
+                        global_reset=bool(before)
+                        and before.get("stats_reset") != read.info["stats_reset"],
+                        dealloc_before=before.get("dealloc"),
+                        dealloc_now=read.info["dealloc"],
+                    )
+                    mapped = {
+                        key: tenant_map.resolve(
+                            read.names.get(("database", key.dbid)),
+                            read.names.get(("role", key.userid)),
+                        )
+                        for key in result.deltas
+                    }
+                    wanted = [k for k, t in mapped.items() if t is None and k.toplevel]
+                    texts = workers.read_texts(wconn, read.schema, wanted, read.database_oid)
+            except psycopg.Error as exc:
+                detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+                report.warnings.append(
+                    f"Citus worker {label} not read: {detail} (its counters are kept for the "
+                    "next pass; set TENANTCOST_CITUS_WORKER_URL to reach the workers)"
+                )
+                described.append(f"{label}: unreachable")
+                continue
+            report.warnings.extend(f"worker {label}: {w}" for w in result.warnings())
+            if texts and shard_map is None:
+                shard_map = workers.read_shards(self.conn)
+            shards, hashes = shard_map or ({}, workers.TenantHashes([], []))
+            split = workers.attribute(
+                result.deltas,
+                mapped=mapped,
+                texts=texts,
+                database_oid=read.database_oid,
+                shards=shards,
+                tenants=hashes,
+                weights=weights.get(int(node["nodeid"]), {}),
+            )
+            report.rows.extend(
+                weighted_usage(
+                    split.parts,
+                    report.hour,
+                    source=workers.SOURCE,
+                    cpu_source=workers.KCACHE_SOURCE,
+                )
+            )
+            self._put_state(
+                workers.STATE_SOURCE, label, workers.snapshot_state(read.current, read.info), now
+            )
+            described.append(
+                f"{label}: {len(read.current)} entries, {read.cpu_source}; {split.describe()}"
+            )
+        report.sources["citus_workers"] = (
+            "; ".join(described) + f" (read in {self._clock() - started:.2f} s)"
+        )
+
+    def _worker_statements(
+        self, wconn: Connection, report: PassReport, label: str
+    ) -> workers.WorkerRead | None:
+        """One worker's statement counters, as the local collector reads its own."""
+        ext = self._extension("pg_stat_statements", wconn)
+        if ext is None:
+            report.warnings.append(
+                f"Citus worker {label}: pg_stat_statements is not created in this database "
+                "(CREATE EXTENSION on the coordinator creates it on the workers too)"
+            )
+            return None
+        schema, _version = ext
+        columns = self._columns(f'"{schema}".pg_stat_statements', wconn)
+        current = self._read_pgss(schema, columns, wconn)
+        info = self._read_info(schema, wconn)
+        cpu_source = self._kcache(current, report, wconn)
+        row: Any = wconn.execute(sql("database_oid")).fetchone()
+        names = {
+            (r["kind"], int(r["oid"])): r["name"]
+            for r in wconn.execute(sql("object_names")).fetchall()
+        }
+        return workers.WorkerRead(current, info, cpu_source, schema, int(row["oid"]), names)
 
     # ---- host --------------------------------------------------------------------------
     def _host(
@@ -714,6 +846,23 @@ def choose_compute_source(*, sampler_running: bool, kcache: bool, statements: bo
     return "none"
 
 
+def choose_citus_compute_source(
+    *, cluster_sampler: bool, worker_kcache: bool, stat_tenants: bool, worker_statements: bool
+) -> str:
+    """On a Citus coordinator, the best source that measured the workers this pass (pure):
+    the sampler over coordinator and workers, the workers' pg_stat_kcache,
+    citus_stat_tenants, the workers' execution time; "" when none did (not Citus)."""
+    for measured, source in (
+        (cluster_sampler, CLUSTER_SOURCE),
+        (worker_kcache, workers.KCACHE_SOURCE),
+        (stat_tenants, citus.SOURCE),
+        (worker_statements, workers.SOURCE),
+    ):
+        if measured:
+            return source
+    return ""
+
+
 def spread_counters(rows: Iterable[UsageRow], since: datetime, now: datetime) -> list[UsageRow]:
     """Counter rows (aggregate ``add``) booked to the pass's hour, spread over the UTC hours
     from the previous pass to this one in proportion to time (pure). Gauges stay. A gap
@@ -757,49 +906,70 @@ def statement_usage(
 ) -> list[UsageRow]:
     """Per-tenant usage rows from statement deltas (pure). Only top-level statements count:
     a nested statement's time is already inside its caller's."""
-    per: dict[UUID | None, list[Counters]] = defaultdict(list)
+    per: dict[UUID | None, list[tuple[Counters, Decimal]]] = defaultdict(list)
     for key, delta in result.deltas.items():
         if not key.toplevel:
             continue
         tenant = tenant_map.resolve(
             names.get(("database", key.dbid)), names.get(("role", key.userid))
         )
-        per[tenant].append(delta)
+        per[tenant].append((delta, Decimal(1)))
+    return weighted_usage(per, hour, source="pg_stat_statements", cpu_source="pg_stat_kcache")
+
+
+def weighted_usage(
+    per: Mapping[UUID | None, Iterable[tuple[Counters, Decimal]]],
+    hour: datetime,
+    *,
+    source: str,
+    cpu_source: str,
+) -> list[UsageRow]:
+    """Usage rows from each tenant's statement deltas, each taken at a weight (its share of
+    an entry shared with other tenants; 1 for a whole entry) (pure). Execution time, calls,
+    rows, read time, blocks and WAL under ``source``; CPU (kcache) under ``cpu_source``."""
+
+    def total(values: Iterable[tuple[float, Decimal]]) -> Decimal:
+        return sum((Decimal(repr(v)) * w for v, w in values), Decimal(0))
+
+    def count(values: Iterable[tuple[int, Decimal]]) -> Decimal:
+        out = sum((Decimal(v) * w for v, w in values), Decimal(0))
+        return out.quantize(Decimal(1) if out == out.to_integral_value() else MICRO)
+
     rows: list[UsageRow] = []
-    src = "pg_stat_statements"
-    for tenant, deltas in per.items():
-        exec_ms = sum(d.exec_ms + d.plan_ms for d in deltas)
+    for tenant, items in per.items():
+        parts = list(items)
+        exec_ms = total((d.exec_ms + d.plan_ms, w) for d, w in parts)
         rows += [
-            UsageRow(hour, tenant, "compute_seconds", src, ms_to_seconds(exec_ms)),
-            UsageRow(hour, tenant, "query_count", src, Decimal(sum(d.calls for d in deltas))),
-            UsageRow(hour, tenant, "rows", src, Decimal(sum(d.rows for d in deltas))),
+            UsageRow(hour, tenant, "compute_seconds", source, ms_to_seconds(exec_ms)),
+            UsageRow(hour, tenant, "query_count", source, count((d.calls, w) for d, w in parts)),
+            UsageRow(hour, tenant, "rows", source, count((d.rows, w) for d, w in parts)),
             UsageRow(
                 hour,
                 tenant,
                 "io_read_seconds",
-                src,
-                ms_to_seconds(sum(d.io_read_ms for d in deltas)),
+                source,
+                ms_to_seconds(total((d.io_read_ms, w) for d, w in parts)),
             ),
             UsageRow(
                 hour,
                 tenant,
                 "shared_blks_read",
-                src,
-                Decimal(sum(d.shared_blks_read for d in deltas)),
+                source,
+                count((d.shared_blks_read, w) for d, w in parts),
             ),
             UsageRow(
                 hour,
                 tenant,
                 "shared_blks_hit",
-                src,
-                Decimal(sum(d.shared_blks_hit for d in deltas)),
+                source,
+                count((d.shared_blks_hit, w) for d, w in parts),
             ),
-            UsageRow(hour, tenant, "wal_bytes", src, Decimal(sum(d.wal_bytes for d in deltas))),
+            UsageRow(hour, tenant, "wal_bytes", source, count((d.wal_bytes, w) for d, w in parts)),
         ]
-        cpu = [d for d in deltas if d.cpu_user_s is not None]
+        cpu = [(d, w) for d, w in parts if d.cpu_user_s is not None]
         if cpu:
-            total = sum((d.cpu_user_s or 0.0) + (d.cpu_system_s or 0.0) for d in cpu)
-            rows.append(UsageRow(hour, tenant, "compute_seconds", "pg_stat_kcache", seconds(total)))
+            used = total(((d.cpu_user_s or 0.0) + (d.cpu_system_s or 0.0), w) for d, w in cpu)
+            rows.append(UsageRow(hour, tenant, "compute_seconds", cpu_source, seconds_of(used)))
     return rows
 
 
@@ -833,6 +1003,7 @@ __all__ = [
     "Collector",
     "PassReport",
     "UsageRow",
+    "choose_citus_compute_source",
     "choose_compute_source",
     "collect_once",
     "merge_rows",

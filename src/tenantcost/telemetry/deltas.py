@@ -69,7 +69,8 @@ class Counters:
             stats_since=row["stats_since"],
         )
 
-    def numbers(self) -> tuple[float, ...]:
+    def values(self) -> tuple[Any, ...]:
+        """The counters in the order of ``COUNTER_COLUMNS`` (a stored snapshot's columns)."""
         return (
             self.calls,
             self.exec_ms,
@@ -79,12 +80,31 @@ class Counters:
             self.shared_blks_read,
             self.shared_blks_hit,
             self.wal_bytes,
-            self.cpu_user_s or 0.0,
-            self.cpu_system_s or 0.0,
+            self.cpu_user_s,
+            self.cpu_system_s,
+            self.stats_since,
         )
+
+    def numbers(self) -> tuple[float, ...]:
+        """The counters as numbers (CPU 0 when not measured), without ``stats_since``."""
+        *counts, user, system, _since = self.values()
+        return (*counts, user or 0.0, system or 0.0)
 
 
 ZERO = Counters()
+COUNTER_COLUMNS = (
+    "calls",
+    "exec_ms",
+    "plan_ms",
+    "rows",
+    "io_read_ms",
+    "shared_blks_read",
+    "shared_blks_hit",
+    "wal_bytes",
+    "cpu_user_s",
+    "cpu_system_s",
+    "stats_since",
+)
 
 
 def went_down(prev: Counters, cur: Counters) -> bool:

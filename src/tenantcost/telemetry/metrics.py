@@ -26,6 +26,19 @@ METRICS: dict[tuple[str, str], MetricInfo] = {
     ("compute_seconds", "citus_stat_tenants"): MetricInfo("second", "measured", "add", -1),
     ("query_count", "citus_stat_tenants"): MetricInfo("query", "measured", "add", 0),
     ("storage_bytes", "citus_shard_share"): MetricInfo("byte", "estimated", "last", 1),
+    # migration 0028 (issue 16): the workers' own pg_stat_kcache / pg_stat_statements
+    ("compute_seconds", "citus_cluster_sampler"): MetricInfo("second", "measured", "add", -3),
+    ("background_cpu_seconds", "citus_cluster_sampler"): MetricInfo(
+        "second", "measured", "add", -3
+    ),
+    ("compute_seconds", "citus_worker_kcache"): MetricInfo("second", "measured", "add", -2),
+    ("compute_seconds", "citus_worker_statements"): MetricInfo("second", "estimated", "add", -1),
+    ("query_count", "citus_worker_statements"): MetricInfo("query", "measured", "add", 2),
+    ("rows", "citus_worker_statements"): MetricInfo("row", "measured", "add", 2),
+    ("io_read_seconds", "citus_worker_statements"): MetricInfo("second", "measured", "add", 0),
+    ("shared_blks_read", "citus_worker_statements"): MetricInfo("block", "measured", "add", 0),
+    ("shared_blks_hit", "citus_worker_statements"): MetricInfo("block", "measured", "add", 0),
+    ("wal_bytes", "citus_worker_statements"): MetricInfo("byte", "measured", "add", 0),
     ("compute_seconds", "pg_stat_kcache"): MetricInfo("second", "measured", "add", 1),
     ("compute_seconds", "pg_stat_statements"): MetricInfo("second", "estimated", "add", 2),
     ("compute_seconds", "app"): MetricInfo("second", "estimated", "add", 3),

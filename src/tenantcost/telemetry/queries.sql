@@ -222,6 +222,33 @@ SELECT n.nspname AS schema, c.relname AS name
 -- name: citus_shard_sizes
 SELECT shard_id, size FROM citus_shard_sizes();
 
+-- name: citus_worker_nodes
+-- The active primary workers (the coordinator's group 0 is read by the local collector).
+SELECT nodeid, nodename, nodeport FROM pg_dist_node
+ WHERE isactive AND noderole = 'primary' AND groupid <> 0
+ ORDER BY nodeid;
+
+-- name: citus_coordinator_node
+SELECT nodeid FROM pg_dist_node WHERE groupid = 0 AND noderole = 'primary' LIMIT 1;
+
+-- name: database_oid
+SELECT oid::bigint AS oid FROM pg_database WHERE datname = current_database();
+
+-- name: citus_uuid_shards
+-- Shards of hash-distributed tables whose distribution column is a uuid (a tenant's id).
+SELECT s.shardid AS shard_id, c.relname AS relation,
+       s.shardminvalue::int AS low, s.shardmaxvalue::int AS high
+  FROM pg_dist_shard s
+  JOIN pg_dist_partition p ON p.logicalrelid = s.logicalrelid AND p.partmethod = 'h'
+  JOIN pg_class c ON c.oid = s.logicalrelid
+  JOIN pg_attribute a ON a.attrelid = s.logicalrelid
+   AND a.attname = column_to_column_name(p.logicalrelid, p.partkey)
+ WHERE a.atttypid = 'uuid'::regtype;
+
+-- name: citus_tenant_hashes
+-- Every tenant's hash as Citus hashes a uuid distribution value (shard ranges hold these).
+SELECT id, worker_hash(id) AS hash FROM companies;
+
 -- ---- evidence retention (revision 0020): hourly for a window of days, then daily -----------
 
 -- name: rollup_day

@@ -43,6 +43,7 @@ collector (``take`` / ``restore``), which writes them into ``tenant_usage_hourly
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -62,6 +63,8 @@ from tenantcost.telemetry.timeutil import split_across_hours
 log = logging.getLogger("tenantcost.telemetry.sampler")
 
 SOURCE: Final = "backend_sampler"
+# On a Citus coordinator: its backends plus the workers' backends serving its sessions.
+CLUSTER_SOURCE: Final = "citus_cluster_sampler"
 BACKGROUND: Final = "background"
 NS = Decimal(1_000_000_000)
 Owner = UUID | str | None  # a tenant, BACKGROUND, or None (unattributed)
@@ -73,6 +76,10 @@ COMMENT_RE = re.compile(
     r"/\*[^*]*?tenant_id\s*=\s*'?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12})'?"
 )
+# A Citus worker backend serving a coordinator session: its global pid is
+# nodeid x 10^10 + the coordinator backend's pid (citus_backend_gpid()).
+GPID_RE = re.compile(r"^citus_internal gpid=(\d+)$")
+GPID_NODE = 10**10
 BUSY_STATES = frozenset({"active", "idle in transaction", "idle in transaction (aborted)"})
 
 
@@ -216,14 +223,23 @@ def tag_of(application_name: str | None, query: str | None) -> UUID | None:
     return None
 
 
-def owners(activities: Iterable[Activity], tenant_map: TenantMap) -> dict[int, Owner]:
-    """pid -> tenant / BACKGROUND / None for one sample (pure)."""
+def owners(
+    activities: Iterable[Activity],
+    tenant_map: TenantMap,
+    linked: Callable[[int], Owner] | None = None,
+) -> dict[int, Owner]:
+    """pid -> tenant / BACKGROUND / None for one sample (pure). ``linked``: on a Citus
+    worker, the owner of the coordinator session a ``citus_internal gpid=…`` backend serves."""
     acts = list(activities)
     out: dict[int, Owner] = {}
     for a in acts:
         if a.backend_type == "client backend":
-            out[a.pid] = tag_of(a.application_name, a.query) or tenant_map.resolve(
-                a.datname, a.usename
+            served = GPID_RE.match(a.application_name or "") if linked is not None else None
+            owner = linked(int(served.group(1))) if linked is not None and served else None
+            out[a.pid] = (
+                owner
+                or tag_of(a.application_name, a.query)
+                or tenant_map.resolve(a.datname, a.usename)
             )
         elif a.backend_type != "parallel worker":
             out[a.pid] = BACKGROUND
@@ -393,6 +409,7 @@ class SamplerRow:
     tenant_id: UUID | None
     metric: str
     quantity: Decimal
+    source: str = SOURCE
 
 
 @dataclass
@@ -403,6 +420,14 @@ class Accumulated:
     exited: Decimal = Decimal(0)
     tails: Decimal = Decimal(0)
     ticks: int = 0
+    workers: dict[tuple[datetime, Owner], Decimal] = field(default_factory=dict)  # Citus
+    citus: bool = False  # Citus workers were sampled: rows for the whole cluster too
+
+    def add_workers(self, other: Accumulated) -> None:
+        """A Citus worker's sampler's seconds, kept apart from the coordinator's."""
+        self.citus = True
+        for key, value in [*other.seconds.items(), *other.workers.items()]:
+            self.workers[key] = self.workers.get(key, Decimal(0)) + value
 
     def add(self, t0: datetime, t1: datetime, cpu_ns: Mapping[Owner, int]) -> None:
         for owner, ns in cpu_ns.items():
@@ -413,18 +438,31 @@ class Accumulated:
     def merge(self, other: Accumulated) -> None:
         for key, value in other.seconds.items():
             self.seconds[key] = self.seconds.get(key, Decimal(0)) + value
+        for key, value in other.workers.items():
+            self.workers[key] = self.workers.get(key, Decimal(0)) + value
+        self.citus = self.citus or other.citus
         self.exited += other.exited
         self.tails += other.tails
         self.ticks += other.ticks
 
     def rows(self) -> list[SamplerRow]:
+        """The coordinator's (or the one server's) seconds as ``backend_sampler``; with Citus
+        workers sampled, the coordinator's and the workers' together as
+        ``citus_cluster_sampler`` too."""
+        sources = [(self.seconds, SOURCE)]
+        if self.citus:
+            cluster = dict(self.seconds)
+            for key, value in self.workers.items():
+                cluster[key] = cluster.get(key, Decimal(0)) + value
+            sources.append((cluster, CLUSTER_SOURCE))
         out = []
-        for (hour, owner), secs in sorted(self.seconds.items(), key=lambda kv: repr(kv[0])):
-            if owner == BACKGROUND:
-                out.append(SamplerRow(hour, None, "background_cpu_seconds", secs))
-            else:
-                tenant = owner if isinstance(owner, UUID) else None
-                out.append(SamplerRow(hour, tenant, "compute_seconds", secs))
+        for seconds, source in sources:
+            for (hour, owner), secs in sorted(seconds.items(), key=lambda kv: repr(kv[0])):
+                if owner == BACKGROUND:
+                    out.append(SamplerRow(hour, None, "background_cpu_seconds", secs, source))
+                else:
+                    tenant = owner if isinstance(owner, UUID) else None
+                    out.append(SamplerRow(hour, tenant, "compute_seconds", secs, source))
         return out
 
 
@@ -446,8 +484,14 @@ class BackendSampler:
         proc_root: Path | str = "/proc",
         tenant_map_loader: Callable[[Any], TenantMap] | None = None,
         map_refresh_s: float = 60.0,
+        linked: Callable[[int], Owner] | None = None,
+        label: str = "",
     ) -> None:
+        """``linked``/``label``: a Citus worker's sampler (see ``follow``)."""
         self._connect = connect
+        self._linked = linked
+        self.label = label
+        self.followers: list[BackendSampler] = []
         self.interval = interval
         self.reader = ProcReader(proc_root)
         self._load_map = tenant_map_loader
@@ -529,6 +573,8 @@ class BackendSampler:
             except Exception:
                 log.exception("final sampler tick failed")
         self._close_conn()
+        for worker in self.followers:
+            worker._close_conn()
 
     def _close_conn(self) -> None:
         if self._conn is not None:
@@ -561,7 +607,7 @@ class BackendSampler:
             return
         pm_children = self.reader.children_cpu_ns(pm)
         pm_own = (pm.utime + pm.stime) * self.reader.tick_ns
-        who = owners(acts, tenant_map)
+        who = owners(acts, tenant_map, self._linked)
         listed = {a.pid for a in acts}
         kids = self.reader.children(self.postmaster_pid)
         if kids is not None:  # children pg_stat_activity does not list
@@ -635,6 +681,34 @@ class BackendSampler:
         self._seen = result.seen
         self._balance = result.exit_balance_ns
         self._pm_children, self._pm_own, self._last_t = pm_children, pm_own, now
+        self._tick_followers()
+
+    # ---- Citus workers on this machine ------------------------------------------------
+    def owner_of(self, pid: int) -> Owner:
+        """Whom a backend served at the last tick (None when not seen)."""
+        seen = self._seen.get(pid)
+        return seen.owner if seen is not None else None
+
+    def follow(self, worker: BackendSampler) -> bool:
+        """Sample a Citus worker's backends on this sampler's ticks (right after its own, so
+        the coordinator sessions they serve are current); False when its processes are not
+        visible here."""
+        if not worker.probe():
+            return False
+        self.followers.append(worker)
+        return True
+
+    def _tick_followers(self) -> None:
+        for worker in self.followers:
+            try:
+                worker.tick()
+            except Exception:  # one worker failing leaves the others and the coordinator
+                worker.errors += 1
+                log.exception("sampler tick on worker %s failed", worker.label)
+                worker._close_conn()
+            taken = worker.take()
+            with self._lock:
+                self._acc.add_workers(taken)
 
     def _uptime_ticks(self) -> int:
         try:
@@ -659,10 +733,15 @@ class BackendSampler:
     def describe(self) -> str:
         if self.postmaster_pid is None:
             return f"backend sampler unavailable: {self.unavailable}"
-        return (
+        text = (
             f"backend sampler: kernel CPU per backend every {self.interval:g} s "
             f"({self.reader.resolution}) of postmaster {self.postmaster_pid} (measured)"
         )
+        if self.followers:
+            text += "; Citus workers' backends by the coordinator session they serve: " + ", ".join(
+                f"{w.label} (postmaster {w.postmaster_pid})" for w in self.followers
+            )
+        return text
 
 
 __all__ = [
@@ -714,4 +793,52 @@ def start_sampler(conn: Any) -> tuple[BackendSampler | None, str]:
     sampler = local_sampler(conn)
     if not sampler.start():
         return None, sampler.unavailable or "unavailable"
-    return sampler, sampler.describe()
+    notes = follow_citus_workers(sampler, conn)
+    return sampler, "; ".join([sampler.describe(), *notes])
+
+
+def follow_citus_workers(sampler: BackendSampler, conn: Any) -> list[str]:
+    """On a Citus coordinator, a sampler for each worker whose processes are visible here
+    (same machine): its backends serving a coordinator session (``citus_internal gpid=``)
+    go to that session's owner. Returns notes on the workers that cannot be sampled."""
+    import psycopg
+
+    from tenantcost.config import get_settings
+    from tenantcost.telemetry.citus_workers import connect_worker, worker_conninfo
+    from tenantcost.telemetry.host import LOCAL_HOSTS
+    from tenantcost.telemetry.mapping import sql
+
+    try:
+        with conn.transaction():
+            if conn.execute(sql("extension"), {"name": "citus"}).fetchone() is None:
+                return []
+            node = conn.execute(sql("citus_coordinator_node")).fetchone()
+            nodes = conn.execute(sql("citus_worker_nodes")).fetchall()
+    except psycopg.Error as exc:
+        return [f"Citus workers not sampled: {exc.diag.message_primary or exc}"]
+    settings = get_settings()
+    # a coordinator not in pg_dist_node stamps its sessions with Citus's placeholder node id
+    coordinator = int(node["nodeid"]) if node is not None else 99_999_999
+
+    def linked(gpid: int) -> Owner:
+        if gpid // GPID_NODE != coordinator:
+            return None
+        return sampler.owner_of(gpid % GPID_NODE)
+
+    notes: list[str] = []
+    for n in nodes:
+        host, port = str(n["nodename"]), int(n["nodeport"])
+        label = f"{host}:{port}"
+        if host not in LOCAL_HOSTS:
+            notes.append(f"worker {label} not sampled: not on this machine")
+            continue
+        worker = BackendSampler(
+            functools.partial(connect_worker, worker_conninfo(conn, host, port, settings)),
+            interval=sampler.interval,
+            proc_root=sampler.reader.root,
+            linked=linked,
+            label=label,
+        )
+        if not sampler.follow(worker):
+            notes.append(f"worker {label} not sampled: {worker.unavailable}")
+    return notes
