@@ -138,6 +138,8 @@ def load_history(
             c.execute(sql("history_delete"), bounds)
             params = {**window, **bounds, "memory_mb": settings.connection_memory_mb}
             rows += int(c.execute(history_insert(target), params).rowcount)
+            if distributed:  # no statement triggers there (db distribute): mark the days
+                c.execute(sql("mark_changed_days"), bounds)
         return rows
 
     def price(c: Connection, first: datetime, last: datetime) -> list[str]:

@@ -165,7 +165,8 @@ SELECT EXISTS (
 
 -- name: mark_changed_days
 -- What the statement triggers on tenant_usage_hourly note for rows inserted through it: the
--- UTC days of [%(from)s, %(to)s) changed (pricing removes the mark).
+-- UTC days of [%(from)s, %(to)s) changed (pricing removes the mark). For a partition attached
+-- in place, and on Citus, where `db distribute` dropped those triggers.
 INSERT INTO tenant_usage_changed_days (day)
 SELECT DISTINCT (d AT TIME ZONE 'UTC')::date
   FROM generate_series(%(from)s::timestamptz, %(to)s::timestamptz - interval '1 hour',

@@ -661,6 +661,8 @@ class Collector:
                     "quantities": [r.quantity for r in rows],
                 },
             )
+            # every upserted row changes its hour (no conflict is skipped): its day re-prices
+            self.conn.execute(sql("usage_days_mark"), {"hours": sorted({r.hour for r in rows})})
         if report.host_rows:
             label = hostmod.host_label(self.conn)
             start = max(since, now - MAX_SPLIT) if since is not None else now

@@ -138,6 +138,14 @@ ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
        samples = u.samples + 1,
        updated_at = now();
 
+-- name: usage_days_mark
+-- The UTC days of the hours just written into tenant_usage_hourly, changed since priced: the
+-- writer marks them itself, as the statement triggers do on PostgreSQL (on Citus the plan
+-- drops those triggers: on a distributed table they would run on the workers' shards).
+INSERT INTO tenant_usage_changed_days (day)
+SELECT DISTINCT (h AT TIME ZONE 'UTC')::date FROM unnest(%(hours)s::timestamptz[]) AS h
+ON CONFLICT (day) DO NOTHING;
+
 -- name: host_upsert
 INSERT INTO host_usage_hourly AS h (hour, host, metric, quantity)
 SELECT * FROM unnest(%(hours)s::timestamptz[], %(hosts)s::text[], %(metrics)s::text[],
@@ -151,7 +159,9 @@ ON CONFLICT (hour, host, metric) DO UPDATE
        updated_at = now();
 
 -- name: app_events_ingest
--- Idempotent: only batch rows not seen before (per source_id, event_id) reach the rollup.
+-- Idempotent: only batch rows not seen before (per source_id, event_id; the key carries the
+-- event's tenant first, for Citus) reach the rollup. The days it writes are marked changed
+-- here too (on Citus no trigger does it: docs/citus.md).
 WITH incoming AS (
     SELECT * FROM unnest(%(source_ids)s::text[], %(event_ids)s::text[], %(tenants)s::uuid[],
                          %(hours)s::timestamptz[], %(queries)s::bigint[],
@@ -161,7 +171,7 @@ WITH incoming AS (
     INSERT INTO telemetry_app_events (source_id, event_id, tenant_id, hour, queries,
                                       exec_seconds, rows, result_bytes)
     SELECT * FROM incoming
-    ON CONFLICT (source_id, event_id) DO NOTHING
+    ON CONFLICT (tenant_id, source_id, event_id) DO NOTHING
     RETURNING tenant_id, hour, queries, exec_seconds, rows, result_bytes
 ), metrics AS (
     SELECT hour, tenant_id, v.metric, sum(v.quantity) AS quantity
@@ -177,6 +187,10 @@ WITH incoming AS (
        SET quantity = u.quantity + EXCLUDED.quantity, samples = u.samples + 1,
            updated_at = now()
     RETURNING 1
+), marked AS (
+    INSERT INTO tenant_usage_changed_days (day)
+    SELECT DISTINCT (hour AT TIME ZONE 'UTC')::date FROM metrics
+    ON CONFLICT (day) DO NOTHING
 )
 SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM upserted) AS upserted;
 
