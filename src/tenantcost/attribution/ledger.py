@@ -32,6 +32,7 @@ from tenantcost.attribution.arith import (
 from tenantcost.config import Settings, get_settings
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
+from tenantcost.db.tenancy import NO_TENANT
 from tenantcost.errors import UserError
 from tenantcost.pricing.book import PriceBook, book_in_force
 from tenantcost.pricing.store import stored_books
@@ -643,7 +644,7 @@ def _store(conn: Connection, result: Attribution, now: datetime, settings: Setti
                 (
                     period.key,
                     line.line,
-                    line.tenant_id,
+                    NO_TENANT if line.tenant_id is None else line.tenant_id,
                     line.driver,
                     line.source,
                     line.fidelity,

@@ -23,7 +23,8 @@ WITH priced AS (
            rank() OVER (PARTITION BY u.tenant_id, u.hour, u.metric
                         ORDER BY m.priority, u.source) AS r
       FROM tenant_usage_hourly u JOIN telemetry_metrics m USING (metric, source)
-     WHERE u.hour >= %(start)s AND u.hour < %(end)s AND u.tenant_id IS NOT NULL
+     WHERE u.hour >= %(start)s AND u.hour < %(end)s
+       AND u.tenant_id <> '00000000-0000-0000-0000-000000000000'::uuid  -- no tenant (revision 0027)
        AND u.metric IN ('storage_bytes', 'query_count')
 ), used AS (
     SELECT tenant_id, hour,
@@ -115,10 +116,12 @@ DELETE FROM tenant_cost_daily WHERE day >= %(first)s AND day <= %(last)s;
 -- the evidence (one statement: the caller bounds it). The bounds are plain timestamptz
 -- parameters: the function is inlined, and an expression here would be evaluated again for
 -- every evidence row its scan compares with them. Rows go in in the unique key's order
--- (a third less time inserting a day at 10,000 tenants than in hash order).
+-- (a third less time inserting a day at 10,000 tenants than in hash order). Lines of no tenant
+-- are stored with the nil UUID (revision 0027).
 INSERT INTO tenant_cost_daily (day, line, tenant_id, driver, source, kind, price_book,
                                quantity, unit, unit_price, amount)
-SELECT (at AT TIME ZONE 'UTC')::date, line, tenant_id, driver, source, kind, price_book,
+SELECT (at AT TIME ZONE 'UTC')::date, line, coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), driver, source, kind,
+       price_book,
        quantity, unit, unit_price, amount
   FROM tenantcost_priced_usage(%(start)s::timestamptz, %(end)s::timestamptz, 'day',
                                %(provider)s, %(memory_mb)s, %(books)s::text[])
@@ -126,8 +129,9 @@ SELECT (at AT TIME ZONE 'UTC')::date, line, tenant_id, driver, source, kind, pri
  ORDER BY 1, line, tenant_id, driver, source, price_book;
 
 -- name: period_usage
--- The period's usage lines: its days' priced usage, summed.
-SELECT line, tenant_id, driver, source, kind, price_book, unit, unit_price,
+-- The period's usage lines: its days' priced usage, summed (no tenant: NULL, stored as the
+-- nil UUID).
+SELECT line, nullif(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id, driver, source, kind, price_book, unit, unit_price,
        sum(quantity) AS quantity, sum(amount) AS amount
   FROM tenant_cost_daily
  WHERE day >= %(first_day)s AND day <= %(last_day)s

@@ -49,6 +49,7 @@ TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
     "billing_analytics",
     "tenant_signups",
     "tenant_usage_hourly",
+    "tenant_usage_daily",
     "telemetry_app_events",
     "tenant_cost_hourly",
     "tenant_cost_daily",
@@ -58,6 +59,9 @@ TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
     "tier_state",
 )
 APPLICATION_TABLES = ("payments", "billing_analytics")  # the application's, not tenantcost's
+# tenantcost's own tables the plan distributes: their rows are no tenant's application data
+# (the Citus storage share leaves them out; some hold rows of no tenant: the nil UUID).
+OWN_DISTRIBUTED = tuple(t for t in TENANT_TABLES if t not in ("subscriptions", *APPLICATION_TABLES))
 # Triggers the plan drops from the tables it places, because on Citus their job is done
 # another way, as on an application distributed before the install: the staleness counter
 # (revision 0010) — figures are recomputed by every collector pass and `report refresh`; the

@@ -30,6 +30,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from tenantcost.config import Settings, get_settings
+from tenantcost.db.citus import OWN_DISTRIBUTED
 from tenantcost.db.connect import Connection
 from tenantcost.errors import UserError
 from tenantcost.telemetry import citus
@@ -585,7 +586,8 @@ class Collector:
                 f"citus_stat_tenants: more than one {period_s} s period since the previous "
                 "pass, part of it lost: collect more often or raise citus.stat_tenants_period"
             )
-        storage, tables = citus.storage_by_tenant(self.conn, OWN_TABLES)
+        # tenantcost's own tables are no tenant's data once `db distribute` placed them
+        storage, tables = citus.storage_by_tenant(self.conn, (*OWN_TABLES, *OWN_DISTRIBUTED))
         for tenant, nbytes in storage.items():
             rows.append(
                 UsageRow(report.hour, tenant, "storage_bytes", citus.STORAGE_SOURCE, nbytes)

@@ -126,9 +126,12 @@ SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
  ORDER BY c.relname;
 
 -- name: usage_upsert
+-- Evidence of no tenant (host, unattributed) is stored with the nil UUID (revision 0027).
 INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity)
-SELECT * FROM unnest(%(hours)s::timestamptz[], %(tenants)s::uuid[], %(metrics)s::text[],
-                     %(sources)s::text[], %(quantities)s::numeric[])
+SELECT x.hour, coalesce(x.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), x.metric, x.source, x.quantity
+  FROM unnest(%(hours)s::timestamptz[], %(tenants)s::uuid[], %(metrics)s::text[],
+              %(sources)s::text[], %(quantities)s::numeric[])
+       AS x (hour, tenant_id, metric, source, quantity)
 ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
    SET quantity = CASE (SELECT m.aggregate FROM telemetry_metrics m
                          WHERE m.metric = u.metric AND m.source = u.source)
