@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.cli import TenantcostGroup
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import Connection, connect
-from tenantcost.db.tenancy import NO_TENANT
 from tenantcost.pricing.book import find_price_book
 from tenantcost.pricing.store import import_book
 from tenantcost.telemetry.timeutil import month_period

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tenantcost.db.tenancy import NO_TENANT
+from tenantcost.db import NO_TENANT
 from tenantcost.demo.fleet import load_demo
 from tenantcost.demo.history import load_history
 from tenantcost.pricing.book import find_price_book

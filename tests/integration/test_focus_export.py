@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse
 
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.costs import store
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import connect
-from tenantcost.db.tenancy import NO_TENANT
 from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web import focus
 from tenantcost.web.render import csv_lines, jsonable

@@ -16,9 +16,9 @@ from uuid import UUID
 
 import pytest
 
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import Connection, connect
 from tenantcost.db.migrations import read_sql
-from tenantcost.db.tenancy import NO_TENANT
 from tenantcost.pricing.book import find_price_book
 from tenantcost.pricing.store import import_book
 from tests.integration.test_attribution_ledger import company

@@ -13,8 +13,8 @@ import psutil
 import psycopg
 import pytest
 
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import Connection
-from tenantcost.db.tenancy import NO_TENANT
 from tenantcost.telemetry.collector import Collector
 from tenantcost.telemetry.mapping import map_tenant
 from tenantcost.telemetry.sampler import local_sampler

@@ -15,9 +15,9 @@ import pytest
 
 from tenantcost.attribution.ledger import attribute_period, price_day_range
 from tenantcost.config import Settings, get_settings
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import connect
 from tenantcost.db.queries import queries
-from tenantcost.db.tenancy import NO_TENANT
 from tenantcost.errors import UserError
 from tenantcost.pricing.book import find_price_book
 from tenantcost.pricing.store import import_book

@@ -30,9 +30,9 @@ from tenantcost.attribution.arith import (
     spread,
 )
 from tenantcost.config import Settings, get_settings
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
-from tenantcost.db.tenancy import NO_TENANT
 from tenantcost.errors import UserError
 from tenantcost.pricing.book import PriceBook, book_in_force
 from tenantcost.pricing.store import stored_books

@@ -215,6 +215,8 @@ COPY tenant_cost_ledger (period, line, tenant_id, driver, source, fidelity, pric
                          quantity, unit, unit_price, amount) FROM STDIN;
 
 -- name: period_upsert
+-- (DO UPDATE takes now() from the proposed row: Citus refuses a function there on a reference
+-- table, which `db distribute` makes of tenant_cost_periods.)
 INSERT INTO tenant_cost_periods (period, period_start, period_end, covered_until, status, basis,
                                  allocation_rule, overhead_rule, currency, host_total,
                                  invoice_total, list_usage, tenant_usage, unattributed,
@@ -232,7 +234,7 @@ ON CONFLICT (period) DO UPDATE
        list_usage = EXCLUDED.list_usage, tenant_usage = EXCLUDED.tenant_usage,
        unattributed = EXCLUDED.unattributed, background = EXCLUDED.background,
        idle = EXCLUDED.idle, scale = EXCLUDED.scale, total = EXCLUDED.total,
-       notes = EXCLUDED.notes, computed_at = now(), closed_at = EXCLUDED.closed_at,
+       notes = EXCLUDED.notes, computed_at = EXCLUDED.computed_at, closed_at = EXCLUDED.closed_at,
        closed_by = EXCLUDED.closed_by, close_reason = EXCLUDED.close_reason;
 
 -- name: period_reopen_audit

@@ -29,11 +29,6 @@ import psycopg.sql
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
 
-#: The tenant_id of rows charged to no tenant in tenantcost's evidence, priced usage and ledger
-#: (revision 0027: Citus cannot place a row whose distribution column is NULL). No company has
-#: it; readers turn it back into NULL (nullif), so every report shows "no tenant" as before.
-NO_TENANT = uuid.UUID(int=0)
-
 VERSION = "v1"
 DEFAULT_TTL_SECONDS = 300
 KEY_MIN_BYTES = 32

@@ -126,20 +126,27 @@ SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
  ORDER BY c.relname;
 
 -- name: usage_upsert
--- Evidence of no tenant (host, unattributed) is stored with the nil UUID (revision 0027).
-INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity)
-SELECT x.hour, coalesce(x.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), x.metric, x.source, x.quantity
+-- The rows of one kind of aggregate (%(aggregate)s: add | max | last, telemetry_metrics; a
+-- metric not catalogued counts as last, and its foreign key refuses it): the collector runs it
+-- once per kind. A conflicting row adds, keeps the larger or takes the new value. No subquery
+-- and no now() in DO UPDATE (Citus refuses both on a distributed table): the aggregate comes
+-- from the rows' own metric, the time from the proposed row. Evidence of no tenant (host,
+-- unattributed) is stored with the nil UUID (revision 0027).
+INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity, updated_at)
+SELECT x.hour, coalesce(x.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), x.metric,
+       x.source, x.quantity, now()
   FROM unnest(%(hours)s::timestamptz[], %(tenants)s::uuid[], %(metrics)s::text[],
               %(sources)s::text[], %(quantities)s::numeric[])
        AS x (hour, tenant_id, metric, source, quantity)
+  LEFT JOIN telemetry_metrics m ON m.metric = x.metric AND m.source = x.source
+ WHERE CASE WHEN m.aggregate IN ('add', 'max') THEN m.aggregate ELSE 'last' END = %(aggregate)s
 ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
-   SET quantity = CASE (SELECT m.aggregate FROM telemetry_metrics m
-                         WHERE m.metric = u.metric AND m.source = u.source)
+   SET quantity = CASE %(aggregate)s::text
                       WHEN 'add' THEN u.quantity + EXCLUDED.quantity
                       WHEN 'max' THEN greatest(u.quantity, EXCLUDED.quantity)
                       ELSE EXCLUDED.quantity END,
        samples = u.samples + 1,
-       updated_at = now();
+       updated_at = EXCLUDED.updated_at;
 
 -- name: usage_days_mark
 -- The UTC days of the hours just written into tenant_usage_hourly, changed since priced: the
@@ -184,11 +191,11 @@ WITH incoming AS (
                    AS v (metric, quantity)
      GROUP BY hour, tenant_id, v.metric
 ), upserted AS (
-    INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity)
-    SELECT hour, tenant_id, metric, 'app', quantity FROM metrics
+    INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity, updated_at)
+    SELECT hour, tenant_id, metric, 'app', quantity, now() FROM metrics
     ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
        SET quantity = u.quantity + EXCLUDED.quantity, samples = u.samples + 1,
-           updated_at = now()
+           updated_at = EXCLUDED.updated_at
     RETURNING 1
 ), marked AS (
     INSERT INTO tenant_usage_changed_days (day)
