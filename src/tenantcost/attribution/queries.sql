@@ -76,33 +76,37 @@ SELECT d::date, now(), %(pricing)s
 ON CONFLICT (day) DO UPDATE SET priced_at = EXCLUDED.priced_at, pricing = EXCLUDED.pricing;
 
 -- name: days_to_price
--- The UTC days of a window to re-price: evidence changed since they were priced (or never
--- priced: new evidence marks its day), or priced with other inputs and still holding evidence
--- (a day whose evidence retention dropped or rolled up keeps the cost it was priced to).
-SELECT c.day FROM tenant_usage_changed_days c
+-- The candidate UTC days of a window to re-price, from the day tables: evidence changed since
+-- they were priced (or never priced: new evidence marks its day) unless rolled up, or priced
+-- with other inputs. Whether a rolled-up or other-inputs day still holds hourly evidence is
+-- asked per day (day_has_hourly; days_to_price in ledger.py): a day whose evidence retention
+-- dropped or rolled up keeps the cost it was priced to. (Citus cannot correlate a subquery on
+-- the distributed evidence with these coordinator tables.)
+SELECT c.day, 'changed' AS why,
+       EXISTS (SELECT 1 FROM tenant_usage_rolled_days r WHERE r.day = c.day) AS rolled
+  FROM tenant_usage_changed_days c
  WHERE c.day >= %(first)s AND c.day <= %(last)s
-   AND NOT EXISTS (SELECT 1 FROM tenant_usage_rolled_days r WHERE r.day = c.day
-                      AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
-                                       WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
-                                         AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC'))
-UNION
-SELECT d.day FROM tenant_cost_days d
+UNION ALL
+SELECT d.day, 'inputs', NULL
+  FROM tenant_cost_days d
  WHERE d.day >= %(first)s AND d.day <= %(last)s AND d.pricing <> %(pricing)s
-   AND EXISTS (SELECT 1 FROM tenant_usage_hourly u
-                WHERE u.hour >= d.day::timestamp AT TIME ZONE 'UTC'
-                  AND u.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
  ORDER BY 1;
+
+-- name: day_has_hourly
+-- Whether the UTC day holds hourly evidence (an index probe; on Citus one per shard).
+SELECT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                WHERE u.hour >= %(day)s::date::timestamp AT TIME ZONE 'UTC'
+                  AND u.hour < (%(day)s::date + 1)::timestamp AT TIME ZONE 'UTC') AS found;
 
 -- name: rolled_days_kept
 -- Days of a window whose hourly evidence was rolled up (revision 0020) and that were priced
--- with other inputs than now: they keep that cost (no hours left to re-price them from).
-SELECT count(*) AS other_inputs, min(r.day) AS first, max(r.day) AS last
+-- with other inputs than now; those without hourly evidence (day_has_hourly) keep that cost
+-- (no hours left to re-price them from).
+SELECT r.day
   FROM tenant_usage_rolled_days r
   JOIN tenant_cost_days d ON d.day = r.day
  WHERE r.day >= %(first)s AND r.day <= %(last)s AND d.pricing <> %(pricing)s
-   AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
-                    WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
-                      AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC');
+ ORDER BY r.day;
 
 -- name: pricing_work_mem
 -- For the pricing transaction only: a day's evidence sorted and ranked in memory.
@@ -162,6 +166,33 @@ WITH RECURSIVE h AS (
 SELECT hour FROM h WHERE hour IS NOT NULL
 UNION
 SELECT hour FROM rolled WHERE hour >= %(start)s AND hour < %(end)s;
+
+-- name: usage_hours_distributed
+-- usage_hours where Citus distributes the evidence (`db distribute`): Citus runs no recursive
+-- CTE over a distributed table, so each shard lists its distinct hours.
+WITH h AS (
+    SELECT DISTINCT u.hour FROM tenant_usage_hourly u
+     WHERE u.hour >= %(start)s AND u.hour < %(end)s
+), rolled AS (
+    SELECT r.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => g) AS hour
+      FROM tenant_usage_rolled_days r CROSS JOIN generate_series(0, 23) g
+     WHERE r.day >= (%(start)s::timestamptz AT TIME ZONE 'UTC')::date
+       AND r.day <= (%(end)s::timestamptz AT TIME ZONE 'UTC')::date
+       AND r.hours & (1 << g) <> 0
+)
+SELECT hour FROM h
+UNION
+SELECT hour FROM rolled WHERE hour >= %(start)s AND hour < %(end)s;
+
+-- name: citus_loaded
+-- Whether the Citus catalogue exists (then distributed_evidence can be asked).
+SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS found;
+
+-- name: distributed_evidence
+-- Whether Citus distributes the evidence (`tenantcost db distribute`).
+SELECT EXISTS (
+    SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'tenant_usage_hourly'::regclass
+) AS found;
 
 -- name: host_by_hour
 SELECT hour, metric, sum(quantity) AS quantity FROM host_usage_hourly
@@ -366,11 +397,9 @@ SELECT period FROM tenant_cost_periods
  ORDER BY period;
 
 -- name: rolled_in_range
--- Days of first..last whose hourly evidence was rolled up (revision 0020): not re-priceable.
--- (A rolled-up day written again by a bulk load holds hourly evidence again: priceable.)
+-- Days of first..last whose hourly evidence was rolled up (revision 0020): not re-priceable,
+-- unless they hold hourly evidence again (day_has_hourly: a rolled-up day written again by a
+-- bulk load is priceable).
 SELECT r.day, r.rolled_at FROM tenant_usage_rolled_days r
  WHERE r.day >= %(first)s AND r.day <= %(last)s
-   AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
-                    WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
-                      AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC')
  ORDER BY r.day;

@@ -182,16 +182,6 @@ SELECT EXISTS (
        AND tgtype::int & 1 = 1
 ) AS any;
 
--- name: citus_loaded
--- Whether the Citus catalogue exists (then distributed_evidence can be asked).
-SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS any;
-
--- name: distributed_evidence
--- Whether Citus distributes the evidence table (`tenantcost db distribute`).
-SELECT EXISTS (
-    SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'tenant_usage_hourly'::regclass
-) AS any;
-
 -- name: table_columns
 -- The columns a table of the application has (payments and billing_analytics carry
 -- tenant_id where the application is, or is about to be, distributed by tenant).

@@ -27,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.types.json import Jsonb
 
 from tenantcost.config import Settings, get_settings
@@ -662,7 +663,8 @@ class Collector:
                 "quantities": [r.quantity for r in rows],
             }
             for aggregate in ("add", "max", "last"):  # one statement per kind (usage_upsert)
-                self.conn.execute(sql("usage_upsert"), {**batch, "aggregate": aggregate})
+                upsert = pgsql.SQL(sql("usage_upsert")).format(aggregate=pgsql.Literal(aggregate))
+                self.conn.execute(upsert, batch)
             # every upserted row changes its hour (no conflict is skipped): its day re-prices
             self.conn.execute(sql("usage_days_mark"), {"hours": sorted({r.hour for r in rows})})
         if report.host_rows:

@@ -126,12 +126,13 @@ SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
  ORDER BY c.relname;
 
 -- name: usage_upsert
--- The rows of one kind of aggregate (%(aggregate)s: add | max | last, telemetry_metrics; a
--- metric not catalogued counts as last, and its foreign key refuses it): the collector runs it
--- once per kind. A conflicting row adds, keeps the larger or takes the new value. No subquery
--- and no now() in DO UPDATE (Citus refuses both on a distributed table): the aggregate comes
--- from the rows' own metric, the time from the proposed row. Evidence of no tenant (host,
--- unattributed) is stored with the nil UUID (revision 0027).
+-- The rows of one kind of aggregate ({aggregate}, a literal: add | max | last, as in
+-- telemetry_metrics; a metric not catalogued counts as last, and its foreign key refuses it):
+-- the collector runs it once per kind. A conflicting row adds, keeps the larger or takes the
+-- new value. No subquery, function or parameter in DO UPDATE (Citus refuses the first two on
+-- a distributed table and sends no parameter there to the shards): the aggregate is the
+-- statement's, the time the proposed row's. Evidence of no tenant (host, unattributed) is
+-- stored with the nil UUID (revision 0027).
 INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity, updated_at)
 SELECT x.hour, coalesce(x.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), x.metric,
        x.source, x.quantity, now()
@@ -139,9 +140,9 @@ SELECT x.hour, coalesce(x.tenant_id, '00000000-0000-0000-0000-000000000000'::uui
               %(sources)s::text[], %(quantities)s::numeric[])
        AS x (hour, tenant_id, metric, source, quantity)
   LEFT JOIN telemetry_metrics m ON m.metric = x.metric AND m.source = x.source
- WHERE CASE WHEN m.aggregate IN ('add', 'max') THEN m.aggregate ELSE 'last' END = %(aggregate)s
+ WHERE CASE WHEN m.aggregate IN ('add', 'max') THEN m.aggregate ELSE 'last' END = {aggregate}
 ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
-   SET quantity = CASE %(aggregate)s::text
+   SET quantity = CASE {aggregate}::text
                       WHEN 'add' THEN u.quantity + EXCLUDED.quantity
                       WHEN 'max' THEN greatest(u.quantity, EXCLUDED.quantity)
                       ELSE EXCLUDED.quantity END,
@@ -293,6 +294,17 @@ SELECT %(day)s::date, coalesce(bit_or(1 << g), 0), %(rows)s
   FROM generate_series(0, 23) g
  WHERE EXISTS (SELECT 1 FROM tenant_usage_hourly u
                 WHERE u.hour = %(start)s::timestamptz + make_interval(hours => g))
+ON CONFLICT (day) DO UPDATE
+   SET rolled_at = now(), hours = r.hours | EXCLUDED.hours, rows = r.rows + EXCLUDED.rows;
+
+-- name: rolled_day_mark_distributed
+-- rolled_day_mark where Citus distributes the evidence (`db distribute`): Citus correlates no
+-- subquery on it with generate_series, so the shards list the day's distinct hours.
+INSERT INTO tenant_usage_rolled_days AS r (day, hours, rows)
+SELECT %(day)s::date, coalesce(bit_or(1 << h.g), 0), %(rows)s
+  FROM (SELECT DISTINCT extract(hour FROM u.hour AT TIME ZONE 'UTC')::integer AS g
+          FROM tenant_usage_hourly u
+         WHERE u.hour >= %(start)s AND u.hour < %(end)s) h
 ON CONFLICT (day) DO UPDATE
    SET rolled_at = now(), hours = r.hours | EXCLUDED.hours, rows = r.rows + EXCLUDED.rows;
 

@@ -215,6 +215,28 @@ $$;
 COMMENT ON FUNCTION tenantcost_priced_usage(timestamptz, timestamptz, text, text, numeric, text[]) IS
 'Usage evidence in [p_start, p_end) priced with the book of provider p_provider in force at each hour (among p_books: the stored books that pass validation, so a bad row never prices anything), grouped to p_grain (hour | day | month). Per hour, tenant and metric the best source counts (telemetry_metrics.priority, then source; storage: every source). compute: CPU seconds x price per vCPU-second; memory: connection-seconds x p_memory_mb / 1000 x price per GB-second (modelled); storage: bytes / 1e9 / hours in that month per hour sampled (GB-months) x price per GB-month; network: egress bytes / 1e9 x price per GB. Amounts rounded once, to 12 decimals. (Revision 0024: the rows of 0010 and 0020, to the last digit and scale, from sums per day, tenant, metric and source instead of per-row ranking and arithmetic.)';
 
+-- On a Citus coordinator the same query as PL/pgSQL (RETURN QUERY), as revision 0010 does for
+-- tenantcost_cost_lines: Citus plans no parameterised SQL function over distributed tables
+-- (the evidence, once `db distribute` placed it). On PostgreSQL it stays SQL (inlined).
+DO $$
+DECLARE
+    body text;
+    fn regprocedure :=
+        'tenantcost_priced_usage(timestamptz, timestamptz, text, text, numeric, text[])';
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    SELECT p.prosrc INTO body FROM pg_catalog.pg_proc p WHERE p.oid = fn;
+    EXECUTE format('CREATE OR REPLACE FUNCTION tenantcost_priced_usage(%s) RETURNS %s '
+                   'LANGUAGE plpgsql STABLE SET search_path = %I, pg_temp '
+                   'SET citus.enable_repartition_joins = on AS %L',
+                   pg_get_function_arguments(fn), pg_get_function_result(fn), current_schema(),
+                   E'#variable_conflict use_column\nBEGIN\nRETURN QUERY\n'
+                   || rtrim(body, E'; \n') || E';\nEND');
+END
+$$;
+
 CREATE OR REPLACE VIEW tenant_resource_usage WITH (security_invoker = true) AS
 WITH month AS (
     SELECT date_trunc('month', now(), 'UTC') AS start
