@@ -158,7 +158,12 @@ def price_days_parallel(
     """``price_days`` with the days dealt out between ``conn`` (in its transaction) and the
     ``more`` connections (one transaction each, committed when its days are priced: priced
     days are derived data, re-pricing them gives the same rows). The caller holds the
-    period's lock, so no other attribution prices these days meanwhile."""
+    period's lock, so no other attribution prices these days meanwhile. Where Citus
+    distributes the priced days one connection prices them all: a multi-shard DELETE holds its
+    shards' locks to commit, so a second connection's would wait for this transaction, which
+    waits for it."""
+    if more and evidence_distributed(conn):
+        more = []
     conns = [conn, *more][: max(1, len(days))]
     if len(conns) == 1:
         return price_days(conn, days, settings, pricing=pricing)

@@ -115,6 +115,9 @@ def load_history(
             conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (month,))
         pricing = pricing_params(conn, settings)
         distributed = evidence_distributed(conn)
+        if distributed:  # one writer: parallel multi-shard DELETEs would wait for each other
+            conns = [conn]
+            slices = day_slices(start, end, 1)
         # A partition without any evidence yet (the first `make run`) is written into a
         # staging table and attached in its place: PostgreSQL then builds the indexes once and
         # checks the foreign key once for all its rows (attach_partitions), instead of per
