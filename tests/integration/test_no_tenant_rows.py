@@ -59,6 +59,16 @@ def _rows(conn: Any, query: str) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in conn.execute(query).fetchall()]
 
 
+def _keys(conn: Any) -> dict[str, str]:
+    """The primary keys of tier_decisions and telemetry_app_events."""
+    return dict(
+        conn.execute(
+            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conname IN ('tier_decisions_pkey', 'telemetry_app_events_pkey')"
+        ).fetchall()
+    )
+
+
 def _raw(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the four tables, with tenant_id as stored."""
     return {t: sorted(_rows(conn, f"SELECT * FROM {t}"), key=repr) for t in TABLES}
@@ -106,12 +116,7 @@ def test_0027_moves_rows_of_no_tenant_to_the_nil_uuid_and_back(empty_url: str) -
                 " 'x', 'remainder', 1, 'USD', 1)",
                 (NO_TENANT,),
             )
-        keys = dict(
-            conn.execute(
-                "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conname IN ('tier_decisions_pkey', 'telemetry_app_events_pkey')"
-            ).fetchall()
-        )
+        keys = _keys(conn)
     assert keys == {
         "tier_decisions": "PRIMARY KEY (tenant_id, id)",
         "telemetry_app_events": "PRIMARY KEY (tenant_id, source_id, event_id)",
@@ -122,12 +127,7 @@ def test_0027_moves_rows_of_no_tenant_to_the_nil_uuid_and_back(empty_url: str) -
     with psycopg.connect(empty_url) as conn:
         assert _raw(conn) == raw_before
         assert [_rows(conn, q) for q in READERS] == read_before
-        keys = dict(
-            conn.execute(
-                "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conname IN ('tier_decisions_pkey', 'telemetry_app_events_pkey')"
-            ).fetchall()
-        )
+        keys = _keys(conn)
     assert keys == {
         "tier_decisions": "PRIMARY KEY (id)",
         "telemetry_app_events": "PRIMARY KEY (source_id, event_id)",
