@@ -80,7 +80,8 @@ def _compute_by_tenant(url: str, source: str) -> dict[UUID, Decimal]:
     with connect(url) as conn:
         rows = conn.execute(
             "SELECT tenant_id, sum(quantity) AS q FROM tenant_usage_hourly "
-            "WHERE metric = 'compute_seconds' AND source = %s AND tenant_id IS NOT NULL "
+            "WHERE metric = 'compute_seconds' AND source = %s"
+            " AND tenant_id <> '00000000-0000-0000-0000-000000000000' "
             "GROUP BY tenant_id",
             (source,),
         ).fetchall()

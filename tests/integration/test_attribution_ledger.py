@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.cli import TenantcostGroup
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import Connection, connect
 from tenantcost.pricing.book import find_price_book
 from tenantcost.pricing.store import import_book
@@ -47,7 +48,7 @@ def put(
     conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (hour,))
     conn.execute(
         "INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity) VALUES (%s, %s, %s, %s, %s)",
-        (hour, tenant, metric, source, Decimal(q)),
+        (hour, NO_TENANT if tenant is None else tenant, metric, source, Decimal(q)),
     )
 
 
@@ -58,9 +59,10 @@ NOV = month_period("2025-11")
 def ledger(conn: Connection, period: str = "2025-11") -> dict[tuple[Any, str], Decimal]:
     """(tenant or line, driver) -> amount."""
     rows = conn.execute(
-        "SELECT coalesce(tenant_id::text, line) AS who, driver, sum(amount) AS amount "
+        "SELECT coalesce(nullif(tenant_id, %s)::text, line) AS who, driver,"
+        " sum(amount) AS amount "
         "FROM tenant_cost_ledger WHERE period = %s GROUP BY 1, driver",
-        (period,),
+        (NO_TENANT, period),  # no tenant: the nil UUID (revision 0027)
     ).fetchall()
     return {
         (UUID(r["who"]) if "-" in r["who"] else r["who"], r["driver"]): r["amount"] for r in rows

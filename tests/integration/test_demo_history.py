@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tenantcost.db import NO_TENANT
 from tenantcost.demo.fleet import load_demo
 from tenantcost.demo.history import load_history
 from tenantcost.pricing.book import find_price_book
@@ -129,8 +130,8 @@ def test_fresh_partitions_are_attached_with_the_foreign_key_checked(conn: Any) -
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         conn.execute(
             "INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity) "
-            "VALUES (%s, NULL, 'query_count', 'no-such-source', 1)",
-            (NOW.replace(minute=0, day=19),),
+            "VALUES (%s, %s, 'query_count', 'no-such-source', 1)",
+            (NOW.replace(minute=0, day=19), NO_TENANT),  # no tenant (revision 0027)
         )
     with pytest.raises(psycopg.errors.UniqueViolation):  # the unique key holds too
         conn.execute(
@@ -151,7 +152,8 @@ def test_a_staged_row_without_a_catalogued_metric_fails_the_attach(conn: Any) ->
     conn.execute(
         "INSERT INTO demo_history_load_tenant_usage_hourly_y2026m10d05 "
         "(hour, tenant_id, metric, source, quantity) "
-        "VALUES ('2026-10-05 10:00Z', NULL, 'query_count', 'no-such-source', 1)"
+        "VALUES ('2026-10-05 10:00Z', %s, 'query_count', 'no-such-source', 1)",
+        (NO_TENANT,),  # no tenant (revision 0027)
     )
     with pytest.raises(psycopg.errors.ForeignKeyViolation), conn.transaction():
         attach_partitions(conn, [partition], day, day + timedelta(days=1))

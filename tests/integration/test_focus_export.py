@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 
 from tenantcost.attribution.ledger import attribute_period
 from tenantcost.costs import store
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import connect
 from tenantcost.telemetry.timeutil import month_period
 from tenantcost.web import focus
@@ -59,11 +60,11 @@ def served(migrated_url: str) -> Iterator[tuple[Fleet, httpx.Client]]:
         conn.execute(
             "INSERT INTO tenant_cost_ledger (period, line, tenant_id, driver, source, fidelity,"
             " quantity, unit, amount) VALUES"
-            " (%(m)s, 'unattributed', NULL, 'compute', '-sampler', 'measured',"
+            " (%(m)s, 'unattributed', %(none)s, 'compute', '-sampler', 'measured',"
             "  2.0000000000005, 'vCPU-second', 1.000000000050),"
             " (%(m)s, 'tenant', %(acme)s, 'compute', 'test', 'measured',"
             "  0.5, 'vCPU-second', 0.000000000100)",
-            {"m": MONTH, "acme": ACME},
+            {"m": MONTH, "acme": ACME, "none": NO_TENANT},  # no tenant (revision 0027)
         )
     with token_client(fleet) as c:
         yield fleet, c

@@ -269,3 +269,31 @@ def test_the_demo_fleet_loads_into_an_application_keyed_by_tenant(empty_url: str
     with psycopg.connect(empty_url, autocommit=True) as conn:
         conn.execute(local_schema())
     load_demo_into(empty_url)
+
+
+def test_the_worker_sources_go_on_downgrade_unless_evidence_still_names_them(
+    empty_url: str,
+) -> None:
+    migrate.upgrade(empty_url)
+    with psycopg.connect(empty_url) as conn:
+        conn.execute(
+            "INSERT INTO tenant_usage_daily (day, tenant_id, metric, source, quantity, peak,"
+            " last_hour, last_quantity, hours) VALUES (current_date,"
+            " '00000000-0000-0000-0000-000000000000', 'compute_seconds', 'citus_worker_kcache',"
+            " 1.5, 0.5, 23, 0.5, 3)"
+        )
+    migrate.downgrade(empty_url, "0027")
+    with psycopg.connect(empty_url) as conn:
+        left = conn.execute(
+            "SELECT metric, source FROM telemetry_metrics WHERE source IN"
+            " ('citus_worker_kcache', 'citus_worker_statements', 'citus_cluster_sampler')"
+        ).fetchall()
+    assert left == [("compute_seconds", "citus_worker_kcache")]  # the evidence keeps its row
+    migrate.upgrade(empty_url)  # and up again: the rows come back in place
+    assert (
+        scalar(
+            empty_url,
+            "SELECT count(*) FROM telemetry_metrics WHERE source = 'citus_worker_statements'",
+        )
+        == 7
+    )

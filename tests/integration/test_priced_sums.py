@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pytest
 
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import Connection, connect
 from tenantcost.db.migrations import read_sql
 from tenantcost.pricing.book import find_price_book
@@ -58,7 +59,14 @@ def conn(migrated_url: str) -> Iterator[Connection]:
             re.DOTALL,
         )
         assert found
-        c.execute(found.group(0).replace("tenantcost_priced_usage(", "priced_usage_0020(", 1))
+        # it read evidence of no tenant as tenant_id NULL (stored as the nil UUID since 0027)
+        reference = found.group(0).replace("tenantcost_priced_usage(", "priced_usage_0020(", 1)
+        evidence = (
+            "(SELECT hour, nullif(tenant_id, '00000000-0000-0000-0000-000000000000') AS"
+            " tenant_id, metric, source, quantity FROM tenant_usage_hourly)"
+        )
+        assert reference.count("FROM tenant_usage_hourly u") == 1
+        c.execute(reference.replace("FROM tenant_usage_hourly u", f"FROM {evidence} u"))
         yield c
 
 
@@ -68,7 +76,8 @@ def put(conn: Connection, rows: list[tuple[int, UUID | None, str, str, str]]) ->
         "COPY tenant_usage_hourly (hour, tenant_id, metric, source, quantity) FROM STDIN"
     ) as copy:
         for hour, tenant, metric, source, quantity in rows:
-            copy.write_row((H[hour], tenant, metric, source, Decimal(quantity)))
+            stored = NO_TENANT if tenant is None else tenant  # no tenant (revision 0027)
+            copy.write_row((H[hour], stored, metric, source, Decimal(quantity)))
 
 
 def priced(conn: Connection, function: str, start: datetime, end: datetime, grain: str) -> Any:

@@ -13,6 +13,7 @@ import psutil
 import psycopg
 import pytest
 
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import Connection
 from tenantcost.telemetry.collector import Collector
 from tenantcost.telemetry.mapping import map_tenant
@@ -35,8 +36,8 @@ WORK = "SELECT count(*) FROM generate_series(1, 400000)"
 def sampled(conn: Connection, tenant_id: UUID | None, metric: str = "compute_seconds") -> Decimal:
     row: Any = conn.execute(
         "SELECT coalesce(sum(quantity), 0) AS q FROM tenant_usage_hourly "
-        "WHERE tenant_id IS NOT DISTINCT FROM %s AND metric = %s AND source = 'backend_sampler'",
-        (tenant_id, metric),
+        "WHERE tenant_id = %s AND metric = %s AND source = 'backend_sampler'",
+        (NO_TENANT if tenant_id is None else tenant_id, metric),  # no tenant: revision 0027
     ).fetchone()
     return Decimal(row["q"])
 

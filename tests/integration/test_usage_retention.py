@@ -15,6 +15,7 @@ import pytest
 
 from tenantcost.attribution.ledger import attribute_period, price_day_range
 from tenantcost.config import Settings, get_settings
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import connect
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
@@ -60,7 +61,7 @@ def _put(
     conn.execute(
         "INSERT INTO tenant_usage_hourly (hour, tenant_id, metric, source, quantity) "
         "VALUES (%s, %s, %s, %s, %s)",
-        (at, tenant, metric, source, Decimal(quantity)),
+        (at, NO_TENANT if tenant is None else tenant, metric, source, Decimal(quantity)),
     )
 
 
@@ -69,8 +70,13 @@ def _daily(conn: Conn) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         "SELECT day, tenant_id, metric, source, quantity, peak, last_hour, last_quantity, hours "
         "FROM tenant_usage_daily"
     ).fetchall()
-    return {
-        (r["day"], r["tenant_id"], r["metric"], r["source"]): (
+    return {  # no tenant: the nil UUID (revision 0027), None here
+        (
+            r["day"],
+            None if r["tenant_id"] == NO_TENANT else r["tenant_id"],
+            r["metric"],
+            r["source"],
+        ): (
             r["quantity"],
             r["peak"],
             r["last_hour"],

@@ -144,3 +144,66 @@ COMMENT ON TABLE a IS 'one; two';
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END",
         "COMMENT ON TABLE a IS 'one; two'",
     ]
+
+
+def test_tenantcosts_tables_without_a_tenant_key_become_reference_tables_and_forms_change() -> None:
+    """tenant_mapping (one object, one tenant) is a reference table: its key to companies is
+    dropped and not added back (Citus refuses a reference table's key to a distributed one;
+    `db verify` counts the orphans). The IP pricing trigger gives way to its column default,
+    the application's subquery policy to its own column, and a view over a function returning
+    a placed table's rows is dropped before and created again after, with its grants."""
+    from tenantcost.db.citus import DependentView
+
+    columns = facts().columns | {
+        "tenant_mapping": {"id": False, "tenant_id": False, "kind": False},
+        "smtp_ip_addresses": {"id": False, "vps_instance_id": True, "tenant_id": True},
+        "payments": {"id": False, "tenant_id": False},
+    }
+    mapping_key = ForeignKey(
+        "tenant_mapping", "tenant_mapping_tenant_id_fkey", "companies", ("tenant_id",), ("id",),
+        "FOREIGN KEY (tenant_id) REFERENCES companies(id) ON DELETE CASCADE",
+    )  # fmt: skip
+    view = DependentView(
+        "summary", "tier_state", 1, " SELECT 1 AS one;", ("security_invoker=true",), "Its 'note'",
+        ("SELECT TO business_analysts",),
+    )  # fmt: skip
+    result = plan(
+        facts(
+            columns=columns,
+            unique_keys=[("tenant_mapping", "tenant_mapping_pkey", ("id",))],
+            foreign_keys=[mapping_key],
+            triggers=[("smtp_ip_addresses", "trg_smtp_ip_default_cost")],
+            subquery_policies=[
+                ("payments", "tenant_isolation"),
+                ("smtp_ip_addresses", "tenant_isolation"),
+            ],
+            rowtype_views=[view],
+        )
+    )
+    assert result.blockers == []
+    assert Placement("tenant_mapping", "reference") in result.placements
+    sql = result.statements
+    assert 'ALTER TABLE "tenant_mapping" DROP CONSTRAINT "tenant_mapping_tenant_id_fkey"' in sql
+    assert not [s for s in sql if "ADD CONSTRAINT" in s and "tenant_mapping" in s]
+    assert 'DROP TRIGGER "trg_smtp_ip_default_cost" ON "smtp_ip_addresses"' in sql
+    default = next(s for s in sql if "SET DEFAULT tenantcost_smtp_ip_monthly_cost()" in s)
+    assert sql.index(default) < sql.index("SELECT create_reference_table('smtp_ip_addresses')")
+    assert (
+        'CREATE POLICY "tenant_isolation" ON "payments" FOR ALL TO application_service'
+        " USING (tenant_id = tenantcost_current_tenant())"
+        " WITH CHECK (tenant_id = tenantcost_current_tenant())" in sql
+    )
+    ip_policy = next(s for s in sql if s.startswith('CREATE POLICY "tenant_isolation" ON "smtp'))
+    assert "tenantcost_vps_tenant(vps_instance_id)" in ip_policy
+    assert any("CREATE OR REPLACE FUNCTION tenantcost_vps_tenant" in s for s in sql)
+    drop, create = (
+        sql.index('DROP VIEW "summary"'),
+        sql.index('CREATE VIEW "summary" WITH (security_invoker=true) AS\nSELECT 1 AS one'),
+    )
+    assert drop < sql.index(
+        "SELECT create_distributed_table('tier_state', 'tenant_id', colocate_with => 'companies')"
+    ) < create  # fmt: skip
+    assert sql[create + 1 :] == [
+        "COMMENT ON VIEW \"summary\" IS 'Its ''note'''",
+        'GRANT SELECT ON "summary" TO business_analysts',
+    ]

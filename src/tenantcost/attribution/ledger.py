@@ -30,6 +30,7 @@ from tenantcost.attribution.arith import (
     spread,
 )
 from tenantcost.config import Settings, get_settings
+from tenantcost.db import NO_TENANT
 from tenantcost.db.connect import Connection
 from tenantcost.db.queries import queries
 from tenantcost.errors import UserError
@@ -157,7 +158,12 @@ def price_days_parallel(
     """``price_days`` with the days dealt out between ``conn`` (in its transaction) and the
     ``more`` connections (one transaction each, committed when its days are priced: priced
     days are derived data, re-pricing them gives the same rows). The caller holds the
-    period's lock, so no other attribution prices these days meanwhile."""
+    period's lock, so no other attribution prices these days meanwhile. Where Citus
+    distributes the priced days one connection prices them all: a multi-shard DELETE holds its
+    shards' locks to commit, so a second connection's would wait for this transaction, which
+    waits for it."""
+    if more and evidence_distributed(conn):
+        more = []
     conns = [conn, *more][: max(1, len(days))]
     if len(conns) == 1:
         return price_days(conn, days, settings, pricing=pricing)
@@ -185,7 +191,18 @@ def days_to_price(
     rows = conn.execute(
         sql("days_to_price"), {"first": start.date(), "last": last, "pricing": pricing["pricing"]}
     ).fetchall()
-    return [r["day"] for r in rows]
+    days = {
+        r["day"]
+        for r in rows
+        if (r["why"] == "changed" and not r["rolled"]) or has_hourly(conn, r["day"])
+    }
+    return sorted(days)
+
+
+def has_hourly(conn: Connection, day: date) -> bool:
+    """Whether the UTC day holds hourly evidence (not rolled up, or written again)."""
+    row: Any = conn.execute(sql("day_has_hourly"), {"day": day}).fetchone()
+    return bool(row["found"])
 
 
 def price_day_range(
@@ -227,7 +244,11 @@ def refuse_rolled_days(conn: Connection, first: date, last: date) -> None:
     """UserError when a day of first..last had its hourly evidence rolled up to daily
     evidence (revision 0020): pricing needs the hours (the book in force, the best source
     and the storage per hour), so such a day keeps the cost it was priced to."""
-    rows = conn.execute(sql("rolled_in_range"), {"first": first, "last": last}).fetchall()
+    rows = [
+        r
+        for r in conn.execute(sql("rolled_in_range"), {"first": first, "last": last}).fetchall()
+        if not has_hourly(conn, r["day"])
+    ]
     if not rows:
         return
     days = f"{rows[0]['day']}" if len(rows) == 1 else f"{rows[0]['day']}..{rows[-1]['day']}"
@@ -246,14 +267,18 @@ def rolled_days_note(
     """A note when days of [start, end) keep a cost priced with other inputs because their
     hourly evidence was rolled up (nothing left to re-price them from)."""
     last = (end - timedelta(microseconds=1)).date()
-    row: Any = conn.execute(
-        sql("rolled_days_kept"),
-        {"first": start.date(), "last": last, "pricing": pricing["pricing"]},
-    ).fetchone()
-    if not row["other_inputs"]:
+    kept = [
+        r["day"]
+        for r in conn.execute(
+            sql("rolled_days_kept"),
+            {"first": start.date(), "last": last, "pricing": pricing["pricing"]},
+        ).fetchall()
+        if not has_hourly(conn, r["day"])
+    ]
+    if not kept:
         return []
     return [
-        f"{row['other_inputs']} day(s) between {row['first']} and {row['last']} keep the cost "
+        f"{len(kept)} day(s) between {kept[0]} and {kept[-1]} keep the cost "
         "they were priced to with other pricing inputs: their hourly evidence was rolled up "
         "(TENANTCOST_USAGE_HOURLY_DAYS)"
     ]
@@ -592,8 +617,18 @@ def _attribute(
 
 
 def _usage_hours(conn: Connection, period: Period, covered_until: datetime) -> set[datetime]:
-    rows = conn.execute(sql("usage_hours"), {"start": period.start, "end": covered_until})
+    query = "usage_hours_distributed" if evidence_distributed(conn) else "usage_hours"
+    rows = conn.execute(sql(query), {"start": period.start, "end": covered_until})
     return {r["hour"] for r in rows.fetchall()}
+
+
+def evidence_distributed(conn: Connection) -> bool:
+    """Whether Citus distributes tenant_usage_hourly (`tenantcost db distribute`)."""
+    for name in ("citus_loaded", "distributed_evidence"):
+        row: Any = conn.execute(sql(name)).fetchone()
+        if not row["found"]:
+            return False
+    return True
 
 
 def _store(conn: Connection, result: Attribution, now: datetime, settings: Settings) -> None:
@@ -643,7 +678,7 @@ def _store(conn: Connection, result: Attribution, now: datetime, settings: Setti
                 (
                     period.key,
                     line.line,
-                    line.tenant_id,
+                    NO_TENANT if line.tenant_id is None else line.tenant_id,
                     line.driver,
                     line.source,
                     line.fidelity,

@@ -23,7 +23,8 @@ WITH priced AS (
            rank() OVER (PARTITION BY u.tenant_id, u.hour, u.metric
                         ORDER BY m.priority, u.source) AS r
       FROM tenant_usage_hourly u JOIN telemetry_metrics m USING (metric, source)
-     WHERE u.hour >= %(start)s AND u.hour < %(end)s AND u.tenant_id IS NOT NULL
+     WHERE u.hour >= %(start)s AND u.hour < %(end)s
+       AND u.tenant_id <> '00000000-0000-0000-0000-000000000000'::uuid  -- no tenant (revision 0027)
        AND u.metric IN ('storage_bytes', 'query_count')
 ), used AS (
     SELECT tenant_id, hour,
@@ -75,33 +76,37 @@ SELECT d::date, now(), %(pricing)s
 ON CONFLICT (day) DO UPDATE SET priced_at = EXCLUDED.priced_at, pricing = EXCLUDED.pricing;
 
 -- name: days_to_price
--- The UTC days of a window to re-price: evidence changed since they were priced (or never
--- priced: new evidence marks its day), or priced with other inputs and still holding evidence
--- (a day whose evidence retention dropped or rolled up keeps the cost it was priced to).
-SELECT c.day FROM tenant_usage_changed_days c
+-- The candidate UTC days of a window to re-price, from the day tables: evidence changed since
+-- they were priced (or never priced: new evidence marks its day) unless rolled up, or priced
+-- with other inputs. Whether a rolled-up or other-inputs day still holds hourly evidence is
+-- asked per day (day_has_hourly; days_to_price in ledger.py): a day whose evidence retention
+-- dropped or rolled up keeps the cost it was priced to. (Citus cannot correlate a subquery on
+-- the distributed evidence with these coordinator tables.)
+SELECT c.day, 'changed' AS why,
+       EXISTS (SELECT 1 FROM tenant_usage_rolled_days r WHERE r.day = c.day) AS rolled
+  FROM tenant_usage_changed_days c
  WHERE c.day >= %(first)s AND c.day <= %(last)s
-   AND NOT EXISTS (SELECT 1 FROM tenant_usage_rolled_days r WHERE r.day = c.day
-                      AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
-                                       WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
-                                         AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC'))
-UNION
-SELECT d.day FROM tenant_cost_days d
+UNION ALL
+SELECT d.day, 'inputs', NULL
+  FROM tenant_cost_days d
  WHERE d.day >= %(first)s AND d.day <= %(last)s AND d.pricing <> %(pricing)s
-   AND EXISTS (SELECT 1 FROM tenant_usage_hourly u
-                WHERE u.hour >= d.day::timestamp AT TIME ZONE 'UTC'
-                  AND u.hour < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
  ORDER BY 1;
+
+-- name: day_has_hourly
+-- Whether the UTC day holds hourly evidence (an index probe; on Citus one per shard).
+SELECT EXISTS (SELECT 1 FROM tenant_usage_hourly u
+                WHERE u.hour >= %(day)s::date::timestamp AT TIME ZONE 'UTC'
+                  AND u.hour < (%(day)s::date + 1)::timestamp AT TIME ZONE 'UTC') AS found;
 
 -- name: rolled_days_kept
 -- Days of a window whose hourly evidence was rolled up (revision 0020) and that were priced
--- with other inputs than now: they keep that cost (no hours left to re-price them from).
-SELECT count(*) AS other_inputs, min(r.day) AS first, max(r.day) AS last
+-- with other inputs than now; those without hourly evidence (day_has_hourly) keep that cost
+-- (no hours left to re-price them from).
+SELECT r.day
   FROM tenant_usage_rolled_days r
   JOIN tenant_cost_days d ON d.day = r.day
  WHERE r.day >= %(first)s AND r.day <= %(last)s AND d.pricing <> %(pricing)s
-   AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
-                    WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
-                      AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC');
+ ORDER BY r.day;
 
 -- name: pricing_work_mem
 -- For the pricing transaction only: a day's evidence sorted and ranked in memory.
@@ -115,10 +120,12 @@ DELETE FROM tenant_cost_daily WHERE day >= %(first)s AND day <= %(last)s;
 -- the evidence (one statement: the caller bounds it). The bounds are plain timestamptz
 -- parameters: the function is inlined, and an expression here would be evaluated again for
 -- every evidence row its scan compares with them. Rows go in in the unique key's order
--- (a third less time inserting a day at 10,000 tenants than in hash order).
+-- (a third less time inserting a day at 10,000 tenants than in hash order). Lines of no tenant
+-- are stored with the nil UUID (revision 0027).
 INSERT INTO tenant_cost_daily (day, line, tenant_id, driver, source, kind, price_book,
                                quantity, unit, unit_price, amount)
-SELECT (at AT TIME ZONE 'UTC')::date, line, tenant_id, driver, source, kind, price_book,
+SELECT (at AT TIME ZONE 'UTC')::date, line, coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), driver, source, kind,
+       price_book,
        quantity, unit, unit_price, amount
   FROM tenantcost_priced_usage(%(start)s::timestamptz, %(end)s::timestamptz, 'day',
                                %(provider)s, %(memory_mb)s, %(books)s::text[])
@@ -126,8 +133,9 @@ SELECT (at AT TIME ZONE 'UTC')::date, line, tenant_id, driver, source, kind, pri
  ORDER BY 1, line, tenant_id, driver, source, price_book;
 
 -- name: period_usage
--- The period's usage lines: its days' priced usage, summed.
-SELECT line, tenant_id, driver, source, kind, price_book, unit, unit_price,
+-- The period's usage lines: its days' priced usage, summed (no tenant: NULL, stored as the
+-- nil UUID).
+SELECT line, nullif(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id, driver, source, kind, price_book, unit, unit_price,
        sum(quantity) AS quantity, sum(amount) AS amount
   FROM tenant_cost_daily
  WHERE day >= %(first_day)s AND day <= %(last_day)s
@@ -158,6 +166,33 @@ WITH RECURSIVE h AS (
 SELECT hour FROM h WHERE hour IS NOT NULL
 UNION
 SELECT hour FROM rolled WHERE hour >= %(start)s AND hour < %(end)s;
+
+-- name: usage_hours_distributed
+-- usage_hours where Citus distributes the evidence (`db distribute`): Citus runs no recursive
+-- CTE over a distributed table, so each shard lists its distinct hours.
+WITH h AS (
+    SELECT DISTINCT u.hour FROM tenant_usage_hourly u
+     WHERE u.hour >= %(start)s AND u.hour < %(end)s
+), rolled AS (
+    SELECT r.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => g) AS hour
+      FROM tenant_usage_rolled_days r CROSS JOIN generate_series(0, 23) g
+     WHERE r.day >= (%(start)s::timestamptz AT TIME ZONE 'UTC')::date
+       AND r.day <= (%(end)s::timestamptz AT TIME ZONE 'UTC')::date
+       AND r.hours & (1 << g) <> 0
+)
+SELECT hour FROM h
+UNION
+SELECT hour FROM rolled WHERE hour >= %(start)s AND hour < %(end)s;
+
+-- name: citus_loaded
+-- Whether the Citus catalogue exists (then distributed_evidence can be asked).
+SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS found;
+
+-- name: distributed_evidence
+-- Whether Citus distributes the evidence (`tenantcost db distribute`).
+SELECT EXISTS (
+    SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'tenant_usage_hourly'::regclass
+) AS found;
 
 -- name: host_by_hour
 SELECT hour, metric, sum(quantity) AS quantity FROM host_usage_hourly
@@ -211,6 +246,8 @@ COPY tenant_cost_ledger (period, line, tenant_id, driver, source, fidelity, pric
                          quantity, unit, unit_price, amount) FROM STDIN;
 
 -- name: period_upsert
+-- (DO UPDATE takes now() from the proposed row: Citus refuses a function there on a reference
+-- table, which `db distribute` makes of tenant_cost_periods.)
 INSERT INTO tenant_cost_periods (period, period_start, period_end, covered_until, status, basis,
                                  allocation_rule, overhead_rule, currency, host_total,
                                  invoice_total, list_usage, tenant_usage, unattributed,
@@ -228,7 +265,7 @@ ON CONFLICT (period) DO UPDATE
        list_usage = EXCLUDED.list_usage, tenant_usage = EXCLUDED.tenant_usage,
        unattributed = EXCLUDED.unattributed, background = EXCLUDED.background,
        idle = EXCLUDED.idle, scale = EXCLUDED.scale, total = EXCLUDED.total,
-       notes = EXCLUDED.notes, computed_at = now(), closed_at = EXCLUDED.closed_at,
+       notes = EXCLUDED.notes, computed_at = EXCLUDED.computed_at, closed_at = EXCLUDED.closed_at,
        closed_by = EXCLUDED.closed_by, close_reason = EXCLUDED.close_reason;
 
 -- name: period_reopen_audit
@@ -360,11 +397,9 @@ SELECT period FROM tenant_cost_periods
  ORDER BY period;
 
 -- name: rolled_in_range
--- Days of first..last whose hourly evidence was rolled up (revision 0020): not re-priceable.
--- (A rolled-up day written again by a bulk load holds hourly evidence again: priceable.)
+-- Days of first..last whose hourly evidence was rolled up (revision 0020): not re-priceable,
+-- unless they hold hourly evidence again (day_has_hourly: a rolled-up day written again by a
+-- bulk load is priceable).
 SELECT r.day, r.rolled_at FROM tenant_usage_rolled_days r
  WHERE r.day >= %(first)s AND r.day <= %(last)s
-   AND NOT EXISTS (SELECT 1 FROM tenant_usage_hourly u
-                    WHERE u.hour >= r.day::timestamp AT TIME ZONE 'UTC'
-                      AND u.hour < (r.day + 1)::timestamp AT TIME ZONE 'UTC')
  ORDER BY r.day;

@@ -36,16 +36,20 @@ REFERENCE_TABLES = (
     "vps_instances",  # shared infrastructure: tenant_id NULL for shared hosts
     "smtp_ip_addresses",
     "tenantcost_tenant_key",  # read by the policies on every worker (revision 0023)
+    # tenantcost's tables with a global key and no tenant column of their own, small (one row
+    # per mapped object / per subscription): a copy on every node. A reference table keeps no
+    # foreign key to a distributed one (KEYS_NOT_KEPT): `db verify` counts their orphans.
+    "tenant_mapping",  # one object -> one tenant: (kind, object_name) unique across tenants
+    "subscription_addons",
+    "subscription_terms",
 )
 TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
     "subscriptions",
     "payments",
     "billing_analytics",
-    "subscription_addons",
-    "subscription_terms",
     "tenant_signups",
-    "tenant_mapping",
     "tenant_usage_hourly",
+    "tenant_usage_daily",
     "telemetry_app_events",
     "tenant_cost_hourly",
     "tenant_cost_daily",
@@ -55,17 +59,53 @@ TENANT_TABLES = (  # distributed by tenant_id, co-located with companies
     "tier_state",
 )
 APPLICATION_TABLES = ("payments", "billing_analytics")  # the application's, not tenantcost's
+# tenantcost's own tables the plan distributes: their rows are no tenant's application data
+# (the Citus storage share leaves them out; some hold rows of no tenant: the nil UUID).
+OWN_DISTRIBUTED = tuple(t for t in TENANT_TABLES if t not in ("subscriptions", *APPLICATION_TABLES))
 # Triggers the plan drops from the tables it places, because on Citus their job is done
 # another way, as on an application distributed before the install: the staleness counter
 # (revision 0010) — figures are recomputed by every collector pass and `report refresh`; the
 # cost audit (0015) — tenantcost's own commands write their audit rows where the trigger is
 # missing, and `db verify` fails on the tables whose other writers go unaudited.
+# The priced-days triggers (0016): their writers mark the changed days themselves
+# (usage_days_mark, app_events_ingest, the demo history). The IP pricing trigger (0004): its
+# Citus form, the column default, replaces it (IP_DEFAULT_COST), as where the application was
+# distributed before the install.
 DROPPED_TRIGGERS = (
     "tenantcost_cost_input_change",
     "trg_vps_cost_audit",
     "trg_smtp_ip_cost_audit",
     "trg_cost_settings_audit",
+    "tenantcost_usage_days_insert",
+    "tenantcost_usage_days_update",
+    "tenantcost_usage_days_delete",
+    "trg_smtp_ip_default_cost",
 )
+IP_DEFAULT_COST = ("smtp_ip_addresses", "trg_smtp_ip_default_cost")
+# Foreign keys from a reference table to a distributed one (Citus refuses them): the plan drops
+# them and does not add them back; their cascade is gone and `db verify` counts the orphans.
+KEYS_NOT_KEPT = (
+    ("tenant_mapping", "companies"),
+    ("subscription_addons", "subscriptions"),
+    ("subscription_terms", "subscriptions"),
+)
+# The application's tenant policy through subscriptions (0005/0015), where the table carries
+# tenant_id itself: the plan puts the Citus form (its own column, as revision 0015 installs it
+# on an application distributed first) in its place.
+TENANT_POLICY = "tenant_isolation"
+# The Citus form of a tenant policy holding a subquery (revisions 0005/0015 install it where
+# the table is a Citus table at install time): table -> (predicate, column the table must have).
+CITUS_POLICIES = {
+    "payments": ("tenant_id = tenantcost_current_tenant()", TENANT_COLUMN),
+    "billing_analytics": ("tenant_id = tenantcost_current_tenant()", TENANT_COLUMN),
+    "smtp_ip_addresses": (
+        "tenant_id = tenantcost_current_tenant() OR (tenant_id IS NULL AND "
+        "tenantcost_vps_tenant(vps_instance_id) = tenantcost_current_tenant())",
+        "vps_instance_id",
+    ),
+}
+# Created before the IP policy's Citus form, which calls it.
+VPS_TENANT_SQL = ("vps_tenant_function", "vps_tenant_comment")
 
 
 @dataclass(frozen=True)
@@ -95,6 +135,19 @@ class ForeignKey:
     definition: str
 
 
+@dataclass(frozen=True)
+class DependentView:
+    """A view over a function returning ``table``'s rows (or over such a view)."""
+
+    name: str
+    table: str
+    depth: int
+    definition: str
+    options: tuple[str, ...] = ()
+    comment: str | None = None
+    grants: tuple[str, ...] = ()
+
+
 @dataclass
 class Facts:
     """What the catalog says; the planner's only input (tests build it by hand)."""
@@ -106,6 +159,7 @@ class Facts:
     subquery_policies: list[tuple[str, str]] = field(default_factory=list)
     triggers: list[tuple[str, str]] = field(default_factory=list)
     sql_body_functions: list[tuple[str, str]] = field(default_factory=list)
+    rowtype_views: list[DependentView] = field(default_factory=list)
     placed: dict[str, Placement] = field(default_factory=dict)  # what Citus manages already
     citus_version: str | None = None
 
@@ -155,6 +209,8 @@ def _fk_blockers(fk: ForeignKey, by_table: dict[str, Placement]) -> Iterable[Blo
             "Citus allows a distributed table to reference only co-located or reference tables",
         )
     elif src.kind in ("reference", "local") and dst.kind == "distributed":
+        if (fk.table, fk.referenced_table) in KEYS_NOT_KEPT:
+            return  # plan_statements drops it; `db verify` counts the orphans
         yield Blocker(
             fk.table,
             f"foreign key {fk.name} from a {src.kind} table to the distributed "
@@ -218,12 +274,14 @@ def find_blockers(facts: Facts, placements: Sequence[Placement]) -> list[Blocker
     for fk in facts.foreign_keys:
         found.extend(_fk_blockers(fk, by_table))
     for table, policy in facts.subquery_policies:
-        if table in by_table and by_table[table].kind == "distributed":
+        if (table, policy) in citus_policies(facts):
+            continue  # plan_statements replaces it
+        if table in by_table and by_table[table].kind != "local":
             found.append(
                 Blocker(
                     table,
                     f"row-level policy {policy} holds a subquery",
-                    "Citus refuses subqueries in policies on distributed tables: test the "
+                    "Citus refuses subqueries in policies on its tables: test the "
                     "row's own tenant_id against the session's tenant instead",
                 )
             )
@@ -261,6 +319,47 @@ def find_blockers(facts: Facts, placements: Sequence[Placement]) -> list[Blocker
     return found
 
 
+def citus_policies(facts: Facts) -> list[tuple[str, str]]:
+    """The tenant policies holding a subquery that have a Citus form (payments and
+    billing_analytics where the application carries tenant_id; IPs through their VPS): the plan
+    replaces them, as revisions 0005/0015 do where the table is a Citus table already."""
+    return [
+        (table, policy)
+        for table, policy in facts.subquery_policies
+        if policy == TENANT_POLICY
+        and table in CITUS_POLICIES
+        and CITUS_POLICIES[table][1] in facts.columns.get(table, {})
+    ]
+
+
+def _views_to_recreate(facts: Facts, moving: set[str]) -> list[DependentView]:
+    """Each view over a moving table's row type once, shallowest first."""
+    deepest: dict[str, DependentView] = {}
+    for view in facts.rowtype_views:
+        if view.table in moving and (
+            view.name not in deepest or view.depth > deepest[view.name].depth
+        ):
+            deepest[view.name] = view
+    return sorted(deepest.values(), key=lambda v: (v.depth, v.name))
+
+
+def _create_view(view: DependentView) -> list[str]:
+    options = f" WITH ({', '.join(view.options)})" if view.options else ""
+    body = view.definition.strip().rstrip(";")
+    out = [f"CREATE VIEW {ident(view.name)}{options} AS\n{body}"]
+    if view.comment is not None:
+        out.append(f"COMMENT ON VIEW {ident(view.name)} IS {literal(view.comment)}")
+    out += [
+        f"GRANT {grant.replace(' TO ', f' ON {ident(view.name)} TO ', 1)}" for grant in view.grants
+    ]
+    return out
+
+
+def literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def ident(name: str) -> str:
     """A quoted identifier: the catalog's names (an application's keys among them) may need it."""
     return '"' + name.replace('"', '""') + '"'
@@ -281,6 +380,23 @@ def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
         for table, trigger in facts.triggers
         if trigger in DROPPED_TRIGGERS and table in moving
     ]
+    if IP_DEFAULT_COST in facts.triggers and IP_DEFAULT_COST[0] in moving:
+        citus_sql = queries("tenantcost.db", "citus.sql")
+        out += [citus_sql[name] for name in IP_DEFAULT_COST_SQL]
+    for table, policy in citus_policies(facts):
+        if table not in moving:
+            continue
+        if table == "smtp_ip_addresses":
+            out += [queries("tenantcost.db", "citus.sql")[name] for name in VPS_TENANT_SQL]
+        predicate = CITUS_POLICIES[table][0]
+        out += [
+            f"DROP POLICY {ident(policy)} ON {ident(table)}",
+            f"CREATE POLICY {ident(policy)} ON {ident(table)} FOR ALL TO application_service"
+            f" USING ({predicate}) WITH CHECK ({predicate})",
+        ]
+    views = _views_to_recreate(facts, moving)
+    if views:
+        out.append("DROP VIEW " + ", ".join(ident(v.name) for v in reversed(views)))
     out += [f"ALTER TABLE {ident(fk.table)} DROP CONSTRAINT {ident(fk.name)}" for fk in keys]
     for p in placements:
         if p.table not in moving:
@@ -297,8 +413,21 @@ def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
     out += [
         f"ALTER TABLE {ident(fk.table)} ADD CONSTRAINT {ident(fk.name)} {fk.definition}"
         for fk in keys
+        if (fk.table, fk.referenced_table) not in KEYS_NOT_KEPT
     ]
+    for view in views:
+        out += _create_view(view)
     return out
+
+
+# The IP pricing trigger's Citus form (revision 0004 on an application distributed first),
+# in order: the constant as a function, the column defaults, the trigger function dropped.
+IP_DEFAULT_COST_SQL = (
+    "ip_cost_function",
+    "ip_cost_comment",
+    "ip_cost_defaults",
+    "ip_cost_trigger_function_drop",
+)
 
 
 def _rows(conn: Connection, name: str) -> list[dict[str, Any]]:
@@ -350,6 +479,18 @@ def read_facts(conn: Connection) -> Facts:
         triggers=[(r["table_name"], r["trigger_name"]) for r in _rows(conn, "user_triggers")],
         sql_body_functions=[
             (r["function_name"], r["table_name"]) for r in _rows(conn, "sql_body_functions")
+        ],
+        rowtype_views=[
+            DependentView(
+                r["view_name"],
+                r["table_name"],
+                r["depth"],
+                r["definition"],
+                tuple(r["options"]),
+                r["comment"],
+                tuple(r["grants"]),
+            )
+            for r in _rows(conn, "rowtype_views")
         ],
         citus_version=read_version(conn),
     )

@@ -119,3 +119,75 @@ SELECT t.table_name,
                         WHERE c.conrelid = to_regclass(t.table_name)
                           AND c.conname = t.table_name || '_subscription_id_fkey') AS missing
   FROM (VALUES ('subscription_addons'), ('subscription_terms')) AS t (table_name);
+
+-- name: ip_cost_function
+-- The IP pricing trigger's Citus form (no trigger on a reference table), as revision 0004
+-- installs it where the application distributed smtp_ip_addresses first: new IPs take the
+-- smtp_ip_monthly_cost constant as their column default; `costs set` re-prices every billable
+-- IP; `db verify` fails on a billable IP without an override whose cost is not the constant.
+CREATE OR REPLACE FUNCTION tenantcost_smtp_ip_monthly_cost() RETURNS numeric
+LANGUAGE sql STABLE AS $f$
+    SELECT COALESCE((SELECT value::numeric FROM cost_settings
+                      WHERE key = 'smtp_ip_monthly_cost'), 0.00)
+$f$;
+
+-- name: ip_cost_comment
+COMMENT ON FUNCTION tenantcost_smtp_ip_monthly_cost() IS
+'The smtp_ip_monthly_cost constant: the default of smtp_ip_addresses.approximate_cost on Citus, where the pricing trigger cannot exist on a reference table.';
+
+-- name: ip_cost_defaults
+ALTER TABLE smtp_ip_addresses
+    ALTER COLUMN approximate_cost SET DEFAULT tenantcost_smtp_ip_monthly_cost(),
+    ALTER COLUMN cost_source SET DEFAULT 'setting';
+
+-- name: ip_cost_trigger_function_drop
+DROP FUNCTION IF EXISTS tenantcost_smtp_ip_default_cost();
+
+-- name: vps_tenant_function
+-- The IP policy's lookup where a policy may hold no subquery (revision 0005 on Citus).
+CREATE OR REPLACE FUNCTION tenantcost_vps_tenant(vps uuid) RETURNS uuid
+LANGUAGE sql STABLE AS $f$
+    SELECT v.tenant_id FROM vps_instances v WHERE v.id = vps
+$f$;
+
+-- name: vps_tenant_comment
+COMMENT ON FUNCTION tenantcost_vps_tenant(uuid) IS
+'The tenant owning a VPS (NULL: shared or not visible): the IP policy''s lookup on Citus, where a policy may hold no subquery.';
+
+-- name: rowtype_views
+-- Views over a function that returns a table's rows (tenantcost_tenant_figures returns
+-- tenant_period_figures), and the views over those: Citus reports "circular dependencies
+-- between distributed objects" when it distributes such a table, so `db distribute` drops
+-- them first and creates them again after, with their options, comment and grants.
+WITH RECURSIVE views AS (
+    SELECT DISTINCT r.ev_class AS view_oid, t.typrelid AS table_oid, 1 AS depth
+      FROM pg_proc p
+      JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = current_schema()
+      JOIN pg_type t ON t.oid = p.prorettype AND t.typrelid <> 0
+      JOIN pg_depend d ON d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid
+                      AND d.classid = 'pg_rewrite'::regclass
+      JOIN pg_rewrite r ON r.oid = d.objid
+     WHERE t.typrelid <> r.ev_class
+    UNION
+    SELECT r.ev_class, v.table_oid, v.depth + 1
+      FROM views v
+      JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = v.view_oid
+                      AND d.classid = 'pg_rewrite'::regclass
+      JOIN pg_rewrite r ON r.oid = d.objid AND r.ev_class <> v.view_oid
+     WHERE v.depth < 10
+)
+SELECT c.relname AS view_name, tbl.relname AS table_name, max(v.depth) AS depth,
+       pg_get_viewdef(c.oid) AS definition,
+       COALESCE(c.reloptions, '{}')::text[] AS options,
+       obj_description(c.oid, 'pg_class') AS comment,
+       ARRAY(SELECT format('%s TO %s', a.privilege_type,
+                          CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                               ELSE quote_ident(pg_get_userbyid(a.grantee)) END)
+               FROM aclexplode(c.relacl) a
+              WHERE a.grantee <> c.relowner
+              ORDER BY 1)::text[] AS grants
+  FROM views v
+  JOIN pg_class c ON c.oid = v.view_oid AND c.relkind = 'v'
+  JOIN pg_class tbl ON tbl.oid = v.table_oid
+ GROUP BY c.oid, c.relname, tbl.relname
+ ORDER BY 3, 1;

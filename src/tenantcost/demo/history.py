@@ -28,6 +28,7 @@ from psycopg import sql as pgsql
 
 from tenantcost.attribution.ledger import (
     attribute_period,
+    evidence_distributed,
     price_day_range,
     price_hours,
     pricing_params,
@@ -113,9 +114,10 @@ def load_history(
         for month in months:
             conn.execute("SELECT tenantcost_ensure_usage_partition(%s)", (month,))
         pricing = pricing_params(conn, settings)
-        distributed = bool(_one(conn, sql("citus_loaded"), {})) and bool(
-            _one(conn, sql("distributed_evidence"), {})
-        )
+        distributed = evidence_distributed(conn)
+        if distributed:  # one writer: parallel multi-shard DELETEs would wait for each other
+            conns = [conn]
+            slices = day_slices(start, end, 1)
         # A partition without any evidence yet (the first `make run`) is written into a
         # staging table and attached in its place: PostgreSQL then builds the indexes once and
         # checks the foreign key once for all its rows (attach_partitions), instead of per
@@ -138,6 +140,8 @@ def load_history(
             c.execute(sql("history_delete"), bounds)
             params = {**window, **bounds, "memory_mb": settings.connection_memory_mb}
             rows += int(c.execute(history_insert(target), params).rowcount)
+            if distributed:  # no statement triggers there (db distribute): mark the days
+                c.execute(sql("mark_changed_days"), bounds)
         return rows
 
     def price(c: Connection, first: datetime, last: datetime) -> list[str]:

@@ -165,7 +165,8 @@ SELECT EXISTS (
 
 -- name: mark_changed_days
 -- What the statement triggers on tenant_usage_hourly note for rows inserted through it: the
--- UTC days of [%(from)s, %(to)s) changed (pricing removes the mark).
+-- UTC days of [%(from)s, %(to)s) changed (pricing removes the mark). For a partition attached
+-- in place, and on Citus, where `db distribute` dropped those triggers.
 INSERT INTO tenant_usage_changed_days (day)
 SELECT DISTINCT (d AT TIME ZONE 'UTC')::date
   FROM generate_series(%(from)s::timestamptz, %(to)s::timestamptz - interval '1 hour',
@@ -179,16 +180,6 @@ SELECT EXISTS (
     SELECT 1 FROM pg_trigger
      WHERE tgrelid = 'tenant_usage_hourly'::regclass AND NOT tgisinternal
        AND tgtype::int & 1 = 1
-) AS any;
-
--- name: citus_loaded
--- Whether the Citus catalogue exists (then distributed_evidence can be asked).
-SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS any;
-
--- name: distributed_evidence
--- Whether Citus distributes the evidence table (`tenantcost db distribute`).
-SELECT EXISTS (
-    SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'tenant_usage_hourly'::regclass
 ) AS any;
 
 -- name: table_columns

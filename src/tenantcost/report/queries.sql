@@ -56,7 +56,7 @@ SELECT tenant_id, company_name, plan_name, business_health_status, emails_sent,
 -- name: shared
 -- Fixed cost charged to no tenant: the unallocated shared line first, then companies without
 -- an active subscription that still own active resources.
-SELECT l.line, l.tenant_id, co.name AS company_name,
+SELECT l.line, nullif(l.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id, co.name AS company_name,
        coalesce(sum(l.amount) FILTER (WHERE l.driver IN ('vps', 'shared_vps')), 0) AS infrastructure_cost,
        coalesce(sum(l.amount) FILTER (WHERE l.driver IN ('dedicated_ips', 'shared_ips')), 0) AS email_service_cost,
        sum(l.amount) AS total_cost, p.allocation_rule
@@ -80,8 +80,8 @@ SELECT tenant_id, company_name, plan_name, compute_cost AS compute, memory_cost 
  ORDER BY total_operational_cost DESC, company_name, tenant_id;
 
 -- name: non_tenant_lines
--- Lines charged to no tenant, by line and driver group.
-SELECT line, tenant_id,
+-- Lines charged to no tenant, by line and driver group (no tenant: the nil UUID, shown NULL).
+SELECT line, nullif(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id,
        coalesce(sum(amount) FILTER (WHERE driver = 'compute'), 0) AS compute,
        coalesce(sum(amount) FILTER (WHERE driver = 'memory'), 0) AS memory,
        coalesce(sum(amount) FILTER (WHERE driver = 'storage'), 0) AS storage,

@@ -30,6 +30,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.types.json import Jsonb
 
 from tenantcost.config import Settings, get_settings
@@ -602,7 +603,10 @@ class Collector:
                 f"citus_stat_tenants: more than one {period_s} s period since the previous "
                 "pass, part of it lost: collect more often or raise citus.stat_tenants_period"
             )
-        storage, tables = citus.storage_by_tenant(self.conn, OWN_TABLES)
+        from tenantcost.db.citus import OWN_DISTRIBUTED  # (psycopg: not at import time)
+
+        # tenantcost's own tables are no tenant's data once `db distribute` placed them
+        storage, tables = citus.storage_by_tenant(self.conn, (*OWN_TABLES, *OWN_DISTRIBUTED))
         for tenant, nbytes in storage.items():
             rows.append(
                 UsageRow(report.hour, tenant, "storage_bytes", citus.STORAGE_SOURCE, nbytes)
@@ -783,16 +787,18 @@ class Collector:
         for at in first.values():  # the earliest hour written in each month
             self.conn.execute(sql("ensure_partition"), {"at": at})
         if rows:
-            self.conn.execute(
-                sql("usage_upsert"),
-                {
-                    "hours": [r.hour for r in rows],
-                    "tenants": [r.tenant_id for r in rows],
-                    "metrics": [r.metric for r in rows],
-                    "sources": [r.source for r in rows],
-                    "quantities": [r.quantity for r in rows],
-                },
-            )
+            batch = {
+                "hours": [r.hour for r in rows],
+                "tenants": [r.tenant_id for r in rows],
+                "metrics": [r.metric for r in rows],
+                "sources": [r.source for r in rows],
+                "quantities": [r.quantity for r in rows],
+            }
+            for aggregate in ("add", "max", "last"):  # one statement per kind (usage_upsert)
+                upsert = pgsql.SQL(sql("usage_upsert")).format(aggregate=pgsql.Literal(aggregate))
+                self.conn.execute(upsert, batch)
+            # every upserted row changes its hour (no conflict is skipped): its day re-prices
+            self.conn.execute(sql("usage_days_mark"), {"hours": sorted({r.hour for r in rows})})
         if report.host_rows:
             label = hostmod.host_label(self.conn)
             start = max(since, now - MAX_SPLIT) if since is not None else now

@@ -126,17 +126,36 @@ SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
  ORDER BY c.relname;
 
 -- name: usage_upsert
-INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity)
-SELECT * FROM unnest(%(hours)s::timestamptz[], %(tenants)s::uuid[], %(metrics)s::text[],
-                     %(sources)s::text[], %(quantities)s::numeric[])
+-- The rows of one kind of aggregate ({aggregate}, a literal: add | max | last, as in
+-- telemetry_metrics; a metric not catalogued counts as last, and its foreign key refuses it):
+-- the collector runs it once per kind. A conflicting row adds, keeps the larger or takes the
+-- new value. No subquery, function or parameter in DO UPDATE (Citus refuses the first two on
+-- a distributed table and sends no parameter there to the shards): the aggregate is the
+-- statement's, the time the proposed row's. Evidence of no tenant (host, unattributed) is
+-- stored with the nil UUID (revision 0027).
+INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity, updated_at)
+SELECT x.hour, coalesce(x.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), x.metric,
+       x.source, x.quantity, now()
+  FROM unnest(%(hours)s::timestamptz[], %(tenants)s::uuid[], %(metrics)s::text[],
+              %(sources)s::text[], %(quantities)s::numeric[])
+       AS x (hour, tenant_id, metric, source, quantity)
+  LEFT JOIN telemetry_metrics m ON m.metric = x.metric AND m.source = x.source
+ WHERE CASE WHEN m.aggregate IN ('add', 'max') THEN m.aggregate ELSE 'last' END = {aggregate}
 ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
-   SET quantity = CASE (SELECT m.aggregate FROM telemetry_metrics m
-                         WHERE m.metric = u.metric AND m.source = u.source)
+   SET quantity = CASE {aggregate}::text
                       WHEN 'add' THEN u.quantity + EXCLUDED.quantity
                       WHEN 'max' THEN greatest(u.quantity, EXCLUDED.quantity)
                       ELSE EXCLUDED.quantity END,
        samples = u.samples + 1,
-       updated_at = now();
+       updated_at = EXCLUDED.updated_at;
+
+-- name: usage_days_mark
+-- The UTC days of the hours just written into tenant_usage_hourly, changed since priced: the
+-- writer marks them itself, as the statement triggers do on PostgreSQL (on Citus the plan
+-- drops those triggers: on a distributed table they would run on the workers' shards).
+INSERT INTO tenant_usage_changed_days (day)
+SELECT DISTINCT (h AT TIME ZONE 'UTC')::date FROM unnest(%(hours)s::timestamptz[]) AS h
+ON CONFLICT (day) DO NOTHING;
 
 -- name: host_upsert
 INSERT INTO host_usage_hourly AS h (hour, host, metric, quantity)
@@ -151,7 +170,9 @@ ON CONFLICT (hour, host, metric) DO UPDATE
        updated_at = now();
 
 -- name: app_events_ingest
--- Idempotent: only batch rows not seen before (per source_id, event_id) reach the rollup.
+-- Idempotent: only batch rows not seen before (per source_id, event_id; the key carries the
+-- event's tenant first, for Citus) reach the rollup. The days it writes are marked changed
+-- here too (on Citus no trigger does it: docs/citus.md).
 WITH incoming AS (
     SELECT * FROM unnest(%(source_ids)s::text[], %(event_ids)s::text[], %(tenants)s::uuid[],
                          %(hours)s::timestamptz[], %(queries)s::bigint[],
@@ -161,7 +182,7 @@ WITH incoming AS (
     INSERT INTO telemetry_app_events (source_id, event_id, tenant_id, hour, queries,
                                       exec_seconds, rows, result_bytes)
     SELECT * FROM incoming
-    ON CONFLICT (source_id, event_id) DO NOTHING
+    ON CONFLICT (tenant_id, source_id, event_id) DO NOTHING
     RETURNING tenant_id, hour, queries, exec_seconds, rows, result_bytes
 ), metrics AS (
     SELECT hour, tenant_id, v.metric, sum(v.quantity) AS quantity
@@ -171,12 +192,16 @@ WITH incoming AS (
                    AS v (metric, quantity)
      GROUP BY hour, tenant_id, v.metric
 ), upserted AS (
-    INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity)
-    SELECT hour, tenant_id, metric, 'app', quantity FROM metrics
+    INSERT INTO tenant_usage_hourly AS u (hour, tenant_id, metric, source, quantity, updated_at)
+    SELECT hour, tenant_id, metric, 'app', quantity, now() FROM metrics
     ON CONFLICT (hour, tenant_id, metric, source) DO UPDATE
        SET quantity = u.quantity + EXCLUDED.quantity, samples = u.samples + 1,
-           updated_at = now()
+           updated_at = EXCLUDED.updated_at
     RETURNING 1
+), marked AS (
+    INSERT INTO tenant_usage_changed_days (day)
+    SELECT DISTINCT (hour AT TIME ZONE 'UTC')::date FROM metrics
+    ON CONFLICT (day) DO NOTHING
 )
 SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM upserted) AS upserted;
 
@@ -296,6 +321,17 @@ SELECT %(day)s::date, coalesce(bit_or(1 << g), 0), %(rows)s
   FROM generate_series(0, 23) g
  WHERE EXISTS (SELECT 1 FROM tenant_usage_hourly u
                 WHERE u.hour = %(start)s::timestamptz + make_interval(hours => g))
+ON CONFLICT (day) DO UPDATE
+   SET rolled_at = now(), hours = r.hours | EXCLUDED.hours, rows = r.rows + EXCLUDED.rows;
+
+-- name: rolled_day_mark_distributed
+-- rolled_day_mark where Citus distributes the evidence (`db distribute`): Citus correlates no
+-- subquery on it with generate_series, so the shards list the day's distinct hours.
+INSERT INTO tenant_usage_rolled_days AS r (day, hours, rows)
+SELECT %(day)s::date, coalesce(bit_or(1 << h.g), 0), %(rows)s
+  FROM (SELECT DISTINCT extract(hour FROM u.hour AT TIME ZONE 'UTC')::integer AS g
+          FROM tenant_usage_hourly u
+         WHERE u.hour >= %(start)s AND u.hour < %(end)s) h
 ON CONFLICT (day) DO UPDATE
    SET rolled_at = now(), hours = r.hours | EXCLUDED.hours, rows = r.rows + EXCLUDED.rows;
 

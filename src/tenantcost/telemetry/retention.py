@@ -203,7 +203,7 @@ def _roll_day(
     drop: str | None,
 ) -> None:
     """One slice: price if needed, roll up, record, remove the hours — all or nothing."""
-    from tenantcost.attribution.ledger import days_to_price, price_days
+    from tenantcost.attribution.ledger import days_to_price, evidence_distributed, price_days
 
     end = day + DAY
     bounds = {"day": day.date(), "start": day, "end": end}
@@ -219,7 +219,8 @@ def _roll_day(
         if again:  # written again since it was rolled up: replace, don't add
             conn.execute(sql("rollup_replace"), bounds)
         counted: Any = conn.execute(sql("rollup_day"), bounds).fetchone()
-        conn.execute(sql("rolled_day_mark"), {**bounds, "rows": counted["rows"]})
+        mark = "rolled_day_mark_distributed" if evidence_distributed(conn) else "rolled_day_mark"
+        conn.execute(sql(mark), {**bounds, "rows": counted["rows"]})
         if drop is not None:
             conn.execute(f'DROP TABLE "{drop}"')
             report.dropped.append(drop)

@@ -180,7 +180,8 @@ SELECT p.period
  LIMIT 1;
 
 -- name: focus_lines
-SELECT l.line, l.tenant_id, c.name AS company_name, f.plan_name, l.driver, l.source, l.fidelity,
+SELECT l.line, nullif(l.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id, c.name AS company_name, f.plan_name,
+       l.driver, l.source, l.fidelity,
        l.price_book, l.quantity, l.unit, l.unit_price, l.amount
   FROM tenant_cost_ledger l
   LEFT JOIN companies c ON c.id = l.tenant_id
@@ -227,7 +228,8 @@ SELECT n.cost10 AS "BilledCost", n.cost10 AS "EffectiveCost", n.cost10 AS "ListC
               k.json_d, to_json(l.source), ',"x_Fidelity":"', l.fidelity, '"',
               %(json_end)s::text) AS json
   FROM (
-      SELECT l.line, l.tenant_id, l.driver, l.source, l.fidelity, l.unit, l.quantity, l.amount,
+      SELECT l.line, nullif(l.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id, l.driver, l.source, l.fidelity,
+             l.unit, l.quantity, l.amount,
              c.name AS company_name,
              array_position(%(plan_name)s::text[], f.plan_name) AS plan,
              array_position(%(k_key)s::text[], concat_ws('/', l.line, l.driver, l.unit)) AS kind

@@ -8,7 +8,7 @@ from __future__ import annotations
 from tenantcost.db.migrations import downgrade_from, upgrade_from
 
 revision = "0028"
-down_revision = "0026"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 STEM = "0028_citus_worker_statements"

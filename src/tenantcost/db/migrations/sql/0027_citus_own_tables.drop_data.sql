@@ -1,0 +1,2 @@
+-- 0027 (drop data): nothing beyond the down script (keys only).
+SELECT 1;
