@@ -34,34 +34,18 @@ from tests.integration.app_shape import (
 )
 from tests.integration.tenants import refresh
 from tests.integration.test_citus import citus_url, needs_citus  # noqa: F401
-from tests.integration.test_security_leaks import BASE_IDS, PLANS, READABLE, SCAN_SETTINGS
+from tests.integration.test_security_leaks import (
+    BASE_IDS,
+    MUST_BE_CHECKED,
+    PLANS,
+    READABLE,
+    SCAN_SETTINGS,
+    leak_function,
+)
 
 pytestmark = pytest.mark.db
 
-LEAK_EVERYWHERE = """
-CREATE FUNCTION public.tc_leak(seen text) RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE COST 0.0000001 AS $$
-BEGIN
-    RAISE NOTICE 'tc-seen:%', seen;
-    RETURN true;
-END
-$$
-"""
-
-#: What the attack must reach on a distributed application: its tables (on the workers),
-#: the reference tables, and the views over tenantcost's figures.
-MUST_BE_CHECKED = {
-    "companies",
-    "subscriptions",
-    "payments",
-    "billing_analytics",
-    "vps_instances",
-    "smtp_ip_addresses",
-    "executive_business_summary",
-    "business_cost_allocation",
-    "tenant_business_rollup",
-    "tenant_cost_allocation_rollup",
-}
+LEAK_EVERYWHERE = leak_function("public.tc_leak(seen text)")
 
 
 @needs_citus

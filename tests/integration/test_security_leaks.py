@@ -33,8 +33,11 @@ from tests.integration.tenants import (
 
 pytestmark = pytest.mark.db
 
-LEAK_FUNCTION = """
-CREATE FUNCTION pg_temp.tc_leak(seen anyelement) RETURNS boolean
+
+def leak_function(signature: str) -> str:
+    """A cheap, not leakproof function that RAISEs a NOTICE with every value it is shown."""
+    return f"""
+CREATE FUNCTION {signature} RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE COST 0.0000001 AS $$
 BEGIN
     RAISE NOTICE 'tc-seen:%', seen;
@@ -42,6 +45,9 @@ BEGIN
 END
 $$
 """
+
+
+LEAK_FUNCTION = leak_function("pg_temp.tc_leak(seen anyelement)")
 
 PLANS: dict[str, tuple[str, ...]] = {
     "default plan": (),
