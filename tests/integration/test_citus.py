@@ -34,6 +34,7 @@ from tenantcost.db.connect import connect
 from tenantcost.db.tenancy import read_key, set_tenant, tenant_token
 from tenantcost.telemetry.collector import Collector
 from tenantcost.telemetry.sampler import start_sampler
+from tenantcost.web import focus
 from tests import pg15
 from tests.integration.app_shape import (
     ACME,
@@ -1078,6 +1079,14 @@ def _month_on(
         assert code == 0, (command, output)
         rows = json.loads(output)
         reports[command[1]] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
+    # the month's FOCUS export (the dashboard's download), byte for byte: its per-line
+    # formatting is only stable, which Citus cannot push down to the workers
+    with connect(url) as conn:
+        info = focus.period_info(conn, MONTH)
+        conn.commit()
+        export = b"".join(focus.export_chunks(conn, MONTH, info, "tenantcost", "csv"))
+    reports["FOCUS export"] = export.decode().splitlines()
+    assert len(reports["FOCUS export"]) > 1
     return reports
 
 

@@ -198,7 +198,22 @@ SELECT l.line, nullif(l.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)
 -- arrays indexed by the kind's position (k), so per line this only rounds, divides and formats,
 -- after sorting the narrow lines. Rounding is Decimal.quantize's half even (round() is half
 -- away from zero, so an exact tie on an even digit steps back); the ratio is amount / origin
--- total rounded exactly (integer quotient and remainder) to 12 decimals.
+-- total rounded exactly (integer quotient and remainder) to 12 decimals. The month's lines are
+-- a MATERIALIZED CTE: on Citus it runs on the workers and the per-line formatting (text ||
+-- numeric is only stable, which Citus does not push down) on the coordinator; on PostgreSQL
+-- it is the same sort, kept in order.
+WITH l AS MATERIALIZED (
+      SELECT l.line, nullif(l.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id, l.driver, l.source, l.fidelity,
+             l.unit, l.quantity, l.amount,
+             c.name AS company_name,
+             array_position(%(plan_name)s::text[], f.plan_name) AS plan,
+             array_position(%(k_key)s::text[], concat_ws('/', l.line, l.driver, l.unit)) AS kind
+        FROM tenant_cost_ledger l
+        LEFT JOIN companies c ON c.id = l.tenant_id
+        LEFT JOIN tenant_period_figures f ON f.period = l.period AND f.tenant_id = l.tenant_id
+       WHERE l.period = %(period)s
+       ORDER BY l.driver, l.line, c.name, l.tenant_id, l.source, l.price_book
+)
 SELECT n.cost10 AS "BilledCost", n.cost10 AS "EffectiveCost", n.cost10 AS "ListCost",
        n.cost10 AS "ContractedCost", k.account_id_csv AS "BillingAccountId",
        k.account_name_csv AS "BillingAccountName", %(currency_csv)s::text AS "BillingCurrency",
@@ -227,18 +242,7 @@ SELECT n.cost10 AS "BilledCost", n.cost10 AS "EffectiveCost", n.cost10 AS "ListC
               ',"x_CompanyName":', coalesce(to_json(l.company_name)::text, 'null'),
               k.json_d, to_json(l.source), ',"x_Fidelity":"', l.fidelity, '"',
               %(json_end)s::text) AS json
-  FROM (
-      SELECT l.line, nullif(l.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id, l.driver, l.source, l.fidelity,
-             l.unit, l.quantity, l.amount,
-             c.name AS company_name,
-             array_position(%(plan_name)s::text[], f.plan_name) AS plan,
-             array_position(%(k_key)s::text[], concat_ws('/', l.line, l.driver, l.unit)) AS kind
-        FROM tenant_cost_ledger l
-        LEFT JOIN companies c ON c.id = l.tenant_id
-        LEFT JOIN tenant_period_figures f ON f.period = l.period AND f.tenant_id = l.tenant_id
-       WHERE l.period = %(period)s
-       ORDER BY l.driver, l.line, c.name, l.tenant_id, l.source, l.price_book
-  ) l
+  FROM l
   CROSS JOIN LATERAL (
       SELECT (%(k_unit_ascii)s::text[])[l.kind] AS unit_ascii,
              (%(k_unit_csv)s::text[])[l.kind] AS unit_csv,
