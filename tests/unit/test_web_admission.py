@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -9,12 +12,29 @@ import pytest
 
 from tenantcost.web.admission import AdmissionGate, gated
 
-pytestmark = pytest.mark.anyio
 
+def own_loop(test: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+    """Run an async test on an event loop of its own, in a thread of its own: a browser test
+    earlier in the same worker may leave its loop running in the main thread."""
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+    @functools.wraps(test)
+    def run() -> None:
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                anyio.run(test)
+            except BaseException as exc:  # handed to the test's thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive(), "the test's event loop did not finish in 30 s"
+        if failure:
+            raise failure[0]
+
+    return run
 
 
 def http(path: str) -> dict[str, Any]:
@@ -50,6 +70,7 @@ async def sent(message: dict[str, Any]) -> None:
     return None
 
 
+@own_loop
 async def test_requests_beyond_the_slots_wait_and_start_in_arrival_order() -> None:
     app = App()
     gate = AdmissionGate(app, slots=2)
@@ -69,6 +90,7 @@ async def test_requests_beyond_the_slots_wait_and_start_in_arrival_order() -> No
     assert gate.waiting == 0
 
 
+@own_loop
 async def test_a_slot_is_free_once_the_response_starts() -> None:
     """A streamed download sends its start, then its long body, outside the gate."""
     body_may_end = anyio.Event()
@@ -94,6 +116,7 @@ async def test_a_slot_is_free_once_the_response_starts() -> None:
         body_may_end.set()
 
 
+@own_loop
 async def test_a_failing_request_gives_its_slot_back() -> None:
     async def failing(scope: dict[str, Any], receive: Any, send: Any) -> None:
         raise RuntimeError("boom")
@@ -104,6 +127,7 @@ async def test_a_failing_request_gives_its_slot_back() -> None:
             await gate(http("/x"), no_receive, sent)
 
 
+@own_loop
 async def test_zero_slots_is_no_gate() -> None:
     app = App()
     gate = AdmissionGate(app, slots=0)
@@ -128,6 +152,7 @@ def test_health_checks_static_files_logins_and_requests_with_a_body_skip_the_gat
     assert gated("GET", "/tenants/1")
 
 
+@own_loop
 async def test_a_post_trickling_its_body_in_does_not_hold_a_slot() -> None:
     body_arrives = anyio.Event()
     log: list[str] = []
