@@ -73,6 +73,19 @@ INSERT INTO smtp_ip_addresses (id, vps_instance_id, ip_address, status)
 """
 
 
+def own_and_price_the_vps(url: str) -> None:
+    """Acme owns its VPS (10.00 a month); the shared one costs 20.00: the columns tenantcost's
+    first revisions add, filled as an operator would after `db upgrade`."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE vps_instances SET tenant_id = %s, approximate_cost = 10.00 WHERE id = %s",
+            (ACME, VPS_A),
+        )
+        conn.execute(
+            "UPDATE vps_instances SET approximate_cost = 20.00 WHERE id = %s", (VPS_SHARED,)
+        )
+
+
 def load_demo_into(url: str) -> dict[str, int]:
     """The demo fleet loaded into the application's shape at ``url`` (tenantcost installed):
     its payments and analytics carry their subscription's tenant."""

@@ -49,6 +49,7 @@ from tests.integration.app_shape import (
     VPS_SHARED,
     load_demo_into,
     local_schema,
+    own_and_price_the_vps,
 )
 
 pytestmark = pytest.mark.db
@@ -151,15 +152,8 @@ def test_upgrade_into_a_distributed_application_runs_to_head_and_keeps_the_rules
 
     migrate.upgrade(citus_url)
     assert migrate.current_revision(citus_url) == migrate.head_revision()
+    own_and_price_the_vps(citus_url)  # the columns revisions 0001-0002 added
     with psycopg.connect(citus_url, autocommit=True) as conn:
-        # owners and costs of the VPS (the columns revisions 0001-0002 added)
-        conn.execute(
-            "UPDATE vps_instances SET tenant_id = %s, approximate_cost = 10.00 WHERE id = %s",
-            (ACME, VPS_A),
-        )
-        conn.execute(
-            "UPDATE vps_instances SET approximate_cost = 20.00 WHERE id = %s", (VPS_SHARED,)
-        )
         per_worker = conn.execute(
             "SELECT result FROM run_command_on_workers($$SELECT count(*) FROM pg_indexes "
             "WHERE indexname LIKE 'idx_tc_subscriptions_tenant%'$$)"

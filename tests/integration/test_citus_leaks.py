@@ -29,8 +29,7 @@ from tests.integration.app_shape import (
     APP_ROWS,
     APP_SCHEMA,
     BETA,
-    VPS_A,
-    VPS_SHARED,
+    own_and_price_the_vps,
 )
 from tests.integration.tenants import refresh
 from tests.integration.test_citus import citus_url, needs_citus  # noqa: F401
@@ -57,14 +56,7 @@ def test_no_foreign_row_reaches_a_leaky_function_on_the_workers(
         conn.execute(APP_SCHEMA)
         conn.execute(APP_ROWS)
     migrate.upgrade(citus_url)
-    with psycopg.connect(citus_url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE vps_instances SET tenant_id = %s, approximate_cost = 10.00 WHERE id = %s",
-            (ACME, VPS_A),
-        )
-        conn.execute(
-            "UPDATE vps_instances SET approximate_cost = 20.00 WHERE id = %s", (VPS_SHARED,)
-        )
+    own_and_price_the_vps(citus_url)
     refresh(citus_url)
     role = f"tc_leak_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(citus_url, autocommit=True) as conn:
