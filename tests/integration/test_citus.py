@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -70,6 +71,21 @@ def _on(url: str, *, host: str | None = None, port: int | None = None, dbname: s
         netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
     path = f"/{dbname}" if dbname else parts.path
     return urlunsplit(parts._replace(netloc=netloc, path=path))
+
+
+@contextmanager
+def app_login(citus_url: str) -> Iterator[str]:
+    """A URL for a plain LOGIN member of ``application_service`` (roles are cluster-wide:
+    Citus creates it on the workers too), dropped afterwards."""
+    role = f"tc_app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(citus_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app' IN ROLE application_service")
+    parts = urlsplit(citus_url)
+    try:
+        yield urlunsplit(parts._replace(netloc=f"{role}:app@{parts.netloc.rpartition('@')[2]}"))
+    finally:
+        with psycopg.connect(citus_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
 
 
 @pytest.fixture
@@ -272,44 +288,36 @@ def test_upgrade_into_a_distributed_application_runs_to_head_and_keeps_the_rules
     assert not [k for k in lines if k[0] == BETA]
 
     # tenant isolation for a plain LOGIN role: SET LOCAL (set_tenant) in a transaction
-    role = f"tc_app_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(citus_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app' IN ROLE application_service")
         key = read_key(conn)
-    parts = urlsplit(citus_url)
-    as_app = urlunsplit(parts._replace(netloc=f"{role}:app@{parts.netloc.rpartition('@')[2]}"))
     tables = ("companies", "subscriptions", "payments", "billing_analytics", "vps_instances",
               "smtp_ip_addresses")  # fmt: skip
-    try:
-        with psycopg.connect(as_app) as conn:
+    with app_login(citus_url) as as_app, psycopg.connect(as_app) as conn:
 
-            def seen(token_for: uuid.UUID | None, *, forged: str | None = None) -> dict[str, int]:
-                with conn.transaction():
-                    if forged is not None:
-                        conn.execute(f"SET LOCAL app.current_tenant_id = '{forged}'")
-                    elif token_for is not None:
-                        set_tenant(conn, key, token_for)
-                    return {
-                        t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-                        for t in tables
-                    }
-
-            assert seen(ACME) == dict.fromkeys(tables, 1)  # its IP through its VPS included
-            assert seen(BETA) == {
-                "companies": 1, "subscriptions": 1, "payments": 0, "billing_analytics": 0,
-                "vps_instances": 0, "smtp_ip_addresses": 0,
-            }  # fmt: skip
-            assert seen(None) == dict.fromkeys(tables, 0)
-            assert seen(None, forged=str(ACME)) == dict.fromkeys(tables, 0)  # unsigned
-            other_backend = tenant_token(key, ACME, conn.info.backend_pid + 1)
-            assert seen(None, forged=other_backend) == dict.fromkeys(tables, 0)
+        def seen(token_for: uuid.UUID | None, *, forged: str | None = None) -> dict[str, int]:
             with conn.transaction():
-                set_tenant(conn, key, ACME)
-                row = conn.execute("SELECT id FROM companies WHERE id = %s", (BETA,)).fetchone()
-                assert row is None  # routed to Beta's shard, and still nothing
-    finally:
-        with psycopg.connect(citus_url, autocommit=True) as conn:
-            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+                if forged is not None:
+                    conn.execute(f"SET LOCAL app.current_tenant_id = '{forged}'")
+                elif token_for is not None:
+                    set_tenant(conn, key, token_for)
+                return {
+                    t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+                    for t in tables
+                }
+
+        assert seen(ACME) == dict.fromkeys(tables, 1)  # its IP through its VPS included
+        assert seen(BETA) == {
+            "companies": 1, "subscriptions": 1, "payments": 0, "billing_analytics": 0,
+            "vps_instances": 0, "smtp_ip_addresses": 0,
+        }  # fmt: skip
+        assert seen(None) == dict.fromkeys(tables, 0)
+        assert seen(None, forged=str(ACME)) == dict.fromkeys(tables, 0)  # unsigned
+        other_backend = tenant_token(key, ACME, conn.info.backend_pid + 1)
+        assert seen(None, forged=other_backend) == dict.fromkeys(tables, 0)
+        with conn.transaction():
+            set_tenant(conn, key, ACME)
+            row = conn.execute("SELECT id FROM companies WHERE id = %s", (BETA,)).fetchone()
+            assert row is None  # routed to Beta's shard, and still nothing
 
     # and back: the down scripts take the Citus variants away too, and upgrade runs again
     migrate.downgrade(citus_url, "base")
@@ -408,7 +416,6 @@ def test_install_on_a_citus_coordinator_leaves_fewer_blockers_and_isolates_tenan
     assert "BEGIN ATOMIC" not in output
     assert not [b for b in blockers if "trigger tenantcost_cost_input_change" in b]
     assert 'DROP TRIGGER "tenantcost_cost_input_change" ON "companies";' in output
-    role = f"tc_app_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(citus_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO companies (id, name) VALUES (%s, 'Acme'), (%s, 'Beta')", (ACME, BETA)
@@ -419,24 +426,17 @@ def test_install_on_a_citus_coordinator_leaves_fewer_blockers_and_isolates_tenan
             " current_period_end) VALUES (%s, %s, %s, now(), now()), (%s, %s, %s, now(), now())",
             (SUB_A, ACME, PRO, SUB_B, BETA, PRO),
         )
-        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app' IN ROLE application_service")
         key = read_key(conn)
-    parts = urlsplit(citus_url)
-    as_app = urlunsplit(parts._replace(netloc=f"{role}:app@{parts.netloc.rpartition('@')[2]}"))
-    try:
-        with psycopg.connect(as_app) as conn:
-            for tenant in (ACME, BETA):
-                with conn.transaction():
-                    set_tenant(conn, key, tenant)
-                    assert conn.execute("SELECT id FROM companies").fetchall() == [(tenant,)]
-                    subs = conn.execute("SELECT tenant_id FROM subscriptions").fetchall()
-                    assert subs == [(tenant,)]
+    with app_login(citus_url) as as_app, psycopg.connect(as_app) as conn:
+        for tenant in (ACME, BETA):
             with conn.transaction():
-                conn.execute(f"SET LOCAL app.current_tenant_id = '{ACME}'")  # unsigned
-                assert conn.execute("SELECT count(*) FROM companies").fetchone() == (0,)
-    finally:
-        with psycopg.connect(citus_url, autocommit=True) as conn:
-            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+                set_tenant(conn, key, tenant)
+                assert conn.execute("SELECT id FROM companies").fetchall() == [(tenant,)]
+                subs = conn.execute("SELECT tenant_id FROM subscriptions").fetchall()
+                assert subs == [(tenant,)]
+        with conn.transaction():
+            conn.execute(f"SET LOCAL app.current_tenant_id = '{ACME}'")  # unsigned
+            assert conn.execute("SELECT count(*) FROM companies").fetchone() == (0,)
 
 
 @needs_citus
@@ -1210,29 +1210,21 @@ def test_db_distribute_places_tenantcosts_own_tables_in_both_install_orders(
         conn.execute("INSERT INTO tenant_mapping (tenant_id, kind) VALUES (%s, 'shared')", (BETA,))
 
     # tenant isolation for a plain LOGIN role (SET LOCAL in a transaction)
-    role = f"tc_app_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(citus_url, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app' IN ROLE application_service")
         key = read_key(conn)
-    parts = urlsplit(citus_url)
-    as_app = urlunsplit(parts._replace(netloc=f"{role}:app@{parts.netloc.rpartition('@')[2]}"))
     tables = ("companies", "subscriptions", "payments", "billing_analytics", "smtp_ip_addresses")
-    try:
-        with psycopg.connect(as_app) as conn:
-            for tenant, expected in ((ACME, (1, 1, 1, 1, 1)), (BETA, (1, 1, 0, 0, 0))):
-                with conn.transaction():
-                    set_tenant(conn, key, tenant)
-                    seen = tuple(
-                        conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-                        for t in tables
-                    )
-                assert seen == expected, tenant
+    with app_login(citus_url) as as_app, psycopg.connect(as_app) as conn:
+        for tenant, expected in ((ACME, (1, 1, 1, 1, 1)), (BETA, (1, 1, 0, 0, 0))):
             with conn.transaction():
-                conn.execute(f"SET LOCAL app.current_tenant_id = '{ACME}'")  # unsigned
-                assert conn.execute("SELECT count(*) FROM payments").fetchone() == (0,)
-    finally:
-        with psycopg.connect(citus_url, autocommit=True) as conn:
-            conn.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+                set_tenant(conn, key, tenant)
+                seen = tuple(
+                    conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+                    for t in tables
+                )
+            assert seen == expected, tenant
+        with conn.transaction():
+            conn.execute(f"SET LOCAL app.current_tenant_id = '{ACME}'")  # unsigned
+            assert conn.execute("SELECT count(*) FROM payments").fetchone() == (0,)
 
 
 @needs_citus

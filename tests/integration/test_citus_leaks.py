@@ -15,9 +15,7 @@ shared infrastructure, may reach it; Acme's own values must (else the check is b
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -32,7 +30,7 @@ from tests.integration.app_shape import (
     own_and_price_the_vps,
 )
 from tests.integration.tenants import refresh
-from tests.integration.test_citus import citus_url, needs_citus  # noqa: F401
+from tests.integration.test_citus import app_login, citus_url, needs_citus  # noqa: F401
 from tests.integration.test_security_leaks import (
     BASE_IDS,
     MUST_BE_CHECKED,
@@ -58,56 +56,46 @@ def test_no_foreign_row_reaches_a_leaky_function_on_the_workers(
     migrate.upgrade(citus_url)
     own_and_price_the_vps(citus_url)
     refresh(citus_url)
-    role = f"tc_leak_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(citus_url, autocommit=True) as conn:
         conn.execute("ANALYZE")
         conn.execute(LEAK_EVERYWHERE)
         conn.execute("SELECT create_distributed_function('public.tc_leak(text)')")
-        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw' IN ROLE application_service")
-        conn.execute(f"GRANT EXECUTE ON FUNCTION public.tc_leak(text) TO {role}")
         key = read_key(conn)
         every = {r[0] for r in conn.execute(BASE_IDS)}
         beta_figures = conn.execute(
             "SELECT count(*) FROM tenant_period_figures WHERE tenant_id = %s", (BETA,)
         ).fetchone()
     assert beta_figures is not None and beta_figures[0] > 0  # Beta's figures are there to leak
-    parts = urlsplit(citus_url)
-    app_url = urlunsplit(parts._replace(netloc=f"{role}:pw@{parts.netloc.rpartition('@')[2]}"))
     seen: list[str] = []
     leaks: dict[str, list[str]] = {}
-    try:
-        with psycopg.connect(app_url) as conn:
-            conn.add_notice_handler(lambda diag: seen.append(diag.message_primary or ""))
-            with conn.transaction():
-                set_tenant(conn, key, ACME)
-                own = {r[0] for r in conn.execute(BASE_IDS)}
-                relations = conn.execute(READABLE).fetchall()
-            assert str(ACME) in own and str(BETA) not in own
-            markers = (every - own) | {str(BETA), "Beta"}
-            reached: set[str] = set()
-            for plan, off in PLANS.items():
-                for relation, columns in relations:
-                    for column in columns:
-                        seen.clear()
-                        with conn.transaction():
-                            set_tenant(conn, key, ACME)
-                            for setting in SCAN_SETTINGS:
-                                value = "off" if setting in off else "on"
-                                conn.execute(f"SET LOCAL {setting} = {value}")
-                            conn.execute(
-                                f"SELECT count(*) FROM {relation} r"
-                                f" WHERE public.tc_leak(r.{column}::text)"
-                            )
-                        assert all(s.startswith("tc-seen:") for s in seen)
-                        reached.update(s.removeprefix("tc-seen:") for s in seen)
-                        bad = [s for s in seen if any(m in s for m in markers)]
-                        if bad:
-                            leaks.setdefault(f"{relation} ({plan})", []).extend(bad)
-        # the check sees the workers' rows: Acme's own values reached the function there
-        assert {str(ACME), "Acme", str(Decimal("25.00"))} <= reached
-        assert {r[0] for r in relations} >= MUST_BE_CHECKED
-        assert leaks == {}
-    finally:
-        with psycopg.connect(citus_url, autocommit=True) as conn:
-            conn.execute(f"DROP OWNED BY {role}")
-            conn.execute(f"DROP ROLE {role}")
+    with app_login(citus_url) as app_url, psycopg.connect(app_url) as conn:
+        conn.add_notice_handler(lambda diag: seen.append(diag.message_primary or ""))
+        with conn.transaction():
+            set_tenant(conn, key, ACME)
+            own = {r[0] for r in conn.execute(BASE_IDS)}
+            relations = conn.execute(READABLE).fetchall()
+        assert str(ACME) in own and str(BETA) not in own
+        markers = (every - own) | {str(BETA), "Beta"}
+        reached: set[str] = set()
+        for plan, off in PLANS.items():
+            for relation, columns in relations:
+                for column in columns:
+                    seen.clear()
+                    with conn.transaction():
+                        set_tenant(conn, key, ACME)
+                        for setting in SCAN_SETTINGS:
+                            value = "off" if setting in off else "on"
+                            conn.execute(f"SET LOCAL {setting} = {value}")
+                        conn.execute(
+                            f"SELECT count(*) FROM {relation} r"
+                            f" WHERE public.tc_leak(r.{column}::text)"
+                        )
+                    assert all(s.startswith("tc-seen:") for s in seen)
+                    reached.update(s.removeprefix("tc-seen:") for s in seen)
+                    bad = [s for s in seen if any(m in s for m in markers)]
+                    if bad:
+                        leaks.setdefault(f"{relation} ({plan})", []).extend(bad)
+    # the check sees the workers' rows: Acme's own values reached the function there
+    assert {str(ACME), "Acme", str(Decimal("25.00"))} <= reached
+    assert {r[0] for r in relations} >= MUST_BE_CHECKED
+    assert leaks == {}
