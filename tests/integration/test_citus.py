@@ -1081,7 +1081,69 @@ def _month_on(
         export = b"".join(focus.export_chunks(conn, MONTH, info, "tenantcost", "csv"))
     reports["FOCUS export"] = export.decode().splitlines()
     assert len(reports["FOCUS export"]) > 1
+    reports.update(_views_and_readers(url))
     return reports
+
+
+# The views to compare: every view of tenantcost's schema, those that show usage only within
+# the month (the Citus side also ran `collect`, which adds the current hour's usage), and not
+# tenant_resource_usage (the current month's usage only).
+IN_MONTH = f"'{MONTH}-01'::date AND {{}} < '{MONTH}-01'::date + interval '1 month'"
+VIEW_FILTERS = {
+    "tenant_resource_usage": None,
+    "tenant_usage_by_day": "day >= " + IN_MONTH.format("day"),
+    "tenant_hourly_cost": "hour >= " + IN_MONTH.format("hour"),
+}
+
+
+def _value(value: Any) -> str:
+    """A view's value as text, a number at its own scale: Citus combines the shards' sums at
+    the scale of the widest, so 25.00 on PostgreSQL may read 25.000000000000 there (the same
+    number; the reports and the export, which round, are compared byte for byte)."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
+def _views_and_readers(url: str) -> dict[str, list[Any]]:
+    """Every view of tenantcost's schema (not an extension's), and the readers whose SQL Citus
+    once refused: the FOCUS export's default month, the what-if page's plans and the free-tier
+    abuse signals (compared but for the export's month, checked to run). Citus sends a function call in a query on distributed tables to the shards
+    (a function that reads a table is then a distributed query inside a shard's), and refuses
+    subqueries correlated across tables that are not co-located."""
+    from tenantcost.db.queries import queries
+
+    out: dict[str, list[Any]] = {}
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        views = [
+            r["relname"]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c"
+                " WHERE c.relkind = 'v' AND c.relnamespace = current_schema()::regnamespace"
+                "   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"
+                "                    AND d.objid = c.oid AND d.deptype = 'e')"
+                " ORDER BY 1"
+            ).fetchall()
+        ]
+        assert "shared_infrastructure_cost" in views and "tenant_usage_by_day" in views
+        for view in views:
+            if view in VIEW_FILTERS and VIEW_FILTERS[view] is None:
+                continue
+            where = f" WHERE {VIEW_FILTERS[view]}" if view in VIEW_FILTERS else ""
+            try:
+                rows = conn.execute(f"SELECT * FROM {view}{where}").fetchall()
+            except psycopg.Error as exc:
+                raise AssertionError(f"view {view}: {exc}") from exc
+            out[f"view {view}"] = sorted(
+                json.dumps(r, sort_keys=True, default=_value) for r in rows
+            )
+        # runs (its month differs: the Citus side's `collect` adds the current month's lines)
+        assert focus.default_period(conn) is not None
+        for module, name in (
+            ("tenantcost.web", "replay_plans"),
+            ("tenantcost.tiers", "free_abuse"),
+        ):
+            rows = conn.execute(queries(module)[name], {"threshold": 2}).fetchall()
+            out[name] = sorted(json.dumps(r, sort_keys=True, default=_value) for r in rows)
+    return out
 
 
 @needs_citus

@@ -357,6 +357,17 @@ def test_a_rolled_up_day_written_again_is_hourly_until_rolled_up_again(
         (NOV10, a),
     ).fetchone()
     assert row["amount"] == Decimal("0.001852")  # 240 s = 4 min x $0.000463
+    # Meanwhile tenant_usage_by_day counts pg_stat_statements' 10th from the new hour only
+    # (its daily row is hidden), and the storage of the 10th still from the daily row.
+    by_day = conn.execute(
+        "SELECT metric, source, quantity, hours FROM tenant_usage_by_day "
+        "WHERE tenant_id = %s AND day = %s ORDER BY metric",
+        (a, NOV10),
+    ).fetchall()
+    assert [tuple(r.values()) for r in by_day] == [
+        ("compute_seconds", "pg_stat_statements", Decimal(240), 1),
+        ("storage_bytes", "database_size", Decimal(5000000000), 2),
+    ]
     apply_retention(conn, NOW, _settings())
     daily = _daily(conn)
     # pg_stat_statements' day replaced by the new hour; the storage rows (no new hours of

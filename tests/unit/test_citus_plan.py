@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tenantcost.db.citus import Facts, ForeignKey, Placement, plan
 from tenantcost.db.migrations import statements
 
@@ -207,3 +209,39 @@ def test_tenantcosts_tables_without_a_tenant_key_become_reference_tables_and_for
         "COMMENT ON VIEW \"summary\" IS 'Its ''note'''",
         'GRANT SELECT ON "summary" TO business_analysts',
     ]
+
+
+def test_the_payment_and_email_views_join_on_the_tenant_once_their_tables_are_placed() -> None:
+    """Revision 0026 chose its views' join while the application's tables were local (by
+    subscription id only: Citus would repartition both tables for every read); placing
+    payments and billing_analytics by tenant_id beside subscriptions makes them again, joined
+    on the tenant too, after the tables are distributed."""
+    columns = {
+        "companies": {"id": False},
+        "subscriptions": {"id": False, "tenant_id": False},
+        "payments": {"id": False, "tenant_id": False, "subscription_id": False},
+        "billing_analytics": {"id": False, "tenant_id": False, "subscription_id": False},
+    }
+    keys = [
+        (table, f"{table}_pkey", ("tenant_id", "id"))
+        for table in ("subscriptions", "payments", "billing_analytics")
+    ]
+    statements = plan(facts(columns=columns, unique_keys=keys, foreign_keys=[])).statements
+    views = [s for s in statements if "CREATE OR REPLACE VIEW" in s]
+    assert [re.findall(r"CREATE OR REPLACE VIEW (\w+)", v)[0] for v in views] == [
+        "tenantcost_tenant_payments",
+        "tenantcost_tenant_emails",
+    ]
+    assert "s.id = py.subscription_id AND s.tenant_id = py.tenant_id" in views[0]
+    assert "s.id = ba.subscription_id AND s.tenant_id = ba.tenant_id" in views[1]
+    last_table = max(i for i, s in enumerate(statements) if "create_distributed_table" in s)
+    assert statements.index(views[0]) > last_table
+    # placed already: nothing to make again
+    placed = {
+        table: Placement(table, "distributed", "id" if table == "companies" else "tenant_id")
+        for table in columns
+    }
+    assert (
+        plan(facts(columns=columns, unique_keys=keys, foreign_keys=[], placed=placed)).statements
+        == []
+    )

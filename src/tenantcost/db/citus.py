@@ -106,6 +106,12 @@ CITUS_POLICIES = {
 }
 # Created before the IP policy's Citus form, which calls it.
 VPS_TENANT_SQL = ("vps_tenant_function", "vps_tenant_comment")
+# The application's tables that revision 0026's views join to subscriptions, with the view's
+# co-located form (citus.sql).
+COLOCATED_VIEWS = (
+    ("payments", "tenant_payments_colocated"),
+    ("billing_analytics", "tenant_emails_colocated"),
+)
 
 
 @dataclass(frozen=True)
@@ -417,6 +423,15 @@ def plan_statements(facts: Facts, placements: Sequence[Placement]) -> list[str]:
     ]
     for view in views:
         out += _create_view(view)
+    # revision 0026's views chose their join while the tables were local: the tenant too now
+    by_tenant = {p.table for p in placements if p.table in moving and p.column == "tenant_id"}
+    subscriptions = facts.placed.get("subscriptions")
+    if "subscriptions" in by_tenant or (subscriptions and subscriptions.column == "tenant_id"):
+        out += [
+            queries("tenantcost.db", "citus.sql")[query]
+            for table, query in COLOCATED_VIEWS
+            if table in by_tenant
+        ]
     return out
 
 

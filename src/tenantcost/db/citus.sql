@@ -154,6 +154,20 @@ $f$;
 COMMENT ON FUNCTION tenantcost_vps_tenant(uuid) IS
 'The tenant owning a VPS (NULL: shared or not visible): the IP policy''s lookup on Citus, where a policy may hold no subquery.';
 
+-- name: tenant_payments_colocated
+-- Revision 0026's view as it is made where payments is co-located with subscriptions by
+-- tenant_id: joined on the tenant too, so Citus joins shard by shard. `db distribute` makes it
+-- so when it places payments (tenantcost installed while the tables were local).
+CREATE OR REPLACE VIEW tenantcost_tenant_payments WITH (security_invoker = true) AS
+SELECT s.tenant_id, py.subscription_id, py.amount, py.billing_period_start
+  FROM payments py JOIN subscriptions s ON s.id = py.subscription_id AND s.tenant_id = py.tenant_id;
+
+-- name: tenant_emails_colocated
+-- The same for billing_analytics.
+CREATE OR REPLACE VIEW tenantcost_tenant_emails WITH (security_invoker = true) AS
+SELECT s.tenant_id, ba.subscription_id, ba.emails_sent, ba.period_start
+  FROM billing_analytics ba JOIN subscriptions s ON s.id = ba.subscription_id AND s.tenant_id = ba.tenant_id;
+
 -- name: rowtype_views
 -- Views over a function that returns a table's rows (tenantcost_tenant_figures returns
 -- tenant_period_figures), and the views over those: Citus reports "circular dependencies

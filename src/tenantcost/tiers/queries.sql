@@ -70,7 +70,7 @@ WITH free AS (
 ), cost AS (
     SELECT tenant_id, total_operational_cost AS cost
       FROM tenant_period_figures
-     WHERE period = tenantcost_latest_period()
+     WHERE period = (SELECT tenantcost_latest_period())
 )
 SELECT g.signal, g.shared_value, count(*) AS tenants,
        coalesce(sum(c.cost), 0) AS combined_cost,

@@ -172,12 +172,10 @@ SELECT line, driver, unit, sum(amount) AS amount
 SELECT DISTINCT plan_name FROM tenant_period_figures WHERE period = %(period)s;
 
 -- name: focus_default_period
--- The latest month with ledger lines (the FOCUS export's default).
-SELECT p.period
-  FROM tenant_cost_periods p
- WHERE EXISTS (SELECT 1 FROM tenant_cost_ledger l WHERE l.period = p.period)
- ORDER BY p.period DESC
- LIMIT 1;
+-- The latest month with ledger lines (the FOCUS export's default; NULL: none). Not a
+-- subquery correlated with tenant_cost_periods: Citus refuses one over a reference table. The
+-- ledger's key leads with the period, so this is one index probe (per shard on Citus).
+SELECT max(l.period) AS period FROM tenant_cost_ledger l;
 
 -- name: focus_lines
 SELECT l.line, nullif(l.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS tenant_id, c.name AS company_name, f.plan_name,
@@ -401,7 +399,7 @@ SELECT kind, message, details, opened_at, last_seen_at, closed_at
 -- The operator's plans that have figures, with today's list price and tenants in the latest
 -- month (the what-if page's "our own plans" picker).
 SELECT f.plan_name, max(pl.price_monthly) AS list_price,
-       count(*) FILTER (WHERE f.period = tenantcost_latest_period()) AS tenants
+       count(*) FILTER (WHERE f.period = (SELECT tenantcost_latest_period())) AS tenants
   FROM tenant_period_figures f
   LEFT JOIN plans pl ON pl.name = f.plan_name
  GROUP BY f.plan_name

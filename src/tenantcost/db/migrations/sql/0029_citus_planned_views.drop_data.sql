@@ -1,0 +1,2 @@
+-- 0029 (drop data): nothing beyond the down script (a view only).
+SELECT 1;
