@@ -1,4 +1,4 @@
-"""``python -m bench bi-views|telemetry|cpu-accuracy|web|export|cli|demo|scale|reprice``: run a benchmark on a throw-away cluster."""
+"""``python -m bench bi-views|telemetry|cpu-accuracy|web|export|cli|demo|scale|reprice|citus``: run a benchmark on a throw-away cluster."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bench import bi_views, cli, cpu_accuracy, demo, export, reprice, scale, telemetry, web
+from bench import bi_views, citus, cli, cpu_accuracy, demo, export, reprice, scale, telemetry, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     reprice.add_arguments(
         sub.add_parser("reprice", help="A month's full re-price, before and after (issue 15).")
+    )
+    citus.add_arguments(
+        sub.add_parser(
+            "citus", help="The same fleet and month local vs a Citus cluster (issue 16)."
+        )
     )
     sub.add_parser(
         "web", add_help=False, help="Dashboard pages and 100 concurrent users (issue 8)."
@@ -65,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         return scale.run(args)
     if args.name == "reprice":
         return reprice.run(args)
+    if args.name == "citus":
+        return citus.run(args)
     parser.print_help()
     return 2
 

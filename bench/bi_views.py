@@ -34,7 +34,7 @@ from tenantcost.report import refresh_rollups
 
 # Since revision 0010 the dashboards read the cost model's per-tenant figures (the
 # materialized executive_business_rollup is gone); the seed's views are views over them.
-FIGURES = "tenant_period_figures WHERE period = tenantcost_latest_period()"
+FIGURES = "tenant_period_figures WHERE period = (SELECT tenantcost_latest_period())"
 DASHBOARD = f"SELECT * FROM {FIGURES} ORDER BY cost_efficiency_score DESC"
 DASHBOARD_PAGE = DASHBOARD + " LIMIT 50"
 LOOKUP = "SELECT * FROM tenant_business_rollup WHERE tenant_id = %s"

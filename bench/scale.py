@@ -172,17 +172,18 @@ def _children(parent: int) -> list[int]:
 
 
 class BackendWatch:
-    """Peak memory of the postmaster's children (backends and workers), sampled."""
+    """Peak memory of the postmasters' children (backends and workers), sampled: one
+    postmaster, or a Citus coordinator's and its workers' on this machine."""
 
-    def __init__(self, postmaster: int) -> None:
-        self.postmaster = postmaster
+    def __init__(self, postmasters: Sequence[int]) -> None:
+        self.postmasters = postmasters
         self.child: int | None = None  # the command's pid: its VmHWM (peak since exec)
         self.child_hwm_kb = 0
         self.rss_kb = 0
         self.private_kb = 0
         # CPU ticks per child: at the first sample (0 for a child started during the step)
         # and at the latest one; their differences summed are the server's CPU in the step.
-        self._first: dict[int, int] = {pid: _cpu_ticks(pid) for pid in _children(postmaster)}
+        self._first: dict[int, int] = {pid: _cpu_ticks(pid) for pid in self._backends()}
         self._last: dict[int, int] = dict(self._first)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -191,13 +192,16 @@ class BackendWatch:
         while not self._stop.is_set():
             if self.child is not None:
                 self.child_hwm_kb = max(self.child_hwm_kb, _status(self.child).get("VmHWM", 0))
-            for pid in _children(self.postmaster):
+            for pid in self._backends():
                 self._first.setdefault(pid, 0)
                 self._last[pid] = max(self._last.get(pid, 0), _cpu_ticks(pid))
                 s = _status(pid)
                 self.rss_kb = max(self.rss_kb, s.get("VmRSS", 0))
                 self.private_kb = max(self.private_kb, s.get("RssAnon", 0))
             self._stop.wait(0.1)
+
+    def _backends(self) -> list[int]:
+        return [pid for postmaster in self.postmasters for pid in _children(postmaster)]
 
     def backend_cpu_s(self) -> float:
         ticks = sum(self._last[pid] - self._first.get(pid, 0) for pid in self._last)
@@ -213,12 +217,17 @@ class BackendWatch:
 
 
 def run_command(
-    name: str, args: Sequence[str], env: dict[str, str], postmaster: int, console: Console
+    name: str,
+    args: Sequence[str],
+    env: dict[str, str],
+    postmaster: int | Sequence[int],
+    console: Console,
 ) -> Step:
     """One tenantcost command in its own process: wall time, its peak RSS, backends' peak."""
+    postmasters = [postmaster] if isinstance(postmaster, int) else postmaster
     console.print(f"  [bold]{name}[/]: tenantcost {' '.join(args)}", markup=True, highlight=False)
     load_before = _load()
-    with BackendWatch(postmaster) as watch, tempfile.TemporaryFile() as out:
+    with BackendWatch(postmasters) as watch, tempfile.TemporaryFile() as out:
         began = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "tenantcost", *args], env=env, stdout=out, stderr=out

@@ -341,7 +341,7 @@ def prepare(conn: Any, args: argparse.Namespace, results: dict[str, Any]) -> tup
     user = add_user(conn, name, "dba", password=None, token=True)
     assert user.token
     rows = conn.execute(
-        "SELECT tenant_id FROM tenant_period_figures WHERE period = tenantcost_latest_period() "
+        "SELECT tenant_id FROM tenant_period_figures WHERE period = (SELECT tenantcost_latest_period()) "
         "ORDER BY total_operational_cost DESC"
     ).fetchall()
     results["tenants_with_figures"] = len(rows)
