@@ -299,18 +299,6 @@ class Settings(BaseSettings):
         ".pdf); unset: not written.",
     )
 
-    @field_validator("database_url")
-    @classmethod
-    def _postgresql_url(cls, value: str | None) -> str | None:
-        """Migrations (SQLAlchemy) read only the URL form: a key=value conninfo string would
-        get as far as `db upgrade` and fail there with a traceback."""
-        if value is None or value.startswith(("postgresql://", "postgres://")):
-            return value
-        raise ValueError(
-            "not a postgresql:// URL (write it as postgresql://user:password@host:5432/dbname; "
-            "key=value connection strings are not read)"
-        )
-
     @field_validator("report_daily_cron", "report_weekly_cron", "report_monthly_cron")
     @classmethod
     def _cron(cls, value: str) -> str:

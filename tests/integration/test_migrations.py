@@ -52,6 +52,20 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_url: str) -> None:
     assert scalar(empty_url, "SELECT approximate_cost FROM vps_instances") == Decimal("12.34")
 
 
+def test_a_key_value_connection_string_migrates_like_a_url(empty_url: str) -> None:
+    """TENANTCOST_DATABASE_URL may be a key=value string (psycopg reads both, and the other
+    commands take it): migrations connect through psycopg too, instead of SQLAlchemy's URL
+    parser, which refused it with a traceback."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    key_value = make_conninfo(**conninfo_to_dict(empty_url))
+    assert "://" not in key_value and "dbname=" in key_value
+    migrate.upgrade(key_value, "0010")
+    assert migrate.current_revision(key_value) == migrate.current_revision(empty_url) == "0010"
+    migrate.downgrade(key_value, "base")
+    assert migrate.current_revision(empty_url) is None
+
+
 def test_downgrade_with_drop_data_removes_cost_columns(empty_url: str) -> None:
     migrate.upgrade(empty_url)
     migrate.downgrade(empty_url, "base", drop_data=True)

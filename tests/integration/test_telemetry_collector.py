@@ -236,14 +236,12 @@ def test_sink_down_app_queries_still_succeed(migrated_url: str) -> None:
 def test_sqlalchemy_engine_hook_counts_tagged_queries(conn: Connection, migrated_url: str) -> None:
     import sqlalchemy
 
-    from tenantcost.db.migrate import sqlalchemy_url
+    from tenantcost.db.migrate import engine_for
     from tenantcost.telemetry.tagging import instrument_engine
 
     a = company(conn, "Epsilon")
     recorder = Recorder(PostgresSink(migrated_url), background=False)
-    engine = sqlalchemy.create_engine(
-        sqlalchemy_url(migrated_url), poolclass=sqlalchemy.pool.NullPool
-    )
+    engine = engine_for(migrated_url)
     instrument_engine(engine, recorder, comment=True)
     try:
         with engine.connect() as c:

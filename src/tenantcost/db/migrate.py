@@ -20,12 +20,17 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 OFFLINE_URL = "postgresql+psycopg://reviewer@localhost/review"
 
 
-def sqlalchemy_url(url: str) -> str:
-    """SQLAlchemy needs the driver named: postgresql:// → postgresql+psycopg://."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+def engine_for(url: str) -> sqlalchemy.engine.Engine:
+    """An engine whose connections psycopg opens from ``url`` itself, as every other command
+    does: a postgresql:// URL or a key=value connection string (SQLAlchemy's own parser reads
+    only its URL form, and would print the string in its error)."""
+    import psycopg
+
+    return sqlalchemy.create_engine(
+        "postgresql+psycopg://",
+        poolclass=sqlalchemy.pool.NullPool,
+        creator=lambda: psycopg.connect(url),
+    )
 
 
 def alembic_config(
@@ -33,7 +38,7 @@ def alembic_config(
 ) -> Config:
     cfg = Config(stdout=stdout) if stdout is not None else Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["url"] = sqlalchemy_url(url)
+    cfg.attributes["url"] = url
     if drop_data:
         cfg.cmd_opts = _XArgs(["drop_data=true"])  # type: ignore[assignment]
     return cfg
@@ -82,7 +87,7 @@ def offline_sql(revision: str = "head", *, downgrade_to: str | None = None) -> s
 
 
 def current_revision(url: str) -> str | None:
-    engine = sqlalchemy.create_engine(sqlalchemy_url(url), poolclass=sqlalchemy.pool.NullPool)
+    engine = engine_for(url)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})

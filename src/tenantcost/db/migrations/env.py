@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
 
 from tenantcost.db.migrations import VERSION_TABLE
 
@@ -26,7 +25,9 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    engine = create_engine(url, poolclass=pool.NullPool)
+    from tenantcost.db.migrate import engine_for
+
+    engine = engine_for(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,
