@@ -357,7 +357,22 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def reachable(args: argparse.Namespace) -> None:
+    """Every node answers with Citus available, or one message saying which does not."""
+    for node in [args.coordinator, *args.worker]:
+        try:
+            with psycopg.connect(node, connect_timeout=5) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_available_extensions WHERE name = 'citus'"
+                ).fetchone()
+        except psycopg.Error as exc:
+            raise SystemExit(f"cannot reach {node}: {exc}".strip()) from None
+        if not row or not row[0]:
+            raise SystemExit(f"{node} has no citus extension available: not a Citus node")
+
+
 def run(args: argparse.Namespace) -> int:
+    reachable(args)
     console = Console(highlight=False)
     path = args.json or RESULTS / f"citus_{args.tenants}_{args.days}d.json"
     results: dict[str, Any] = {

@@ -1097,9 +1097,10 @@ VIEW_FILTERS = {
 
 
 def _value(value: Any) -> str:
-    """A view's value as text, a number at its own scale: Citus combines the shards' sums at
-    the scale of the widest, so 25.00 on PostgreSQL may read 25.000000000000 there (the same
-    number; the reports and the export, which round, are compared byte for byte)."""
+    """A view's value as text, a number without its scale: a few stored figures come out at
+    another scale on Citus (25.000000000000 for PostgreSQL's 25.00; not traced, docs/citus.md
+    "Limits"), the same number; the reports and the export, which round, are compared byte
+    for byte."""
     return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
 
 
