@@ -617,9 +617,10 @@ def _attribute(
 
 
 def _usage_hours(conn: Connection, period: Period, covered_until: datetime) -> set[datetime]:
-    query = "usage_hours_distributed" if evidence_distributed(conn) else "usage_hours"
-    rows = conn.execute(sql(query), {"start": period.start, "end": covered_until})
-    return {r["hour"] for r in rows.fetchall()}
+    """The hours of the period so far with usage evidence, hourly or rolled up to days."""
+    params = {"start": period.start, "end": covered_until}
+    hourly = "usage_hours_distributed" if evidence_distributed(conn) else "usage_hours"
+    return {r["hour"] for name in (hourly, "rolled_hours") for r in conn.execute(sql(name), params)}
 
 
 def evidence_distributed(conn: Connection) -> bool:

@@ -144,8 +144,7 @@ SELECT line, nullif(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) AS 
 
 -- name: usage_hours
 -- The hours with usage evidence in [start, end): one index probe per hour (a loose index scan
--- on the (hour, ...) key), not a read of every evidence row of the month; for days rolled up
--- to daily evidence, the hours recorded when they were rolled up.
+-- on the (hour, ...) key), not a read of every evidence row of the month.
 WITH RECURSIVE h AS (
     (SELECT u.hour FROM tenant_usage_hourly u
       WHERE u.hour >= %(start)s AND u.hour < %(end)s
@@ -156,33 +155,25 @@ WITH RECURSIVE h AS (
              ORDER BY u.hour LIMIT 1)
       FROM h
      WHERE h.hour IS NOT NULL
-), rolled AS (
-    SELECT r.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => g) AS hour
-      FROM tenant_usage_rolled_days r CROSS JOIN generate_series(0, 23) g
-     WHERE r.day >= (%(start)s::timestamptz AT TIME ZONE 'UTC')::date
-       AND r.day <= (%(end)s::timestamptz AT TIME ZONE 'UTC')::date
-       AND r.hours & (1 << g) <> 0
 )
-SELECT hour FROM h WHERE hour IS NOT NULL
-UNION
-SELECT hour FROM rolled WHERE hour >= %(start)s AND hour < %(end)s;
+SELECT hour FROM h WHERE hour IS NOT NULL;
 
 -- name: usage_hours_distributed
 -- usage_hours where Citus distributes the evidence (`db distribute`): Citus runs no recursive
 -- CTE over a distributed table, so each shard lists its distinct hours.
-WITH h AS (
-    SELECT DISTINCT u.hour FROM tenant_usage_hourly u
-     WHERE u.hour >= %(start)s AND u.hour < %(end)s
-), rolled AS (
-    SELECT r.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => g) AS hour
-      FROM tenant_usage_rolled_days r CROSS JOIN generate_series(0, 23) g
-     WHERE r.day >= (%(start)s::timestamptz AT TIME ZONE 'UTC')::date
-       AND r.day <= (%(end)s::timestamptz AT TIME ZONE 'UTC')::date
-       AND r.hours & (1 << g) <> 0
-)
-SELECT hour FROM h
-UNION
-SELECT hour FROM rolled WHERE hour >= %(start)s AND hour < %(end)s;
+SELECT DISTINCT u.hour FROM tenant_usage_hourly u
+ WHERE u.hour >= %(start)s AND u.hour < %(end)s;
+
+-- name: rolled_hours
+-- The hours of [start, end) that had usage evidence on days rolled up to daily evidence: the
+-- hours recorded when they were rolled up (usage_hours finds no row of theirs).
+SELECT r.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => g) AS hour
+  FROM tenant_usage_rolled_days r CROSS JOIN generate_series(0, 23) g
+ WHERE r.day >= (%(start)s::timestamptz AT TIME ZONE 'UTC')::date
+   AND r.day <= (%(end)s::timestamptz AT TIME ZONE 'UTC')::date
+   AND r.hours & (1 << g) <> 0
+   AND r.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => g) >= %(start)s
+   AND r.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => g) < %(end)s;
 
 -- name: citus_loaded
 -- Whether the Citus catalogue exists (then distributed_evidence can be asked).

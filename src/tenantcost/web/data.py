@@ -53,6 +53,12 @@ def freshness(conn: Connection, period: str | None) -> dict[str, Any]:
     return rollup_state(conn, period).as_dict()
 
 
+def month_key(name: str, period: str | None) -> tuple[str | None, ...]:
+    """(pure) The page-cache key of a part of a month that several pages show (its freshness,
+    plans, counts; the months list belongs to no month): one key, so one kept entry."""
+    return (name,) if name == "periods" else (name, period)
+
+
 # ----------------------------------------------------------------------------- overview
 
 
@@ -225,7 +231,7 @@ def tenant_figures(
         "tenant_id": company["id"],
         "company_name": company["name"],
         "period": period,
-        "freshness": memo(("freshness", period), fresh) if memo else fresh(),
+        "freshness": memo(month_key("freshness", period), fresh) if memo else fresh(),
         "summary": found["tenant_summary"][0] if found.get("tenant_summary") else None,
         "history": [dict(r) for r in found["tenant_history"]],
         "ledger": [dict(r) for r in found.get("tenant_ledger", [])],

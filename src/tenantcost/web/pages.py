@@ -368,8 +368,9 @@ MONTH_PARTS: dict[str, Callable[[Connection, str | None], Any]] = {
 def month_part(request: Request, conn: Connection, name: str, period: str | None) -> Any:
     """One of ``MONTH_PARTS``, cached until the next refresh on its own key: a page shown
     sorted or paged another way computes only its table, not these again."""
-    key = (name,) if name == "periods" else (name, period)
-    return memo(request, conn)(key, partial(MONTH_PARTS[name], conn, period))
+    return memo(request, conn)(
+        data.month_key(name, period), partial(MONTH_PARTS[name], conn, period)
+    )
 
 
 def month_parts(request: Request, conn: Connection, period: str | None) -> dict[str, Any]:
